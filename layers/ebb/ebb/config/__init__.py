@@ -1,0 +1,1 @@
+"""The user's configuration: KEDA ScaledObjects, Karpenter NodePools, HyperpodNodeClasses, ebb's binding."""

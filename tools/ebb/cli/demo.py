@@ -1,0 +1,48 @@
+"""`ebb demo`: ebb's main job on the local default, as far as it exists at this commit.
+
+Today that is building the deployable application (`sam build`, arm64, offline but for the
+package index) and saying what it contains. Later steps (validating the shipped examples, running
+them in the local world) are added here as they land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ebb.cli import build_report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the application with SAM, then report what the build contains."""
+    console = Console()
+    console.rule("[bold]1. sam build[/bold]")
+    completed = subprocess.run(
+        [args.sam, "build", "--template-file", str(args.template), "--build-dir", str(args.build_dir)],
+        check=False,
+    )
+    if completed.returncode != 0:
+        console.print(f"[red]sam build failed (exit {completed.returncode})[/red]")
+        return completed.returncode
+    console.rule("[bold]2. what the build contains[/bold]")
+    report_args = argparse.Namespace(
+        template=args.template, build_dir=args.build_dir, check=True, budget_mib=args.budget_mib
+    )
+    return build_report.run(report_args)
+
+
+def add_parser(subcommands: Any) -> None:
+    """Register `ebb demo`."""
+    parser = subcommands.add_parser("demo", help="run ebb's main job locally", description=__doc__)
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
+    parser.add_argument(
+        "--sam", default=os.environ.get("EBB_SAM", "sam"), help="the SAM CLI executable (env EBB_SAM)"
+    )
+    parser.add_argument("--budget-mib", type=float, default=64.0)
+    parser.set_defaults(run=run)

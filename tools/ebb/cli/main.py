@@ -1,0 +1,32 @@
+"""The `ebb` command: one sub-command per module, each exposing `add_parser(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ebb.cli import build_report, demo
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `ebb` command with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="ebb",
+        description="ebb: a serverless autoscaler for GPU inference on SageMaker HyperPod (EKS).",
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (demo, build_report):
+        command.add_parser(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `ebb` command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    exit_code: int = args.run(args)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

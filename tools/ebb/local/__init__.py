@@ -1,0 +1,1 @@
+"""The local world: moto plus ebb's HyperPod, Kubernetes and serverless runtime on one simulated clock."""

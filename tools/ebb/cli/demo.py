@@ -1,8 +1,8 @@
 """`ebb demo`: ebb's main job on the local default, as far as it exists at this commit.
 
-Today that is building the deployable application (`sam build`, arm64, offline but for the
-package index) and saying what it contains. Later steps (validating the shipped examples, running
-them in the local world) are added here as they land.
+Today that is validating and summarising the shipped example configuration, then building the
+deployable application (`sam build`, arm64, offline but for the package index) and saying what it
+contains. Running the example in the local world is added here as it lands.
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ from typing import Any
 
 from rich.console import Console
 
-from ebb.cli import build_report
+from ebb.cli import build_report, validate
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the application with SAM, then report what the build contains."""
+    """Validate the shipped examples, build the application with SAM, report what the build contains."""
     console = Console()
-    console.rule("[bold]1. sam build[/bold]")
+    examples = sorted(args.examples.glob("*.yaml"))
+    console.rule(f"[bold]1. ebb validate {args.examples}/*.yaml[/bold]")
+    exit_code = validate.run_validate(argparse.Namespace(files=examples, json=False), console)
+    if exit_code != 0:
+        return exit_code
+    console.rule("[bold]2. sam build[/bold]")
     completed = subprocess.run(
         [args.sam, "build", "--template-file", str(args.template), "--build-dir", str(args.build_dir)],
         check=False,
@@ -29,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if completed.returncode != 0:
         console.print(f"[red]sam build failed (exit {completed.returncode})[/red]")
         return completed.returncode
-    console.rule("[bold]2. what the build contains[/bold]")
+    console.rule("[bold]3. what the build contains[/bold]")
     report_args = argparse.Namespace(
         template=args.template, build_dir=args.build_dir, check=True, budget_mib=args.budget_mib
     )
@@ -39,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subcommands: Any) -> None:
     """Register `ebb demo`."""
     parser = subcommands.add_parser("demo", help="run ebb's main job locally", description=__doc__)
+    parser.add_argument("--examples", type=Path, default=Path("examples/gpu-inference"))
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
     parser.add_argument(

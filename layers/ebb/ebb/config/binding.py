@@ -1,0 +1,212 @@
+"""ebb's own document, `ebb.dev/v1alpha1` `ClusterBinding`.
+
+It binds the KEDA and Karpenter documents to one HyperPod cluster and its EKS cluster, states the
+facts about HyperPod instance groups that validation needs offline (instance type, zone, minimum
+count), maps each ScaledObject to the NodePool its pods land on, and holds the settings only ebb
+has. Every ebb-only setting has a safe default: shadow mode on (decide and record, change
+nothing), empty nodes kept 10 minutes, no pre-warming.
+
+Name patterns come from botocore's service models: sagemaker `ClusterNameOrArn`, eks
+`ClusterName`; `minInstanceCount` is HyperPod's `MinInstanceCount` (0..6758).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+
+from ebb.config.catalogue import InstanceTypeSpec, PriceSource
+from ebb.config.durations import Duration, PositiveDuration, cron_problem, parse_duration
+from ebb.config.kubernetes_names import LabelValue, NamespaceName, ObjectName, QualifiedName
+from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, error_at
+from ebb.config.model_errors import custom_error
+from ebb.config.node_class import InstanceGroupName
+from ebb.config.object_meta import ClusterObjectMeta
+from ebb.config.pod_spec import PodSpec, ResourceList
+from ebb.config.scheduling import Taint
+
+API_VERSION = "ebb.dev/v1alpha1"
+KIND = "ClusterBinding"
+MAX_INSTANCE_COUNT = 6758
+
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_ZONE_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-[0-9]+)[a-z]$")
+_HYPERPOD_CLUSTER_RE = re.compile(
+    r"^((arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:cluster/[a-z0-9]{12})|([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}))$"
+)
+_EKS_CLUSTER_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+
+
+def _pattern(kind: str, pattern: re.Pattern[str], allowed: str) -> AfterValidator:
+    def validate(value: str) -> str:
+        if not pattern.match(value):
+            raise custom_error(kind, f"{value!r} is not allowed; allowed: {allowed}")
+        return value
+
+    return AfterValidator(validate)
+
+
+AwsRegion = Annotated[StrictStr, _pattern("region", _REGION_RE, "an AWS region such as us-east-1")]
+AvailabilityZone = Annotated[
+    StrictStr, _pattern("zone", _ZONE_RE, "an Availability Zone name such as us-east-1a")
+]
+HyperPodClusterName = Annotated[
+    StrictStr,
+    _pattern(
+        "hyperpod_cluster",
+        _HYPERPOD_CLUSTER_RE,
+        "a HyperPod cluster name (1-63 letters, digits and hyphens) or cluster ARN",
+    ),
+]
+EksClusterName = Annotated[
+    StrictStr,
+    _pattern("eks_cluster", _EKS_CLUSTER_RE, "an EKS cluster name (1-100 letters, digits, '-' and '_')"),
+]
+
+
+class InstanceGroupFacts(ManifestModel):
+    """What ebb must know about one single-AZ HyperPod instance group to plan it offline."""
+
+    name: InstanceGroupName
+    instance_type: Annotated[StrictStr, Field(pattern=r"^ml\.")] = Field(alias="instanceType")
+    availability_zone: AvailabilityZone = Field(alias="availabilityZone")
+    min_instance_count: Annotated[StrictInt, Field(ge=0, le=MAX_INSTANCE_COUNT)] = Field(
+        0, alias="minInstanceCount"
+    )
+    capacity_type: Literal["on-demand", "spot"] = Field("on-demand", alias="capacityType")
+    labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map)
+    taints: tuple[Taint, ...] = ()
+
+
+class HyperPodClusterBinding(ManifestModel):
+    """The HyperPod cluster and the facts of its instance groups."""
+
+    name: HyperPodClusterName
+    instance_groups: Annotated[tuple[InstanceGroupFacts, ...], NonEmpty] = Field(alias="instanceGroups")
+
+    def findings(self) -> Iterator[Finding]:
+        seen: set[str] = set()
+        for index, group in enumerate(self.instance_groups):
+            if group.name in seen:
+                yield error_at(
+                    ("instanceGroups", index, "name"), f"instance group {group.name!r} is stated twice"
+                )
+            seen.add(group.name)
+
+
+class EksClusterBinding(ManifestModel):
+    """The EKS cluster that orchestrates the HyperPod cluster."""
+
+    name: EksClusterName
+
+
+class ScaledObjectRef(ManifestModel):
+    """A ScaledObject by namespace and name."""
+
+    name: ObjectName
+    namespace: NamespaceName = "default"
+
+    @property
+    def qualified_name(self) -> str:
+        """`namespace/name`."""
+        return f"{self.namespace}/{self.name}"
+
+
+class ScalerBinding(ManifestModel):
+    """Which NodePool a ScaledObject's pods land on; optionally its pod template, for offline checks."""
+
+    scaled_object: ScaledObjectRef = Field(alias="scaledObject")
+    node_pool: ObjectName = Field(alias="nodePool")
+    pod_spec: PodSpec | None = Field(None, alias="podSpec")
+
+
+def _default_empty_node_after() -> Duration:
+    return parse_duration("10m", allow_never=False)
+
+
+class IdleRule(ManifestModel):
+    """When an idle node is released.
+
+    A node that has run no pod of any scaler for `emptyNodeAfter` may be deleted (and only when its
+    NodePool's disruption settings allow it too). The default, 10 minutes, keeps a short lull from
+    costing a GPU cold start; Karpenter's own default `consolidateAfter` is 0s.
+    """
+
+    empty_node_after: PositiveDuration = Field(
+        default_factory=_default_empty_node_after, alias="emptyNodeAfter"
+    )
+
+
+class PrewarmWindow(ManifestModel):
+    """Hold at least `minReplicas` of a scaler from each `schedule` hit for `duration` (UTC cron)."""
+
+    scaled_object: ScaledObjectRef = Field(alias="scaledObject")
+    schedule: StrictStr
+    duration: PositiveDuration
+    min_replicas: Annotated[StrictInt, Field(ge=1)] = Field(alias="minReplicas")
+
+    def findings(self) -> Iterator[Finding]:
+        problem = cron_problem(self.schedule)
+        if problem is not None:
+            yield error_at(("schedule",), f"{self.schedule!r} is not a cron schedule: {problem}")
+
+
+class CatalogueOverride(ManifestModel):
+    """Instance types that replace or extend the shipped catalogue, and their price source."""
+
+    instance_types: tuple[InstanceTypeSpec, ...] = Field((), alias="instanceTypes")
+    prices: PriceSource | None = None
+
+
+def _default_idle() -> IdleRule:
+    return IdleRule()
+
+
+class ClusterBindingSpec(ManifestModel):
+    """`spec` of the ClusterBinding."""
+
+    region: AwsRegion
+    hyper_pod_cluster: HyperPodClusterBinding = Field(alias="hyperPodCluster")
+    eks_cluster: EksClusterBinding = Field(alias="eksCluster")
+    scalers: Annotated[tuple[ScalerBinding, ...], NonEmpty]
+    shadow_mode: StrictBool = Field(True, alias="shadowMode")
+    idle: IdleRule = Field(default_factory=_default_idle)
+    prewarm: tuple[PrewarmWindow, ...] = ()
+    node_overhead: ResourceList = Field(default_factory=empty_map, alias="nodeOverhead")
+    instance_catalogue: CatalogueOverride | None = Field(None, alias="instanceCatalogue")
+
+    def findings(self) -> Iterator[Finding]:
+        for index, group in enumerate(self.hyper_pod_cluster.instance_groups):
+            zone_region = _ZONE_RE.match(group.availability_zone)
+            if zone_region is not None and zone_region.group(1) != self.region:
+                yield error_at(
+                    ("hyperPodCluster", "instanceGroups", index, "availabilityZone"),
+                    f"{group.availability_zone!r} is not in region {self.region}",
+                )
+        seen: dict[str, int] = {}
+        for index, scaler in enumerate(self.scalers):
+            key = scaler.scaled_object.qualified_name
+            if key in seen:
+                yield error_at(
+                    ("scalers", index, "scaledObject"),
+                    f"ScaledObject {key} is already bound at scalers[{seen[key]}]; bind each ScaledObject "
+                    "once",
+                )
+            seen.setdefault(key, index)
+
+
+class ClusterBinding(ManifestModel):
+    """The ClusterBinding document."""
+
+    api_version: Literal["ebb.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["ClusterBinding"]
+    metadata: ClusterObjectMeta
+    spec: ClusterBindingSpec
+
+    @property
+    def name(self) -> str:
+        """The binding's name."""
+        return self.metadata.name

@@ -1,0 +1,176 @@
+"""Load a configuration: YAML text or files in, one validated `EbbConfig` out, or every problem at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from ebb.config.binding import ClusterBinding
+from ebb.config.catalogue import InstanceCatalogue, shipped_catalogue
+from ebb.config.cross_checks import DocumentSet, check_documents
+from ebb.config.documents import ParsedDocument, parse_document
+from ebb.config.ebb_config import EbbConfig
+from ebb.config.issues import ConfigIssue, ConfigValidationError, IssueLog, Severity
+from ebb.config.node_class import HyperpodNodeClass
+from ebb.config.node_pool import NodePool
+from ebb.config.scaled_object import ScaledObject
+from ebb.config.yaml_documents import RawDocument, read_documents
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """YAML text and the name to report it under (usually its path)."""
+
+    file: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    """The outcome of validating a configuration: the config when valid, and every issue found."""
+
+    config: EbbConfig | None
+    issues: tuple[ConfigIssue, ...]
+
+    @property
+    def errors(self) -> tuple[ConfigIssue, ...]:
+        """The issues that make the configuration invalid."""
+        return tuple(issue for issue in self.issues if issue.severity is Severity.ERROR)
+
+    @property
+    def notes(self) -> tuple[ConfigIssue, ...]:
+        """Valid input ebb does not use, and other remarks."""
+        return tuple(issue for issue in self.issues if issue.severity is Severity.NOTE)
+
+
+def check_config(sources: Iterable[ConfigSource], catalogue: InstanceCatalogue | None = None) -> ConfigCheck:
+    """Validate every document of every source, then the documents together; never raises for bad input."""
+    log = IssueLog()
+    sources = tuple(sources)
+    raw = [doc for source in sources for doc in read_documents(source.text, source.file, log)]
+    parsed: list[ParsedDocument[BaseModel]] = []
+    unparsed: set[tuple[str, str]] = set()
+    for document in raw:
+        result = parse_document(document, log)
+        if result is not None:
+            parsed.append(result)
+        elif document.ref.kind and document.ref.name:
+            unparsed.add((document.ref.kind, document.ref.name))
+    binding = _the_binding(parsed, raw, sources, log)
+    base = catalogue or shipped_catalogue()
+    effective = base
+    if binding is not None:
+        override = binding.model.spec.instance_catalogue
+        if override is not None:
+            effective = base.with_overrides(override.instance_types, override.prices)
+        documents = DocumentSet(
+            scaled_objects=tuple(_of_type(parsed, ScaledObject)),
+            node_pools=tuple(_of_type(parsed, NodePool)),
+            node_classes=tuple(_of_type(parsed, HyperpodNodeClass)),
+            binding=binding,
+            unparsed=frozenset(unparsed),
+        )
+        check_documents(documents, effective, log)
+    if log.has_errors or binding is None:
+        return ConfigCheck(config=None, issues=log.issues)
+    config = EbbConfig(
+        binding=binding.model,
+        scaled_objects=tuple(doc.model for doc in _of_type(parsed, ScaledObject)),
+        node_pools=tuple(doc.model for doc in _of_type(parsed, NodePool)),
+        node_classes=tuple(doc.model for doc in _of_type(parsed, HyperpodNodeClass)),
+        catalogue=effective,
+        notes=log.issues,
+    )
+    return ConfigCheck(config=config, issues=log.issues)
+
+
+def load_config(sources: Iterable[ConfigSource], catalogue: InstanceCatalogue | None = None) -> EbbConfig:
+    """The validated configuration; raise `ConfigValidationError` listing every problem otherwise."""
+    result = check_config(sources, catalogue)
+    if result.config is None:
+        raise ConfigValidationError(result.issues)
+    return result.config
+
+
+def load_config_text(
+    text: str, file: str = "<config>", catalogue: InstanceCatalogue | None = None
+) -> EbbConfig:
+    """Load a configuration held in one string (one or more YAML documents)."""
+    return load_config([ConfigSource(file=file, text=text)], catalogue)
+
+
+def read_config_files(
+    paths: Iterable[str | Path],
+) -> tuple[tuple[ConfigSource, ...], tuple[ConfigIssue, ...]]:
+    """Read files as sources; a file that cannot be read is an issue, not an exception."""
+    sources: list[ConfigSource] = []
+    log = IssueLog()
+    for path in paths:
+        try:
+            sources.append(ConfigSource(file=str(path), text=Path(path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            log.error(str(path), None, "", f"cannot be read: {reason}")
+    return tuple(sources), log.issues
+
+
+def check_config_files(
+    paths: Iterable[str | Path], catalogue: InstanceCatalogue | None = None
+) -> ConfigCheck:
+    """`check_config` over files, unreadable files included as errors."""
+    sources, read_issues = read_config_files(paths)
+    result = check_config(sources, catalogue)
+    if not read_issues:
+        return result
+    return ConfigCheck(config=None, issues=read_issues + result.issues)
+
+
+def load_config_files(paths: Iterable[str | Path], catalogue: InstanceCatalogue | None = None) -> EbbConfig:
+    """Load a configuration spread over YAML files."""
+    result = check_config_files(paths, catalogue)
+    if result.config is None:
+        raise ConfigValidationError(result.issues)
+    return result.config
+
+
+def _of_type(
+    parsed: Iterable[ParsedDocument[BaseModel]], model: type[ModelT]
+) -> list[ParsedDocument[ModelT]]:
+    return [ParsedDocument(doc.model, doc.file, doc.ref) for doc in parsed if isinstance(doc.model, model)]
+
+
+def _the_binding(
+    parsed: list[ParsedDocument[BaseModel]],
+    raw: list[RawDocument],
+    sources: tuple[ConfigSource, ...],
+    log: IssueLog,
+) -> ParsedDocument[ClusterBinding] | None:
+    bindings = _of_type(parsed, ClusterBinding)
+    declared = [doc for doc in raw if isinstance(doc.body, dict) and doc.body.get("kind") == "ClusterBinding"]
+    if not declared:
+        files = ", ".join(source.file for source in sources) or "<no input>"
+        log.error(
+            files,
+            None,
+            "",
+            "no ebb.dev/v1alpha1 ClusterBinding document: ebb needs one to know the HyperPod and EKS "
+            "clusters, the instance groups and which NodePool each ScaledObject uses",
+        )
+        return None
+    for extra in declared[1:]:
+        log.error(
+            extra.file,
+            extra.ref,
+            "",
+            f"a second ClusterBinding; a configuration has exactly one (the first is {declared[0].file}, "
+            f"document {declared[0].ref.index})",
+        )
+    if len(declared) > 1 or not bindings:
+        return None
+    return bindings[0]

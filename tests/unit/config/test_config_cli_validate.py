@@ -1,0 +1,97 @@
+"""`ebb validate FILE...`: what a user sees, and the exit code CI relies on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from ebb.cli.validate import EXIT_INVALID, EXIT_VALID, add_parser
+
+EXAMPLE_FILES = [
+    str(p)
+    for p in sorted((Path(__file__).resolve().parents[3] / "examples" / "gpu-inference").glob("*.yaml"))
+]
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="ebb")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    console = Console(record=True, width=200, color_system=None)
+    code = args.run(args, console)
+    return code, console.export_text()
+
+
+def test_the_example_validates_and_is_summarised() -> None:
+    code, output = _run(["validate", *EXAMPLE_FILES])
+    assert code == EXIT_VALID
+    assert output.startswith("Configuration is valid\n")
+    for expected in (
+        "HyperPod cluster ml-inference, EKS cluster ml-inference-eks, region us-east-1; shadow mode",
+        "Scalers",
+        "serving/llm-inference",
+        "Deployment/batch-worker",
+        "Triggers",
+        "RequestCountPerTarget",
+        "Node pools",
+        "gpu-groups: gpu-g5-use1a, gpu-g6e-use1b",
+        "Instance groups (prices: USD per hour, us-east-1, 2026-11-29)",
+        "Which pods fit which groups",
+        "4 per node",
+    ):
+        assert expected in output
+
+
+def test_errors_are_listed_and_the_exit_code_is_non_zero(tmp_path: Path, docs: Any) -> None:
+    docs.sqs_metadata["queueLength"] = "a"
+    config = tmp_path / "config.yaml"
+    config.write_text(docs.text())
+    code, output = _run(["validate", str(config)])
+    assert code == EXIT_INVALID
+    assert output.splitlines() == [
+        "Invalid configuration: 1 error",
+        f"  ✗ {config}: document 1 (ScaledObject batch/batch-worker): "
+        "spec.triggers[0].metadata.queueLength: 'a' is "
+        'not an integer; allowed: a whole number such as "5"',
+    ]
+
+
+def test_notes_are_shown_after_the_summary(tmp_path: Path, docs: Any) -> None:
+    docs.batch["spec"]["triggers"][0]["authenticationRef"] = {"name": "keda-aws"}
+    config = tmp_path / "config.yaml"
+    config.write_text(docs.text())
+    code, output = _run(["validate", str(config)])
+    assert code == EXIT_VALID
+    assert output.splitlines()[-2:] == [
+        "Notes (1)",
+        f"  • {config}: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].authenticationRef: "
+        "ebb reads metrics with its own IAM role; KEDA's credential settings are not used",
+    ]
+
+
+def test_json_output_for_scripts(tmp_path: Path) -> None:
+    code, output = _run(["validate", "--json", *EXAMPLE_FILES])
+    assert code == EXIT_VALID
+    payload = json.loads(output)
+    assert (payload["valid"], payload["errors"], payload["notes"]) == (True, [], [])
+    assert [s["name"] for s in payload["summary"]["scalers"]] == [
+        "batch/batch-worker",
+        "serving/llm-inference",
+    ]
+    missing = tmp_path / "missing.yaml"
+    code, output = _run(["validate", "--json", str(missing)])
+    assert code == EXIT_INVALID
+    payload = json.loads(output)
+    assert payload["valid"] is False
+    assert payload["errors"][0]["text"] == f"{missing}: cannot be read: No such file or directory"
+
+
+def test_at_least_one_file_is_required() -> None:
+    with pytest.raises(SystemExit) as raised:
+        _run(["validate"])
+    assert raised.value.code == 2

@@ -1,0 +1,188 @@
+"""`ebb validate FILE...`: check a configuration offline and summarise it.
+
+Prints every error (file, document, field path, what is allowed) and exits 1 when there is one;
+otherwise prints the scalers, triggers, node pools, instance groups and which pods fit which
+groups, and exits 0. `--json` prints the same as JSON for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ebb.config import ConfigCheck, ConfigIssue, ConfigSummary, check_config_files, summarize
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+
+
+def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is private
+    """Register the `validate` sub-command; `args.run(args)` returns the exit code."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check configuration files offline and summarise them",
+        description="Validate ebb configuration files (KEDA ScaledObjects, Karpenter NodePools, "
+        "HyperpodNodeClasses and one ebb ClusterBinding) and summarise them.",
+    )
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="YAML files; together they form one configuration"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(run=run_validate)
+
+
+def run_validate(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Validate `args.files`; print the result; return the exit code."""
+    console = console or Console()
+    result = check_config_files(args.files)
+    if args.json:
+        # Plain output, never wrapped or highlighted: scripts parse it.
+        console.out(json.dumps(_as_json(result), indent=2), highlight=False)
+    elif result.config is None:
+        _render_invalid(console, result)
+    else:
+        _render_summary(console, summarize(result.config))
+    return EXIT_VALID if result.config is not None else EXIT_INVALID
+
+
+def _as_json(result: ConfigCheck) -> dict[str, Any]:
+    return {
+        "valid": result.config is not None,
+        "errors": [_issue_json(issue) for issue in result.errors],
+        "notes": [_issue_json(issue) for issue in result.notes],
+        "summary": None if result.config is None else summarize(result.config).model_dump(mode="json"),
+    }
+
+
+def _issue_json(issue: ConfigIssue) -> dict[str, Any]:
+    return {**issue.model_dump(mode="json"), "text": str(issue)}
+
+
+def _render_invalid(console: Console, result: ConfigCheck) -> None:
+    errors = result.errors
+    noun = "error" if len(errors) == 1 else "errors"
+    console.print(Text(f"Invalid configuration: {len(errors)} {noun}", style="bold red"))
+    for issue in errors:
+        console.print(Text("  ✗ ", style="red") + Text(str(issue)), soft_wrap=True)
+    _render_notes(console, result.notes)
+
+
+def _render_notes(console: Console, notes: tuple[ConfigIssue, ...]) -> None:
+    if not notes:
+        return
+    console.print(Text(f"Notes ({len(notes)})", style="bold yellow"))
+    for note in notes:
+        console.print(Text("  • ", style="yellow") + Text(str(note)), soft_wrap=True)
+
+
+def _render_summary(console: Console, summary: ConfigSummary) -> None:
+    mode = "shadow mode (decides and records, changes nothing)" if summary.shadow_mode else "active"
+    console.print(Text("Configuration is valid", style="bold green"))
+    console.print(
+        f"ClusterBinding [bold]{summary.binding}[/]: HyperPod cluster [bold]{summary.hyperpod_cluster}[/], "
+        f"EKS cluster [bold]{summary.eks_cluster}[/], region {summary.region}; {mode}; empty nodes kept "
+        f"{summary.empty_node_after}; {summary.prewarm_windows} pre-warm window(s)",
+        highlight=False,
+    )
+    console.print(_scalers_table(summary))
+    console.print(_triggers_table(summary))
+    console.print(_node_pools_table(summary))
+    console.print(_instance_groups_table(summary))
+    console.print(_placements_table(summary))
+    _render_notes(console, summary.notes)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", expand=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _scalers_table(summary: ConfigSummary) -> Table:
+    table = _table(
+        "Scalers", "ScaledObject", "target", "replicas", "polling / cooldown", "NodePool", "pod requests"
+    )
+    for scaler in summary.scalers:
+        bounds = f"{scaler.min_replicas}..{scaler.max_replicas}"
+        if scaler.idle_replicas is not None:
+            bounds += f" (idle {scaler.idle_replicas})"
+        if scaler.scales_to_zero:
+            bounds += ", scales to zero"
+        if scaler.paused:
+            bounds += ", paused"
+        table.add_row(
+            scaler.name,
+            scaler.target,
+            bounds,
+            f"{scaler.polling_interval_seconds}s / {scaler.cooldown_seconds}s",
+            scaler.node_pool,
+            scaler.pod_requests or "not stated",
+        )
+    return table
+
+
+def _triggers_table(summary: ConfigSummary) -> Table:
+    table = _table("Triggers", "ScaledObject", "#", "type", "metric type", "what it reads")
+    for scaler in summary.scalers:
+        for trigger in scaler.triggers:
+            label = f"{trigger.index}" + (f" {trigger.name}" if trigger.name else "")
+            table.add_row(scaler.name, label, trigger.type, trigger.metric_type, trigger.description)
+    return table
+
+
+def _node_pools_table(summary: ConfigSummary) -> Table:
+    table = _table(
+        "Node pools", "NodePool", "node class / groups", "requirements", "limits", "disruption", "taints"
+    )
+    for pool in summary.node_pools:
+        table.add_row(
+            pool.name,
+            f"{pool.node_class}: {', '.join(pool.instance_groups)}",
+            "\n".join(pool.requirements) or "none",
+            pool.limits,
+            pool.disruption,
+            "\n".join(pool.taints) or "none",
+        )
+    return table
+
+
+def _instance_groups_table(summary: ConfigSummary) -> Table:
+    table = _table(
+        f"Instance groups (prices: {summary.price_basis})",
+        "group", "instance type", "zone", "capacity", "min", "vCPU", "memory", "GPUs", "$/h", "NodePool",
+    )  # fmt: skip
+    for group in summary.instance_groups:
+        gpus = (
+            "-"
+            if group.gpus is None
+            else f"{group.gpus}" + (f" {group.gpu_model}" if group.gpu_model else "")
+        )
+        table.add_row(
+            group.name,
+            group.instance_type,
+            group.zone,
+            group.capacity_type,
+            str(group.min_instance_count),
+            "-" if group.vcpu is None else str(group.vcpu),
+            "-" if group.memory_gib is None else f"{group.memory_gib:g} GiB",
+            gpus,
+            "-" if group.usd_per_hour is None else f"{group.usd_per_hour:.3f}",
+            group.node_pool or "-",
+        )
+    return table
+
+
+def _placements_table(summary: ConfigSummary) -> Table:
+    table = _table("Which pods fit which groups", "ScaledObject", "group", "instance type", "lands", "detail")
+    for placement in summary.placements:
+        lands = Text("yes", style="green") if placement.lands else Text("no", style="red")
+        table.add_row(
+            placement.scaler, placement.instance_group, placement.instance_type, lands, placement.detail
+        )
+    return table

@@ -865,16 +865,18 @@ def zone_outside_region(d: Any) -> None:
 @case(
     [
         "config.yaml: document 2 (ClusterBinding gpu-inference): "
-        "spec.hyperPodCluster.instanceGroups[1].instanceType: 'ml.p5.48xlarge' is not in the instance "
-        "catalogue; add it under spec.instanceCatalogue or use one of: ml.g5.xlarge, ml.g5.2xlarge, "
-        "ml.g5.4xlarge, ml.g5.8xlarge, ml.g5.12xlarge, ml.g5.16xlarge, ml.g5.24xlarge, ml.g5.48xlarge, "
-        "ml.g6.xlarge, ml.g6.2xlarge, ml.g6.4xlarge, ml.g6.8xlarge, ml.g6.12xlarge, ml.g6.16xlarge, "
-        "ml.g6.24xlarge, ml.g6.48xlarge, ml.g6e.xlarge, ml.g6e.2xlarge, ml.g6e.4xlarge, ml.g6e.8xlarge, "
-        "ml.g6e.12xlarge, ml.g6e.16xlarge, ml.g6e.24xlarge, ml.g6e.48xlarge",
+        "spec.hyperPodCluster.instanceGroups[1].instanceType: 'ml.p6-b200.48xlarge' is not in the "
+        "instance catalogue; add it under spec.instanceCatalogue or use one of: ml.g5.xlarge, "
+        "ml.g5.2xlarge, ml.g5.4xlarge, ml.g5.8xlarge, ml.g5.12xlarge, ml.g5.16xlarge, ml.g5.24xlarge, "
+        "ml.g5.48xlarge, ml.g6.xlarge, ml.g6.2xlarge, ml.g6.4xlarge, ml.g6.8xlarge, ml.g6.12xlarge, "
+        "ml.g6.16xlarge, ml.g6.24xlarge, ml.g6.48xlarge, ml.g6e.xlarge, ml.g6e.2xlarge, "
+        "ml.g6e.4xlarge, ml.g6e.8xlarge, ml.g6e.12xlarge, ml.g6e.16xlarge, ml.g6e.24xlarge, "
+        "ml.g6e.48xlarge, ml.p4d.24xlarge, ml.p4de.24xlarge, ml.p5.4xlarge, ml.p5.48xlarge, "
+        "ml.p5e.48xlarge, ml.p5en.48xlarge, ml.t3.medium, ml.m5.xlarge, ml.c5.2xlarge",
     ]
 )
 def instance_type_not_in_catalogue(d: Any) -> None:
-    d.binding["spec"]["hyperPodCluster"]["instanceGroups"][1]["instanceType"] = "ml.p5.48xlarge"
+    d.binding["spec"]["hyperPodCluster"]["instanceGroups"][1]["instanceType"] = "ml.p6-b200.48xlarge"
 
 
 # botocore sagemaker service model, ClusterInstanceGroupName pattern

@@ -1,8 +1,13 @@
 """The instance catalogue: what each HyperPod `ml.*` instance type offers, and what it costs.
 
 The catalogue ships as `instance_catalogue.json` beside this module and is loaded with
-importlib.resources; a ClusterBinding may override or add entries. Allocatable resources are
-capacity minus the system reservation the SageMaker HyperPod CLI assumes
+importlib.resources; a ClusterBinding may override or add entries. Each shipped entry names, in
+`priceSource`, which of the `prices.sources` its price comes from, and that source says what kind
+of price it is (HyperPod's own, SageMaker's, the underlying EC2 type's, or none) and where it was
+read; an entry without `priceSource` (as a binding's own entries usually are) is described by the
+top-level `prices` block.
+
+Allocatable resources are capacity minus the system reservation the SageMaker HyperPod CLI assumes
 (aws/sagemaker-hyperpod-cli, src/sagemaker/hyperpod/training/quota_allocation_util.py,
 `_calculate_cpu_reservation` and `_calculate_memory_reservation`), minus the per-node overhead
 (daemon sets) the binding states.
@@ -15,11 +20,12 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr, model_validator
 
-from ebb.config.model_base import ManifestModel, StrictFloat
+from ebb.config.model_base import FrozenMap, ManifestModel, StrictFloat, empty_map
 
 CATALOGUE_RESOURCE = "instance_catalogue.json"
 GIB = Decimal(2**30)
@@ -28,9 +34,14 @@ GPU_RESOURCE = "nvidia.com/gpu"
 
 Architecture = Literal["amd64", "arm64"]
 
+# What a price is: HyperPod's own on-demand rate for the ml.* type, SageMaker's on-demand rate for
+# the same ml.* type when it runs other SageMaker features (notebooks, endpoints, training jobs),
+# the underlying EC2 type's on-demand rate, or none known.
+PriceKind = Literal["hyperpod", "sagemaker", "ec2", "none"]
+
 
 class InstanceTypeSpec(ManifestModel):
-    """One instance type: capacity, GPUs and on-demand price."""
+    """One instance type: capacity, GPUs and on-demand price (null when no price is known)."""
 
     name: Annotated[StrictStr, Field(pattern=r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")]
     vcpu: Annotated[StrictInt, Field(gt=0)]
@@ -39,7 +50,8 @@ class InstanceTypeSpec(ManifestModel):
     gpu_model: StrictStr | None = Field(None, alias="gpuModel")
     gpu_memory_gb: Annotated[StrictInt, Field(gt=0)] | None = Field(None, alias="gpuMemoryGB")
     architecture: Architecture = "amd64"
-    on_demand_usd_per_hour: Annotated[StrictFloat, Field(ge=0)] = Field(alias="onDemandUsdPerHour")
+    on_demand_usd_per_hour: Annotated[StrictFloat, Field(ge=0)] | None = Field(alias="onDemandUsdPerHour")
+    price_source: StrictStr | None = Field(None, alias="priceSource")
 
     def capacity(self) -> dict[str, Decimal]:
         """cpu in cores, memory in bytes, GPUs in devices."""
@@ -100,14 +112,29 @@ def memory_reservation_gib(memory_gib: Decimal) -> Decimal:
     return reserved + remaining * Decimal("0.07")
 
 
+class PriceReference(ManifestModel):
+    """One source of prices, named by the entries' `priceSource`: what kind of price, where read, when."""
+
+    kind: PriceKind
+    region: StrictStr
+    basis: StrictStr
+    source: StrictStr
+    retrieved: StrictStr
+
+
 class PriceSource(ManifestModel):
-    """Where the prices come from, for which region, and when they were read."""
+    """Where the prices come from, for which region, and when they were read.
+
+    `sources` holds the sources entries name in `priceSource`; the other fields describe the
+    catalogue's prices as a whole, and the entries that name no source.
+    """
 
     region: StrictStr
     currency: Literal["USD"] = "USD"
     basis: StrictStr
     source: StrictStr
     retrieved: StrictStr
+    sources: FrozenMap[str, PriceReference] = Field(default_factory=empty_map)
 
 
 class SpecSource(ManifestModel):
@@ -125,9 +152,33 @@ class InstanceCatalogue(ManifestModel):
     prices: PriceSource
     instance_types: tuple[InstanceTypeSpec, ...] = Field(alias="instanceTypes")
 
+    @model_validator(mode="after")
+    def _prices_are_sourced(self) -> Self:
+        sources = self.prices.sources
+        for spec in self.instance_types:
+            if spec.price_source is None:
+                if spec.on_demand_usd_per_hour is None:
+                    raise ValueError(f"{spec.name}: no price and no priceSource saying why")
+                continue
+            reference = sources.get(spec.price_source)
+            if reference is None:
+                raise ValueError(f"{spec.name}: priceSource {spec.price_source!r} is not in prices.sources")
+            if (reference.kind == "none") != (spec.on_demand_usd_per_hour is None):
+                raise ValueError(
+                    f"{spec.name}: a price must be given exactly when its source ({spec.price_source!r}) "
+                    "is not of kind 'none'"
+                )
+        return self
+
     def get(self, name: str) -> InstanceTypeSpec | None:
         """The spec of `name`, or None."""
         return self._by_name().get(name)
+
+    def price_reference(self, spec: InstanceTypeSpec) -> PriceReference | None:
+        """The source `spec` names in `priceSource`, or None (the top-level `prices` block describes it)."""
+        if spec.price_source is None:
+            return None
+        return self.prices.sources.get(spec.price_source)
 
     def names(self) -> tuple[str, ...]:
         """All instance type names, in catalogue order."""
@@ -139,13 +190,19 @@ class InstanceCatalogue(ManifestModel):
     def with_overrides(
         self, instance_types: Iterable[InstanceTypeSpec], prices: PriceSource | None = None
     ) -> InstanceCatalogue:
-        """A catalogue where the given entries replace or extend the shipped ones."""
+        """A catalogue where the given entries replace or extend the shipped ones.
+
+        Given `prices` replace the top-level block; the named sources of the entries kept stay
+        available, with a same-named source in `prices` taking precedence.
+        """
         merged = self._by_name()
         for spec in instance_types:
             merged[spec.name] = spec
-        return self.model_copy(
-            update={"instance_types": tuple(merged.values()), "prices": prices or self.prices}
-        )
+        effective = self.prices
+        if prices is not None:
+            sources = {**self.prices.sources, **prices.sources}
+            effective = prices.model_copy(update={"sources": MappingProxyType(sources)})
+        return self.model_copy(update={"instance_types": tuple(merged.values()), "prices": effective})
 
 
 @cache

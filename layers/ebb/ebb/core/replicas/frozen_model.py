@@ -1,0 +1,11 @@
+"""The base of the replica core's input models: immutable, unknown fields refused."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FrozenModel(BaseModel):
+    """An immutable pydantic model that refuses fields it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")

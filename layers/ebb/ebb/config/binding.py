@@ -121,6 +121,8 @@ class ScalerBinding(ManifestModel):
     scaled_object: ScaledObjectRef = Field(alias="scaledObject")
     node_pool: ObjectName = Field(alias="nodePool")
     pod_spec: PodSpec | None = Field(None, alias="podSpec")
+    keda_exact: StrictBool = Field(False, alias="kedaExact")
+    """Compute exactly what KEDA and the HPA would, turning off ebb's deliberate differences."""
 
 
 def _default_empty_node_after() -> Duration:

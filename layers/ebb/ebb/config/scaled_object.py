@@ -29,7 +29,17 @@ from ebb.config.object_meta import ObjectMeta
 
 PAUSED_ANNOTATION = "autoscaling.keda.sh/paused"
 PAUSED_REPLICAS_ANNOTATION = "autoscaling.keda.sh/paused-replicas"
-PAUSED_SCALE_DOWN_ANNOTATION = "autoscaling.keda.sh/paused-scale-down"
+# KEDA's directional pauses and forced activation (keda.sh docs, "Pause autoscaling";
+# kedacore/keda apis/keda/v1alpha1/scaledobject_types.go annotation constants).
+PAUSED_SCALE_IN_ANNOTATION = "autoscaling.keda.sh/paused-scale-in"
+PAUSED_SCALE_OUT_ANNOTATION = "autoscaling.keda.sh/paused-scale-out"
+FORCE_ACTIVATION_ANNOTATION = "autoscaling.keda.sh/force-activation"
+_BOOLEAN_ANNOTATIONS = (
+    PAUSED_ANNOTATION,
+    PAUSED_SCALE_IN_ANNOTATION,
+    PAUSED_SCALE_OUT_ANNOTATION,
+    FORCE_ACTIVATION_ANNOTATION,
+)
 
 DEFAULT_POLLING_INTERVAL = 30
 DEFAULT_COOLDOWN_PERIOD = 300
@@ -255,9 +265,19 @@ class ScaledObject(ManifestModel):
         return self._bool_annotation(PAUSED_ANNOTATION)
 
     @property
-    def paused_scale_down(self) -> bool:
-        """KEDA's `autoscaling.keda.sh/paused-scale-down`, read like `paused`."""
-        return self._bool_annotation(PAUSED_SCALE_DOWN_ANNOTATION)
+    def paused_scale_in(self) -> bool:
+        """KEDA's `autoscaling.keda.sh/paused-scale-in`, read like `paused`."""
+        return self._bool_annotation(PAUSED_SCALE_IN_ANNOTATION)
+
+    @property
+    def paused_scale_out(self) -> bool:
+        """KEDA's `autoscaling.keda.sh/paused-scale-out`, read like `paused`."""
+        return self._bool_annotation(PAUSED_SCALE_OUT_ANNOTATION)
+
+    @property
+    def force_activation(self) -> bool:
+        """KEDA's `autoscaling.keda.sh/force-activation`, read like `paused`."""
+        return self._bool_annotation(FORCE_ACTIVATION_ANNOTATION)
 
     @property
     def paused_replicas(self) -> int | None:
@@ -297,7 +317,7 @@ class ScaledObject(ManifestModel):
                     (*annotations, PAUSED_REPLICAS_ANNOTATION),
                     f'{replicas_text!r} is not a replica count; allowed: a whole number such as "0"',
                 )
-        for key in (PAUSED_ANNOTATION, PAUSED_SCALE_DOWN_ANNOTATION):
+        for key in _BOOLEAN_ANNOTATIONS:
             text = self.metadata.annotations.get(key)
             if text is not None and parse_strconv_bool(text) is None:
                 yield note_at(

@@ -1,0 +1,359 @@
+"""Nodes on the clock: launch, boot, health checks, capacity failures and retries, recovery, deletion.
+
+What HyperPod does in Continuous mode ("Continuous provisioning for enhanced cluster operations on
+Amazon EKS"): it records the target count, launches instances towards it, and "automatically
+retries failed launches"; a node whose launch failed shows `Failure` and is retried "with a new
+EC2 instance". A launch finds no capacity while the region's pool for its type is exhausted
+(`RegionState.capacity`), and reports it late, as the node's failure message. With NodeRecovery
+Automatic, a faulty node is rebooted or replaced ("Automatic node recovery"); its NodeLogicalId
+stays, a replacement gets a new instance id.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+
+from ebb.local.hyperpod import cluster_events as texts
+from ebb.local.hyperpod.cluster_events import EventLog
+from ebb.local.hyperpod.errors import StandInMisuse
+from ebb.local.hyperpod.state import (
+    DEEP_HEALTH_CHECK,
+    FAILURE,
+    PENDING,
+    RUNNING,
+    SHUTTING_DOWN,
+    RegionState,
+    SimCluster,
+    SimGroup,
+    SimNode,
+    Timings,
+    wire_time,
+)
+from ebb.local.hyperpod.world import StandInWorld
+
+# The sample record of "SageMaker HyperPod cluster events reference".
+CAPACITY_MESSAGE = (
+    "We currently do not have sufficient capacity to launch new {instance_type} instances. Please try again."
+)
+
+SCHEDULABLE = "Schedulable"
+PENDING_REPLACEMENT = "UnschedulablePendingReplacement"
+PENDING_REBOOT = "UnschedulablePendingReboot"
+
+
+class NodeLifecycle:
+    """Moves one region's nodes through their states on the world's clock."""
+
+    def __init__(
+        self, world: StandInWorld, region: RegionState, log: EventLog, lock: threading.RLock
+    ) -> None:
+        self._world = world
+        self._region = region
+        self._log = log
+        self._lock = lock
+
+    # -- ids ---------------------------------------------------------------------------------
+
+    def new_logical_id(self) -> str:
+        """A NodeLogicalId (a UUID, as in the events reference's sample)."""
+        return str(uuid.UUID(int=self._world.random.getrandbits(128), version=4))
+
+    def new_instance_id(self) -> str:
+        """An EC2 instance id: `i-` and 17 hex digits."""
+        return f"i-{self._world.random.getrandbits(68):017x}"
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def request(
+        self,
+        cluster: SimCluster,
+        group: SimGroup,
+        count: int,
+        *,
+        instance_types: tuple[str, ...] | None = None,
+        zones: tuple[str, ...] | None = None,
+    ) -> list[SimNode]:
+        """Add `count` nodes to `group` (the target count is the caller's): Pending, no instance yet."""
+        nodes = []
+        for _ in range(count):
+            node = SimNode(
+                logical_id=self.new_logical_id(),
+                group=group.name,
+                created=wire_time(self._world.now()),
+                allowed_types=instance_types or group.instance_types,
+                availability_zone=(zones or group.availability_zones or (None,))[0],
+            )
+            cluster.nodes[node.logical_id] = node
+            self._after(group.timings.launch_seconds, cluster, node, self._attempt_launch, "launch")
+            nodes.append(node)
+        if nodes and not group.scaling:
+            group.scaling = True
+            self._log.record(
+                cluster,
+                resource_type="InstanceGroup",
+                level="Info",
+                description=texts.group_operation_started(cluster.name, group.name, "Scaling"),
+                group=group.name,
+                metadata={"InstanceGroupScaling": self._scaling_metadata(cluster, group)},
+            )
+        return nodes
+
+    def remove(self, cluster: SimCluster, node: SimNode) -> None:
+        """Take `node` out (the target count is the caller's): cancel it, or terminate its instance."""
+        node.touch()
+        if node.instance_id is None:
+            del cluster.nodes[node.logical_id]
+            self._check_scaling_done(cluster, node.group)
+            return
+        node.status = SHUTTING_DOWN
+        node.message = None
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.termination_in_progress(cluster.name, node.group, node.instance_id),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        timings = self._timings(cluster, node)
+        self._after(timings.shutdown_seconds, cluster, node, self._terminated, "terminate")
+
+    def inject_fault(self, cluster: SimCluster, node: SimNode, *, repair: str) -> None:
+        """A fault the health agent finds on a running node; it asks for `repair` (Replace or Reboot)."""
+        if repair not in {"Replace", "Reboot"}:
+            raise StandInMisuse(f"repair: {repair!r} is not Replace or Reboot")
+        if node.instance_id is None or node.status not in {RUNNING, DEEP_HEALTH_CHECK}:
+            raise StandInMisuse(
+                f"node {node.logical_id}: a fault needs a running instance, it is {node.status}"
+            )
+        node.health = PENDING_REPLACEMENT if repair == "Replace" else PENDING_REBOOT
+        if cluster.node_recovery != "Automatic":
+            return  # the agent labels the node; nothing repairs it
+        start = self._start_replacement if repair == "Replace" else self._start_reboot
+        self._after(self._timings(cluster, node).recovery_start_seconds, cluster, node, start, "recover")
+
+    # -- transitions (timer callbacks) ------------------------------------------------------------
+
+    def _attempt_launch(self, cluster: SimCluster, node: SimNode) -> None:
+        instance_type = next((kind for kind in node.allowed_types if self._has_capacity(kind)), None)
+        if instance_type is None:
+            self._launch_failed(cluster, node, CAPACITY_MESSAGE.format(instance_type=node.allowed_types[0]))
+            return
+        failing = cluster.groups[node.group].failing_launches
+        if failing:
+            self._launch_failed(cluster, node, failing.pop(0))
+            return
+        node.instance_id = self.new_instance_id()
+        node.instance_type = instance_type
+        node.status = PENDING
+        node.message = None
+        node.launch_time = wire_time(self._world.now())
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.instance_provisioned(cluster.name, node.group, node.instance_id),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._after(
+            self._draw(self._timings(cluster, node).boot_seconds), cluster, node, self._booted, "boot"
+        )
+
+    def _launch_failed(self, cluster: SimCluster, node: SimNode, message: str) -> None:
+        node.status = FAILURE
+        node.message = message
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Error",
+            description=texts.instance_creation_failed(cluster.name, node.group),
+            group=node.group,
+            metadata={"Instance": {"FailureMessage": message, "NodeLogicalId": node.logical_id}},
+        )
+        if cluster.continuous:  # "Handles failures: Automatically retries failed launches"
+            delay = self._draw(self._timings(cluster, node).capacity_retry_seconds)
+            self._after(delay, cluster, node, self._retry_launch, "retry launch")
+
+    def _retry_launch(self, cluster: SimCluster, node: SimNode) -> None:
+        node.status = PENDING
+        node.message = None
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.instance_operation_started(cluster.name, node.group, "Create"),
+            group=node.group,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._attempt_launch(cluster, node)
+
+    def _booted(self, cluster: SimCluster, node: SimNode) -> None:
+        group = cluster.groups[node.group]
+        if group.deep_health_checks:
+            node.status = DEEP_HEALTH_CHECK
+            self._after(
+                group.timings.deep_health_check_seconds, cluster, node, self._healthy, "health checks"
+            )
+        else:
+            self._healthy(cluster, node)
+
+    def _healthy(self, cluster: SimCluster, node: SimNode) -> None:
+        assert node.instance_id is not None
+        node.status = RUNNING
+        node.health = SCHEDULABLE
+        description = (
+            texts.replacement_completed(cluster.name, node.group, node.instance_id)
+            if node.replacing
+            else texts.instance_operation_completed(cluster.name, node.group, "Create", node.instance_id)
+        )
+        node.replacing = False
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=description,
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._check_scaling_done(cluster, node.group)
+
+    def _terminated(self, cluster: SimCluster, node: SimNode) -> None:
+        assert node.instance_id is not None
+        del cluster.nodes[node.logical_id]
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.instance_operation_completed(
+                cluster.name, node.group, "Delete", node.instance_id
+            ),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._check_scaling_done(cluster, node.group)
+
+    def _start_replacement(self, cluster: SimCluster, node: SimNode) -> None:
+        assert node.instance_id is not None
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.termination_in_progress(cluster.name, node.group, node.instance_id),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        # The faulty instance's slot goes to its replacement: same type, new instance id.
+        node.instance_id = self.new_instance_id()
+        node.status = PENDING
+        node.health = None
+        node.replacing = True
+        node.launch_time = wire_time(self._world.now())
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.replacement_started(cluster.name, node.group, node.instance_id),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._after(
+            self._draw(self._timings(cluster, node).boot_seconds), cluster, node, self._booted, "boot"
+        )
+
+    def _start_reboot(self, cluster: SimCluster, node: SimNode) -> None:
+        assert node.instance_id is not None
+        node.status = PENDING
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.reboot_in_progress(cluster.name, node.group, node.instance_id),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+        self._after(self._timings(cluster, node).reboot_seconds, cluster, node, self._rebooted, "reboot")
+
+    def _rebooted(self, cluster: SimCluster, node: SimNode) -> None:
+        assert node.instance_id is not None
+        node.status = RUNNING
+        node.health = SCHEDULABLE
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level="Info",
+            description=texts.instance_operation_completed(
+                cluster.name, node.group, "Reboot", node.instance_id
+            ),
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        )
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _check_scaling_done(self, cluster: SimCluster, group_name: str) -> None:
+        group = cluster.groups.get(group_name)
+        if group is None or not group.scaling:
+            return
+        nodes = [node for node in cluster.nodes.values() if node.group == group_name]
+        if len(nodes) == group.target_count and all(node.status == RUNNING for node in nodes):
+            group.scaling = False
+            self._log.record(
+                cluster,
+                resource_type="InstanceGroup",
+                level="Info",
+                description=texts.group_operation_completed(cluster.name, group.name, "Scaling"),
+                group=group.name,
+                metadata={"InstanceGroupScaling": self._scaling_metadata(cluster, group)},
+            )
+
+    @staticmethod
+    def _scaling_metadata(cluster: SimCluster, group: SimGroup) -> dict[str, int]:
+        current = sum(
+            1 for node in cluster.nodes.values() if node.group == group.name and node.instance_id is not None
+        )
+        return {"InstanceCount": current, "TargetCount": group.target_count, "MinCount": group.min_count}
+
+    def _has_capacity(self, instance_type: str) -> bool:
+        pool = self._region.capacity.get(instance_type)
+        return pool is None or self._region.running_instances(instance_type) < pool
+
+    @staticmethod
+    def _timings(cluster: SimCluster, node: SimNode) -> Timings:
+        # A group's nodes leave with it, so a node's group always exists.
+        return cluster.groups[node.group].timings
+
+    def _draw(self, bounds: tuple[float, float]) -> float:
+        return self._world.random.uniform(*bounds)
+
+    def _after(
+        self,
+        seconds: float,
+        cluster: SimCluster,
+        node: SimNode,
+        step: Callable[[SimCluster, SimNode], None],
+        what: str,
+    ) -> None:
+        generation = node.touch()
+
+        def fire() -> None:
+            with self._lock:
+                current = self._region.clusters.get(cluster.name)
+                if (
+                    current is cluster
+                    and cluster.nodes.get(node.logical_id) is node
+                    and node.generation == generation
+                ):
+                    step(cluster, node)
+
+        self._world.call_later(seconds, fire, name=f"hyperpod {cluster.name}/{node.logical_id}: {what}")

@@ -1,0 +1,224 @@
+"""The HyperPod stand-in: SageMaker's HyperPod operations on the local world's clock, with controls.
+
+`LocalHyperPod.handle` serves an API call (moto's patched SageMaker routes them here). The other
+public methods are the simulation's controls, for tests and the demo: capacity per instance type,
+quotas, injected API errors (throttling on demand), per-group timings and status, and faults that
+automatic node recovery repairs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+from ebb.local.hyperpod.cluster_events import EventLog
+from ebb.local.hyperpod.errors import ApiError, StandInMisuse
+from ebb.local.hyperpod.lifecycle import NodeLifecycle
+from ebb.local.hyperpod.operations import SERVED_OPERATIONS, RegionApi
+from ebb.local.hyperpod.state import RegionState, SimCluster, SimGroup, SimNode, Timings
+from ebb.local.hyperpod.world import StandInWorld
+
+# moto's default account and the region tests use.
+DEFAULT_ACCOUNT: Final = "123456789012"
+DEFAULT_REGION: Final = "us-east-1"
+
+NODE_HEALTH_LABEL: Final = "sagemaker.amazonaws.com/node-health-status"
+LIFECYCLE_FAILURE: Final = "Lifecycle script execution failed on the instance."
+
+# Errors that can be injected, with the HTTP status and message SageMaker answers them with.
+INJECTABLE_ERRORS: Final = {
+    "ThrottlingException": (400, "Rate exceeded"),
+    "ServiceUnavailable": (503, "Service is unavailable"),
+    "InternalFailure": (500, "An internal error occurred"),
+}
+
+
+class LocalHyperPod:
+    """SageMaker HyperPod, for one local world (every account and region in it)."""
+
+    def __init__(self, world: StandInWorld) -> None:
+        self.world = world
+        self._lock = threading.RLock()
+        self._regions: dict[tuple[str, str], tuple[RegionState, RegionApi, NodeLifecycle]] = {}
+        self._injected: dict[str, deque[str]] = {}
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The operations the stand-in serves."""
+        return tuple(SERVED_OPERATIONS)
+
+    def handle(
+        self, operation: str, *, account: str, region: str, request: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Serve one API call; raises `ApiError` as SageMaker would answer with an error."""
+        with self._lock:
+            queued = self._injected.get(operation)
+            if queued:
+                code = queued.popleft()
+                status, message = INJECTABLE_ERRORS[code]
+                raise ApiError(code, message, status=status)
+            if operation not in SERVED_OPERATIONS:
+                raise StandInMisuse(f"the stand-in does not serve {operation}")
+            return self._region(account, region)[1].handle(operation, request)
+
+    # -- controls -------------------------------------------------------------------------------
+
+    def set_capacity(
+        self,
+        instance_type: str,
+        available: int | None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """At most `available` instances of `instance_type` can run at once (None: no limit).
+
+        Launches beyond it fail with HyperPod's insufficient-capacity message, and HyperPod retries
+        them; raising it lets the retries succeed.
+        """
+        if available is not None and available < 0:
+            raise StandInMisuse(f"available: {available} is negative")
+        with self._lock:
+            self._region(account, region)[0].capacity[instance_type] = available
+
+    def set_quota(
+        self,
+        instance_type: str,
+        limit: int | None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The '<type> for cluster usage' quota: requests beyond it get ResourceLimitExceeded."""
+        with self._lock:
+            quotas = self._region(account, region)[0].quotas
+            if limit is None:
+                quotas.pop(instance_type, None)
+            else:
+                quotas[instance_type] = limit
+
+    def inject_errors(self, operation: str, code: str = "ThrottlingException", *, times: int = 1) -> None:
+        """Answer the next `times` calls of `operation` with `code` (throttling on demand)."""
+        if code not in INJECTABLE_ERRORS:
+            raise StandInMisuse(f"code: {code!r} is not one of {sorted(INJECTABLE_ERRORS)}")
+        with self._lock:
+            self._injected.setdefault(operation, deque()).extend([code] * times)
+
+    def set_timings(
+        self,
+        cluster: str,
+        group: str,
+        timings: Timings | None = None,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        **changes: Any,
+    ) -> None:
+        """Set how long things take in `group` (a whole `Timings`, or some of its fields)."""
+        with self._lock:
+            found = self._group(cluster, group, account, region)
+            found.timings = replace(timings or found.timings, **changes)
+
+    def set_instance_group_status(
+        self,
+        cluster: str,
+        group: str,
+        status: str,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """Hold `group` in `status` (e.g. Updating: node operations on it are refused)."""
+        with self._lock:
+            self._group(cluster, group, account, region).status = status
+
+    def set_availability_zones(
+        self,
+        cluster: str,
+        group: str,
+        zones: tuple[str, ...],
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The Availability Zones `group` launches into (its subnets' zones)."""
+        with self._lock:
+            self._group(cluster, group, account, region).availability_zones = zones
+
+    def fail_launches(
+        self,
+        cluster: str,
+        group: str,
+        message: str = LIFECYCLE_FAILURE,
+        *,
+        times: int = 1,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The next `times` launches in `group` fail with `message` (not a capacity failure)."""
+        with self._lock:
+            self._group(cluster, group, account, region).failing_launches.extend([message] * times)
+
+    def inject_fault(
+        self,
+        cluster: str,
+        node: str,
+        *,
+        repair: str = "Replace",
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """The health agent finds a fault on `node` (instance id or NodeLogicalId) needing `repair`."""
+        with self._lock:
+            state, _, lifecycle = self._region(account, region)
+            found_cluster = self._cluster(state, cluster)
+            lifecycle.inject_fault(found_cluster, self._node(found_cluster, node), repair=repair)
+
+    def kubernetes_labels(
+        self, cluster: str, instance_id: str, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> dict[str, str]:
+        """The HyperPod health label the node of `instance_id` carries, for the local Kubernetes."""
+        with self._lock:
+            node = self._node(self._cluster(self._region(account, region)[0], cluster), instance_id)
+            return {NODE_HEALTH_LABEL: node.health} if node.health else {}
+
+    def cluster(
+        self, name: str, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> SimCluster:
+        """The state of cluster `name` (read it; change it only through the API or the controls)."""
+        with self._lock:
+            return self._cluster(self._region(account, region)[0], name)
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def _region(self, account: str, region: str) -> tuple[RegionState, RegionApi, NodeLifecycle]:
+        key = (account, region)
+        if key not in self._regions:
+            state = RegionState(account=account, region=region)
+            log = EventLog(self.world, account=account, region=region)
+            lifecycle = NodeLifecycle(self.world, state, log, self._lock)
+            self._regions[key] = (state, RegionApi(self.world, state, lifecycle, log), lifecycle)
+        return self._regions[key]
+
+    @staticmethod
+    def _cluster(state: RegionState, name: str) -> SimCluster:
+        for cluster in state.clusters.values():
+            if name in {cluster.name, cluster.arn}:
+                return cluster
+        raise StandInMisuse(f"no cluster {name!r} in {state.account}/{state.region}")
+
+    def _group(self, cluster: str, group: str, account: str, region: str) -> SimGroup:
+        found = self._cluster(self._region(account, region)[0], cluster).groups.get(group)
+        if found is None:
+            raise StandInMisuse(f"cluster {cluster!r} has no instance group {group!r}")
+        return found
+
+    @staticmethod
+    def _node(cluster: SimCluster, node: str) -> SimNode:
+        found = cluster.nodes.get(node) or cluster.node_by_instance(node)
+        if found is None:
+            raise StandInMisuse(f"cluster {cluster.name!r} has no node {node!r}")
+        return found

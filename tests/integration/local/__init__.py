@@ -1,0 +1,1 @@
+"""Tests of the local world (ebb.local): the clock, the runtime and the template they run."""

@@ -1,0 +1,57 @@
+"""The world's one source of randomness, seeded.
+
+Every random choice of the local world (retry jitter, flexible schedule windows, identifiers it
+makes up, boot times of the stand-ins) is drawn from one `random.Random`, in the deterministic
+order the clock runs the actors in; moto's own identifier generator is seeded from it too. The
+same seed therefore gives the same timeline, identifiers included.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+
+class SeededRandomness:
+    """One seeded generator, with the few draws the world needs."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.generator = random.Random(seed)
+
+    def uniform(self, low: float, high: float) -> float:
+        """A float in [low, high]."""
+        return self.generator.uniform(low, high)
+
+    def uuid4(self) -> str:
+        """A version-4 UUID string drawn from the generator."""
+        return str(uuid.UUID(int=self.generator.getrandbits(128), version=4))
+
+    def derived_seed(self) -> int:
+        """A seed for another generator (moto's), drawn from this one."""
+        return self.generator.getrandbits(64)
+
+    def as_random_module(self) -> _RandomModule:
+        """A stand-in for the `random` module, for code that calls `random.uniform` & co."""
+        return _RandomModule(self.generator)
+
+
+class _RandomModule:
+    """The `random` functions moto's interpreter uses, bound to the seeded generator."""
+
+    def __init__(self, generator: random.Random) -> None:
+        self._generator = generator
+
+    def uniform(self, low: float, high: float) -> float:
+        """`random.uniform` on the seeded generator."""
+        return self._generator.uniform(low, high)
+
+    def random(self) -> float:
+        """`random.random` on the seeded generator."""
+        return self._generator.random()
+
+    def choices(
+        self, population: list[object], weights: list[float] | None = None, k: int = 1
+    ) -> list[object]:
+        """`random.choices` on the seeded generator."""
+        return self._generator.choices(population, weights=weights, k=k)

@@ -27,7 +27,7 @@ class StandInWorld(Protocol):
         """The simulated time (aware, UTC)."""
         ...
 
-    def call_later(self, seconds: float, callback: Callable[[], None], *, name: str) -> None:
+    def call_later(self, seconds: float, callback: Callable[[], None], *, name: str) -> object:
         """Run `callback` once `seconds` of simulated time have passed; it must not block."""
         ...
 

@@ -114,6 +114,9 @@ class WorldPart(Protocol):
     def start(self, world: LocalWorld) -> None:
         """Start its actors, once the template's resources exist."""
 
+    def stop(self) -> None:
+        """Undo what `install` did and stop what `start` started; safe to call more than once."""
+
 
 class LocalWorld:
     """The running local world; see the module docstring."""
@@ -121,6 +124,7 @@ class LocalWorld:
     def __init__(self, stack: Stack, config: LocalWorldConfig) -> None:
         self.stack = stack
         self.config = config
+        self._parts: list[WorldPart] = []
         self.randomness = SeededRandomness(config.seed)
         self.clock = SimClock(config.start_time, stall_seconds=config.stall_seconds)
         self.clients = AwsClients(config.region)
@@ -397,6 +401,7 @@ class LocalWorld:
     # -- starting and stopping --------------------------------------------------------------
 
     def _install(self, parts: Sequence[WorldPart]) -> None:
+        self._parts.extend(parts)
         for module in _MOTO_MODULES:
             importlib.import_module(module)
         mock_random.seed(self.randomness.derived_seed())
@@ -421,6 +426,9 @@ class LocalWorld:
             part.start(self)
 
     def _stop(self) -> None:
+        # Parts first, newest first: they may still read the clock or moto while stopping.
+        for part in reversed(self._parts):
+            part.stop()
         self.clock.close()
         self._patches.undo()
         self.lambda_runtime.on_switch(None)

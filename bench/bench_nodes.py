@@ -1,0 +1,152 @@
+"""Benchmark of the node planner: speed, and cost against the optimum, the LP bound and Karpenter.
+
+Run: ``.venv/bin/python bench/bench_nodes.py`` (``--quick`` for fewer seeds). Prints:
+
+1. small problems (pinned ``small_instance``, up to 12 and up to 30 pods): the plan's cost over the
+   ``scipy.optimize.milp`` optimum and over Karpenter's approach, worst case over the seeds, with
+   the exact search on (default) and off (heuristics only);
+2. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
+   1, 2, 4 or 8 GPUs, 400 instance types): pods per second (one core, pure Python), and the cost
+   over the LP lower bound and over Karpenter's approach, worst case over five seeds;
+3. a HyperPod case (pinned ``hyperpod_instance``: 3 to 8 GPU instance groups, 2,000 GPU pods).
+
+Costs are marginal dollars per hour of the new nodes. Ratios over Karpenter below 1 mean cheaper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from ebb.core.nodes import PlanningInput, plan_nodes
+from ebb.sim.karpenter_reference import karpenter_plan
+from ebb.sim.milp_oracle import lp_lower_bound, optimal_cost
+from ebb.sim.node_instances import fleet_instance, hyperpod_instance, small_instance
+
+
+@dataclass
+class Row:
+    seed: int
+    seconds: float
+    pods: int
+    cost: float
+    bound: float
+    reference: float
+
+    @property
+    def over_bound(self) -> float:
+        return self.cost / self.bound if self.bound else 1.0
+
+    @property
+    def over_reference(self) -> float:
+        return self.cost / self.reference if self.reference else 1.0
+
+
+def _pending(inp: PlanningInput) -> int:
+    return sum(g.replicas for g in inp.pod_groups)
+
+
+def _timed_plan(inp: PlanningInput) -> tuple[float, float]:
+    started = time.perf_counter()
+    plans = plan_nodes(inp)
+    elapsed = time.perf_counter() - started
+    if plans.unplaced or any(plan.unplaced for plan in plans.plans):
+        raise RuntimeError("a benchmark instance left pods unplaced")
+    return elapsed, plans.added_cost_per_hour
+
+
+def small(seeds: range, max_pods: int, time_limit: float) -> dict[str, tuple[float, float, int]]:
+    """Per mode: worst cost/optimum, worst cost/Karpenter, instances dearer than Karpenter.
+
+    The optimum and the reference are computed once per seed; an optimum the solver did not prove
+    within ``time_limit`` is counted (and its best plan used as the comparison).
+    """
+    worst: dict[str, list[float]] = {"default": [0.0, 0.0, 0], "heuristics only": [0.0, 0.0, 0]}
+    unproven = 0
+    over_bound = 0.0
+    for seed in seeds:
+        inp = small_instance(seed, max_pods=max_pods)
+        optimum = optimal_cost(inp, time_limit=time_limit)
+        unproven += not optimum.proven
+        reference = karpenter_plan(inp).cost_per_hour
+        for mode, states in (("default", inp.exact_search_states), ("heuristics only", 0)):
+            _, cost = _timed_plan(inp.model_copy(update={"exact_search_states": states}))
+            if mode == "default" and not optimum.proven:
+                over_bound = max(over_bound, cost / optimum.bound if optimum.bound else 1.0)
+            figures = worst[mode]
+            figures[0] = max(figures[0], cost / optimum.cost if optimum.cost else 1.0)
+            figures[1] = max(figures[1], cost / reference if reference else 1.0)
+            figures[2] += cost > reference + 1e-9
+    if unproven:
+        print(
+            f"  ({unproven} of {len(seeds)} optima for up to {max_pods} pods not proven in "
+            f"{time_limit:.0f} s: compared with the solver's best plan; against its proven lower "
+            f"bound the default plans are at worst {over_bound:.4f})"
+        )
+    return {mode: (f[0], f[1], int(f[2])) for mode, f in worst.items()}
+
+
+def large(make: Callable[[int], PlanningInput], seeds: range) -> list[Row]:
+    rows = []
+    for seed in seeds:
+        inp = make(seed)
+        seconds, cost = _timed_plan(inp)
+        rows.append(
+            Row(
+                seed=seed,
+                seconds=seconds,
+                pods=_pending(inp),
+                cost=cost,
+                bound=lp_lower_bound(inp),
+                reference=karpenter_plan(inp).cost_per_hour,
+            )
+        )
+    return rows
+
+
+def report(title: str, rows: list[Row]) -> None:
+    slowest = max(rows, key=lambda r: r.seconds)
+    print(
+        f"{title:>24}: {min(r.pods / r.seconds for r in rows):10,.0f} pods/s "
+        f"(slowest {slowest.seconds:.2f} s), "
+        f"cost/LP bound worst {max(r.over_bound for r in rows):.4f}, "
+        f"cost/Karpenter worst {max(r.over_reference for r in rows):.4f} "
+        f"(best {min(r.over_reference for r in rows):.4f}), seeds {[r.seed for r in rows]}"
+    )
+
+
+def _fleet(seed: int, pods: int) -> PlanningInput:
+    return fleet_instance(seed, pods)
+
+
+def _hyperpod(seed: int, pods: int) -> PlanningInput:
+    return hyperpod_instance(seed, pods)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer seeds (for a smoke run)")
+    args = parser.parse_args()
+    seeds = range(2 if args.quick else 5)
+
+    print("small problems, cost over the MILP optimum (worst instance) and over Karpenter's approach:")
+    for max_pods, count, time_limit in ((12, 100, 30.0), (30, 40, 30.0)):
+        small_seeds = range(count // 5 if args.quick else count)
+        for mode, (worst, reference, dearer) in small(small_seeds, max_pods, time_limit).items():
+            print(
+                f"  up to {max_pods:2d} pods, {mode:>15}: cost/optimum worst {worst:.4f}, "
+                f"cost/Karpenter worst {reference:.4f}, dearer than Karpenter {dearer}/{len(small_seeds)}"
+            )
+
+    print(f"fleets (400 instance types, 10 % GPU pods), worst of {len(seeds)} seeds:")
+    for pods in (1_000, 5_000, 20_000):
+        report(f"{pods:,} pods", large(partial(_fleet, pods=pods), seeds))
+    print("HyperPod GPU instance groups:")
+    report("2,000 GPU pods", large(partial(_hyperpod, pods=2_000), seeds))
+
+
+if __name__ == "__main__":
+    main()

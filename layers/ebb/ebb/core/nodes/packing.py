@@ -1,0 +1,517 @@
+"""Packing groups of identical pods onto new nodes: the numeric heart of the node planner.
+
+Everything here works on plain integers and tuples (no models): a pod group is an :class:`Item`
+(count, request vector, bitmask of the launch options it may use) and a launch option is an
+:class:`Option` (allocatable vector, marginal price, how many more nodes it may add, what a node
+counts against the pool limits). A result is a list of :class:`Batch`: ``count`` identical new
+nodes of one option, each holding the same pods. Identical pods and identical nodes are handled
+as counts throughout, so the work grows with the number of distinct shapes, not of pods.
+
+This module holds the pattern greedy (:class:`Greedy`): for each launch option it fills one node
+from the remaining pods, scores the node by the value of what it holds (each pod's fractional
+cost on its cheapest fitting option) per unit of price, takes the best, and repeats that node as
+many times as the remaining pods allow. :func:`right_size` then moves nodes to the cheapest option
+that still holds their pods, as Karpenter does at launch. :mod:`ebb.core.nodes.new_nodes` combines
+these with the other constructions and refinements.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ebb.core.nodes.quantities import Vector, add, fits, scale
+
+Limits = tuple[int | None, int | None, int | None, int | None]
+
+
+@dataclass(slots=True)
+class Item:
+    """A group of identical pods still to place."""
+
+    key: int
+    count: int
+    vector: Vector
+    mask: int
+    """Bit ``i`` set: the pods may run on option ``i``."""
+
+
+@dataclass(slots=True)
+class Option:
+    """A kind of node the pool can launch."""
+
+    index: int
+    capacity: Vector
+    cost: float
+    available: int | None
+    """How many more nodes of this option may be added (``None``: unbounded)."""
+    limit_usage: Vector
+    """What one node counts against the pool limits: (cpu, memory, gpus, 1 node)."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """``count`` new nodes of one option, each holding ``contents`` (item key, pods per node)."""
+
+    option: int
+    count: int
+    contents: tuple[tuple[int, int], ...]
+
+
+class Shortfall(StrEnum):
+    """Why pods could not be given a new node."""
+
+    NO_FIT = "no allowed instance type fits the pods"
+    UNAVAILABLE = "every fitting offering is out of capacity or at its group's maximum"
+    LIMIT = "the node pool's limits are reached"
+
+
+@dataclass(slots=True)
+class Packing:
+    """New nodes for the pods, and the pods left over with the reason."""
+
+    batches: list[Batch] = field(default_factory=list)
+    leftover: dict[int, tuple[int, Shortfall, str]] = field(default_factory=dict)
+    """Item key -> (count, reason, detail)."""
+    exact: bool = False
+
+    def cost(self, options: list[Option]) -> float:
+        """Price per hour of the new nodes."""
+        return sum(options[b.option].cost * b.count for b in self.batches)
+
+
+def bits(mask: int) -> list[int]:
+    """Indices of the set bits of ``mask``."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vector]) -> Vector:
+    """Total request of one node's pods."""
+    total: Vector = (0, 0, 0, 0)
+    for key, count in contents:
+        total = add(total, scale(vectors[key], count))
+    return total
+
+
+def within(packing: Packing, options: list[Option], limits: Limits) -> bool:
+    """Whether a packing respects every option's availability and the pool limits."""
+    used: dict[int, int] = {}
+    usage = [0, 0, 0, 0]
+    for batch in packing.batches:
+        used[batch.option] = used.get(batch.option, 0) + batch.count
+        for d in range(4):
+            usage[d] += options[batch.option].limit_usage[d] * batch.count
+    for index, count in used.items():
+        available = options[index].available
+        if available is not None and count > available:
+            return False
+    return all(cap is None or use <= cap for cap, use in zip(limits, usage, strict=True))
+
+
+def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dict[int, float]:
+    """Each pod's fractional cost on its cheapest compatible option that can hold it.
+
+    ``among`` restricts the options looked at (a bitmask); dominated options never give the minimum.
+    """
+    values: dict[int, float] = {}
+    for item in items:
+        best = None
+        for index in bits(item.mask & among):
+            option = options[index]
+            if not fits(item.vector, option.capacity):
+                continue
+            share = max(
+                need / room if room else 0.0 for need, room in zip(item.vector, option.capacity, strict=True)
+            )
+            value = option.cost * share
+            best = value if best is None else min(best, value)
+        values[item.key] = 0.0 if best is None else best
+    return values
+
+
+def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[int]:
+    """Options another option beats outright, so that no packing needs them.
+
+    ``b`` beats ``a`` when it is at least as large in every dimension, no dearer, has no cap on
+    its node count, may run every pod ``a`` may, and (when the pool has limits) counts no more
+    against them.
+    """
+    runs: dict[int, int] = {}
+    for position, item in enumerate(items):
+        for index in bits(item.mask):
+            runs[index] = runs.get(index, 0) | 1 << position
+    limited = any(cap is not None for cap in limits)
+    # Options no pod may use are irrelevant here (and the caller never fills them).
+    ranked = sorted((options[i] for i in runs), key=lambda o: (o.cost, [-c for c in o.capacity], o.index))
+    out: set[int] = set()
+    for position, a in enumerate(ranked):
+        for b in ranked[:position]:
+            if (
+                b.index not in out
+                and b.available is None
+                and fits(a.capacity, b.capacity)
+                and runs[a.index] & ~runs[b.index] == 0
+                and (not limited or fits(b.limit_usage, a.limit_usage))
+            ):
+                out.add(a.index)
+                break
+    return out
+
+
+def limit_room(limits: Limits, usage: Vector) -> int | None:
+    """How many nodes with ``usage`` still fit under ``limits`` (``None``: unbounded)."""
+    room: int | None = None
+    for cap, use in zip(limits, usage, strict=True):
+        if cap is None or use == 0:
+            continue
+        allowed = max(cap // use, 0)
+        room = allowed if room is None else min(room, allowed)
+    return room
+
+
+def _limit_blocker(limits: Limits, usage: Vector) -> str:
+    names = ("cpu", "memory", "nvidia.com/gpu", "nodes")
+    blocked = [
+        name for name, cap, use in zip(names, limits, usage, strict=True) if cap is not None and use > cap
+    ]
+    return ", ".join(blocked)
+
+
+def consume(limits: Limits, usage: Vector, count: int) -> Limits:
+    """The limits left after ``count`` nodes that each use ``usage`` (``count`` may be negative)."""
+
+    def left(cap: int | None, use: int) -> int | None:
+        return None if cap is None else cap - use * count
+
+    return (
+        left(limits[0], usage[0]),
+        left(limits[1], usage[1]),
+        left(limits[2], usage[2]),
+        left(limits[3], usage[3]),
+    )
+
+
+class Greedy:
+    """The pattern greedy (step 2 of the module's strategy), resumable for look-ahead.
+
+    ``fill`` walks an option's compatible groups largest first and stops as soon as the room left
+    is below the smallest CPU or memory request still ahead (suffix minima), so a full node costs
+    about its number of distinct groups. ``run`` evaluates options lazily: a node's value per
+    unit of price only falls as pods run out, so an option whose stale score is below the best
+    fresh one need not be filled again.
+    """
+
+    def __init__(self, items: list[Item], options: list[Option], limits: Limits, fills: str = "both") -> None:
+        self.fills = fills
+        self.options = options
+        self.limits = limits
+        self.remaining = {item.key: item.count for item in items}
+        self.vectors = {item.key: item.vector for item in items}
+        self.masks = {item.key: item.mask for item in items}
+        self.available = {o.index: o.available for o in options}
+        beaten = dominated(options, items, limits)
+        self.candidates = [o.index for o in options if o.index not in beaten]
+        among = sum(1 << index for index in self.candidates)
+        self.values = pod_values(items, options, among)
+        self.among = among
+        sizes = {item.key: self._size(item) for item in items}
+        self.order = sorted(
+            (item.key for item in items),
+            key=lambda key: (-sizes[key], -self.vectors[key][0], -self.vectors[key][1], key),
+        )
+        self.per_option: dict[int, list[tuple[int, Vector, float, int, int]]] = {}
+        # What each option's rows still ask for, kept up to date by ``apply`` (for slice fills).
+        self.demand: dict[int, list[int]] = {}
+        self.holders: dict[int, list[int]] = {item.key: [] for item in items}
+        for index in self.candidates:
+            capacity = options[index].capacity
+            keys = [
+                key
+                for key in self.order
+                if self.masks[key] >> index & 1 and fits(self.vectors[key], capacity)
+            ]
+            rows: list[tuple[int, Vector, float, int, int]] = []
+            low_cpu = low_memory = 1 << 62
+            for key in reversed(keys):
+                vector = self.vectors[key]
+                low_cpu = min(low_cpu, vector[0])
+                low_memory = min(low_memory, vector[1])
+                rows.append((key, vector, self.values[key], low_cpu, low_memory))
+            rows.reverse()
+            self.per_option[index] = rows
+            demand = [0, 0, 0, 0]
+            for key in keys:
+                self.holders[key].append(index)
+                for d in range(4):
+                    demand[d] += self.vectors[key][d] * self.remaining[key]
+            self.demand[index] = demand
+
+    def _size(self, item: Item) -> float:
+        """How hard a pod is to place: its largest share of any dimension on its best option.
+
+        Many small pods tie on their pod-slot share; the caller breaks ties by CPU, then memory.
+        """
+        shares = [
+            max(
+                need / room if room else 0.0
+                for need, room in zip(item.vector, self.options[i].capacity, strict=True)
+            )
+            for i in bits(item.mask & self.among)
+            if fits(item.vector, self.options[i].capacity)
+        ]
+        return min(shares) if shares else 0.0
+
+    def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """One node of option ``index`` filled from the remaining pods, and the value it holds."""
+        cpu, memory, gpus, slots = self.options[index].capacity
+        contents: list[tuple[int, int]] = []
+        value = 0.0
+        remaining = self.remaining
+        for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
+            if cpu < low_cpu or memory < low_memory:
+                break
+            left = remaining[key]
+            if not left:
+                continue
+            need_cpu, need_memory, need_gpus, _ = vector
+            take = min(left, slots)
+            if need_cpu:
+                take = min(take, cpu // need_cpu)
+            if need_memory:
+                take = min(take, memory // need_memory)
+            if need_gpus:
+                take = min(take, gpus // need_gpus)
+            if take > 0:
+                contents.append((key, take))
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    break
+        return contents, value
+
+    def slice_fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """One node holding a proportional slice of every remaining group, topped up largest first.
+
+        Nodes cut as slices of the remaining mix use every dimension about as the whole mix does,
+        which is what a fractional (LP) packing does; the largest-first fill instead leaves
+        lopsided nodes for last.
+        """
+        cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
+        rows = self.per_option[index]
+        remaining = self.remaining
+        demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
+        fraction = min(
+            cap_cpu / demand_cpu if demand_cpu else 1.0,
+            cap_memory / demand_memory if demand_memory else 1.0,
+            cap_gpus / demand_gpus if demand_gpus else 1.0,
+            cap_slots / demand_slots if demand_slots else 1.0,
+        )
+        if fraction >= 1.0:
+            return self.fill(index)
+        cpu, memory, gpus, slots = cap_cpu, cap_memory, cap_gpus, cap_slots
+        taken: dict[int, int] = {}
+        value = 0.0
+        for share in (True, False):
+            for key, vector, pod_value, _, _ in rows:
+                already = taken.get(key, 0)
+                left = remaining[key] - already
+                if not left:
+                    continue
+                take = min(int(left * fraction), slots) if share else min(left, slots)
+                need_cpu, need_memory, need_gpus, _ = vector
+                if need_cpu:
+                    take = min(take, cpu // need_cpu)
+                if need_memory:
+                    take = min(take, memory // need_memory)
+                if need_gpus:
+                    take = min(take, gpus // need_gpus)
+                if take > 0:
+                    taken[key] = already + take
+                    value += take * pod_value
+                    cpu -= need_cpu * take
+                    memory -= need_memory * take
+                    gpus -= need_gpus * take
+                    slots -= take
+                    if not slots:
+                        break
+            if not slots:
+                break
+        return list(taken.items()), value
+
+    def _score(self, index: int) -> tuple[float, float, list[tuple[int, int]]] | None:
+        option = self.options[index]
+        if self.available[index] == 0 or limit_room(self.limits, option.limit_usage) == 0:
+            return None
+        if self.fills == "slice":
+            contents, value = self.slice_fill(index)
+        else:
+            contents, value = self.fill(index)
+            if self.fills == "both":
+                sliced, sliced_value = self.slice_fill(index)
+                if sliced_value > value:
+                    contents, value = sliced, sliced_value
+        if not contents:
+            return None
+        # Free (already paid-for) nodes come first; then value per unit of price.
+        return (float("inf") if option.cost == 0 else value / option.cost), value, contents
+
+    def best_choices(self, width: int) -> list[tuple[int, list[tuple[int, int]]]]:
+        """The ``width`` best next nodes, freshly evaluated (for look-ahead)."""
+        scored = []
+        for index in self.candidates:
+            score = self._score(index)
+            if score is not None:
+                scored.append((score[0], score[1], -index, score[2]))
+        scored.sort(key=lambda s: (s[0], s[1], s[2]), reverse=True)
+        return [(-s[2], s[3]) for s in scored[:width]]
+
+    def apply(self, index: int, contents: list[tuple[int, int]], packing: Packing) -> None:
+        """Add as many nodes of ``contents`` on option ``index`` as the pods, group and limits allow."""
+        option = self.options[index]
+        repeat = min(self.remaining[key] // count for key, count in contents)
+        available = self.available[index]
+        if available is not None:
+            repeat = min(repeat, available)
+            self.available[index] = available - repeat
+        room = limit_room(self.limits, option.limit_usage)
+        if room is not None:
+            repeat = min(repeat, room)
+        self.limits = consume(self.limits, option.limit_usage, repeat)
+        for key, count in contents:
+            taken = count * repeat
+            self.remaining[key] -= taken
+            vector = self.vectors[key]
+            for holder in self.holders[key]:
+                demand = self.demand[holder]
+                demand[0] -= vector[0] * taken
+                demand[1] -= vector[1] * taken
+                demand[2] -= vector[2] * taken
+                demand[3] -= vector[3] * taken
+        packing.batches.append(Batch(option=index, count=repeat, contents=tuple(contents)))
+
+    def run(self, packing: Packing | None = None) -> Packing:
+        """Complete ``packing`` (or a new one) greedily."""
+        packing = packing if packing is not None else Packing()
+        stale: list[tuple[float, float, int]] = []
+        for index in self.candidates:
+            score = self._score(index)
+            if score is not None:
+                heapq.heappush(stale, (-score[0], -score[1], index))
+        while stale:
+            _, _, index = heapq.heappop(stale)
+            score = self._score(index)
+            if score is None:
+                continue
+            if stale and (-score[0], -score[1], index) > stale[0]:
+                heapq.heappush(stale, (-score[0], -score[1], index))
+                continue
+            self.apply(index, score[2], packing)
+            again = self._score(index)
+            if again is not None:
+                heapq.heappush(stale, (-again[0], -again[1], index))
+        return packing
+
+    def copy(self) -> Greedy:
+        """An independent copy of the current state (for trying a choice)."""
+        twin = copy.copy(self)
+        twin.remaining = dict(self.remaining)
+        twin.available = dict(self.available)
+        twin.demand = {index: list(demand) for index, demand in self.demand.items()}
+        return twin
+
+
+def explain_leftover(
+    item: Item, count: int, options: list[Option], limits: Limits
+) -> tuple[int, Shortfall, str]:
+    """Why ``count`` pods of ``item`` get no new node: nothing fits, nothing is available, or limits."""
+    fitting = [options[i] for i in bits(item.mask) if fits(item.vector, options[i].capacity)]
+    if not fitting:
+        return count, Shortfall.NO_FIT, ""
+    if all(o.available == 0 for o in fitting):
+        return count, Shortfall.UNAVAILABLE, ""
+    blocked = [_limit_blocker(limits, o.limit_usage) for o in fitting]
+    detail = min((b for b in blocked if b), default="")
+    return count, Shortfall.LIMIT, detail
+
+
+def right_size(packing: Packing, items: list[Item], options: list[Option], limits: Limits) -> Packing:
+    """Move nodes to the cheapest option that still holds their pods, within availability and limits.
+
+    Every node first keeps its option; a move only uses what no other node has reserved, so the
+    result is always feasible and never dearer.
+    """
+    vectors = {item.key: item.vector for item in items}
+    masks = {item.key: item.mask for item in items}
+    available = {o.index: o.available for o in options}
+    remaining_limits = limits
+    for batch in packing.batches:
+        if available[batch.option] is not None:
+            available[batch.option] = (available[batch.option] or 0) - batch.count
+        remaining_limits = consume(remaining_limits, options[batch.option].limit_usage, batch.count)
+    every = (1 << len(options)) - 1
+    merged: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
+    for batch in sorted(packing.batches, key=lambda b: (-options[b.option].cost, b.option)):
+        current = options[batch.option]
+        need = content_vector(batch.contents, vectors)
+        mask = every
+        for key, _ in batch.contents:
+            mask &= masks[key]
+        cheaper = sorted(
+            (o for o in (options[i] for i in bits(mask)) if o.cost < current.cost and fits(need, o.capacity)),
+            key=lambda o: (o.cost, o.index),
+        )
+        left = batch.count
+        for option in cheaper:
+            if not left:
+                break
+            take = left
+            if available[option.index] is not None:
+                take = min(take, available[option.index] or 0)
+            new, old = option.limit_usage, current.limit_usage
+            delta: Vector = (new[0] - old[0], new[1] - old[1], new[2] - old[2], new[3] - old[3])
+            for cap, grow in zip(remaining_limits, delta, strict=True):
+                if cap is not None and grow > 0:
+                    take = min(take, max(cap, 0) // grow)
+            if take <= 0:
+                continue
+            if available[option.index] is not None:
+                available[option.index] = (available[option.index] or 0) - take
+            if current.available is not None:
+                available[current.index] = (available[current.index] or 0) + take
+            remaining_limits = consume(remaining_limits, delta, take)
+            merged[(option.index, batch.contents)] = merged.get((option.index, batch.contents), 0) + take
+            left -= take
+        if left:
+            merged[(batch.option, batch.contents)] = merged.get((batch.option, batch.contents), 0) + left
+    result = Packing(leftover=dict(packing.leftover), exact=packing.exact)
+    result.batches = [Batch(option=o, count=c, contents=contents) for (o, contents), c in merged.items()]
+    return result
+
+
+def explain_leftovers(packing: Packing, greedy: Greedy, items: list[Item], options: list[Option]) -> Packing:
+    """Record why the pods the greedy could not place are left over."""
+    for item in items:
+        left = greedy.remaining[item.key]
+        if left:
+            packing.leftover[item.key] = explain_leftover(item, left, options, greedy.limits)
+    return packing
+
+
+def greedy_pack(items: list[Item], options: list[Option], limits: Limits, fills: str = "both") -> Packing:
+    """Pack with the pattern greedy, then explain what is left over.
+
+    ``fills`` chooses how a node is filled: ``largest`` first, a proportional ``slice`` of what
+    remains, or ``both`` (the one holding more value).
+    """
+    greedy = Greedy(items, options, limits, fills)
+    return explain_leftovers(greedy.run(), greedy, items, options)

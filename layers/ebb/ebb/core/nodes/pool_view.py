@@ -1,0 +1,191 @@
+"""A NodePool resolved against the catalogue: what it can launch, what exists, what may run where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ebb.core.nodes.catalogue import NODEPOOL_LABEL, InstanceGroup, InstanceType, node_labels
+from ebb.core.nodes.nodepool import NodePool
+from ebb.core.nodes.offerings import OfferingKey, UnavailableOfferings
+from ebb.core.nodes.packing import Limits, Option
+from ebb.core.nodes.quantities import Vector, add, floor_sub, scale
+from ebb.core.nodes.taints import blocking
+from ebb.core.nodes.workload import ExistingNode, NodeState, PodGroup
+
+# Pods are placed on launching and registering nodes too: their capacity is on its way.
+_ACCEPTING = (NodeState.READY, NodeState.REGISTERED, NodeState.LAUNCHING)
+_STATE_ORDER = {NodeState.READY: 0, NodeState.REGISTERED: 1, NodeState.LAUNCHING: 2, NodeState.NOT_READY: 3}
+
+
+def _smallest(vectors: list[Vector]) -> Vector:
+    return (
+        min(v[0] for v in vectors),
+        min(v[1] for v in vectors),
+        min(v[2] for v in vectors),
+        min(v[3] for v in vectors),
+    )
+
+
+def _largest(vectors: list[Vector]) -> Vector:
+    return (
+        max(v[0] for v in vectors),
+        max(v[1] for v in vectors),
+        max(v[2] for v in vectors),
+        max(v[3] for v in vectors),
+    )
+
+
+def limit_usage(types: tuple[InstanceType, ...]) -> Vector:
+    """What a node counts against pool limits: its capacity (the largest of its possible types), one node."""
+    capacity = _largest([t.capacity.vector for t in types])
+    return (capacity[0], capacity[1], capacity[2], 1)
+
+
+@dataclass(slots=True)
+class LaunchOption:
+    """One instance group as a kind of new node (conservative over a flexible group's types)."""
+
+    option: Option
+    group: InstanceGroup
+    types: tuple[InstanceType, ...]
+    labels: tuple[dict[str, str], ...]
+    unavailable_types: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class NodeView:
+    """An existing node with what is still free on it."""
+
+    node: ExistingNode
+    group: InstanceGroup
+    types: tuple[InstanceType, ...]
+    labels: tuple[dict[str, str], ...]
+    allocatable: Vector
+    free: Vector
+    price: float
+    limit_usage: Vector
+    pods: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accepts_pods(self) -> bool:
+        """Whether new pods may be placed here."""
+        return self.node.state in _ACCEPTING and not self.node.deleting
+
+
+class PoolView:
+    """The resolved pool; compatibility answers are cached per scheduling signature."""
+
+    def __init__(
+        self,
+        pool: NodePool,
+        *,
+        groups: Mapping[str, InstanceGroup],
+        types: Mapping[str, InstanceType],
+        nodes: list[ExistingNode],
+        pod_groups: Mapping[str, PodGroup],
+        unavailable: UnavailableOfferings,
+        now: datetime,
+    ) -> None:
+        self.pool = pool
+        self.taints = blocking(pool.taints)
+        pool_labels = pool.template_labels()
+        pool_labels[NODEPOOL_LABEL] = pool.name
+        overhead = pool.daemonset_overhead.vector
+        avoided = unavailable.active(now)
+        self.options: list[LaunchOption] = []
+        for group_name in pool.instance_groups:
+            group = groups[group_name]
+            admitted = [
+                types[name]
+                for name in group.instance_types
+                if pool.admits(node_labels(group, types[name], pool_labels))
+            ]
+            if not admitted:
+                continue
+            available = tuple(
+                t
+                for t in admitted
+                if OfferingKey(instance_group=group.name, instance_type=t.name, zone=group.zone)
+                not in avoided
+            )
+            missing = tuple(t.name for t in admitted if t not in available)
+            chosen = tuple(available or admitted)
+            capacity = floor_sub(_smallest([t.allocatable.vector for t in chosen]), overhead)
+            option = Option(
+                index=len(self.options),
+                capacity=capacity,
+                cost=0.0 if group.paid_for else max(t.price_per_hour for t in chosen),
+                available=group.headroom if available else 0,
+                limit_usage=limit_usage(chosen),
+            )
+            self.options.append(
+                LaunchOption(
+                    option=option,
+                    group=group,
+                    types=chosen,
+                    labels=tuple(node_labels(group, t, pool_labels) for t in chosen),
+                    unavailable_types=missing,
+                )
+            )
+        self.nodes: list[NodeView] = []
+        used: Vector = (0, 0, 0, 0)
+        for node in sorted(nodes, key=lambda n: (_STATE_ORDER[n.state], n.name)):
+            group = groups[node.instance_group]
+            node_types = (
+                (types[node.instance_type],)
+                if node.instance_type is not None
+                else tuple(types[name] for name in group.instance_types)
+            )
+            allocatable = floor_sub(_smallest([t.allocatable.vector for t in node_types]), overhead)
+            usage = limit_usage(node_types)
+            used = add(used, usage)
+            taken = node.unmanaged.vector
+            for placed in node.pods:
+                taken = add(taken, scale(pod_groups[placed.group].vector, placed.count))
+            self.nodes.append(
+                NodeView(
+                    node=node,
+                    group=group,
+                    types=node_types,
+                    labels=tuple(node_labels(group, t, pool_labels) for t in node_types),
+                    allocatable=allocatable,
+                    free=floor_sub(allocatable, taken),
+                    price=0.0 if group.paid_for else max(t.price_per_hour for t in node_types),
+                    limit_usage=usage,
+                    pods={placed.group: placed.count for placed in node.pods},
+                )
+            )
+        self.limits: Limits = pool.limits.headroom(used)
+        self._masks: dict[object, int] = {}
+
+    @staticmethod
+    def signature(group: PodGroup) -> object:
+        """What decides where a group's pods may run (pods with equal signatures share answers)."""
+        return (tuple(sorted(group.node_selector.items())), group.node_affinity, group.tolerations)
+
+    def tolerates(self, group: PodGroup) -> bool:
+        """Whether the pods tolerate the pool's taints."""
+        return not group.untolerated(self.taints)
+
+    def runs_on(self, group: PodGroup, labels: tuple[dict[str, str], ...]) -> bool:
+        """Whether the pods may run on a node whatever its type among ``labels``' (conservative)."""
+        return self.tolerates(group) and all(group.selects(one) for one in labels)
+
+    def option_mask(self, group: PodGroup) -> int:
+        """Bitmask of the launch options the group's pods may use."""
+        key = self.signature(group)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = 0
+            for launch in self.options:
+                if self.runs_on(group, launch.labels):
+                    mask |= 1 << launch.option.index
+            self._masks[key] = mask
+        return mask
+
+    def place(self, view: NodeView, group: PodGroup, count: int) -> None:
+        """Record ``count`` more pods of ``group`` on an existing node."""
+        view.free = floor_sub(view.free, scale(group.vector, count))
+        view.pods[group.name] = view.pods.get(group.name, 0) + count

@@ -1,0 +1,88 @@
+"""Kubernetes quantities as the node planner reads them.
+
+Expected values follow kubernetes/kubernetes
+``staging/src/k8s.io/apimachinery/pkg/api/resource/quantity_test.go`` ``TestQuantityParse``
+(commit 002cd1a0cd960ebe9d6f194d342384d6fe0fedcf): its valid table and its ``invalid`` list.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from ebb.core.nodes.quantities import (
+    GIB,
+    MIB,
+    QuantityError,
+    Resources,
+    format_cpu,
+    format_memory,
+    how_many_fit,
+    parse_quantity,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", Decimal(0)),
+        ("1", Decimal(1)),
+        ("8Ki", Decimal(8 * 1024)),
+        ("7Mi", Decimal(7 * 1024**2)),
+        ("6Gi", Decimal(6 * 1024**3)),
+        ("3Ei", Decimal(3 * 1024**6)),
+        ("5n", Decimal("5e-9")),
+        ("3m", Decimal("0.003")),
+        ("50k", Decimal(50_000)),
+        ("300T", Decimal("3e14")),
+        ("1E", Decimal("1e18")),
+        ("1E-3", Decimal("0.001")),
+        ("1.3E+6", Decimal(1_300_000)),
+        ("100.035k", Decimal(100_035)),
+        ("0.5Mi", Decimal(512 * 1024)),
+        ("1.", Decimal(1)),
+        ("1.G", Decimal("1e9")),
+        (".001", Decimal("0.001")),
+    ],
+)
+def test_quantities_parse_like_kubernetes(text: str, expected: Decimal) -> None:
+    """Entries of the upstream valid table: binary and decimal suffixes, exponents, odd spellings."""
+    assert parse_quantity(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01e-", " 1", "1 "]
+)
+def test_malformed_quantities_are_refused_with_the_allowed_suffixes(text: str) -> None:
+    """Entries of the upstream ``invalid`` list, whitespace included."""
+    with pytest.raises(QuantityError, match=r"quantity|suffix"):
+        parse_quantity(text)
+
+
+def test_cpu_rounds_up_to_millicores_and_memory_up_to_bytes() -> None:
+    """``MilliValue`` and ``Value`` round up, so a request is never under-counted."""
+    assert Resources.of(cpu="0.1", memory="1Gi").vector == (100, GIB, 0, 0)
+    assert Resources.of(cpu="1.0001", memory="0.5").vector == (1001, 1, 0, 0)
+
+
+def test_negative_requests_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="cpu_millis"):
+        Resources.of(cpu="-1")
+
+
+def test_how_many_fit_stops_at_the_first_full_dimension() -> None:
+    room = (4000, 8 * GIB, 1, 10)
+    assert how_many_fit((1000, GIB, 0, 1), room) == 4
+    assert how_many_fit((100, GIB, 0, 1), room) == 8
+    assert how_many_fit((100, MIB, 1, 1), room) == 1
+    assert how_many_fit((1, 1, 0, 1), room) == 10
+
+
+def test_resources_read_well() -> None:
+    assert str(Resources.of(cpu="1500m", memory="1536Mi", gpus=2, pods=1)) == (
+        "cpu=1500m, memory=1.5Gi, nvidia.com/gpu=2, pods=1"
+    )
+    assert format_cpu(2000) == "2"
+    assert format_memory(512) == "512"

@@ -1,0 +1,73 @@
+"""The Kubernetes operations ebb uses, as a Protocol the service depends on."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from ebb.adapters.kubernetes.objects import (
+    AutoscalerConflict,
+    Node,
+    Pod,
+    PodDisruptionBudget,
+    Scale,
+    Workload,
+    WorkloadRef,
+)
+
+EvictionOutcome = Literal["evicted", "already_gone"]
+
+
+class KubernetesCluster(Protocol):
+    """Reads and writes on one cluster, in ebb's vocabulary. Errors are `ebb.adapters.kubernetes.errors`."""
+
+    def read_scale(self, target: WorkloadRef) -> Scale:
+        """The target's `scale` subresource: desired and observed replicas, pod selector."""
+        ...
+
+    def read_workload(self, target: WorkloadRef) -> Workload:
+        """The Deployment or StatefulSet: replicas, readiness and pod template."""
+        ...
+
+    def scale(self, target: WorkloadRef, replicas: int) -> Scale:
+        """Set the target's replicas through `scale`, presenting the resourceVersion it read."""
+        ...
+
+    def list_nodes(self, label_selector: str | None = None) -> list[Node]:
+        """Nodes, optionally only those matching a label selector."""
+        ...
+
+    def pods_of(self, target: WorkloadRef) -> list[Pod]:
+        """The target's pods (by the selector its `scale` reports)."""
+        ...
+
+    def pods_on_node(self, node_name: str) -> list[Pod]:
+        """Every pod bound to a node, in every namespace."""
+        ...
+
+    def pending_pods(self) -> list[Pod]:
+        """Every pod in phase Pending, in every namespace."""
+        ...
+
+    def list_disruption_budgets(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
+        """PodDisruptionBudgets of a namespace, or of all namespaces."""
+        ...
+
+    def find_autoscaler_conflicts(self, target: WorkloadRef) -> list[AutoscalerConflict]:
+        """HorizontalPodAutoscalers and KEDA ScaledObjects that scale the same target."""
+        ...
+
+    def set_pod_deletion_cost(self, namespace: str, pod: str, cost: int) -> None:
+        """Annotate a pod with `controller.kubernetes.io/pod-deletion-cost`."""
+        ...
+
+    def cordon(self, node_name: str) -> None:
+        """Mark a node unschedulable."""
+        ...
+
+    def uncordon(self, node_name: str) -> None:
+        """Mark a node schedulable again."""
+        ...
+
+    def evict(self, namespace: str, pod: str) -> EvictionOutcome:
+        """Evict a pod through the Eviction API; raises `EvictionRefused` when a budget says no."""
+        ...

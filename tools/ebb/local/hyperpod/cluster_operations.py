@@ -92,6 +92,8 @@ class ClusterOperations(RegionContext):
     def delete_cluster(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """DeleteCluster (at once: nothing ebb does waits on a cluster's deletion)."""
         cluster = self._cluster(request["ClusterName"])
+        for node in list(cluster.nodes.values()):
+            self._lifecycle.discard(cluster, node)
         del self._region.clusters[cluster.name]
         return {"ClusterArn": cluster.arn}
 
@@ -150,8 +152,7 @@ class ClusterOperations(RegionContext):
                     "ValidationException", f"Instance group {name} does not exist in cluster {cluster.name}"
                 )
             for node in [node for node in cluster.nodes.values() if node.group == name]:
-                node.touch()
-                del cluster.nodes[node.logical_id]
+                self._lifecycle.discard(cluster, node)
             del cluster.groups[name]
         cluster.node_provisioning_mode = mode
         cluster.autoscaling = dict(autoscaling) if autoscaling else None

@@ -6,14 +6,15 @@ retries failed launches"; a node whose launch failed shows `Failure` and is retr
 EC2 instance". A launch finds no capacity while the region's pool for its type is exhausted
 (`RegionState.capacity`), and reports it late, as the node's failure message. With NodeRecovery
 Automatic, a faulty node is rebooted or replaced ("Automatic node recovery"); its NodeLogicalId
-stays, a replacement gets a new instance id.
+stays, a replacement gets a new instance id. Each transition is also told, as it happens, to the
+stand-in's node observers (`transitions`).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ebb.local.hyperpod import cluster_events as texts
 from ebb.local.hyperpod.cluster_events import EventLog
@@ -31,6 +32,7 @@ from ebb.local.hyperpod.state import (
     Timings,
     wire_time,
 )
+from ebb.local.hyperpod.transitions import NodeChange, NodeObserver, NodeTransition
 from ebb.local.hyperpod.world import StandInWorld
 
 # The sample record of "SageMaker HyperPod cluster events reference".
@@ -47,12 +49,19 @@ class NodeLifecycle:
     """Moves one region's nodes through their states on the world's clock."""
 
     def __init__(
-        self, world: StandInWorld, region: RegionState, log: EventLog, lock: threading.RLock
+        self,
+        world: StandInWorld,
+        region: RegionState,
+        log: EventLog,
+        lock: threading.RLock,
+        observers: Sequence[NodeObserver] = (),
     ) -> None:
         self._world = world
         self._region = region
         self._log = log
         self._lock = lock
+        # The stand-in's own list, read at each transition, so observers added later are told too.
+        self._observers = observers
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -105,10 +114,12 @@ class NodeLifecycle:
         node.touch()
         if node.instance_id is None:
             del cluster.nodes[node.logical_id]
+            self._tell(NodeChange.CANCELLED, cluster, node)
             self._check_scaling_done(cluster, node.group)
             return
         node.status = SHUTTING_DOWN
         node.message = None
+        self._tell(NodeChange.SHUTTING_DOWN, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -121,6 +132,12 @@ class NodeLifecycle:
         timings = self._timings(cluster, node)
         self._after(timings.shutdown_seconds, cluster, node, self._terminated, "terminate")
 
+    def discard(self, cluster: SimCluster, node: SimNode) -> None:
+        """`node` leaves at once, with its instance group or its cluster (no shutdown period)."""
+        node.touch()
+        cluster.nodes.pop(node.logical_id, None)
+        self._tell(NodeChange.TERMINATED if node.instance_id else NodeChange.CANCELLED, cluster, node)
+
     def inject_fault(self, cluster: SimCluster, node: SimNode, *, repair: str) -> None:
         """A fault the health agent finds on a running node; it asks for `repair` (Replace or Reboot)."""
         if repair not in {"Replace", "Reboot"}:
@@ -130,6 +147,7 @@ class NodeLifecycle:
                 f"node {node.logical_id}: a fault needs a running instance, it is {node.status}"
             )
         node.health = PENDING_REPLACEMENT if repair == "Replace" else PENDING_REBOOT
+        self._tell(NodeChange.FAULT_DETECTED, cluster, node)
         if cluster.node_recovery != "Automatic":
             return  # the agent labels the node; nothing repairs it
         start = self._start_replacement if repair == "Replace" else self._start_reboot
@@ -151,6 +169,7 @@ class NodeLifecycle:
         node.status = PENDING
         node.message = None
         node.launch_time = wire_time(self._world.now())
+        self._tell(NodeChange.LAUNCHED, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -167,6 +186,7 @@ class NodeLifecycle:
     def _launch_failed(self, cluster: SimCluster, node: SimNode, message: str) -> None:
         node.status = FAILURE
         node.message = message
+        self._tell(NodeChange.LAUNCH_FAILED, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -196,10 +216,12 @@ class NodeLifecycle:
         group = cluster.groups[node.group]
         if group.deep_health_checks:
             node.status = DEEP_HEALTH_CHECK
+            self._tell(NodeChange.BOOTED, cluster, node)
             self._after(
                 group.timings.deep_health_check_seconds, cluster, node, self._healthy, "health checks"
             )
         else:
+            self._tell(NodeChange.BOOTED, cluster, node)
             self._healthy(cluster, node)
 
     def _healthy(self, cluster: SimCluster, node: SimNode) -> None:
@@ -212,6 +234,7 @@ class NodeLifecycle:
             else texts.instance_operation_completed(cluster.name, node.group, "Create", node.instance_id)
         )
         node.replacing = False
+        self._tell(NodeChange.HEALTHY, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -226,6 +249,7 @@ class NodeLifecycle:
     def _terminated(self, cluster: SimCluster, node: SimNode) -> None:
         assert node.instance_id is not None
         del cluster.nodes[node.logical_id]
+        self._tell(NodeChange.TERMINATED, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -251,11 +275,13 @@ class NodeLifecycle:
             metadata={"Instance": {"NodeLogicalId": node.logical_id}},
         )
         # The faulty instance's slot goes to its replacement: same type, new instance id.
+        faulty = node.instance_id
         node.instance_id = self.new_instance_id()
         node.status = PENDING
         node.health = None
         node.replacing = True
         node.launch_time = wire_time(self._world.now())
+        self._tell(NodeChange.REPLACEMENT_STARTED, cluster, node, previous_instance_id=faulty)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -272,6 +298,7 @@ class NodeLifecycle:
     def _start_reboot(self, cluster: SimCluster, node: SimNode) -> None:
         assert node.instance_id is not None
         node.status = PENDING
+        self._tell(NodeChange.REBOOTING, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -287,6 +314,7 @@ class NodeLifecycle:
         assert node.instance_id is not None
         node.status = RUNNING
         node.health = SCHEDULABLE
+        self._tell(NodeChange.REBOOTED, cluster, node)
         self._log.record(
             cluster,
             resource_type="Instance",
@@ -323,6 +351,37 @@ class NodeLifecycle:
             1 for node in cluster.nodes.values() if node.group == group.name and node.instance_id is not None
         )
         return {"InstanceCount": current, "TargetCount": group.target_count, "MinCount": group.min_count}
+
+    def _tell(
+        self,
+        change: NodeChange,
+        cluster: SimCluster,
+        node: SimNode,
+        *,
+        previous_instance_id: str | None = None,
+    ) -> None:
+        if not self._observers:
+            return
+        eks = (cluster.orchestrator or {}).get("Eks") or {}
+        transition = NodeTransition(
+            change=change,
+            at=self._world.now(),
+            account=self._region.account,
+            region=self._region.region,
+            cluster=cluster.name,
+            eks_cluster_arn=eks.get("ClusterArn"),
+            group=node.group,
+            logical_id=node.logical_id,
+            instance_id=node.instance_id,
+            instance_type=node.instance_type,
+            availability_zone=node.availability_zone,
+            status=node.status,
+            health=node.health,
+            previous_instance_id=previous_instance_id,
+            message=node.message,
+        )
+        for observer in list(self._observers):
+            observer(transition)
 
     def _has_capacity(self, instance_type: str) -> bool:
         pool = self._region.capacity.get(instance_type)

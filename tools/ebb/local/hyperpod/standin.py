@@ -3,7 +3,8 @@
 `LocalHyperPod.handle` serves an API call (moto's patched SageMaker routes them here). The other
 public methods are the simulation's controls, for tests and the demo: capacity per instance type,
 quotas, injected API errors (throttling on demand), per-group timings and status, and faults that
-automatic node recovery repairs.
+automatic node recovery repairs; observers of node transitions (`add_node_observer`), and the
+Kubernetes labels and taints HyperPod puts on a node (`kubernetes_labels`, `kubernetes_taints`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from ebb.local.hyperpod.cluster_events import EventLog
 from ebb.local.hyperpod.errors import ApiError, StandInMisuse
 from ebb.local.hyperpod.lifecycle import NodeLifecycle
 from ebb.local.hyperpod.operations import SERVED_OPERATIONS, RegionApi
-from ebb.local.hyperpod.state import RegionState, SimCluster, SimGroup, SimNode, Timings
+from ebb.local.hyperpod.state import (
+    DEEP_HEALTH_CHECK,
+    RegionState,
+    SimCluster,
+    SimGroup,
+    SimNode,
+    Timings,
+)
+from ebb.local.hyperpod.transitions import NodeObserver
 from ebb.local.hyperpod.world import StandInWorld
 
 # moto's default account and the region tests use.
@@ -26,6 +35,16 @@ DEFAULT_ACCOUNT: Final = "123456789012"
 DEFAULT_REGION: Final = "us-east-1"
 
 NODE_HEALTH_LABEL: Final = "sagemaker.amazonaws.com/node-health-status"
+DEEP_HEALTH_CHECK_LABEL: Final = "sagemaker.amazonaws.com/deep-health-check-status"
+# The labels every HyperPod node of an EKS cluster carries: "Resilience-related Kubernetes labels by
+# SageMaker HyperPod" (health), the HyperPod EKS guides (`kubectl get nodes -l
+# sagemaker.amazonaws.com/compute-type=hyperpod`, `...instance-group-name=<group>`), and the
+# well-known Kubernetes labels (instance type as the ml.* name, zone, region).
+COMPUTE_TYPE_LABEL: Final = "sagemaker.amazonaws.com/compute-type"
+INSTANCE_GROUP_LABEL: Final = "sagemaker.amazonaws.com/instance-group-name"
+INSTANCE_TYPE_LABEL: Final = "node.kubernetes.io/instance-type"
+ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+REGION_LABEL: Final = "topology.kubernetes.io/region"
 LIFECYCLE_FAILURE: Final = "Lifecycle script execution failed on the instance."
 
 # Errors that can be injected, with the HTTP status and message SageMaker answers them with.
@@ -44,6 +63,7 @@ class LocalHyperPod:
         self._lock = threading.RLock()
         self._regions: dict[tuple[str, str], tuple[RegionState, RegionApi, NodeLifecycle]] = {}
         self._injected: dict[str, deque[str]] = {}
+        self._observers: list[NodeObserver] = []
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -177,13 +197,57 @@ class LocalHyperPod:
             found_cluster = self._cluster(state, cluster)
             lifecycle.inject_fault(found_cluster, self._node(found_cluster, node), repair=repair)
 
+    def add_node_observer(self, observer: NodeObserver) -> None:
+        """Tell `observer` of every node transition from now on (see `transitions`)."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def remove_node_observer(self, observer: NodeObserver) -> None:
+        """Stop telling `observer`."""
+        with self._lock:
+            self._observers.remove(observer)
+
     def kubernetes_labels(
         self, cluster: str, instance_id: str, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
     ) -> dict[str, str]:
-        """The HyperPod health label the node of `instance_id` carries, for the local Kubernetes."""
+        """The labels HyperPod puts on the Kubernetes node of `instance_id`: compute type, instance
+        group, instance type, zone and region, the group's KubernetesConfig labels, and the health
+        labels (Unschedulable and InProgress during deep health checks, then Schedulable and Passed;
+        the health agent's verdict after a fault)."""
         with self._lock:
-            node = self._node(self._cluster(self._region(account, region)[0], cluster), instance_id)
-            return {NODE_HEALTH_LABEL: node.health} if node.health else {}
+            found_cluster = self._cluster(self._region(account, region)[0], cluster)
+            node = self._node(found_cluster, instance_id)
+            group = found_cluster.groups[node.group]
+            labels = {COMPUTE_TYPE_LABEL: "hyperpod", INSTANCE_GROUP_LABEL: node.group, REGION_LABEL: region}
+            if node.instance_type:
+                labels[INSTANCE_TYPE_LABEL] = node.instance_type
+            if node.availability_zone:
+                labels[ZONE_LABEL] = node.availability_zone
+            labels.update(group.extra.get("KubernetesConfig", {}).get("CurrentLabels") or {})
+            if node.status == DEEP_HEALTH_CHECK:
+                labels[NODE_HEALTH_LABEL] = "Unschedulable"
+                labels[DEEP_HEALTH_CHECK_LABEL] = "InProgress"
+            elif node.health:
+                labels[NODE_HEALTH_LABEL] = node.health
+                if group.deep_health_checks and node.health == "Schedulable":
+                    labels[DEEP_HEALTH_CHECK_LABEL] = "Passed"
+            return labels
+
+    def kubernetes_taints(
+        self, cluster: str, instance_id: str, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> list[dict[str, str]]:
+        """The taints of the group's KubernetesConfig, as Kubernetes writes them (key, value, effect)."""
+        with self._lock:
+            found_cluster = self._cluster(self._region(account, region)[0], cluster)
+            group = found_cluster.groups[self._node(found_cluster, instance_id).group]
+            configured = group.extra.get("KubernetesConfig", {}).get("CurrentTaints") or []
+            taints = []
+            for taint in configured:
+                entry = {"key": taint["Key"], "effect": taint["Effect"]}
+                if taint.get("Value") is not None:
+                    entry["value"] = taint["Value"]
+                taints.append(entry)
+            return taints
 
     def cluster(
         self, name: str, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
@@ -199,7 +263,7 @@ class LocalHyperPod:
         if key not in self._regions:
             state = RegionState(account=account, region=region)
             log = EventLog(self.world, account=account, region=region)
-            lifecycle = NodeLifecycle(self.world, state, log, self._lock)
+            lifecycle = NodeLifecycle(self.world, state, log, self._lock, self._observers)
             self._regions[key] = (state, RegionApi(self.world, state, lifecycle, log), lifecycle)
         return self._regions[key]
 

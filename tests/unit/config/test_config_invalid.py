@@ -566,7 +566,7 @@ def budget_nodes_percent_too_large(d: Any) -> None:
 @case(
     [
         "config.yaml: document 4 (NodePool gpu): spec.disruption.budgets[0].schedule: '*' is not a cron "
-        "schedule: must have five fields (minute hour day-of-month month day-of-week), got 1",
+        "schedule: expected 5 fields (minute hour day-of-month month day-of-week), got 1",
     ]
 )
 def budget_cron_invalid(d: Any) -> None:
@@ -942,7 +942,7 @@ def toleration_exists_with_value(d: Any) -> None:
 @case(
     [
         "config.yaml: document 2 (ClusterBinding gpu-inference): spec.prewarm[0].schedule: '0 25 * * *' "
-        "is not a cron schedule: hour field '25': '25' is outside 0-23",
+        "is not a cron schedule: hour: end of range (25) above maximum (23)",
     ]
 )
 def prewarm_cron_invalid(d: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import PlainSerializer, PlainValidator
 
 from ebb.config.model_errors import custom_error, describe_yaml_value
+from ebb.core.nodes.cron import CronError, CronSchedule
 
 _DURATION_RE = re.compile(r"^(?:[0-9]+[smh])+$")
 _DURATION_PART_RE = re.compile(r"([0-9]+)([smh])")
@@ -82,58 +83,14 @@ PositiveDuration = Annotated[Duration, _duration_validator(allow_never=False), _
 BudgetDuration = Annotated[Duration, PlainValidator(_budget_duration), _SERIALIZE]
 
 
-_CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-# (name, lowest, highest, names) per field, as the standard five-field cron parser takes them.
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 6, _DAYS),
-)
-
-
 def cron_problem(schedule: str) -> str | None:
-    """Why `schedule` is not a standard cron expression (five fields or a macro), or None."""
-    if schedule.startswith("@"):
-        return (
-            None
-            if schedule in _CRON_MACROS
-            else f"unknown macro {schedule!r}; allowed: {', '.join(sorted(_CRON_MACROS))}"
-        )
-    fields = schedule.split()
-    if len(fields) != len(_CRON_FIELDS):
-        return f"must have five fields (minute hour day-of-month month day-of-week), got {len(fields)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        problem = _cron_field_problem(text, low, high, names)
-        if problem is not None:
-            return f"{name} field {text!r}: {problem}"
-    return None
+    """Why `schedule` is not a standard cron expression (five fields or a macro), or None.
 
-
-def _cron_field_problem(text: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
-    for item in text.split(","):
-        span, _, step = item.partition("/")
-        if step and (not step.isdigit() or int(step) == 0):
-            return f"step {step!r} must be a positive integer"
-        if span in {"*", "?"}:
-            continue
-        start, _, end = span.partition("-")
-        for bound in (start, end) if end else (start,):
-            value = _cron_value(bound, names)
-            if value is None or not low <= value <= high:
-                return f"{bound!r} is outside {low}-{high}" + (
-                    " (or a name such as " + names[0] + ")" if names else ""
-                )
-    return None
-
-
-def _cron_value(text: str, names: tuple[str, ...]) -> int | None:
-    if text.isdigit():
-        return int(text)
-    if text.upper() in names:
-        offset = 1 if names is _MONTHS else 0
-        return names.index(text.upper()) + offset
+    The node core's parser decides: what the configuration accepts is exactly what budgets and
+    pre-warm windows are evaluated with.
+    """
+    try:
+        CronSchedule.parse(schedule)
+    except CronError as error:
+        return str(error)
     return None

@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from ebb.core.nodes.quantities import (
     GIB,
     MIB,
-    QuantityError,
     Resources,
     format_cpu,
     format_memory,
     how_many_fit,
     parse_quantity,
 )
+from ebb.core.quantity import QuantityError
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from typing import Any, Final, Literal
 import jsonschema
 import yaml
 
-from ebb.core.nodes.quantities import QuantityError, parse_quantity
+from ebb.core.nodes.quantities import parse_quantity
+from ebb.core.quantity import QuantityError
 
 _SCHEMA_FILE: Final = Path(__file__).with_name("openapi_subset.yaml")
 _PREFIX: Final = "#/components/schemas/"

@@ -9,46 +9,21 @@ rounded up the way ``Quantity.MilliValue()`` and ``Quantity.Value()`` round.
 from __future__ import annotations
 
 import math
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ebb.core.quantity import QuantityError
+from ebb.core.quantity import parse_quantity as parse_kubernetes_quantity
 
 CPU: Final = "cpu"
 MEMORY: Final = "memory"
 NVIDIA_GPU: Final = "nvidia.com/gpu"
 PODS: Final = "pods"
 
-_BINARY_SUFFIXES: Final = {
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-_DECIMAL_SUFFIXES: Final = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
-_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(.*)$")
-_EXPONENT = re.compile(r"^[eE]([+-]?\d+)$")
-
 Quantity = str | int | Decimal
 """A quantity as written in a manifest (``"250m"``, ``"4Gi"``) or a plain number."""
-
-
-class QuantityError(ValueError):
-    """A string is not a Kubernetes quantity."""
 
 
 def parse_quantity(value: Quantity) -> Decimal:
@@ -57,25 +32,7 @@ def parse_quantity(value: Quantity) -> Decimal:
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, int | Decimal):
         return Decimal(value)
-    match = _QUANTITY.match(value)
-    if match is None:
-        raise QuantityError(f"{value!r} is not a quantity (expected e.g. '500m', '2', '4Gi', '1e3')")
-    number, suffix = match.groups()
-    try:
-        amount = Decimal(number)
-    except InvalidOperation as error:  # pragma: no cover - the regex only admits valid decimals
-        raise QuantityError(f"{value!r} is not a quantity") from error
-    if suffix in _BINARY_SUFFIXES:
-        return amount * _BINARY_SUFFIXES[suffix]
-    if suffix in _DECIMAL_SUFFIXES:
-        return amount * _DECIMAL_SUFFIXES[suffix]
-    exponent = _EXPONENT.match(suffix)
-    if exponent is not None:
-        return amount.scaleb(int(exponent.group(1)))
-    raise QuantityError(
-        f"{value!r} has an unknown suffix {suffix!r} "
-        "(allowed: Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or e<exp>)"
-    )
+    return parse_kubernetes_quantity(value).value
 
 
 def to_millis(value: Decimal) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ebb.errors import EbbError
+from ebb.local.errors import PinMismatch
 
 
 class ApiError(EbbError):
@@ -20,8 +21,8 @@ class ApiError(EbbError):
         self.status = status
 
 
-class StandInPinMismatch(EbbError):
-    """moto's internals the stand-in patches are missing or have changed (the pin moved)."""
+class StandInPinMismatch(PinMismatch):
+    """moto's internals the HyperPod stand-in patches are missing or have changed (the pin moved)."""
 
 
 class StandInMisuse(EbbError):

@@ -243,6 +243,19 @@ def target_metric_value_not_a_number(d: Any) -> None:
     d.requests_metadata["targetMetricValue"] = ".5"
 
 
+# KEDA gives the HPA a milli-quantity target (pkg/scalers/scaler.go GetMetricTargetMili); the HPA
+# API refuses a target of 0 (pkg/apis/autoscaling/validation/validation.go: "must be positive")
+@case(
+    [
+        "config.yaml: document 5 (ScaledObject serving/llm-inference): "
+        "spec.triggers[0].metadata.targetMetricValue: must be at least 0.001, got 0.0004: the HPA compares "
+        "metrics in thousandths, so a smaller target rounds to 0",
+    ]
+)
+def target_metric_value_below_the_hpa_resolution(d: Any) -> None:
+    d.requests_metadata["targetMetricValue"] = "0.0004"
+
+
 # kedacore/keda pkg/scalers/scaler.go, GetMetricTargetType (message verbatim)
 @case(
     [

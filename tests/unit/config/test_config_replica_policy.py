@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from ebb.config import EbbConfig, ScaledObject, load_config_text
 from ebb.config.replica_policy import scaler_policy
 from ebb.core.replicas import decide_replicas
@@ -127,3 +130,44 @@ def test_the_mapped_policy_decides_like_keda_from_zero(docs: Any) -> None:
     )
 
     assert decision.desired_replicas == 1
+
+
+SCALER_FIELDS = {
+    ("spec", "minReplicaCount"): st.integers(-1, 20),
+    ("spec", "maxReplicaCount"): st.integers(-1, 20),
+    ("spec", "idleReplicaCount"): st.integers(-1, 5),
+    ("spec", "cooldownPeriod"): st.integers(-1, 4000),
+    ("spec", "initialCooldownPeriod"): st.integers(-1, 4000),
+    ("spec", "fallback"): st.fixed_dictionaries(
+        {"failureThreshold": st.integers(-1, 5), "replicas": st.integers(-1, 20)}
+    ),
+}
+TRIGGER_FIELDS = {
+    "targetMetricValue": st.sampled_from(["0", "0.0001", "0.001", "1", "300", "-5", "1e3"]),
+    "activationTargetMetricValue": st.sampled_from(["0", "-1", "2.5", "1e9"]),
+    "metricStatPeriod": st.sampled_from(["1", "5", "25", "60", "120", "250", "300"]),
+    "metricCollectionTime": st.sampled_from(["0", "60", "120", "300", "100", "3600"]),
+    "metricEndTimeOffset": st.sampled_from(["0", "30", "-1"]),
+}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_scaled_object_the_config_accepts_is_a_valid_core_policy(make_docs: Any, data: Any) -> None:
+    # What `ebb validate` accepts must never be refused later by the core's own validators.
+    docs = make_docs()
+    llm = docs.of_kind("ScaledObject", "llm-inference")
+    for (section, field), strategy in data.draw(
+        st.lists(st.sampled_from(list(SCALER_FIELDS.items())), max_size=3, unique_by=lambda item: item[0])
+    ):
+        llm[section][field] = data.draw(strategy)
+    metadata = llm["spec"]["triggers"][0]["metadata"]
+    for field, strategy in data.draw(
+        st.lists(st.sampled_from(list(TRIGGER_FIELDS.items())), max_size=3, unique_by=lambda item: item[0])
+    ):
+        metadata[field] = data.draw(strategy)
+    result = docs.check()
+    if result.config is None:
+        return
+    for scaled_object in result.config.scaled_objects:
+        scaler_policy(scaled_object)

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, 
 from ebb.config.keda_values import KedaBool, KedaFloat, KedaInt64, KedaString, trim_metadata
 from ebb.config.model_base import Finding, ManifestModel, error_at, note_at
 from ebb.config.model_errors import custom_error, describe_yaml_value
+from ebb.core.replicas.quantities import milli_from_float
 
 MetricTargetType = Literal["AverageValue", "Value"]
 
@@ -254,6 +255,13 @@ class AwsCloudWatchMetadata(TriggerMetadata):
                 ("targetMetricValue",),
                 f"must be > 0, got {self.target_metric_value:g}: it is the HPA's target, which must be "
                 "positive",
+            )
+        elif milli_from_float(self.target_metric_value) <= 0:
+            # KEDA hands the HPA a milli-quantity: a target below 0.001 becomes 0, which the HPA refuses.
+            yield error_at(
+                ("targetMetricValue",),
+                f"must be at least 0.001, got {self.target_metric_value:g}: the HPA compares metrics in "
+                "thousandths, so a smaller target rounds to 0",
             )
         if self.metric_end_time_offset < 0:
             yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")

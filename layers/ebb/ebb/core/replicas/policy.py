@@ -194,10 +194,13 @@ class ScalerPolicy(FrozenModel):
                 f"min_replica_count {self.min_replica_count} is above "
                 f"max_replica_count {self.max_replica_count}"
             )
-        if self.idle_replica_count is not None and self.idle_replica_count >= self.min_replica_count:
+        # KEDA's CheckReplicaCountBoundsAreValid compares with the HPA's minimum, max(min, 1):
+        # idleReplicaCount 0 with minReplicaCount 0 is valid (idle at 0, active at 1).
+        hpa_min = max(self.min_replica_count, 1)
+        if self.idle_replica_count is not None and self.idle_replica_count >= hpa_min:
             raise ValueError(
-                f"idle_replica_count {self.idle_replica_count} must be below "
-                f"min_replica_count {self.min_replica_count}"
+                f"idle_replica_count {self.idle_replica_count} must be below the HPA minimum "
+                f"max(min_replica_count, 1) = {hpa_min}"
             )
         names = [trigger.name for trigger in self.triggers]
         duplicates = sorted({name for name in names if names.count(name) > 1})

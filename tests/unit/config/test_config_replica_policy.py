@@ -67,7 +67,8 @@ def test_the_alb_example_keeps_both_triggers_and_the_behavior(docs: Any) -> None
         100000.0,
         0.0,
     )
-    assert requests.metric_type is MetricTargetType.AVERAGE_VALUE
+    assert requests.metric_type is MetricTargetType.VALUE  # a per-target metric scales with ready pods
+    assert wake.metric_type is MetricTargetType.AVERAGE_VALUE
     assert policy.behavior is not None
     assert policy.behavior.scale_up is None
     scale_down = policy.behavior.scale_down

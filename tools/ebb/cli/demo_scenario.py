@@ -1,0 +1,637 @@
+"""`ebb demo`'s last step: the shipped example, end to end, on the local cluster world.
+
+This drives ebb's pieces directly, in the order the `decide` service and the `provision` workflow
+will call them (those come in later issues): read the scalers' metrics through boto3 the way the
+real adapters will (SQS GetQueueAttributes; CloudWatch GetMetricData for the window the replica
+core asks for), decide each scaler's replicas with `decide_replicas` (carrying its state), scale
+the Deployments through ebb's Kubernetes adapter, read nodes and pods back through it, plan the
+NodePool with the node core (its static inputs from `ebb.config.node_planning`) and carry out the
+plan's additions with ebb's HyperPod adapter (BatchAddClusterNodes, deterministic ClientToken).
+Removals the plan proposes are shown, not carried out: draining and deleting nodes is the
+provision workflow's job.
+
+Everything runs on the world's one simulated clock with a fixed seed: the same seed prints the
+same story, in a few seconds of wall time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from rich.console import Console
+
+from ebb.adapters.hyperpod import SageMakerHyperPod
+from ebb.adapters.hyperpod_requests import chunk_additions
+from ebb.adapters.kubernetes import EksKubernetesClient, Node, Pod, WorkloadRef
+from ebb.config import EbbConfig, ScaledObject, load_config_files
+from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
+from ebb.config.node_planning import GroupCounts, planning_input, pod_group_name
+from ebb.config.replica_policy import scaler_policy, trigger_name
+from ebb.core.nodes import ExistingNode, NodePlan, NodeState, PodsOnNode, plan_nodes
+from ebb.core.replicas import (
+    CloudWatchDatapoint,
+    CloudWatchResult,
+    Observation,
+    ReplicaCounts,
+    ReplicaDecision,
+    ScalerPolicy,
+    ScalerState,
+    SqsQueueAttributes,
+    decide_replicas,
+)
+from ebb.core.replicas.metrics import cloudwatch_query_window
+from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
+from ebb.local.kubernetes import StandInTimings
+from ebb.local.world import LocalWorldConfig
+
+DEFAULT_SEED = 7
+ROUND_SECONDS = 60
+"""How often ebb decides here: the periodic tick's cadence."""
+LOAD_ROUNDS = 10
+"""Rounds with work coming in, before the queue drains and the traffic stops."""
+MAX_QUIET_ROUNDS = 20
+"""Rounds after the work stops: enough for the metrics' window (300 s) and the longest cooldown
+(600 s) to pass, plus the pods' termination."""
+REQUESTS_PER_MINUTE = 900
+"""Traffic at the LLM's load balancer while work comes in."""
+BATCH_MESSAGES = 10
+BOOT_SECONDS = 240.0
+"""A HyperPod GPU instance from BatchAddClusterNodes to a Kubernetes node."""
+TIMINGS = StandInTimings(
+    controller_delay_seconds=1,
+    container_start_seconds=20,
+    model_load_seconds=90,
+    gpu_allocatable_delay_seconds=30,
+    pod_termination_seconds=10,
+)
+GPU = "nvidia.com/gpu"
+# A template of no resources: the scenario creates the one queue it needs itself, as a user would
+# have created it before writing the ScaledObject that names it.
+_TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
+_EXECUTION_ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
+
+
+@dataclass
+class Scaler:
+    """One ScaledObject and what the scenario carries between its decisions."""
+
+    scaled_object: ScaledObject
+    policy: ScalerPolicy
+    target: WorkloadRef
+    state: ScalerState | None = None
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """What one decision round saw and did, for the test and the summary."""
+
+    at: timedelta
+    desired: dict[str, int]
+    ready: dict[str, int]
+    nodes_added: int
+    ready_pods_by_group: dict[str, int]
+    """Ready pods per HyperPod instance group of the node they run on."""
+
+
+@dataclass
+class ScenarioOutcome:
+    """The rounds, and the instance groups of the pool the scenario planned."""
+
+    rounds: list[RoundRecord] = field(default_factory=list)
+    pool_groups: tuple[str, ...] = ()
+
+
+# --- the world --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _world(config: EbbConfig, seed: int) -> Iterator[HyperPodOnEks]:
+    with tempfile.TemporaryDirectory(prefix="ebb-demo-") as directory:
+        template = Path(directory) / "template.yaml"
+        template.write_text(_TEMPLATE, encoding="utf-8")
+        with start_cluster_world(
+            template,
+            LocalWorldConfig(seed=seed, region=config.binding.spec.region),
+            ClusterWorldConfig(
+                eks_cluster_name=config.binding.spec.eks_cluster.name,
+                kubernetes_timings=TIMINGS,
+                catalogue=config.catalogue,
+                record_timeline=False,
+            ),
+        ) as cluster:
+            yield cluster
+
+
+def _create_hyperpod_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
+    """CreateCluster with the binding's instance groups, Continuous provisioning, empty groups."""
+    hyperpod = config.binding.spec.hyper_pod_cluster
+    groups = []
+    for facts in hyperpod.instance_groups:
+        kubernetes: dict[str, Any] = {}
+        if facts.labels:
+            kubernetes["Labels"] = dict(facts.labels)
+        if facts.taints:
+            kubernetes["Taints"] = [
+                {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": t.effect}
+                for t in facts.taints
+            ]
+        groups.append(
+            {
+                "InstanceGroupName": facts.name,
+                "InstanceType": facts.instance_type,
+                "InstanceCount": facts.min_instance_count,
+                "MinInstanceCount": facts.min_instance_count,
+                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
+                "ExecutionRole": _EXECUTION_ROLE,
+                **({"KubernetesConfig": kubernetes} if kubernetes else {}),
+            }
+        )
+    cluster.world.clients.client("sagemaker").create_cluster(
+        ClusterName=hyperpod.name,
+        InstanceGroups=groups,
+        Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
+        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        NodeProvisioningMode="Continuous",
+    )
+    for facts in hyperpod.instance_groups:
+        # Each group's subnet is in its stated zone; boot times are fixed so the story is exact.
+        cluster.hyperpod.set_availability_zones(hyperpod.name, facts.name, (facts.availability_zone,))
+        cluster.hyperpod.set_timings(hyperpod.name, facts.name, boot_seconds=(BOOT_SECONDS, BOOT_SECONDS))
+
+
+def _raw_pod_specs(examples: Path) -> dict[str, dict[str, Any]]:
+    """The binding's `podSpec`s as written (image and all), by `namespace/name` of the ScaledObject."""
+    specs: dict[str, dict[str, Any]] = {}
+    for path in sorted(examples.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not document or document.get("kind") != "ClusterBinding":
+                continue
+            for entry in document["spec"]["scalers"]:
+                ref = entry["scaledObject"]
+                if "podSpec" in entry:
+                    specs[f"{ref.get('namespace', 'default')}/{ref['name']}"] = entry["podSpec"]
+    return specs
+
+
+def _create_deployments(
+    cluster: HyperPodOnEks, scalers: list[Scaler], pod_specs: Mapping[str, dict[str, Any]]
+) -> None:
+    """Each ScaledObject's target Deployment at 0 replicas, its pods from the binding's podSpec."""
+    for scaler in scalers:
+        name = scaler.target.name
+        cluster.kubernetes.create(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": scaler.target.namespace},
+                "spec": {
+                    "replicas": 0,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": pod_specs[scaler.scaled_object.qualified_name],
+                    },
+                },
+            }
+        )
+
+
+# --- reading metrics the way the adapters will --------------------------------------------------------
+
+
+def _observe(scaler: Scaler, now: datetime) -> dict[str, Observation]:
+    """One observation per trigger: GetQueueAttributes, or GetMetricData over the core's window."""
+    observations: dict[str, Observation] = {}
+    for index, trigger in enumerate(scaler.scaled_object.spec.triggers):
+        name = trigger_name(index, trigger)
+        if isinstance(trigger, AwsSqsQueueTrigger):
+            sqs = boto3.client("sqs", region_name=trigger.metadata.aws_region)
+            answer = sqs.get_queue_attributes(
+                QueueUrl=trigger.metadata.queue_url,
+                AttributeNames=list(trigger.metadata.attribute_names),  # type: ignore[arg-type]
+            )
+            observations[name] = SqsQueueAttributes(attributes=dict(answer.get("Attributes", {})))
+        else:
+            observations[name] = _cloudwatch(trigger, now)
+    return observations
+
+
+def _cloudwatch(trigger: AwsCloudWatchTrigger, now: datetime) -> CloudWatchResult:
+    metadata = trigger.metadata
+    start, end = cloudwatch_query_window(
+        now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
+    )
+    cloudwatch = boto3.client("cloudwatch", region_name=metadata.aws_region)
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m0",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": metadata.namespace or "",
+                        "MetricName": metadata.metric_name or "",
+                        "Dimensions": [{"Name": n, "Value": v} for n, v in metadata.dimensions],
+                    },
+                    "Period": metadata.metric_stat_period,
+                    "Stat": metadata.metric_stat,
+                },
+            }
+        ],
+        StartTime=start,
+        EndTime=end,
+        ScanBy="TimestampDescending",
+    )
+    results = answer.get("MetricDataResults", [])
+    if not results:
+        return CloudWatchResult(datapoints=None)
+    result = results[0]
+    return CloudWatchResult(
+        datapoints=tuple(
+            CloudWatchDatapoint(timestamp=moment, value=value)
+            for moment, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
+        )
+    )
+
+
+def _alb_dimensions(scaler: Scaler, metric: str) -> dict[str, str] | None:
+    for trigger in scaler.scaled_object.spec.triggers:
+        if isinstance(trigger, AwsCloudWatchTrigger) and trigger.metadata.metric_name == metric:
+            return dict(trigger.metadata.dimensions)
+    return None
+
+
+# --- the cluster as ebb's adapters see it ---------------------------------------------------------------
+
+
+def _replica_counts(client: EksKubernetesClient, target: WorkloadRef) -> ReplicaCounts:
+    scale = client.read_scale(target)
+    ready = sum(1 for pod in client.pods_of(target) if pod.is_ready and not pod.is_terminating)
+    return ReplicaCounts(spec=scale.spec.replicas, status=scale.status.replicas, ready=ready)
+
+
+def _instance_id(node: Node) -> str | None:
+    provider = node.spec.provider_id or ""
+    return provider.rsplit("/", 1)[-1] or None
+
+
+def _node_state(node: Node) -> NodeState:
+    # A GPU node takes GPU pods only once the device plugin has registered its GPUs.
+    if not node.is_ready or node.spec.unschedulable:
+        return NodeState.REGISTERED
+    return NodeState.READY if node.status.allocatable.get(GPU, 0) else NodeState.REGISTERED
+
+
+@dataclass
+class NodeMemory:
+    """What ebb remembers of a joined node between decisions (the state table will hold it).
+
+    Karpenter's consolidation needs when a node became usable and when a pod last came or went;
+    neither is on the Node object, so the scenario records them as it observes them.
+    """
+
+    initialized_at: datetime | None = None
+    pods: tuple[PodsOnNode, ...] = ()
+    last_pod_event_at: datetime | None = None
+
+
+def _existing_nodes(
+    hyperpod: SageMakerHyperPod,
+    kubernetes_nodes: list[Node],
+    pods: Mapping[str, list[Pod]],
+    *,
+    pool: str,
+    pool_groups: tuple[str, ...],
+    memory: dict[str, NodeMemory],
+    now: datetime,
+) -> tuple[ExistingNode, ...]:
+    """HyperPod's nodes of the pool's groups, joined (from Kubernetes) or still launching."""
+    by_instance = {_instance_id(node): node for node in kubernetes_nodes}
+    counts: dict[str, dict[str, int]] = {}
+    for group_name, group_pods in pods.items():
+        for pod in group_pods:
+            if pod.node_name is not None and not pod.is_terminating:
+                per_node = counts.setdefault(pod.node_name, {})
+                per_node[group_name] = per_node.get(group_name, 0) + 1
+    nodes = []
+    for hyperpod_node in sorted(hyperpod.list_nodes(), key=lambda n: n.key):
+        if hyperpod_node.instance_group not in pool_groups:
+            continue
+        joined = by_instance.get(hyperpod_node.instance_id) if hyperpod_node.instance_id else None
+        if joined is None:
+            nodes.append(
+                ExistingNode(
+                    name=hyperpod_node.key,
+                    node_pool=pool,
+                    instance_group=hyperpod_node.instance_group,
+                    instance_type=hyperpod_node.instance_type,
+                    state=NodeState.LAUNCHING,
+                    launched_at=hyperpod_node.launch_time,
+                )
+            )
+            continue
+        on_node = tuple(PodsOnNode(group=g, count=c) for g, c in sorted(counts.get(joined.name, {}).items()))
+        state = _node_state(joined)
+        remembered = memory.setdefault(joined.name, NodeMemory(last_pod_event_at=now))
+        if state is NodeState.READY and remembered.initialized_at is None:
+            remembered.initialized_at = now
+        if on_node != remembered.pods:
+            remembered.pods, remembered.last_pod_event_at = on_node, now
+        nodes.append(
+            ExistingNode(
+                name=joined.name,
+                node_pool=pool,
+                instance_group=hyperpod_node.instance_group,
+                instance_type=hyperpod_node.instance_type,
+                state=state,
+                pods=on_node,
+                launched_at=hyperpod_node.launch_time,
+                initialized_at=remembered.initialized_at,
+                last_pod_event_at=remembered.last_pod_event_at,
+            )
+        )
+    return tuple(nodes)
+
+
+# --- the scenario ---------------------------------------------------------------------------------------
+
+
+def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) -> ScenarioOutcome:
+    """Run the shipped example on the local cluster world and print each decision round."""
+    config = load_config_files(sorted(examples.glob("*.yaml")))
+    (pool_config,) = config.node_pools  # the example has one NodePool; the scenario plans that one
+    pool = pool_config.name
+    pool_groups = tuple(group.name for group in config.instance_groups_of(pool_config))
+    scalers = [
+        Scaler(
+            scaled_object=so,
+            policy=scaler_policy(so, keda_exact=config.scaler_binding(so).keda_exact),
+            target=WorkloadRef(namespace=so.namespace, name=so.spec.scale_target_ref.name),
+        )
+        for so in config.scaled_objects_of(pool_config)
+    ]
+    outcome = ScenarioOutcome(pool_groups=pool_groups)
+    console.print(
+        "[dim]Driving ebb's pieces directly (metrics -> decide_replicas -> scale -> node plan -> "
+        "BatchAddClusterNodes); the decide service and the provision state machine come in later "
+        f"issues. Seed {seed}; one round every {ROUND_SECONDS} simulated seconds.[/dim]"
+    )
+    with _world(config, seed) as cluster:
+        world = cluster.world
+        started = world.now()
+        _create_hyperpod_cluster(cluster, config)
+        _create_deployments(cluster, scalers, _raw_pod_specs(examples))
+        queue_urls = _create_queues(scalers)
+        region = config.binding.spec.region
+        hyperpod = SageMakerHyperPod(config.binding.spec.hyper_pod_cluster.name, region_name=region)
+        kubernetes = EksKubernetesClient.for_eks_cluster(
+            config.binding.spec.eks_cluster.name, session=boto3.Session(region_name=region)
+        )
+        deployments = [f"{s.target.namespace}/{s.target.name}" for s in scalers]
+        try:
+            console.print(
+                f"HyperPod cluster {config.binding.spec.hyper_pod_cluster.name!r} (Continuous provisioning): "
+                + ", ".join(
+                    f"{g.name} ({g.instance_type}, {g.availability_zone})"
+                    for g in config.binding.spec.hyper_pod_cluster.instance_groups
+                )
+                + f"; Deployments {', '.join(deployments)} at 0 replicas; "
+                f"model load {TIMINGS.model_load_seconds:g} s, node boot {BOOT_SECONDS:g} s."
+            )
+            sqs = boto3.client("sqs", region_name=region)
+            for url in queue_urls:
+                sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(BATCH_MESSAGES)],
+                )
+                console.print(f"Sent {BATCH_MESSAGES} messages to {url}.")
+            console.print(
+                f"Traffic: {REQUESTS_PER_MINUTE} requests/min at the LLM's load balancer "
+                "(HTTP 503 from the ALB itself while no target is Ready)."
+            )
+            known_nodes: set[str] = set()
+            node_memory: dict[str, NodeMemory] = {}
+            quiet_rounds = 0
+            for index in range(LOAD_ROUNDS + MAX_QUIET_ROUNDS):
+                loaded = index < LOAD_ROUNDS
+                if index == LOAD_ROUNDS:
+                    for url in queue_urls:
+                        sqs.purge_queue(QueueUrl=url)
+                    console.rule("[bold]work done: queue drained, traffic stopped[/bold]")
+                record = _round(
+                    console,
+                    config,
+                    scalers,
+                    kubernetes,
+                    hyperpod,
+                    world_now=world.now(),
+                    started=started,
+                    loaded=loaded,
+                    pool=pool,
+                    pool_groups=pool_groups,
+                    known_nodes=known_nodes,
+                    node_memory=node_memory,
+                    put_metric=world.put_metric,
+                )
+                outcome.rounds.append(record)
+                world.run_for(ROUND_SECONDS)
+                if not loaded:
+                    quiet_rounds += 1
+                    if all(v == 0 for v in record.desired.values()) and all(
+                        v == 0 for v in record.ready.values()
+                    ):
+                        break
+            console.print(
+                "[dim]Both scalers are back at zero. The empty nodes stay for now: removing them "
+                "(after consolidateAfter, within the disruption budget: drain, then "
+                "BatchDeleteClusterNodes) is the provision workflow's job, a later issue.[/dim]"
+            )
+        finally:
+            kubernetes.close()
+    return outcome
+
+
+def _create_queues(scalers: list[Scaler]) -> list[str]:
+    """The SQS queues the scalers read (CreateQueue by the name in the trigger's queueURL)."""
+    urls = []
+    for scaler in scalers:
+        for trigger in scaler.scaled_object.spec.triggers:
+            if isinstance(trigger, AwsSqsQueueTrigger):
+                sqs = boto3.client("sqs", region_name=trigger.metadata.aws_region)
+                sqs.create_queue(QueueName=trigger.metadata.queue_name)
+                urls.append(trigger.metadata.queue_url)
+    return urls
+
+
+def _put_traffic(
+    scalers: list[Scaler], ready: Mapping[str, int], loaded: bool, put_metric: Any, now: datetime
+) -> str:
+    """The past minute's ALB datapoints: 503s while no target is Ready, requests per target after.
+
+    The load balancer publishes a minute's count stamped with the minute's start, so it is in the
+    window the next decision reads (GetMetricData's window ends at the current minute).
+    """
+    if not loaded:
+        return "no traffic"
+    notes = []
+    for scaler in scalers:
+        wake = _alb_dimensions(scaler, "HTTPCode_ELB_503_Count")
+        per_target = _alb_dimensions(scaler, "RequestCountPerTarget")
+        if wake is None:
+            continue
+        targets = ready[scaler.scaled_object.qualified_name]
+        if targets == 0:
+            put_metric(
+                "AWS/ApplicationELB",
+                "HTTPCode_ELB_503_Count",
+                float(REQUESTS_PER_MINUTE),
+                wake,
+                timestamp=now - timedelta(seconds=ROUND_SECONDS),
+            )
+            notes.append(f"{REQUESTS_PER_MINUTE} x 503")
+        elif per_target is not None:
+            value = REQUESTS_PER_MINUTE / targets
+            put_metric(
+                "AWS/ApplicationELB",
+                "RequestCountPerTarget",
+                value,
+                per_target,
+                timestamp=now - timedelta(seconds=ROUND_SECONDS),
+            )
+            notes.append(f"{value:g} requests per target")
+    return ", ".join(notes)
+
+
+def _round(
+    console: Console,
+    config: EbbConfig,
+    scalers: list[Scaler],
+    kubernetes: EksKubernetesClient,
+    hyperpod: SageMakerHyperPod,
+    *,
+    world_now: datetime,
+    started: datetime,
+    loaded: bool,
+    pool: str,
+    pool_groups: tuple[str, ...],
+    known_nodes: set[str],
+    node_memory: dict[str, NodeMemory],
+    put_metric: Any,
+) -> RoundRecord:
+    """One decision round: metrics, replicas, scale, plan, add nodes; printed as it goes."""
+    elapsed = world_now - started
+    minutes, seconds = divmod(int(elapsed.total_seconds()), 60)
+    counts = {s.scaled_object.qualified_name: _replica_counts(kubernetes, s.target) for s in scalers}
+    traffic = _put_traffic(scalers, {k: c.ready for k, c in counts.items()}, loaded, put_metric, world_now)
+    console.rule(f"[bold]t+{minutes:02d}:{seconds:02d}[/bold]  ({traffic})", align="left")
+
+    decisions: dict[str, ReplicaDecision] = {}
+    for scaler in scalers:
+        key = scaler.scaled_object.qualified_name
+        decision = decide_replicas(
+            scaler.policy, _observe(scaler, world_now), counts[key], scaler.state, world_now
+        )
+        scaler.state = decision.state
+        decisions[key] = decision
+        explanation = decision.explanation
+        metrics = ", ".join(str(t) for t in explanation.triggers)
+        console.print(f"  [cyan]{key}[/cyan] metrics: {metrics}")
+        console.print(
+            f"    decision: {explanation.current} -> [bold]{explanation.desired}[/bold] ({explanation.rule})"
+        )
+        if decision.desired_replicas != counts[key].spec:
+            kubernetes.scale(scaler.target, decision.desired_replicas)
+
+    pods = {s.scaled_object.qualified_name: kubernetes.pods_of(s.target) for s in scalers}
+    kubernetes_nodes = kubernetes.list_nodes()
+    description = hyperpod.describe_cluster()
+    group_counts = {
+        g.name: GroupCounts(current=g.current_count, target=g.target_count)
+        for g in description.instance_groups
+    }
+    plan_input = planning_input(
+        config,
+        pool,
+        now=world_now,
+        replicas={
+            pod_group_name(s.scaled_object): decisions[s.scaled_object.qualified_name].desired_replicas
+            for s in scalers
+        },
+        nodes=_existing_nodes(
+            hyperpod,
+            kubernetes_nodes,
+            pods,
+            pool=pool,
+            pool_groups=pool_groups,
+            memory=node_memory,
+            now=world_now,
+        ),
+        group_counts={name: c for name, c in group_counts.items() if name in pool_groups},
+    )
+    plan = plan_nodes(plan_input).for_pool(pool)
+    console.print("  " + str(plan).replace("\n", "\n  "), highlight=False)
+    added = _carry_out_additions(plan, hyperpod, round_index=int(elapsed.total_seconds()) // ROUND_SECONDS)
+    if added:
+        console.print(f"  BatchAddClusterNodes: {added}")
+
+    for node in sorted(kubernetes_nodes, key=lambda n: n.name):
+        if node.name not in known_nodes:
+            known_nodes.add(node.name)
+            labels = node.labels
+            console.print(
+                f"  [green]node joined[/green] {node.name} "
+                f"({labels.get('sagemaker.amazonaws.com/instance-group-name')}, "
+                f"{labels.get('node.kubernetes.io/instance-type')}, "
+                f"{labels.get('topology.kubernetes.io/zone')}, "
+                f"{int(node.status.allocatable.get(GPU, 0))} GPUs allocatable)"
+            )
+    group_of_node = {
+        node.name: node.labels.get("sagemaker.amazonaws.com/instance-group-name", "?")
+        for node in kubernetes_nodes
+    }
+    ready_by_group: dict[str, int] = {}
+    ready: dict[str, int] = {}
+    for key, group_pods in pods.items():
+        live = [p for p in group_pods if not p.is_terminating]
+        ready_pods = [p for p in live if p.is_ready]
+        ready[key] = len(ready_pods)
+        for pod in ready_pods:
+            group = group_of_node.get(pod.node_name or "", "?")
+            ready_by_group[group] = ready_by_group.get(group, 0) + 1
+        pending = sum(1 for p in live if p.node_name is None)
+        console.print(f"  pods {key}: {len(ready_pods)} Ready of {len(live)} ({pending} pending)")
+    return RoundRecord(
+        at=elapsed,
+        desired={k: d.desired_replicas for k, d in decisions.items()},
+        ready=ready,
+        nodes_added=plan.nodes_added,
+        ready_pods_by_group=ready_by_group,
+    )
+
+
+def _carry_out_additions(plan: NodePlan, hyperpod: SageMakerHyperPod, *, round_index: int) -> str:
+    """BatchAddClusterNodes for the plan's raised group targets; returns what was asked, or ''."""
+    counts = {
+        target.instance_group: target.target_after - target.target_before
+        for target in plan.targets
+        if target.target_after > target.target_before
+    }
+    if not counts:
+        return ""
+    asked = []
+    # One "execution" per round here; the provision workflow will name it after the pool's generation.
+    for request in chunk_additions(counts, execution_name=f"demo-{plan.node_pool}", round_index=round_index):
+        outcome = hyperpod.add_nodes(request)
+        outcome.raise_for_failures()
+        asked.append(
+            ", ".join(f"+{g.count} {g.instance_group}" for g in request.groups)
+            + f" (ClientToken {request.client_token[:12]}..., {len(outcome.added)} node(s) accepted)"
+        )
+    return "; ".join(asked)

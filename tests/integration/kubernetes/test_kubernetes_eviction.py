@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, KubernetesUnavailable, WorkloadRef
+from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, WorkloadRef
 from ebb.local.kubernetes import KubernetesStandIn, ManualClock
 
 pytestmark = pytest.mark.integration
@@ -62,6 +62,23 @@ def test_a_budget_with_no_disruption_left_refuses_at_once_without_retrying(
 
 
 @pytest.mark.usefixtures("two_ready_pods")
+def test_a_budget_with_an_empty_selector_protects_every_pod_of_its_namespace(
+    stand_in: KubernetesStandIn, client: EksKubernetesClient, clock: ManualClock
+) -> None:
+    # policy/v1: "an empty ({}) selector will select all pods within the namespace" (API reference,
+    # PodDisruptionBudgetSpec); a namespace-wide budget must hold ebb's drains too.
+    budget = _budget("everything", minAvailable=2)
+    budget["spec"]["selector"] = {}
+    stand_in.create(budget)
+    clock.advance(1)
+    pod = client.pods_of(WEB)[0]
+
+    with pytest.raises(EvictionRefused):
+        client.evict("default", pod.name)
+    assert all(b.covers(pod) for b in client.list_disruption_budgets("default"))
+
+
+@pytest.mark.usefixtures("two_ready_pods")
 def test_a_budget_allows_one_disruption_then_refuses_until_a_replacement_is_ready(
     stand_in: KubernetesStandIn, client: EksKubernetesClient, clock: ManualClock
 ) -> None:
@@ -106,8 +123,12 @@ def test_a_budget_not_yet_observed_refuses_even_though_it_carries_retry_after(
 
 
 @pytest.mark.usefixtures("two_ready_pods")
-def test_two_budgets_on_one_pod_is_a_server_error(
-    stand_in: KubernetesStandIn, client: EksKubernetesClient, clock: ManualClock, raw: Callable[..., Any]
+def test_two_budgets_on_one_pod_is_a_server_error_that_the_adapter_refuses_without_retrying(
+    stand_in: KubernetesStandIn,
+    client: EksKubernetesClient,
+    clock: ManualClock,
+    raw: Callable[..., Any],
+    sleeps: list[float],
 ) -> None:
     stand_in.create(_budget("web-a", maxUnavailable=1))
     stand_in.create(_budget("web-b", maxUnavailable=1))
@@ -125,8 +146,11 @@ def test_two_budgets_on_one_pod_is_a_server_error(
     assert answer.json()["message"] == (
         "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
     )
-    with pytest.raises(KubernetesUnavailable):
+    # The API server gives the same answer until the budgets change: retrying cannot help.
+    with pytest.raises(EvictionRefused) as refused:
         client.evict("default", pod.name)
+    assert refused.value.status == 500
+    assert sleeps == []
 
 
 def test_pending_pods_are_evicted_regardless_of_budgets(

@@ -59,6 +59,17 @@ def test_client_errors_become_ebbs(code: str, status: int, expected: type[EbbErr
     assert "BatchAddClusterNodes" in str(error)
 
 
+def test_a_conflict_is_a_token_conflict_only_where_a_client_token_is_sent() -> None:
+    # ConflictException is SageMaker's general "conflict when you attempted to modify a SageMaker
+    # entity" (botocore sagemaker service-2.json); only BatchAddClusterNodes carries a ClientToken.
+    on_add = translate_sdk_error(_client_error("ConflictException"), operation="BatchAddClusterNodes")
+    on_delete = translate_sdk_error(_client_error("ConflictException"), operation="BatchDeleteClusterNodes")
+
+    assert isinstance(on_add, ClientTokenConflict)
+    assert isinstance(on_delete, HyperPodUnavailable)
+    assert isinstance(on_delete, RetryableError)
+
+
 def test_quota_errors_name_the_quota_and_are_not_retryable() -> None:
     message = (
         "The account-level service limit 'ml.p5.48xlarge for cluster usage' is 2 Instances, with current "

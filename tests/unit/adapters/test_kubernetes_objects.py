@@ -123,7 +123,10 @@ def _pod(labels: dict[str, str], annotations: dict[str, str] | None = None) -> P
     )
 
 
-def test_a_budget_with_an_empty_selector_covers_no_pod() -> None:
+def test_an_empty_budget_selector_covers_every_pod_of_its_namespace_and_a_null_one_none() -> None:
+    # policy/v1 PodDisruptionBudgetSpec.selector: "A null selector will match no pods, while an
+    # empty ({}) selector will select all pods within the namespace." (Kubernetes API reference)
+    missing = PodDisruptionBudget.model_validate({"metadata": {"name": "none", "namespace": "default"}})
     empty = PodDisruptionBudget.model_validate(
         {"metadata": {"name": "all", "namespace": "default"}, "spec": {"selector": {}}}
     )
@@ -134,8 +137,11 @@ def test_a_budget_with_an_empty_selector_covers_no_pod() -> None:
         }
     )
 
-    assert not empty.covers(_pod({"app": "web"}))
+    assert empty.covers(_pod({"app": "web"}))
+    assert empty.covers(_pod({}))
+    assert not missing.covers(_pod({"app": "web"}))
     assert web.covers(_pod({"app": "web"}))
+    assert not web.covers(_pod({"app": "db"}))
 
 
 def test_deletion_cost_defaults_to_zero() -> None:

@@ -95,10 +95,13 @@ class UnexpectedHyperPodResponse(InvalidEvent):
     """A SageMaker response does not have the documented shape; the message says where."""
 
 
-# botocore does not model ClientToken reuse for SageMaker; these are the codes AWS services use for it.
+# botocore does not model ClientToken reuse for SageMaker; these are the codes AWS services use for
+# it. Only BatchAddClusterNodes takes a ClientToken: elsewhere ConflictException is SageMaker's
+# general "conflict while modifying an entity", which passes once the other change is done.
 _TOKEN_CONFLICT_CODES: Final = frozenset(
     {"ConflictException", "IdempotentParameterMismatch", "IdempotentParameterMismatchException"}
 )
+_TOKEN_OPERATION: Final = "BatchAddClusterNodes"
 _QUOTA_NAME = re.compile(r"limit '([^']+)'")
 
 
@@ -129,6 +132,8 @@ def translate_sdk_error(error: ClientError | BotoCoreError, *, operation: str) -
         return HyperPodQuotaExceeded(described, quota_name=found.group(1) if found else None)
     if code == "ResourceNotFound":
         return HyperPodClusterNotFound(described)
-    if code in _TOKEN_CONFLICT_CODES:
+    if code in _TOKEN_CONFLICT_CODES and operation == _TOKEN_OPERATION:
         return ClientTokenConflict(described)
+    if code == "ConflictException":
+        return HyperPodUnavailable(described)
     return HyperPodRequestRejected(described)

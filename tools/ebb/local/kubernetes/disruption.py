@@ -119,10 +119,11 @@ class DisruptionController:
 
     @staticmethod
     def _covers(budget: JsonObject, pod: JsonObject) -> bool:
+        # policy/v1: a null selector matches no pods, an empty one every pod of the namespace.
         selector = budget["spec"].get("selector")
-        return not selector_is_empty(selector) and selector_matches(
-            selector, pod["metadata"].get("labels", {})
-        )
+        if selector is None:
+            return False
+        return selector_is_empty(selector) or selector_matches(selector, pod["metadata"].get("labels", {}))
 
     def _update(self, budget: JsonObject) -> None:
         store = self._state.store

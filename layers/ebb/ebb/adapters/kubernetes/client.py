@@ -24,6 +24,7 @@ from ebb.adapters.kubernetes.errors import (
     KubernetesError,
     KubernetesNotFound,
     KubernetesRejected,
+    KubernetesUnavailable,
 )
 from ebb.adapters.kubernetes.objects import (
     INT32_MAX,
@@ -255,7 +256,8 @@ class EksKubernetesClient:
                 if error.status != 410:
                     raise
                 # The continue token expired (410 Gone): list again from the start.
-        raise KubernetesError(f"GET {path}: the list kept expiring before it could be read")
+        # Transient: a later attempt, with the cluster less busy, reads the list in time.
+        raise KubernetesUnavailable(f"GET {path}: the list kept expiring before it could be read")
 
 
 def format_selector(selector: LabelSelector) -> str:

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_eks import EKSClient
 
-_THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "ServerException"})
+# EKS's modelled transient errors (botocore eks service-2.json: ServerException, and
+# ServiceUnavailableException: "Back off and retry the operation") and throttling.
+_THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "TooManyRequestsException", "ServerException", "ServiceUnavailableException"}
+)
 
 
 class ClusterEndpoint(BaseModel):
@@ -106,7 +110,8 @@ class EksClusterEndpoint:
                 raise EksClusterNotFound(
                     f"EKS cluster {self._cluster_name!r} does not exist in this account and region"
                 ) from error
-            if code in _THROTTLING_CODES:
+            http_status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            if code in _THROTTLING_CODES or http_status >= 500:
                 raise KubernetesUnavailable(f"EKS DescribeCluster failed: {code}") from error
             raise KubernetesError(f"EKS DescribeCluster failed: {error}") from error
         except BotoCoreError as error:

@@ -62,8 +62,17 @@ class EvictionRefused(KubernetesError):
     budget and how many healthy pods it needs.
     """
 
-    def __init__(self, message: str, *, namespace: str, pod: str, budget_messages: tuple[str, ...]) -> None:
-        super().__init__(message, status=429, reason="TooManyRequests")
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str,
+        pod: str,
+        budget_messages: tuple[str, ...],
+        status: int = 429,
+        reason: str = "TooManyRequests",
+    ) -> None:
+        super().__init__(message, status=status, reason=reason)
         self.namespace = namespace
         self.pod = pod
         self.budget_messages = budget_messages

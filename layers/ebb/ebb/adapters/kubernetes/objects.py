@@ -508,11 +508,16 @@ class PodDisruptionBudget(KubernetesModel):
     status: PodDisruptionBudgetStatus = PodDisruptionBudgetStatus()
 
     def covers(self, pod: Pod) -> bool:
-        """Whether the budget selects `pod` (an empty or missing selector selects nothing)."""
+        """Whether the budget selects `pod`.
+
+        In policy/v1 a null selector matches no pods and an empty one (`{}`) every pod of the
+        namespace (Kubernetes API reference, PodDisruptionBudgetSpec.selector); policy/v1beta1
+        read an empty selector as none.
+        """
         selector = self.spec.selector
-        if selector is None or selector.is_empty() or pod.namespace != self.metadata.namespace:
+        if selector is None or pod.namespace != self.metadata.namespace:
             return False
-        return selector.matches(pod.metadata.labels)
+        return selector.is_empty() or selector.matches(pod.metadata.labels)
 
 
 class CrossVersionObjectReference(KubernetesModel):

@@ -238,16 +238,33 @@ def _status_of(response: urllib3.BaseHTTPResponse) -> Status | None:
         return None
 
 
+# kube-apiserver's eviction handler answers 500 when several budgets select one pod: it will do so
+# on every retry until the budgets change, so it is a refusal, not a transient error
+# (pkg/registry/core/pod/storage/eviction.go; "API-initiated Eviction").
+_OVERLAPPING_BUDGETS = "more than one PodDisruptionBudget"
+
+
 def _eviction_refusal(status: int, api_status: Status | None, path: str) -> EvictionRefused | None:
-    if status != 429 or api_status is None or api_status.details is None:
+    if api_status is None or not path.endswith("/eviction"):
+        return None
+    parts = path.strip("/").split("/")
+    namespace, pod = (parts[3], parts[5]) if len(parts) >= 6 else ("", path)
+    if status == 500 and _OVERLAPPING_BUDGETS in (api_status.message or ""):
+        return EvictionRefused(
+            f"{namespace}/{pod}: {api_status.message}",
+            namespace=namespace,
+            pod=pod,
+            budget_messages=(api_status.message or "",),
+            status=500,
+            reason=api_status.reason or "InternalError",
+        )
+    if status != 429 or api_status.details is None:
         return None
     budgets = tuple(
         cause.message or "" for cause in api_status.details.causes if cause.reason == DISRUPTION_BUDGET_CAUSE
     )
     if not budgets:
         return None
-    parts = path.strip("/").split("/")
-    namespace, pod = (parts[3], parts[5]) if len(parts) >= 6 else ("", path)
     message = api_status.message or "eviction refused by a PodDisruptionBudget"
     return EvictionRefused(
         f"{namespace}/{pod}: {message} {' '.join(budgets)}".strip(),

@@ -29,7 +29,7 @@ from typing import Final
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
-from ebb.errors import ConfigError, EbbError, InvalidEvent, RetryableError
+from ebb.errors import ConfigError, EbbError, RetryableError
 
 
 class HyperPodThrottled(RetryableError):
@@ -91,7 +91,7 @@ class IncompatibleInstanceTypes(EbbError):
     """BatchAddClusterNodes: the requested instance types are not the group's."""
 
 
-class UnexpectedHyperPodResponse(InvalidEvent):
+class UnexpectedHyperPodResponse(EbbError):
     """A SageMaker response does not have the documented shape; the message says where."""
 
 

@@ -42,6 +42,13 @@ class InstanceStatus(StrEnum):
     NOT_FOUND = "NotFound"
     DETACH_IN_PROGRESS = "DetachInProgress"
     ATTACH_IN_PROGRESS = "AttachInProgress"
+    UNKNOWN = "Unknown"
+    """A status this version of ebb does not know yet (AWS adds values): present, never usable."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> InstanceStatus:
+        # One node in a new state must not make ListClusterNodes fail for the whole cluster.
+        return cls.UNKNOWN
 
 
 class NodeHealth(StrEnum):
@@ -223,6 +230,8 @@ def classify_node(
         return (
             NodeCondition.FAILED_CAPACITY if is_insufficient_capacity(node.message) else NodeCondition.FAILED
         )
+    if status is InstanceStatus.UNKNOWN:
+        return NodeCondition.RUNNING
     health = (kubernetes_labels or {}).get(NODE_HEALTH_LABEL)
     if health in {NodeHealth.UNSCHEDULABLE_PENDING_REPLACEMENT, NodeHealth.UNSCHEDULABLE_PENDING_REBOOT}:
         # With recovery off, the health agent only labels the node and nothing repairs it.

@@ -153,6 +153,23 @@ def test_two_budgets_on_one_pod_is_a_server_error_that_the_adapter_refuses_witho
     assert sleeps == []
 
 
+@pytest.mark.usefixtures("two_ready_pods")
+def test_a_retried_eviction_never_evicts_a_pod_recreated_under_the_same_name(
+    client: EksKubernetesClient,
+) -> None:
+    # A drain task retried after its eviction went through must not evict whatever now carries the
+    # name (StatefulSet pods come back under it): with the UID precondition the API server answers
+    # 409 for another incarnation (apimachinery Preconditions; Eviction's deleteOptions), which
+    # the adapter reports as already gone, and the pod that has the name now keeps running.
+    first, second = client.pods_of(WEB)
+    assert first.metadata.uid is not None
+    assert second.metadata.uid is not None
+
+    assert client.evict("default", second.name, uid="uid-of-an-earlier-incarnation") == "already_gone"
+    assert second.name in {p.name for p in client.pods_of(WEB) if p.is_ready and not p.is_terminating}
+    assert client.evict("default", first.name, uid=first.metadata.uid) == "evicted"
+
+
 def test_pending_pods_are_evicted_regardless_of_budgets(
     stand_in: KubernetesStandIn,
     client: EksKubernetesClient,

@@ -426,7 +426,17 @@ class ApiServer:
         pod = self._state.store.live(POD, route.namespace, route.name)
         if pod is None:
             raise not_found(POD, route.name)
-        decision = self._disruption.evict(pod, body.get("deleteOptions") or {})
+        delete_options = body.get("deleteOptions") or {}
+        wanted_uid = (delete_options.get("preconditions") or {}).get("uid")
+        if wanted_uid is not None and wanted_uid != pod["metadata"].get("uid"):
+            # A pod of the same name recreated since the caller read it (the registry's precondition
+            # check: k8s.io/apiserver storage Preconditions.Check).
+            message = (
+                f"Precondition failed: UID in precondition: {wanted_uid}, "
+                f"UID in object meta: {pod['metadata'].get('uid')}"
+            )
+            raise ApiError(status_reply(409, "Conflict", message, _details(POD, route.name)))
+        decision = self._disruption.evict(pod, delete_options)
         if decision.outcome == "evicted":
             return status_reply(201, None, "", success=True, headers=warnings)
         if decision.outcome == "misconfigured":

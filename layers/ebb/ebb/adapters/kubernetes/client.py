@@ -217,21 +217,29 @@ class EksKubernetesClient:
         """Mark a node schedulable again (the field is removed, as `kubectl uncordon` does)."""
         self._patch_node(node_name, {"spec": {"unschedulable": None}})
 
-    def evict(self, namespace: str, pod: str) -> EvictionOutcome:
+    def evict(self, namespace: str, pod: str, *, uid: str | None = None) -> EvictionOutcome:
         """Evict a pod through the Eviction API (policy/v1); a pod already gone counts as done.
 
+        With `uid`, only that incarnation of the pod is evicted: a retried drain never evicts a
+        replacement that a StatefulSet recreated under the same name (it counts as gone).
         Raises `EvictionRefused` when a PodDisruptionBudget does not allow it now.
         """
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
             "metadata": {"name": pod, "namespace": namespace},
         }
+        if uid is not None:
+            body["deleteOptions"] = {"preconditions": {"uid": uid}}
         path = f"/api/v1/namespaces/{_segment(namespace)}/pods/{_segment(pod)}/eviction"
         try:
             self._api.request("POST", path, query=STRICT, body=body)
         except KubernetesNotFound:
             return "already_gone"
+        except KubernetesConflict:
+            if uid is None:
+                raise
+            return "already_gone"  # the UID precondition failed: that pod is gone, another has its name
         return "evicted"
 
     def _patch_node(self, node_name: str, patch: Mapping[str, Any]) -> None:

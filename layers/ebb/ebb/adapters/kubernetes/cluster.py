@@ -68,6 +68,6 @@ class KubernetesCluster(Protocol):
         """Mark a node schedulable again."""
         ...
 
-    def evict(self, namespace: str, pod: str) -> EvictionOutcome:
-        """Evict a pod through the Eviction API; raises `EvictionRefused` when a budget says no."""
+    def evict(self, namespace: str, pod: str, *, uid: str | None = None) -> EvictionOutcome:
+        """Evict a pod (only its incarnation `uid`, if given); `EvictionRefused` when a budget says no."""
         ...

@@ -142,3 +142,17 @@ def test_incompatibility_failures_have_their_own_errors(
     failure = GroupAdditionFailure(instance_group="g", code=code, failed_count=1)
 
     assert type(failure.as_error()) is error
+
+
+def test_a_group_failure_with_a_code_ebb_does_not_know_is_a_plain_rejection() -> None:
+    # BatchAddClusterNodesErrorCode may grow; the failure still reads and maps to a non-retryable error.
+    from ebb.adapters.hyperpod_outcomes import AdditionErrorCode, GroupAdditionFailure
+
+    failure = GroupAdditionFailure.model_validate(
+        {"InstanceGroupName": "gpu", "ErrorCode": "SomethingNew", "FailedCount": 2, "Message": "m"}
+    )
+
+    assert failure.code is AdditionErrorCode.UNKNOWN
+    error = failure.as_error()
+    assert type(error) is HyperPodRequestRejected
+    assert not isinstance(error, RetryableError)

@@ -13,6 +13,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from ebb.adapters.hyperpod_errors import (
+    HyperPodRequestRejected,
     IncompatibleAvailabilityZones,
     IncompatibleInstanceTypes,
     InstanceGroupBusy,
@@ -29,6 +30,13 @@ class AdditionErrorCode(StrEnum):
     INVALID_INSTANCE_GROUP_STATUS = "InvalidInstanceGroupStatus"
     INCOMPATIBLE_AVAILABILITY_ZONES = "IncompatibleAvailabilityZones"
     INCOMPATIBLE_INSTANCE_TYPES = "IncompatibleInstanceTypes"
+    UNKNOWN = "Unknown"
+    """A code this version of ebb does not know yet: the group's nodes were refused, reason unknown."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> AdditionErrorCode:
+        # A new code must not hide the nodes that were added in the same call.
+        return cls.UNKNOWN
 
 
 class DeletionErrorCode(StrEnum):
@@ -37,6 +45,12 @@ class DeletionErrorCode(StrEnum):
     NODE_ID_NOT_FOUND = "NodeIdNotFound"
     INVALID_NODE_STATUS = "InvalidNodeStatus"
     NODE_ID_IN_USE = "NodeIdInUse"
+    UNKNOWN = "Unknown"
+    """A code this version of ebb does not know yet: the node was not deleted, reason unknown."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> DeletionErrorCode:
+        return cls.UNKNOWN
 
 
 _ADDITION_ERRORS: Final[dict[AdditionErrorCode, type[EbbError]]] = {
@@ -70,7 +84,7 @@ class GroupAdditionFailure(BaseModel):
     def as_error(self) -> EbbError:
         """The ebb error this failure is."""
         detail = f": {self.message}" if self.message else ""
-        return _ADDITION_ERRORS[self.code](
+        return _ADDITION_ERRORS.get(self.code, HyperPodRequestRejected)(
             f"instance group {self.instance_group!r}: "
             f"{self.failed_count} node(s) not added ({self.code}){detail}"
         )

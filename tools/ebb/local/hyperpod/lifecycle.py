@@ -120,14 +120,8 @@ class NodeLifecycle:
         node.status = SHUTTING_DOWN
         node.message = None
         self._tell(NodeChange.SHUTTING_DOWN, cluster, node)
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.termination_in_progress(cluster.name, node.group, node.instance_id),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        self._record_instance_event(
+            cluster, node, "Info", texts.termination_in_progress(cluster.name, node.group, node.instance_id)
         )
         timings = self._timings(cluster, node)
         self._after(timings.shutdown_seconds, cluster, node, self._terminated, "terminate")
@@ -170,14 +164,8 @@ class NodeLifecycle:
         node.message = None
         node.launch_time = wire_time(self._world.now())
         self._tell(NodeChange.LAUNCHED, cluster, node)
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.instance_provisioned(cluster.name, node.group, node.instance_id),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        self._record_instance_event(
+            cluster, node, "Info", texts.instance_provisioned(cluster.name, node.group, node.instance_id)
         )
         self._after(
             self._draw(self._timings(cluster, node).boot_seconds), cluster, node, self._booted, "boot"
@@ -235,15 +223,7 @@ class NodeLifecycle:
         )
         node.replacing = False
         self._tell(NodeChange.HEALTHY, cluster, node)
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=description,
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
-        )
+        self._record_instance_event(cluster, node, "Info", description)
         self._check_scaling_done(cluster, node.group)
 
     def _terminated(self, cluster: SimCluster, node: SimNode) -> None:
@@ -265,14 +245,8 @@ class NodeLifecycle:
 
     def _start_replacement(self, cluster: SimCluster, node: SimNode) -> None:
         assert node.instance_id is not None
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.termination_in_progress(cluster.name, node.group, node.instance_id),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        self._record_instance_event(
+            cluster, node, "Info", texts.termination_in_progress(cluster.name, node.group, node.instance_id)
         )
         # The faulty instance's slot goes to its replacement: same type, new instance id.
         faulty = node.instance_id
@@ -282,14 +256,8 @@ class NodeLifecycle:
         node.replacing = True
         node.launch_time = wire_time(self._world.now())
         self._tell(NodeChange.REPLACEMENT_STARTED, cluster, node, previous_instance_id=faulty)
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.replacement_started(cluster.name, node.group, node.instance_id),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        self._record_instance_event(
+            cluster, node, "Info", texts.replacement_started(cluster.name, node.group, node.instance_id)
         )
         self._after(
             self._draw(self._timings(cluster, node).boot_seconds), cluster, node, self._booted, "boot"
@@ -299,14 +267,8 @@ class NodeLifecycle:
         assert node.instance_id is not None
         node.status = PENDING
         self._tell(NodeChange.REBOOTING, cluster, node)
-        self._log.record(
-            cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.reboot_in_progress(cluster.name, node.group, node.instance_id),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+        self._record_instance_event(
+            cluster, node, "Info", texts.reboot_in_progress(cluster.name, node.group, node.instance_id)
         )
         self._after(self._timings(cluster, node).reboot_seconds, cluster, node, self._rebooted, "reboot")
 
@@ -351,6 +313,29 @@ class NodeLifecycle:
             1 for node in cluster.nodes.values() if node.group == group.name and node.instance_id is not None
         )
         return {"InstanceCount": current, "TargetCount": group.target_count, "MinCount": group.min_count}
+
+    def _record_instance_event(
+        self,
+        cluster: SimCluster,
+        node: SimNode,
+        level: str,
+        description: str,
+        *,
+        failure_message: str | None = None,
+    ) -> None:
+        """Record an Instance cluster event for `node`, as HyperPod reports one."""
+        instance: dict[str, str] = {"NodeLogicalId": node.logical_id}
+        if failure_message is not None:
+            instance = {"FailureMessage": failure_message, **instance}
+        self._log.record(
+            cluster,
+            resource_type="Instance",
+            level=level,
+            description=description,
+            group=node.group,
+            instance_id=node.instance_id,
+            metadata={"Instance": instance},
+        )
 
     def _tell(
         self,

@@ -83,18 +83,15 @@ class TriggerMetadata(ManifestModel):
             yield note_at((key,), "not a parameter of this trigger; KEDA and ebb ignore it")
 
 
-class AwsSqsQueueMetadata(TriggerMetadata):
-    """`aws-sqs-queue` metadata (pkg/scalers/aws_sqs_queue_scaler.go)."""
+class AwsTriggerMetadata(TriggerMetadata):
+    """Metadata every KEDA AWS scaler takes: the region and the credentials (pkg/scalers/aws/aws_common.go).
+
+    ebb reads metrics with its own IAM role, so the credential fields are accepted with a note.
+    """
 
     unused_fields: ClassVar[Mapping[str, str]] = _AWS_AUTH_METADATA
 
-    queue_url: KedaString = Field(alias="queueURL")
-    queue_length: KedaInt64 = Field(5, alias="queueLength")
-    activation_queue_length: KedaInt64 = Field(0, alias="activationQueueLength")
-    scale_on_in_flight: KedaBool = Field(True, alias="scaleOnInFlight")
-    scale_on_delayed: KedaBool = Field(False, alias="scaleOnDelayed")
     aws_region: KedaString = Field(alias="awsRegion")
-    queue_url_from_env: KedaString | None = Field(None, alias="queueURLFromEnv")
     identity_owner: KedaString | None = Field(None, alias="identityOwner")
     aws_role_arn: KedaString | None = Field(None, alias="awsRoleArn")
     aws_access_key_id: KedaString | None = Field(None, alias="awsAccessKeyID")
@@ -103,6 +100,17 @@ class AwsSqsQueueMetadata(TriggerMetadata):
     aws_secret_access_key_from_env: KedaString | None = Field(None, alias="awsSecretAccessKeyFromEnv")
     aws_session_token: KedaString | None = Field(None, alias="awsSessionToken")
     aws_endpoint: KedaString | None = Field(None, alias="awsEndpoint")
+
+
+class AwsSqsQueueMetadata(AwsTriggerMetadata):
+    """`aws-sqs-queue` metadata (pkg/scalers/aws_sqs_queue_scaler.go)."""
+
+    queue_url: KedaString = Field(alias="queueURL")
+    queue_length: KedaInt64 = Field(5, alias="queueLength")
+    activation_queue_length: KedaInt64 = Field(0, alias="activationQueueLength")
+    scale_on_in_flight: KedaBool = Field(True, alias="scaleOnInFlight")
+    scale_on_delayed: KedaBool = Field(False, alias="scaleOnDelayed")
+    queue_url_from_env: KedaString | None = Field(None, alias="queueURLFromEnv")
 
     @property
     def queue_url_is_name(self) -> bool:
@@ -175,10 +183,8 @@ def _request_uri_path(text: str) -> str | None:
     return None
 
 
-class AwsCloudWatchMetadata(TriggerMetadata):
+class AwsCloudWatchMetadata(AwsTriggerMetadata):
     """`aws-cloudwatch` metadata (pkg/scalers/aws_cloudwatch_scaler.go)."""
-
-    unused_fields: ClassVar[Mapping[str, str]] = _AWS_AUTH_METADATA
 
     namespace: KedaString | None = Field(None, alias="namespace")
     metric_name: KedaString | None = Field(None, alias="metricName")
@@ -194,15 +200,6 @@ class AwsCloudWatchMetadata(TriggerMetadata):
     metric_unit: KedaString | None = Field(None, alias="metricUnit")
     metric_stat_period: KedaInt64 = Field(300, alias="metricStatPeriod")
     metric_end_time_offset: KedaInt64 = Field(0, alias="metricEndTimeOffset")
-    aws_region: KedaString = Field(alias="awsRegion")
-    identity_owner: KedaString | None = Field(None, alias="identityOwner")
-    aws_role_arn: KedaString | None = Field(None, alias="awsRoleArn")
-    aws_access_key_id: KedaString | None = Field(None, alias="awsAccessKeyID")
-    aws_access_key_id_from_env: KedaString | None = Field(None, alias="awsAccessKeyIDFromEnv")
-    aws_secret_access_key: KedaString | None = Field(None, alias="awsSecretAccessKey")
-    aws_secret_access_key_from_env: KedaString | None = Field(None, alias="awsSecretAccessKeyFromEnv")
-    aws_session_token: KedaString | None = Field(None, alias="awsSessionToken")
-    aws_endpoint: KedaString | None = Field(None, alias="awsEndpoint")
 
     @property
     def dimensions(self) -> tuple[tuple[str, str], ...]:

@@ -230,16 +230,11 @@ class NodeLifecycle:
         assert node.instance_id is not None
         del cluster.nodes[node.logical_id]
         self._tell(NodeChange.TERMINATED, cluster, node)
-        self._log.record(
+        self._record_instance_event(
             cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.instance_operation_completed(
-                cluster.name, node.group, "Delete", node.instance_id
-            ),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+            node,
+            "Info",
+            texts.instance_operation_completed(cluster.name, node.group, "Delete", node.instance_id),
         )
         self._check_scaling_done(cluster, node.group)
 
@@ -277,16 +272,11 @@ class NodeLifecycle:
         node.status = RUNNING
         node.health = SCHEDULABLE
         self._tell(NodeChange.REBOOTED, cluster, node)
-        self._log.record(
+        self._record_instance_event(
             cluster,
-            resource_type="Instance",
-            level="Info",
-            description=texts.instance_operation_completed(
-                cluster.name, node.group, "Reboot", node.instance_id
-            ),
-            group=node.group,
-            instance_id=node.instance_id,
-            metadata={"Instance": {"NodeLogicalId": node.logical_id}},
+            node,
+            "Info",
+            texts.instance_operation_completed(cluster.name, node.group, "Reboot", node.instance_id),
         )
 
     # -- helpers -----------------------------------------------------------------------------------

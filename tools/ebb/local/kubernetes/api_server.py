@@ -297,7 +297,8 @@ class ApiServer:
             metadata["continue"] = base64.urlsafe_b64encode(token).decode()
         items = []
         for obj in selected:
-            item = self._checked(resource, obj)
+            # A copy: list items drop apiVersion/kind, the stored object must keep them.
+            item = copy.deepcopy(self._checked(resource, obj))
             if not resource.custom:
                 item.pop("apiVersion", None)
                 item.pop("kind", None)

@@ -20,7 +20,7 @@ import binascii
 import copy
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
@@ -41,6 +41,14 @@ from ebb.local.kubernetes.selectors import (
 from ebb.local.kubernetes.state import ClusterState
 from ebb.local.kubernetes.store import JsonObject
 from ebb.local.kubernetes.sts_tokens import EksTokenVerifier, TokenRejected
+from ebb.local.kubernetes.validation import (
+    ErrorType,
+    FieldError,
+    invalid_message,
+    validate_object_meta_update,
+    validate_scale,
+    validate_workload_update,
+)
 
 JSON_TYPE: Final = "application/json"
 MERGE_PATCH_TYPES: Final = ("application/merge-patch+json", "application/strategic-merge-patch+json")
@@ -153,18 +161,24 @@ def bad_request(message: str) -> ApiError:
     return ApiError(status_reply(400, "BadRequest", message))
 
 
-def invalid(kind: str, group: str, name: str, problems: list[Violation]) -> ApiError:
-    """422 Invalid, naming every invalid field."""
+def invalid(kind: str, group: str, name: str, problems: Sequence[FieldError | Violation]) -> ApiError:
+    """422 Invalid, as NewInvalid writes it: every error in the message and in `details.causes`."""
+    errors = [problem if isinstance(problem, FieldError) else _field_error(problem) for problem in problems]
     qualified = f"{kind}.{group}" if group else kind
-    message = f'{qualified} "{name}" is invalid: ' + "; ".join(p.message for p in problems)
-    causes = [
-        {"reason": "FieldValueInvalid", "message": p.message.split(": ", 1)[-1], "field": p.field}
-        for p in problems
-    ]
-    details = {"name": name, "kind": kind, "causes": causes}
+    details: dict[str, Any] = {"name": name, "kind": kind, "causes": [e.cause() for e in errors]}
     if group:
         details["group"] = group
-    return ApiError(status_reply(422, "Invalid", message, details))
+    return ApiError(status_reply(422, "Invalid", invalid_message(qualified, name, errors), details))
+
+
+def _field_error(problem: Violation) -> FieldError:
+    body = problem.message.split(": ", 1)[-1]
+    kind: ErrorType = "Invalid"
+    if body.startswith("Required value"):
+        kind = "Required"
+    elif body.startswith("Unsupported value"):
+        kind = "NotSupported"
+    return FieldError(kind, problem.field, text=body)
 
 
 class ApiServer:
@@ -368,15 +382,19 @@ class ApiServer:
         version = metadata.get("resourceVersion")
         if version and version != parent["metadata"]["resourceVersion"]:
             raise conflict(route.resource, route.name)
+        # The registry fills the namespace from the URL before it validates (ValidateScale).
+        scale = {**body, "metadata": {**metadata, "namespace": route.namespace}}
+        problems = validate_scale(scale)
+        if problems:
+            raise invalid("Scale", "autoscaling", route.name, problems)
         replicas = body.get("spec", {}).get("replicas", 0)
-        if replicas < 0:
-            problem = Violation(
-                "spec.replicas",
-                "invalid",
-                f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0",
-            )
-            raise invalid("Scale", "autoscaling", route.name, [problem])
         if parent["spec"].get("replicas", 1) != replicas:
+            # The new replicas then pass the workload's own update validation, as any update does.
+            updated = copy.deepcopy(parent)
+            updated["spec"]["replicas"] = replicas
+            workload_problems = validate_workload_update(route.resource.kind, updated, parent)
+            if workload_problems:
+                raise invalid(route.resource.kind, route.resource.group, route.name, workload_problems)
             parent["spec"]["replicas"] = replicas
             parent["metadata"]["generation"] += 1
             self._state.store.touch(parent)
@@ -493,33 +511,30 @@ class ApiServer:
             raise invalid(kind, group, name, found)
 
     @staticmethod
-    def _semantic_problems(resource: ResourceType, live: JsonObject, patched: JsonObject) -> list[Violation]:
-        problems = []
-        for immutable in ("name", "namespace", "uid", "creationTimestamp"):
-            if patched["metadata"].get(immutable) != live["metadata"].get(immutable):
-                field_name = f"metadata.{immutable}"
-                problems.append(
-                    Violation(field_name, "invalid", f"{field_name}: Invalid value: field is immutable")
-                )
+    def _semantic_problems(resource: ResourceType, live: JsonObject, patched: JsonObject) -> list[FieldError]:
+        """The update validation kube-apiserver runs for the kind (`validation.py` cites each rule)."""
+        if resource.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+            return validate_workload_update(resource.kind, patched, live)
+        problems = validate_object_meta_update(patched["metadata"], live["metadata"])
         if resource is POD:
             cost = patched["metadata"].get("annotations", {}).get(POD_DELETION_COST)
             if cost is not None and not _is_int32(cost):
-                field_name = f"metadata.annotations[{POD_DELETION_COST}]"
                 problems.append(
-                    Violation(
-                        field_name,
-                        "invalid",
-                        f'{field_name}: Invalid value: "{cost}": must be a 32bit integer',
+                    FieldError(
+                        "Invalid",
+                        f"metadata.annotations[{POD_DELETION_COST}]",
+                        cost,
+                        "must be a 32bit integer",
                     )
                 )
             live_spec = {k: v for k, v in live["spec"].items() if k != "tolerations"}
             patched_spec = {k: v for k, v in patched["spec"].items() if k != "tolerations"}
             if live_spec != patched_spec:
                 problems.append(
-                    Violation(
+                    FieldError(
+                        "Forbidden",
                         "spec",
-                        "invalid",
-                        "spec: Forbidden: pod updates may not change fields other than"
+                        detail="pod updates may not change fields other than"
                         " `spec.containers[*].image`, `spec.tolerations`"
                         " (only additions to existing tolerations)",
                     )

@@ -28,6 +28,7 @@ from ebb.local.kubernetes.state import ClusterState, StandInTimings
 from ebb.local.kubernetes.store import JsonObject
 from ebb.local.kubernetes.sts_tokens import EksTokenVerifier
 from ebb.local.kubernetes.tls import ClusterCertificates, generate_cluster_certificates
+from ebb.local.kubernetes.validation import invalid_message, validate_object_meta, validate_workload
 from ebb.local.kubernetes.workloads import WorkloadController
 
 T = TypeVar("T")
@@ -164,11 +165,20 @@ class KubernetesStandIn:
             status = 400 if any(p.kind != "invalid" for p in problems) else 422
             raise ManifestRejected("; ".join(p.message for p in problems), status=status)
         obj.pop("status", None)
+        obj["metadata"].setdefault("namespace", "default")
         if kind in ("Deployment", "StatefulSet"):
             # The API server's defaulting (apps/v1 SetDefaults_Deployment / _StatefulSet).
             obj["spec"].setdefault("replicas", 1)
             if kind == "StatefulSet":
                 obj["spec"].setdefault("podManagementPolicy", "OrderedReady")
+            rules = validate_workload(kind, obj)
+        else:
+            rules = validate_object_meta(obj["metadata"], namespaced=resource.namespaced)
+        if rules:
+            qualified = f"{kind}.{resource.group}" if resource.group else kind
+            raise ManifestRejected(
+                invalid_message(qualified, obj["metadata"].get("name", ""), rules), status=422
+            )
         with self._state.lock:
             try:
                 created = self._state.store.create(resource, obj)

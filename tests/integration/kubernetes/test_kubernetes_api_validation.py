@@ -148,9 +148,7 @@ def test_a_stateful_set_selector_cannot_change_either(
 
     assert answer.status == 422
     causes = answer.json()["details"]["causes"]
-    assert {"reason": "FieldValueForbidden", "field": "spec"} == {
-        k: causes[-1][k] for k in ("reason", "field")
-    }
+    assert (causes[-1]["reason"], causes[-1]["field"]) == ("FieldValueForbidden", "spec")
     assert causes[-1]["message"].startswith(
         "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template',"
     )
@@ -198,7 +196,8 @@ def test_a_label_key_with_an_invalid_prefix_or_value_is_refused(raw: Callable[..
         " '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
         'Invalid value: "a b": a valid label must be an empty string or consist of alphanumeric characters,'
         " '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or"
-        " 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+        " 'my_value',  or '12345', regex used for validation is"
+        " '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
     ]
 
 
@@ -237,7 +236,8 @@ def test_scale_validation_names_the_scale_and_the_workload_keeps_its_replicas(
     assert answer.status == 422
     status = answer.json()
     assert status["message"] == (
-        'Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -3: must be greater than or equal to 0'
+        'Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -3: must be greater than or'
+        " equal to 0"
     )
     assert (status["details"]["kind"], status["details"]["group"]) == ("Scale", "autoscaling")
     clock.advance(2)

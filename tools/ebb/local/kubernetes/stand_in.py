@@ -33,6 +33,14 @@ from ebb.local.kubernetes.workloads import WorkloadController
 
 T = TypeVar("T")
 
+_REASONS = {
+    401: "Unauthorized",
+    409: "Conflict",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
 # Kinds a test may create directly; nodes join through `node_joined`, pods come from controllers.
 _CREATABLE = frozenset(
     {"Deployment", "StatefulSet", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject"}
@@ -266,8 +274,10 @@ class KubernetesStandIn:
                     headers=[*headers, ("X-Content-Type-Options", "nosniff")],
                 )
             else:
-                reason = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}.get(status)
-                reply = status_reply(status, reason, f"injected failure {status}", headers=headers)
+                reason = _REASONS.get(status)
+                # 401 carries the authenticator's own message (kube-apiserver's Unauthorized responder).
+                message = "Unauthorized" if status == 401 else f"injected failure {status}"
+                reply = status_reply(status, reason, message, headers=headers)
             self._api.inject(reply)
 
     def _type(self, kind: str) -> ResourceType:

@@ -10,11 +10,12 @@ Tests and the local world arrange objects directly (`create`), report HyperPod n
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ebb.local.kubernetes.api_server import ApiReply, ApiRequest, ApiServer, status_reply
+from ebb.local.kubernetes.api_server import ApiReply, ApiRequest, ApiServer, invalid, status_reply
 from ebb.local.kubernetes.clock import SimulatedClock
 from ebb.local.kubernetes.disruption import DisruptionController
 from ebb.local.kubernetes.errors import ManifestRejected, StandInMisuse
@@ -169,9 +170,12 @@ class KubernetesStandIn:
                 f"{kind} must be {resource.api_version}, not {obj.get('apiVersion')}", status=400
             )
         problems = violations(resource.schema, obj)
+        if any(p.kind != "invalid" for p in problems):
+            raise ManifestRejected("; ".join(p.message for p in problems), status=400)
         if problems:
-            status = 400 if any(p.kind != "invalid" for p in problems) else 422
-            raise ManifestRejected("; ".join(p.message for p in problems), status=status)
+            # The Status message the API server would give (NewInvalid's aggregate).
+            refusal = invalid(kind, resource.group, obj.get("metadata", {}).get("name", ""), problems)
+            raise ManifestRejected(json.loads(refusal.reply.body)["message"], status=422)
         obj.pop("status", None)
         obj["metadata"].setdefault("namespace", "default")
         if kind in ("Deployment", "StatefulSet"):

@@ -477,3 +477,161 @@ def test_a_failure_sent_with_the_token_is_caught_by_its_name_with_its_cause(worl
         "request": "r-4",
         "cause": "i-9 failed its health check",
     }
+
+
+# -- JSONPath workflow variables ----------------------------------------------------------------
+
+
+def test_jsonpath_variables_are_assigned_and_read_across_states(world: LocalWorld) -> None:
+    """Assign stores variables; later JSONPath states read them as `$name` (optionally with a path
+    into the value) in Parameters, InputPath, Choice rules (Variable and ...Path), Wait's SecondsPath,
+    intrinsic function arguments and a Map's ItemsPath and inner states (outer scope); the history's
+    assignedVariables holds each value as JSON text. (Step Functions Developer Guide, "Passing data
+    between states with variables"; localstack/localstack
+    tests/aws/services/stepfunctions/v2/assign/test_assign_reference_variables.py,
+    TestAssignReferenceVariables::test_reference_assign[BASE_REFERENCE_IN_PARAMETERS,
+    BASE_REFERENCE_IN_CHOICE, BASE_REFERENCE_IN_WAIT, BASE_REFERENCE_IN_ITERATOR_OUTER_SCOPE,
+    BASE_REFERENCE_IN_INPUTPATH, BASE_REFERENCE_IN_INTRINSIC_FUNCTION], recorded against AWS,
+    snapshot commit e4000fb.)"""
+    machine = {
+        "StartAt": "Remember",
+        "States": {
+            "Remember": {
+                "Type": "Pass",
+                "Result": {"cluster": {"name": "inference", "groups": ["gpu-a", "gpu-b"]}},
+                "Assign": {"cluster.$": "$.cluster", "delay": 45, "guess": "gpu-a", "prefix": "node"},
+                "Next": "Settle",
+            },
+            "Settle": {"Type": "Wait", "SecondsPath": "$delay", "Next": "Check"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$guess", "StringEqualsPath": "$cluster.groups[1]", "Next": "Each"}],
+                "Default": "Guess",
+            },
+            "Guess": {"Type": "Pass", "Assign": {"guess.$": "$cluster.groups[1]"}, "Next": "Check"},
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$cluster.groups",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Name",
+                    "States": {
+                        "Name": {
+                            "Type": "Pass",
+                            "Parameters": {
+                                "cluster.$": "$cluster.name",
+                                "node.$": "States.Format('{}-{}', $prefix, $)",
+                            },
+                            "End": True,
+                        }
+                    },
+                },
+                "ResultPath": "$.nodes",
+                "Next": "Report",
+            },
+            "Report": {
+                "Type": "Pass",
+                "InputPath": "$cluster",
+                "Parameters": {"name.$": "$.name", "guess.$": "$guess", "first.$": "$cluster.groups[0]"},
+                "End": True,
+            },
+        },
+    }
+    execution = _start(world, machine, "variables")
+    world.run_until_quiet()
+
+    described = world.clients.client("stepfunctions").describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"name": "inference", "guess": "gpu-b", "first": "gpu-a"}
+    events = _events(world, execution)
+    assert _entered(events) == ["Remember", "Settle", "Check", "Guess", "Check", "Each", "Name", "Name", "Report"]
+    assigned = [details["assignedVariables"] for _, _, details in events if "assignedVariables" in details]
+    assert assigned == [
+        {
+            "cluster": '{"name":"inference","groups":["gpu-a","gpu-b"]}',
+            "delay": "45",
+            "guess": '"gpu-a"',
+            "prefix": '"node"',
+        },
+        {"guess": '"gpu-b"'},
+    ]
+    assert [at for at, kind, _ in events if kind == "WaitStateExited"] == [45.0]
+    names = [json.loads(details["output"]) for _, kind, details in events if kind == "PassStateExited"]
+    assert {"cluster": "inference", "node": "node-gpu-a"} in names
+    assert {"cluster": "inference", "node": "node-gpu-b"} in names
+
+
+# -- many executions waiting on tokens at once --------------------------------------------------
+
+WAITERS = 40
+
+
+@cache
+def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, float]]]:
+    """WAITERS executions of the Callbacks machine waiting at once; each is answered once, at a
+    seeded random moment within three polls, with the token current then (success or failure),
+    and some also with the token of a wait that already timed out."""
+    with start_local_world(TEMPLATE, LocalWorldConfig(seed=seed)) as world:
+        sfn = world.clients.client("stepfunctions")
+        machine = world.state_machine_arn("Callbacks")
+        names = [f"node-{index:02d}" for index in range(WAITERS)]
+        executions = {
+            name: sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"request": name}))[
+                "executionArn"
+            ]
+            for name in names
+        }
+        start = world.now()
+        # Moments off the 300 s poll boundaries, so each answer is plainly before or after one.
+        plan = sorted((world.random.randrange(1, 880) // 10 * 10 + 5, name) for name in names)
+        answers: dict[str, tuple[str, float]] = {}
+        for moment, name in plan:
+            world.run_until(start + timedelta(seconds=moment))
+            tokens = _tokens(world, name)
+            assert len(tokens) == moment // 300 + 1
+            if len(tokens) > 1:
+                stale = _answer(world, tokens[0], "success", output={"stale": True})
+                assert stale["refused"] == "TaskTimedOut"
+            if world.random.random() < 0.5:
+                assert _answer(world, tokens[-1], "success", output={"node": name}) == {"accepted": "success"}
+                answers[name] = ("success", moment)
+            else:
+                failure = _answer(world, tokens[-1], "failure", error="HyperPod.NodeFailed", cause=name)
+                assert failure == {"accepted": "failure"}
+                answers[name] = ("failure", moment)
+        assert world.run_until_quiet()
+        histories = {name: world.execution_history(arn) for name, arn in executions.items()}
+        return histories, answers
+
+
+def test_many_executions_wait_on_tokens_at_once_and_each_ends_when_answered() -> None:
+    histories, answers = run_waiters(seed=7)
+
+    assert len(answers) == WAITERS
+    for name, (action, moment) in answers.items():
+        history = histories[name]
+        start = history[0]["timestamp"]
+        at = {event["type"]: (event["timestamp"] - start).total_seconds() for event in history}
+        polls = int(moment // 300)
+        assert [event["type"] for event in history].count("TaskTimedOut") == polls
+        if action == "success":
+            assert at["TaskSucceeded"] == moment
+            assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
+                "request": name,
+                "polls": polls,
+                "event": {"node": name},
+            }
+        else:
+            assert at["TaskFailed"] == moment
+            assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
+                "request": name,
+                "cause": name,
+            }
+
+
+def test_many_waiting_executions_are_deterministic_for_a_seed_tokens_included() -> None:
+    histories, answers = run_waiters(seed=7)
+    again, answers_again = run_waiters.__wrapped__(seed=7)
+
+    assert answers == answers_again
+    assert histories == again

@@ -544,7 +544,17 @@ def test_jsonpath_variables_are_assigned_and_read_across_states(world: LocalWorl
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert json.loads(described["output"]) == {"name": "inference", "guess": "gpu-b", "first": "gpu-a"}
     events = _events(world, execution)
-    assert _entered(events) == ["Remember", "Settle", "Check", "Guess", "Check", "Each", "Name", "Name", "Report"]
+    assert _entered(events) == [
+        "Remember",
+        "Settle",
+        "Check",
+        "Guess",
+        "Check",
+        "Each",
+        "Name",
+        "Name",
+        "Report",
+    ]
     assigned = [details["assignedVariables"] for _, _, details in events if "assignedVariables" in details]
     assert assigned == [
         {
@@ -576,9 +586,9 @@ def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, t
         machine = world.state_machine_arn("Callbacks")
         names = [f"node-{index:02d}" for index in range(WAITERS)]
         executions = {
-            name: sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"request": name}))[
-                "executionArn"
-            ]
+            name: sfn.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps({"request": name})
+            )["executionArn"]
             for name in names
         }
         start = world.now()
@@ -635,3 +645,23 @@ def test_many_waiting_executions_are_deterministic_for_a_seed_tokens_included() 
 
     assert answers == answers_again
     assert histories == again
+
+
+def test_stopping_an_execution_that_waits_on_a_token_aborts_it_at_once(world: LocalWorld) -> None:
+    """StopExecution ends the execution then (ExecutionAborted at the stop; Step Functions API
+    Reference, StopExecution), not when the task's timeout (here the default) would pass; its
+    token is closed."""
+    machine = {"StartAt": "Await", "States": {"Await": _token_task(world, End=True)}}
+    execution = _start(world, machine, "stopped-waiting")
+    world.run_for(100)
+    sfn = world.clients.client("stepfunctions")
+    sfn.stop_execution(executionArn=execution, error="Superseded", cause="generation 2")
+    assert world.run_until_quiet(max_seconds=3600)
+
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "ABORTED"
+    assert described["stopDate"] - described["startDate"] == timedelta(seconds=100)
+    events = _events(world, execution)
+    assert [kind for _, kind, _ in events][-2:] == ["TaskSubmitted", "ExecutionAborted"]
+    (token,) = _tokens(world, "stopped-waiting-1")
+    assert _answer(world, token, "success")["refused"] == "TaskTimedOut"

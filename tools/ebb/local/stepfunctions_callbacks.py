@@ -20,6 +20,9 @@ SendTaskFailure and SendTaskHeartbeat from its pool. What it gets wrong, and wha
   already been closed", botocore's service model); a token never issued is `InvalidToken`.
 - moto accepts SendTaskSuccess output that is not JSON; AWS refuses the call (`InvalidOutput`,
   "The provided JSON output data is not valid").
+- StopExecution leaves an execution that waits on a token RUNNING until the task's timeout (by
+  default 99999999 s). AWS aborts it at once (StopExecution API reference); here stopping closes
+  the execution's waiting tokens, which ends the wait without a task event.
 - SendTaskFailure drops the `cause`; AWS records it in `TaskFailed` and the error output.
 - SendTaskHeartbeat on an open task without `HeartbeatSeconds` is refused as `InvalidToken`, as if
   the token had never been issued. Here it is accepted and changes nothing: an inference, AWS
@@ -57,6 +60,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackOutcomeSuccess,
     HeartbeatTimeoutError,
 )
+from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -115,6 +119,11 @@ def pins() -> list[PinnedAttribute]:
         PinnedAttribute(
             StepFunctionResponse, "send_task_failure", "(self) -> moto.core.responses.ActionResult"
         ),
+        PinnedAttribute(
+            Execution,
+            "stop",
+            "(self, stop_date: 'datetime.datetime', error: 'str | None', cause: 'str | None')",
+        ),
     ]
 
 
@@ -128,7 +137,9 @@ def install(patches: PatchSet, randomness: SeededRandomness) -> None:
     patches.replace(pin(importlib.import_module(STATES_MODULE), "long_uid"), randomness.uuid4)
     patches.wrap_method(pin(StateTask, "_from_error"), _name_heartbeat_expiry)
     patches.wrap_method(pin(ErrorEqualsDecl, "_eval_body"), _match_heartbeat_timeout)
-    patches.wrap_method(pin(ExecutionState, "_evaluate_with_timeout"), _token_per_attempt)
+    waiting = _WaitingTokens()
+    patches.wrap_method(pin(ExecutionState, "_evaluate_with_timeout"), waiting.token_per_attempt)
+    patches.wrap_method(pin(Execution, "stop"), waiting.close_on_stop)
     patches.replace(pin(StepFunctionsParserBackend, "send_task_success"), _send_task_success)
     patches.replace(pin(StepFunctionsParserBackend, "send_task_failure"), _send_task_failure)
     patches.replace(pin(StepFunctionsParserBackend, "send_task_heartbeat"), _send_task_heartbeat)
@@ -163,24 +174,50 @@ def _match_heartbeat_timeout(original: Callable[..., None]) -> Callable[..., Non
     return _eval_body
 
 
-def _token_per_attempt(original: Callable[..., None]) -> Callable[..., None]:
-    def _evaluate_with_timeout(self: Any, env: Any) -> None:
-        context = env.states.context_object
-        task = context.context_object_data.get("Task")
-        if not isinstance(self, state_task_service_callback.StateTaskServiceCallback) or task is None:
-            original(self, env)
-            return
-        pool = env.callback_pool_manager
-        if _is_closed(pool.get(task["Token"])):
-            # A retry: moto issued one token when the state was entered; each attempt needs its own.
-            pool.add(context.update_task_token())
-        token = context.context_object_data["Task"]["Token"]
-        try:
-            original(self, env)
-        finally:
-            _close(pool.get(token))
+class _WaitingTokens:
+    """The open tokens of each execution's waiting callback tasks, to close them on StopExecution."""
 
-    return _evaluate_with_timeout
+    def __init__(self) -> None:
+        self._by_execution: dict[str, set[CallbackEndpoint]] = {}
+
+    def token_per_attempt(self, original: Callable[..., None]) -> Callable[..., None]:
+        waiting = self._by_execution
+
+        def _evaluate_with_timeout(self: Any, env: Any) -> None:
+            context = env.states.context_object
+            task = context.context_object_data.get("Task")
+            if not isinstance(self, state_task_service_callback.StateTaskServiceCallback) or task is None:
+                original(self, env)
+                return
+            pool = env.callback_pool_manager
+            if _is_closed(pool.get(task["Token"])):
+                # A retry: moto issued one token when the state was entered; each attempt needs its own.
+                pool.add(context.update_task_token())
+            endpoint = pool.get(context.context_object_data["Task"]["Token"])
+            execution = waiting.setdefault(str(context.context_object_data["Execution"]["Id"]), set())
+            execution.add(endpoint)
+            try:
+                original(self, env)
+            except Exception:
+                # Stopped while waiting: the stop is the execution's end (ExecutionAborted), not a
+                # task failure to record, retry or catch.
+                if env.is_running():
+                    raise
+            finally:
+                execution.discard(endpoint)
+                _close(endpoint)
+
+        return _evaluate_with_timeout
+
+    def close_on_stop(self, original: Callable[..., None]) -> Callable[..., None]:
+        waiting = self._by_execution
+
+        def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+            original(self, stop_date, error, cause)
+            for endpoint in list(waiting.pop(str(self.exec_arn), ())):
+                _close(endpoint)
+
+        return stop
 
 
 def _is_closed(endpoint: CallbackEndpoint | None) -> bool:

@@ -13,6 +13,13 @@ Facts pinned here and their sources:
   StartExecution).
 - A Lambda function that runs past its timeout reports errorType `Sandbox.Timedout` (Lambda
   Developer Guide, "Troubleshoot invocation issues in Lambda").
+- `.waitForTaskToken` tasks (Step Functions Developer Guide, "Wait for a Callback with Task Token";
+  API Reference, SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat): an expired heartbeat is
+  matched by `States.HeartbeatTimeout` and `States.Timeout`, not `States.TaskFailed`, and recorded
+  as `States.Timeout` (sources at each test); a closed token is `TaskTimedOut`, an unknown one
+  `InvalidToken`, output that is not JSON `InvalidOutput` (botocore's service model documents each).
+- JSONPath workflow variables ("Passing data between states with variables"), checked against
+  histories localstack recorded against AWS (cited at the test).
 """
 
 from __future__ import annotations

@@ -194,8 +194,8 @@ class _WaitingTokens:
                 # A retry: moto issued one token when the state was entered; each attempt needs its own.
                 pool.add(context.update_task_token())
             endpoint = pool.get(context.context_object_data["Task"]["Token"])
-            execution = waiting.setdefault(str(context.context_object_data["Execution"]["Id"]), set())
-            execution.add(endpoint)
+            execution_arn = str(context.context_object_data["Execution"]["Id"])
+            waiting.setdefault(execution_arn, set()).add(endpoint)
             try:
                 original(self, env)
             except Exception:
@@ -204,7 +204,7 @@ class _WaitingTokens:
                 if env.is_running():
                     raise
             finally:
-                execution.discard(endpoint)
+                waiting.get(execution_arn, set()).discard(endpoint)
                 _close(endpoint)
 
         return _evaluate_with_timeout

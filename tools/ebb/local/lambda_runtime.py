@@ -379,32 +379,29 @@ class LambdaRuntime:
         wire_event = json.loads(json.dumps(event))
         compute = 0.0
         try:
-            payload = loaded.handler(wire_event, context)
-            # The handler's compute, which the in-process run took no simulated time for; it
-            # counts against the timeout, as it would in Lambda.
-            charge = self._latency.lambda_duration(spec.logical_id, spec.name)
-            if charge > 0:
-                self._clock.sleep(charge)
-            compute = charge
+            handler_error: Exception | None = None
             try:
-                result = InvocationResult(request_id, json.loads(json.dumps(payload)), None, timed_out=False)
-            except (TypeError, ValueError) as error:
-                # What the Python runtime reports for a result it cannot serialise.
-                marshal_error = {
-                    "errorType": "Runtime.MarshalError",
-                    "errorMessage": f"Unable to marshal response: {error}",
-                }
-                result = InvocationResult(request_id, marshal_error, "Unhandled", timed_out=False)
+                payload = loaded.handler(wire_event, context)
+            except Exception as error:  # the runtime reports any handler error
+                handler_error = error
+            # The handler's compute, which the in-process run took no simulated time for; it
+            # counts against the timeout, as it would in Lambda, whether the handler returned
+            # or raised.
+            compute = self._latency.lambda_duration(spec.logical_id, spec.name)
+            if compute > 0:
+                self._clock.sleep(compute)
+            if handler_error is not None:
+                result = InvocationResult(
+                    request_id, lambda_error_payload(handler_error, request_id), "Unhandled", timed_out=False
+                )
+            else:
+                result = _returned(request_id, payload)
         except LambdaTimeout:
             result = InvocationResult(
                 request_id,
                 lambda_timeout_payload(request_id, spec.timeout_seconds),
                 "Unhandled",
                 timed_out=True,
-            )
-        except Exception as error:  # the runtime reports any handler error
-            result = InvocationResult(
-                request_id, lambda_error_payload(error, request_id), "Unhandled", timed_out=False
             )
         finally:
             actor.budgets.pop()
@@ -592,6 +589,18 @@ class LambdaRuntime:
         if result.function_error is not None:
             response_headers["x-amz-function-error"] = result.function_error
         return json.dumps(result.payload).encode()
+
+
+def _returned(request_id: str, payload: Any) -> InvocationResult:
+    try:
+        return InvocationResult(request_id, json.loads(json.dumps(payload)), None, timed_out=False)
+    except (TypeError, ValueError) as error:
+        # What the Python runtime reports for a result it cannot serialise.
+        marshal_error = {
+            "errorType": "Runtime.MarshalError",
+            "errorMessage": f"Unable to marshal response: {error}",
+        }
+        return InvocationResult(request_id, marshal_error, "Unhandled", timed_out=False)
 
 
 class _TooManyRequests(JsonRESTError):

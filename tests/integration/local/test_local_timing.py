@@ -31,12 +31,13 @@ from pathlib import Path
 
 import boto3
 import pytest
+from pydantic import ValidationError
 
 from ebb.adapters.kubernetes import EksKubernetesClient, WorkloadRef
 from ebb.adapters.kubernetes.errors import KubernetesNotFound
 from ebb.local.cluster import ClusterWorldConfig, start_cluster_world
 from ebb.local.lambda_runtime import InvocationRecord, LambdaThrottled
-from ebb.local.latency import Span, TimingConfig
+from ebb.local.latency import Span, TimingConfig, kubernetes_scope
 from ebb.local.world import LocalWorld, LocalWorldConfig, start_local_world
 
 pytestmark = pytest.mark.integration
@@ -297,3 +298,31 @@ def test_kubernetes_calls_cost_their_latency_by_verb_and_scope() -> None:
         before = world.now()
         adapter().list_nodes()
         assert world.now() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("/api/v1/nodes", "cluster"),
+        ("/api/v1/pods", "cluster"),
+        ("/api/v1/nodes/hyperpod-i-0abc", "object"),
+        ("/api/v1/namespaces/default/pods", "namespace"),
+        ("/api/v1/namespaces/default/pods/web-1", "object"),
+        ("/apis/apps/v1/namespaces/default/deployments/web/scale", "object"),
+        ("/apis/policy/v1/namespaces/default/poddisruptionbudgets", "namespace"),
+        ("/apis/policy/v1/poddisruptionbudgets", "cluster"),
+        ("/api/v1/namespaces", "cluster"),
+        ("/api/v1/namespaces/default", "object"),
+    ],
+)
+def test_a_kubernetes_read_is_scoped_as_the_slo_scopes_it(path: str, scope: str) -> None:
+    # api_call_latency.md: "resource if the request is about a single object, namespace if it is
+    # about objects from a single namespace or cluster if it spawns objects from multiple namespaces".
+    assert kubernetes_scope(path) == scope
+
+
+def test_an_init_phase_longer_than_lambdas_limit_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"lambda_init.high_seconds 12.0 exceeds Lambda's 10 s limit"):
+        TimingConfig(lambda_init=Span(low_seconds=1, high_seconds=12))
+    with pytest.raises(ValidationError, match=r"high_seconds 0.1 is below low_seconds 0.2"):
+        Span(low_seconds=0.2, high_seconds=0.1)

@@ -207,6 +207,23 @@ def test_an_sqs_batch_throttled_past_its_visibility_timeout_comes_back_later(wor
     assert last.event["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
 
 
+def test_maximum_concurrency_delays_a_mappings_third_batch_until_one_is_done(world: LocalWorld) -> None:
+    start = world.now()
+    sqs = world.clients.client("sqs")
+    for _ in range(3):
+        sqs.send_message(QueueUrl=world.queue_url("Paced"), MessageBody="5")
+    world.run_for(60)
+
+    started = sorted(seconds_since(start, outcome.started_at) for outcome in world.sqs_event_sources.outcomes)
+    first_done = min(seconds_since(start, outcome.ended_at) for outcome in world.sqs_event_sources.outcomes)
+    # Two run at once (no throttle: the function has no reserved concurrency); the third batch is
+    # received only once one of them is done, after its Init phase, 5 s nap and compute.
+    assert len(started) == 3
+    assert started[1] < 1
+    assert started[2] >= first_done >= INIT + 5
+    assert world.lambda_runtime.throttles == []
+
+
 def test_an_end_to_end_timing_now_takes_simulated_time() -> None:
     def queue_to_queue(timing: TimingConfig) -> float:
         """Seconds from a request's SentTimestamp to its forwarded result's."""

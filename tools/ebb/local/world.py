@@ -220,7 +220,10 @@ class LocalWorld:
         return spec.name
 
     def invoke(self, function: str, event: Any) -> InvocationResult:
-        """Invoke a template function synchronously (by logical id or name), in simulated time."""
+        """Invoke a template function synchronously (by logical id or name), in simulated time.
+
+        Raises `LambdaThrottled` when the function has no concurrency left, as Invoke answers 429.
+        """
         self.wall_clock.refresh()
         return self.lambda_runtime.invoke(self.function_name(function), event)
 

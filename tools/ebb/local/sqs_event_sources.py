@@ -139,7 +139,7 @@ class SqsEventSources:
                 if queue.fifo_queue and not queue.lambda_event_source_mappings:
                     # moto compares deduplication ids queue-wide and only with messages still
                     # stored; SQS does it per the queue's scope, over 5 minutes.
-                    if not sources.first_of_its_kind(queue, message):
+                    if not sources.is_new_deduplication_id(queue, message):
                         return
                     with queue._messages_lock:
                         queue._messages.append(message)
@@ -176,7 +176,7 @@ class SqsEventSources:
         patches.wrap_method(receive_pin, release_expired)
         patches.wrap_method(send_pin, number_in_sequence)
 
-    def first_of_its_kind(self, queue: Any, message: Any) -> bool:
+    def is_new_deduplication_id(self, queue: Any, message: Any) -> bool:
         """Whether a FIFO message is not a duplicate of one accepted in the last 5 minutes.
 
         A message the redrive policy moves to a dead-letter queue was received before: that is

@@ -192,7 +192,8 @@ def metric_unit_hour(d: Any) -> None:
 @case(
     [
         "config.yaml: document 5 (ScaledObject serving/llm-inference): "
-        'spec.triggers[0].metadata.ignoreNullValues: \'maybe\' is not a boolean; allowed: "true" or "false"',
+        "spec.triggers[0].metadata.ignoreNullValues: 'maybe' is not a boolean; allowed: 1, t, T, TRUE, true, "
+        "True or 0, f, F, FALSE, false, False",
     ]
 )
 def ignore_null_values_maybe(d: Any) -> None:

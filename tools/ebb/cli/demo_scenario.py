@@ -38,7 +38,9 @@ from ebb.config.replica_policy import scaler_policy, trigger_name
 from ebb.core.nodes import ExistingNode, NodePlan, NodeState, PodsOnNode, plan_nodes
 from ebb.core.replicas import (
     CloudWatchDatapoint,
+    CloudWatchQueryWindow,
     CloudWatchResult,
+    CloudWatchTrigger,
     Observation,
     ReplicaCounts,
     ReplicaDecision,
@@ -47,7 +49,6 @@ from ebb.core.replicas import (
     SqsQueueAttributes,
     decide_replicas,
 )
-from ebb.core.replicas.metrics import cloudwatch_query_window
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
 from ebb.local.world import LocalWorldConfig
@@ -220,15 +221,16 @@ def _observe(scaler: Scaler, now: datetime) -> dict[str, Observation]:
             )
             observations[name] = SqsQueueAttributes(attributes=dict(answer.get("Attributes", {})))
         else:
-            observations[name] = _cloudwatch(trigger, now)
+            core_trigger = scaler.policy.triggers[index]
+            assert isinstance(core_trigger, CloudWatchTrigger)
+            observations[name] = _cloudwatch(trigger, core_trigger.query_window(now))
     return observations
 
 
-def _cloudwatch(trigger: AwsCloudWatchTrigger, now: datetime) -> CloudWatchResult:
+def _cloudwatch(trigger: AwsCloudWatchTrigger, window: CloudWatchQueryWindow) -> CloudWatchResult:
+    # The window the core judges the datapoints against, so the two cannot disagree.
     metadata = trigger.metadata
-    start, end = cloudwatch_query_window(
-        now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
-    )
+    start, end = window
     cloudwatch = boto3.client("cloudwatch", region_name=metadata.aws_region)
     answer = cloudwatch.get_metric_data(
         MetricDataQueries=[
@@ -372,7 +374,7 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
     scalers = [
         Scaler(
             scaled_object=so,
-            policy=scaler_policy(so, keda_exact=config.scaler_binding(so).keda_exact),
+            policy=scaler_policy(config, so),
             target=WorkloadRef(namespace=so.namespace, name=so.spec.scale_target_ref.name),
         )
         for so in config.scaled_objects_of(pool_config)

@@ -17,7 +17,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, 
 from ebb.config.keda_values import KedaBool, KedaFloat, KedaInt64, KedaString, trim_metadata
 from ebb.config.model_base import Finding, ManifestModel, error_at, note_at
 from ebb.config.model_errors import custom_error, describe_yaml_value
-from ebb.core.replicas.quantities import milli_from_float
+from ebb.core.replicas.policy import MAX_DURATION_SECONDS, MAX_QUEUE_LENGTH
+from ebb.core.replicas.quantities import MAX_TARGET_MILLI, exact_milli_from_float
 
 MetricTargetType = Literal["AverageValue", "Value"]
 
@@ -172,6 +173,12 @@ class AwsSqsQueueMetadata(AwsTriggerMetadata):
                 f"must be > 0, got {self.queue_length}: it is the HPA's AverageValue target, which must be "
                 "positive",
             )
+        elif self.queue_length > MAX_QUEUE_LENGTH:
+            yield error_at(
+                ("queueLength",),
+                f"must be at most {MAX_QUEUE_LENGTH}, got {self.queue_length}: the HPA reads its target in "
+                "thousandths as an int64, which a larger queueLength overflows",
+            )
 
 
 def _request_uri_path(text: str) -> str | None:
@@ -247,18 +254,30 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
                 f"must be greater than 0 and a multiple of metricStatPeriod ({self.metric_stat_period}), "
                 f"{self.metric_collection_time} is given",
             )
+        for alias, seconds in (
+            ("metricCollectionTime", self.metric_collection_time),
+            ("metricEndTimeOffset", self.metric_end_time_offset),
+        ):
+            if seconds > MAX_DURATION_SECONDS:
+                yield error_at((alias,), _duration_overflow(seconds))
         if self.target_metric_value <= 0:
             yield error_at(
                 ("targetMetricValue",),
                 f"must be > 0, got {self.target_metric_value:g}: it is the HPA's target, which must be "
                 "positive",
             )
-        elif milli_from_float(self.target_metric_value) <= 0:
+        elif exact_milli_from_float(self.target_metric_value) <= 0:
             # KEDA hands the HPA a milli-quantity: a target below 0.001 becomes 0, which the HPA refuses.
             yield error_at(
                 ("targetMetricValue",),
                 f"must be at least 0.001, got {self.target_metric_value:g}: the HPA compares metrics in "
                 "thousandths, so a smaller target rounds to 0",
+            )
+        elif exact_milli_from_float(self.target_metric_value) > MAX_TARGET_MILLI:
+            yield error_at(
+                ("targetMetricValue",),
+                f"must be at most 9223372036854775.807, got {self.target_metric_value:g}: the HPA reads its "
+                "target in thousandths as an int64, which a larger target overflows",
             )
         if self.metric_end_time_offset < 0:
             yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")
@@ -292,10 +311,20 @@ def _split_list(text: str | None) -> tuple[str, ...]:
     return () if text is None else tuple(part.strip() for part in text.split(";"))
 
 
+def _duration_overflow(seconds: int) -> str:
+    # computeQueryWindow multiplies by time.Second: Go's int64 nanoseconds wrap past 292 years.
+    return (
+        f"must be at most {MAX_DURATION_SECONDS} seconds, got {seconds}: KEDA computes the query window in "
+        "Go time.Duration (int64 nanoseconds), which a longer time overflows"
+    )
+
+
 def _metric_stat_period_problem(period: int) -> str | None:
-    """KEDA's checkMetricStatPeriod."""
+    """KEDA's checkMetricStatPeriod, and the Go time.Duration bound of the window it truncates to."""
     if period < 1:
         return f"must be at least 1, got {period}"
+    if period > MAX_DURATION_SECONDS:
+        return _duration_overflow(period)
     if period <= 60 and period not in (1, 5, 10, 30, 60):
         return f"{period} is not allowed; allowed: 1, 5, 10, 30, 60 or a multiple of 60"
     if period > 60 and period % 60 != 0:

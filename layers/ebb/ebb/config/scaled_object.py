@@ -201,6 +201,14 @@ class ScaledObjectSpec(ManifestModel):
             seen.setdefault(trigger.name, index)
 
     def _replica_bound_findings(self) -> Iterator[Finding]:
+        if self.max_replica_count == 0:
+            # KEDA passes maxReplicaCount to its HPA, and the API server refuses maxReplicas < 1
+            # (kubernetes pkg/apis/autoscaling/validation/validation.go, validateHorizontalPodAutoscalerSpec).
+            yield error_at(
+                ("maxReplicaCount",),
+                "must be greater than 0: it is the HPA's maxReplicas, which the API server requires to be at "
+                "least 1",
+            )
         # KEDA's CheckReplicaCountBoundsAreValid, messages included: a set minReplicaCount of 0
         # counts as 1 (the HPA minimum), an unset one as 0.
         low = 0 if self.min_replica_count is None else self.hpa_min_replicas

@@ -17,9 +17,12 @@ Sources (kedacore/keda):
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 from pydantic import ValidationError
 
 from ebb.config.keda_triggers import AwsCloudWatchMetadata, AwsSqsQueueMetadata
@@ -281,3 +284,75 @@ def test_a_non_boolean_paused_annotation_loads_with_a_note() -> None:
     assert [(f.severity, f.message) for f in findings] == [
         ("note", '\'invalid\' is not a boolean; like KEDA, ebb takes it as true (write "true" or "false")')
     ]
+
+
+# --- awsAccountId: CloudWatch cross-account observability -----------------------------------------
+# KEDA parses `awsAccountId` and sets it as the GetMetricData query's AccountId (kedacore/keda
+# pull request #7237 "Add optional AWS Account ID to support CloudWatch cross-account
+# observability", fixing #7189; documented by kedacore/keda-docs pull request #1650). The query's
+# shape is checked against botocore's own cloudwatch service model, not against ebb.
+
+
+def _get_metric_data_problems(query: object) -> str:
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    shape = model.operation_model("GetMetricData").input_shape
+    request = {
+        "MetricDataQueries": [query],
+        "StartTime": datetime(2026, 1, 1, tzinfo=UTC),
+        "EndTime": datetime(2026, 1, 1, 0, 5, tzinfo=UTC),
+        "ScanBy": "TimestampDescending",
+    }
+    return str(ParamValidator().validate(request, shape).generate_report())
+
+
+def test_aws_account_id_reaches_the_metric_stat_query() -> None:
+    metadata = _cloudwatch(awsAccountId="210987654321", metricUnit="Count")
+
+    query = metadata.metric_data_query("c1")
+
+    assert query == {
+        "Id": "c1",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": "keda"}],
+            },
+            "Period": 300,
+            "Stat": "Average",
+            "Unit": "Count",
+        },
+        "ReturnData": True,
+        "AccountId": "210987654321",
+    }
+    assert _get_metric_data_problems(query) == ""
+    assert list(collect_findings(metadata)) == []  # a parameter now, not an ignored key
+
+
+def test_aws_account_id_reaches_an_expression_query() -> None:
+    metadata = AwsCloudWatchMetadata.model_validate(
+        {
+            "expression": 'SELECT MAX(ApproximateNumberOfMessagesVisible) FROM "AWS/SQS"',
+            "targetMetricValue": "2",
+            "minMetricValue": "0",
+            "awsRegion": "eu-west-1",
+            "awsAccountId": " 210987654321 ",
+        }
+    )
+
+    query = metadata.metric_data_query("q1")
+
+    assert query == {
+        "Id": "q1",
+        "Expression": 'SELECT MAX(ApproximateNumberOfMessagesVisible) FROM "AWS/SQS"',
+        "Period": 300,
+        "AccountId": "210987654321",
+    }
+    assert _get_metric_data_problems(query) == ""
+
+
+def test_without_an_account_the_query_names_none() -> None:
+    query = _cloudwatch().metric_data_query("c1")
+
+    assert "AccountId" not in query
+    assert _get_metric_data_problems(query) == ""

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import yaml
@@ -52,6 +52,9 @@ from ebb.core.replicas import (
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
 from ebb.local.world import LocalWorldConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
 DEFAULT_SEED = 7
 ROUND_SECONDS = 60
@@ -233,20 +236,8 @@ def _cloudwatch(trigger: AwsCloudWatchTrigger, window: CloudWatchQueryWindow) ->
     start, end = window
     cloudwatch = boto3.client("cloudwatch", region_name=metadata.aws_region)
     answer = cloudwatch.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "m0",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": metadata.namespace or "",
-                        "MetricName": metadata.metric_name or "",
-                        "Dimensions": [{"Name": n, "Value": v} for n, v in metadata.dimensions],
-                    },
-                    "Period": metadata.metric_stat_period,
-                    "Stat": metadata.metric_stat,
-                },
-            }
-        ],
+        # The query KEDA makes (awsAccountId included); the config's TypedDict mirrors botocore's shape.
+        MetricDataQueries=[cast("MetricDataQueryTypeDef", metadata.metric_data_query("m0"))],
         StartTime=start,
         EndTime=end,
         ScanBy="TimestampDescending",

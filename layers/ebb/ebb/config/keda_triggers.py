@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, model_validator
@@ -190,6 +190,41 @@ def _request_uri_path(text: str) -> str | None:
     return None
 
 
+class CloudWatchDimension(TypedDict):
+    """A `Dimension` of CloudWatch's `Metric` (botocore cloudwatch service model)."""
+
+    Name: str
+    Value: str
+
+
+class CloudWatchMetric(TypedDict):
+    """A `Metric` of CloudWatch's `MetricStat`."""
+
+    Namespace: str
+    MetricName: str
+    Dimensions: list[CloudWatchDimension]
+
+
+class CloudWatchMetricStat(TypedDict):
+    """A `MetricStat` of CloudWatch's `MetricDataQuery`."""
+
+    Metric: CloudWatchMetric
+    Period: int
+    Stat: str
+    Unit: NotRequired[str]
+
+
+class MetricDataQuery(TypedDict):
+    """One `MetricDataQuery` of a GetMetricData request, as KEDA builds it."""
+
+    Id: str
+    Expression: NotRequired[str]
+    MetricStat: NotRequired[CloudWatchMetricStat]
+    Period: NotRequired[int]
+    ReturnData: NotRequired[bool]
+    AccountId: NotRequired[str]
+
+
 class AwsCloudWatchMetadata(AwsTriggerMetadata):
     """`aws-cloudwatch` metadata (pkg/scalers/aws_cloudwatch_scaler.go)."""
 
@@ -207,6 +242,37 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
     metric_unit: KedaString | None = Field(None, alias="metricUnit")
     metric_stat_period: KedaInt64 = Field(300, alias="metricStatPeriod")
     metric_end_time_offset: KedaInt64 = Field(0, alias="metricEndTimeOffset")
+    aws_account_id: KedaString | None = Field(None, alias="awsAccountId")
+    """The account that owns the metric, for CloudWatch cross-account observability (KEDA 2.19,
+    kedacore/keda#7237): KEDA sets it as the query's `AccountId`, so a monitoring account reads a
+    linked source account's metric with its own credentials."""
+
+    def metric_data_query(self, query_id: str) -> MetricDataQuery:
+        """The GetMetricData query KEDA makes for this trigger (GetCloudwatchMetrics), under `query_id`.
+
+        An expression is sent with its period; otherwise the metric, its dimensions, statistic,
+        period and unit (when one is set), with ReturnData. `awsAccountId` becomes `AccountId`.
+        The window to ask for is the core trigger's `query_window(now)`.
+        """
+        query: MetricDataQuery
+        if self.expression is not None:
+            query = {"Id": query_id, "Expression": self.expression, "Period": self.metric_stat_period}
+        else:
+            stat: CloudWatchMetricStat = {
+                "Metric": {
+                    "Namespace": self.namespace or "",
+                    "MetricName": self.metric_name or "",
+                    "Dimensions": [{"Name": name, "Value": value} for name, value in self.dimensions],
+                },
+                "Period": self.metric_stat_period,
+                "Stat": self.metric_stat,
+            }
+            if self.metric_unit is not None:
+                stat["Unit"] = self.metric_unit
+            query = {"Id": query_id, "MetricStat": stat, "ReturnData": True}
+        if self.aws_account_id is not None:
+            query["AccountId"] = self.aws_account_id
+        return query
 
     @property
     def dimensions(self) -> tuple[tuple[str, str], ...]:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from ebb.config.keda_values import KedaBool, KedaFloat, KedaInt64, KedaString, trim_metadata
-from ebb.config.model_base import Finding, ManifestModel, error_at, note_at
+from ebb.config.model_base import Finding, ManifestModel, error_at, independent_rules, note_at
 from ebb.config.model_errors import custom_error, describe_yaml_value
 from ebb.core.replicas.policy import MAX_DURATION_SECONDS, MAX_QUEUE_LENGTH
 from ebb.core.replicas.quantities import MAX_TARGET_MILLI, exact_milli_from_float
@@ -152,6 +152,9 @@ class AwsSqsQueueMetadata(AwsTriggerMetadata):
 
     def findings(self) -> Iterator[Finding]:
         yield from super().findings()
+        yield from independent_rules(self._queue_url_rules, self._queue_length_rules)
+
+    def _queue_url_rules(self) -> Iterator[Finding]:
         if self.queue_url_from_env is not None:
             yield note_at(("queueURLFromEnv",), "ignored: queueURL is set, and KEDA reads queueURL first")
         if self.queue_url and not self.queue_url_is_name and not self.queue_name:
@@ -162,11 +165,13 @@ class AwsSqsQueueMetadata(AwsTriggerMetadata):
                 "https://sqs.<region>.amazonaws.com/<account>/<queue>, or a bare queue name",
             )
         if self.queue_url_is_name:
+            region = self.__dict__.get("aws_region", "the trigger's awsRegion")
             yield note_at(
                 ("queueURL",),
-                f"{self.queue_url!r} is not a URL; as in KEDA it is taken as the queue name in "
-                f"{self.aws_region}",
+                f"{self.queue_url!r} is not a URL; as in KEDA it is taken as the queue name in {region}",
             )
+
+    def _queue_length_rules(self) -> Iterator[Finding]:
         if self.queue_length <= 0:
             yield error_at(
                 ("queueLength",),
@@ -307,10 +312,18 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
         )
 
     def findings(self) -> Iterator[Finding]:
-        # KEDA's awsCloudwatchMetadata.Validate, in its order; each problem reported once.
+        # KEDA's awsCloudwatchMetadata.Validate, in its order; each problem reported once, and each
+        # rule judged on its own (a field that failed to parse hides only the rules that read it).
         yield from super().findings()
-        if self.expression is None:
-            yield from self._metric_stat_findings()
+        yield from independent_rules(
+            self._metric_stat_findings,
+            self._window_findings,
+            self._collection_time_bound,
+            self._target_findings,
+            self._end_offset_findings,
+        )
+
+    def _window_findings(self) -> Iterator[Finding]:
         period_problem = _metric_stat_period_problem(self.metric_stat_period)
         if period_problem is not None:
             yield error_at(("metricStatPeriod",), period_problem)
@@ -320,12 +333,18 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
                 f"must be greater than 0 and a multiple of metricStatPeriod ({self.metric_stat_period}), "
                 f"{self.metric_collection_time} is given",
             )
-        for alias, seconds in (
-            ("metricCollectionTime", self.metric_collection_time),
-            ("metricEndTimeOffset", self.metric_end_time_offset),
-        ):
-            if seconds > MAX_DURATION_SECONDS:
-                yield error_at((alias,), _duration_overflow(seconds))
+
+    def _collection_time_bound(self) -> Iterator[Finding]:
+        if self.metric_collection_time > MAX_DURATION_SECONDS:
+            yield error_at(("metricCollectionTime",), _duration_overflow(self.metric_collection_time))
+
+    def _end_offset_findings(self) -> Iterator[Finding]:
+        if self.metric_end_time_offset < 0:
+            yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")
+        elif self.metric_end_time_offset > MAX_DURATION_SECONDS:
+            yield error_at(("metricEndTimeOffset",), _duration_overflow(self.metric_end_time_offset))
+
+    def _target_findings(self) -> Iterator[Finding]:
         if self.target_metric_value <= 0:
             yield error_at(
                 ("targetMetricValue",),
@@ -345,10 +364,10 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
                 f"must be at most 9223372036854775.807, got {self.target_metric_value:g}: the HPA reads its "
                 "target in thousandths as an int64, which a larger target overflows",
             )
-        if self.metric_end_time_offset < 0:
-            yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")
 
     def _metric_stat_findings(self) -> Iterator[Finding]:
+        if self.expression is not None:
+            return
         missing = "is required unless expression is given"
         if self.namespace is None:
             yield error_at(("namespace",), missing)

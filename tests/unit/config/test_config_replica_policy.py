@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ebb.config import EbbConfig, ScaledObject, load_config_text
+from ebb.config import EbbConfig, ScaledObject, load_config_text, summarize
 from ebb.config.replica_policy import scaler_policy
 from ebb.core.replicas import decide_replicas
 from ebb.core.replicas.observations import (
@@ -349,3 +349,13 @@ def test_every_scaled_object_the_config_accepts_is_a_valid_core_policy(make_docs
             policy, _observations(config, scaled_object), ReplicaCounts(spec=1, status=1, ready=1), None, NOW
         )
         assert decision.desired_replicas >= 0  # paused-replicas may hold any count, as in KEDA
+
+
+def test_the_summary_names_the_account_a_metric_is_read_from(docs: Any) -> None:
+    # awsAccountId (kedacore/keda pull request #7237): ebb validate says which account it reads.
+    docs.requests_metadata["awsAccountId"] = "210987654321"
+    config = _load(docs)
+
+    (llm,) = [scaler for scaler in summarize(config).scalers if scaler.name == "serving/llm-inference"]
+
+    assert "in account 210987654321" in llm.triggers[0].description

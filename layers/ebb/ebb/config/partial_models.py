@@ -6,8 +6,9 @@ error: validation in rounds, although every check is independent. After the fiel
 reported, `salvage` rebuilds the document from the fields that are valid (each validated by its
 own type; a nested model that fails is salvaged in turn) and leaves the invalid ones out
 entirely, with no default in their place: a rule that reads a missing field cannot be judged and
-is skipped (`model_base.independent_rules`), every other rule runs and reports. A salvaged model is only
-ever used for its findings, never as configuration.
+is skipped (`model_base.independent_rules`), every other rule runs and reports. A salvaged model
+is only ever used for its findings, never as configuration. Checks across documents still need
+every document valid: a salvaged one takes no part in them.
 """
 
 from __future__ import annotations
@@ -69,7 +70,11 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
 
 def _valid_value(annotation: Any, value: object) -> Any:
     try:
-        return _adapter(annotation).validate_python(value)
+        adapter = _adapter(annotation)
+    except TypeError:  # an annotation whose metadata is unhashable: build it uncached
+        adapter = TypeAdapter(annotation)
+    try:
+        return adapter.validate_python(value)
     except (ValidationError, ValueError, PydanticCustomError):
         pass
     salvaged = _salvage_value(annotation, value)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import yaml
@@ -38,7 +38,9 @@ from ebb.config.replica_policy import scaler_policy, trigger_name
 from ebb.core.nodes import ExistingNode, NodePlan, NodeState, PodsOnNode, plan_nodes
 from ebb.core.replicas import (
     CloudWatchDatapoint,
+    CloudWatchQueryWindow,
     CloudWatchResult,
+    CloudWatchTrigger,
     Observation,
     ReplicaCounts,
     ReplicaDecision,
@@ -47,10 +49,12 @@ from ebb.core.replicas import (
     SqsQueueAttributes,
     decide_replicas,
 )
-from ebb.core.replicas.metrics import cloudwatch_query_window
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
 from ebb.local.world import LocalWorldConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
 DEFAULT_SEED = 7
 ROUND_SECONDS = 60
@@ -220,31 +224,20 @@ def _observe(scaler: Scaler, now: datetime) -> dict[str, Observation]:
             )
             observations[name] = SqsQueueAttributes(attributes=dict(answer.get("Attributes", {})))
         else:
-            observations[name] = _cloudwatch(trigger, now)
+            core_trigger = scaler.policy.triggers[index]
+            assert isinstance(core_trigger, CloudWatchTrigger)
+            observations[name] = _cloudwatch(trigger, core_trigger.query_window(now))
     return observations
 
 
-def _cloudwatch(trigger: AwsCloudWatchTrigger, now: datetime) -> CloudWatchResult:
+def _cloudwatch(trigger: AwsCloudWatchTrigger, window: CloudWatchQueryWindow) -> CloudWatchResult:
+    # The window the core judges the datapoints against, so the two cannot disagree.
     metadata = trigger.metadata
-    start, end = cloudwatch_query_window(
-        now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
-    )
+    start, end = window
     cloudwatch = boto3.client("cloudwatch", region_name=metadata.aws_region)
     answer = cloudwatch.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "m0",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": metadata.namespace or "",
-                        "MetricName": metadata.metric_name or "",
-                        "Dimensions": [{"Name": n, "Value": v} for n, v in metadata.dimensions],
-                    },
-                    "Period": metadata.metric_stat_period,
-                    "Stat": metadata.metric_stat,
-                },
-            }
-        ],
+        # The query KEDA makes (awsAccountId included); the config's TypedDict mirrors botocore's shape.
+        MetricDataQueries=[cast("MetricDataQueryTypeDef", metadata.metric_data_query("m0"))],
         StartTime=start,
         EndTime=end,
         ScanBy="TimestampDescending",
@@ -372,7 +365,7 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
     scalers = [
         Scaler(
             scaled_object=so,
-            policy=scaler_policy(so, keda_exact=config.scaler_binding(so).keda_exact),
+            policy=scaler_policy(config, so),
             target=WorkloadRef(namespace=so.namespace, name=so.spec.scale_target_ref.name),
         )
         for so in config.scaled_objects_of(pool_config)

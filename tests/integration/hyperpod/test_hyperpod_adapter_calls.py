@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from hyperpod_testkit import REGION, adapter, create_cluster, group
+from hyperpod_testkit import REGION, ZONE, adapter, create_cluster, group, in_zones
 
 from ebb.adapters.hyperpod import SageMakerHyperPod
 from ebb.adapters.hyperpod_errors import (
@@ -238,8 +238,12 @@ def test_a_group_that_is_updating_refuses_nodes_for_now(
 def test_incompatible_zones_and_types_are_per_group_failures(
     client: SageMakerClient, hyperpod: LocalHyperPod
 ) -> None:
-    create_cluster(client, "inference", group("flex", flexible=("ml.g6e.12xlarge", "ml.g6.12xlarge")))
-    hyperpod.set_availability_zones("inference", "flex", ("us-east-1a", "us-east-1b"))
+    flex = group(
+        "flex",
+        flexible=("ml.g6e.12xlarge", "ml.g6.12xlarge"),
+        OverrideVpcConfig=in_zones("us-east-1a", "us-east-1b"),
+    )
+    create_cluster(client, "inference", flex)
     request = NodeAdditionRequest(
         groups=(GroupAddition(instance_group="flex", count=1, instance_types=("ml.p5.48xlarge",)),),
         client_token="t-types",
@@ -321,7 +325,7 @@ def test_delete_by_instance_id_and_by_logical_id(
     adapter(client).add_nodes(_add({"gpu": 3}))
     world.advance(BOOTED)
     running, *_ = adapter(client).list_nodes()
-    hyperpod.set_capacity("ml.g6e.12xlarge", 3)
+    hyperpod.set_capacity("ml.g6e.12xlarge", 3, availability_zone=ZONE)
     pending = adapter(client).add_nodes(_add({"gpu": 1}, chunk=1)).added[0]
     assert running.instance_id is not None
 

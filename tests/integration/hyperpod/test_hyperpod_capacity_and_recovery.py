@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from hyperpod_testkit import adapter, create_cluster, group
+from hyperpod_testkit import ZONE, adapter, create_cluster, group
 
 from ebb.adapters.hyperpod_errors import HyperPodAutoscalingConflict
 from ebb.adapters.hyperpod_events import ClusterEventNotification, replacements_in_progress
@@ -65,7 +65,7 @@ def test_capacity_failure_then_hyperpods_own_retries_then_recovery(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 1)
+    hyperpod.set_capacity(GPU, 1, availability_zone=ZONE)
     requested = _add(api, 3)
     world.advance(60)
 
@@ -102,7 +102,7 @@ def test_capacity_failure_then_hyperpods_own_retries_then_recovery(
     assert gpu is not None
     assert (gpu.current_count, gpu.target_count) == (1, 3)
 
-    hyperpod.set_capacity(GPU, None)
+    hyperpod.set_capacity(GPU, None, availability_zone=ZONE)
     world.advance(2 * HOUR)
 
     assert _conditions(api, hyperpod) == dict.fromkeys(requested, NodeCondition.USABLE)
@@ -138,7 +138,7 @@ def test_cancelling_starved_nodes_stops_the_retries(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 0)
+    hyperpod.set_capacity(GPU, 0, availability_zone=ZONE)
     requested = _add(api, 2)
     world.advance(60)
 
@@ -244,7 +244,7 @@ def test_every_cluster_event_is_published_on_the_bus_as_listed(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 1)
+    hyperpod.set_capacity(GPU, 1, availability_zone=ZONE)
     _add(api, 2)
     world.advance(HOUR)
 
@@ -268,7 +268,7 @@ def test_the_same_seed_gives_the_same_timeline(client: SageMakerClient, aws: Non
         install(standin)
         try:
             create_cluster(client)
-            standin.set_capacity(GPU, 2)
+            standin.set_capacity(GPU, 2, availability_zone=ZONE)
             _add(adapter(client), 4)
             world.advance(3 * HOUR)
             return [

@@ -3,8 +3,10 @@
 What HyperPod does in Continuous mode ("Continuous provisioning for enhanced cluster operations on
 Amazon EKS"): it records the target count, launches instances towards it, and "automatically
 retries failed launches"; a node whose launch failed shows `Failure` and is retried "with a new
-EC2 instance". A launch finds no capacity while the region's pool for its type is exhausted
-(`RegionState.capacity`), and reports it late, as the node's failure message. With NodeRecovery
+EC2 instance". A launch finds no capacity when every offering it may use (its types, each in
+its allowed zones) is exhausted (`RegionState.capacity`, per type and zone), and reports it late,
+as the node's failure message. A new cluster is Creating until its own resources are ready
+(`start_creation`). With NodeRecovery
 Automatic, a faulty node is rebooted or replaced ("Automatic node recovery"); its NodeLogicalId
 stays, a replacement gets a new instance id. Each transition is also told, as it happens, to the
 stand-in's node observers (`transitions`).

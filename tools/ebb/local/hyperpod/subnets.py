@@ -15,7 +15,6 @@ from typing import Protocol
 from moto.ec2.exceptions import InvalidSubnetIdError
 from moto.ec2.models import ec2_backends
 
-from ebb.local.hyperpod.errors import StandInPinMismatch
 from ebb.local.hyperpod.state import SubnetFacts
 
 
@@ -32,13 +31,9 @@ class MotoSubnets:
 
     def lookup(self, account: str, region: str, subnet_id: str) -> SubnetFacts | None:
         """The subnet as moto's EC2 has it; None if it has none of that id."""
-        backend = ec2_backends[account][region]
-        if not hasattr(backend, "get_subnet"):
-            raise StandInPinMismatch(
-                "moto's EC2 backend has no get_subnet; the stand-in's subnets need updating"
-            )
+        # `check_pins` (run by `install`) has checked get_subnet and the Subnet's properties.
         try:
-            subnet = backend.get_subnet(subnet_id)
+            subnet = ec2_backends[account][region].get_subnet(subnet_id)
         except InvalidSubnetIdError:
             return None
         return SubnetFacts(

@@ -122,6 +122,10 @@ class LocalLoadBalancer:
     _rates: dict[str, float] = field(default_factory=dict)
     _carry: dict[str, float] = field(default_factory=dict)
     _traffic: TimerHandle | None = None
+    served_total: int = 0
+    """Requests a target has served, since the load balancer was created."""
+    rejected_total: int = 0
+    """Requests the load balancer answered with 503 itself, since it was created."""
 
     def __post_init__(self) -> None:
         check_name(self.name, "load balancer")
@@ -186,9 +190,12 @@ class LocalLoadBalancer:
             counts.served += 1
             counts.served_by_zone[zone] = counts.served_by_zone.get(zone, 0) + 1
             group.served_by_target[target.target_id] = group.served_by_target.get(target.target_id, 0) + 1
-        return RequestsOutcome(
+        outcome = RequestsOutcome(
             served=requests if targets else 0, rejected_with_503=0 if targets else requests
         )
+        self.served_total += outcome.served
+        self.rejected_total += outcome.rejected_with_503
+        return outcome
 
     def set_request_rate(self, target_group: str, requests_per_minute: float) -> None:
         """Steady traffic for `target_group` from now on (0 stops it), in `slice_seconds` slices."""

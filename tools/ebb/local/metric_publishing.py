@@ -46,7 +46,7 @@ class Datapoint:
     def of(
         cls, namespace: str, metric_name: str, dimensions: Mapping[str, str], value: float, unit: str
     ) -> Datapoint:
-        """A datapoint whose dimensions keep the order given (GetMetricData matches them in order)."""
+        """A datapoint with these dimensions, in the order given (as the service lists them)."""
         return cls(namespace, metric_name, tuple(dimensions.items()), float(value), unit)
 
 
@@ -109,13 +109,16 @@ class MetricPublisher:
 
     def _put(self, batch: list[Datapoint], timestamp: datetime) -> None:
         visible_at = self.clock.now_datetime()
+        # moto's PutMetricData parser hands its backend naive UTC timestamps; GetMetricData compares
+        # them with naive ones, so the datapoints go in as the parser would have made them.
+        naive = timestamp.astimezone(UTC).replace(tzinfo=None)
         by_namespace: dict[str, list[dict[str, Any]]] = {}
         for point in batch:
             by_namespace.setdefault(point.namespace, []).append(
                 {
                     "MetricName": point.metric_name,
                     "Dimensions": [{"Name": name, "Value": value} for name, value in point.dimensions],
-                    "Timestamp": timestamp,
+                    "Timestamp": naive,
                     "Value": point.value,
                     "Unit": point.unit,
                 }

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Protocol
 
 import yaml
 from moto import mock_aws
-from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.cloudwatch.models import CloudWatchBackend, Dimension, cloudwatch_backends
 from moto.core.config import DefaultConfig
 from moto.moto_api._internal import mock_random
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -85,6 +85,18 @@ _PUT_METRIC_DATA = PinnedAttribute(
     "put_metric_data",
     "(self, namespace: str, metric_data: list[dict[str, typing.Any]]) -> None",
 )
+# moto 5.2.5 matches a GetMetricData query's dimensions to a datum's by sorting both lists, with a
+# `Dimension.__lt__` that compares a value with a name: the match then depends on the order the
+# dimensions were given in. CloudWatch identifies a metric by its set of dimensions ("CloudWatch
+# treats each unique combination of dimensions as a separate metric", CloudWatch User Guide,
+# "Metrics concepts", Dimensions), so the world orders them by (name, value).
+_DIMENSION_ORDER = PinnedAttribute(Dimension, "__lt__", "(self, other: 'Dimension') -> bool")
+
+
+def _dimension_before(dimension: Any, other: Any) -> bool:
+    return (str(dimension.name), str(dimension.value)) < (str(other.name), str(other.value))
+
+
 _CLOCK_PREFIXES = ("moto", "aws_lambda_powertools", "ebb")
 _TOOL_PACKAGES = ("ebb.local", "ebb.sim", "ebb.cli")
 _running: list[LocalWorld] = []
@@ -474,6 +486,7 @@ class LocalWorld:
         self.alarms.install(self._patches)
         self.sqs_event_sources.install(self._patches)
         self.queue_metrics.install(self._patches)
+        self._patches.replace(_DIMENSION_ORDER, _dimension_before)
         for part in parts:
             self.parts.append(part)
             part.install(self, self._patches)

@@ -103,7 +103,10 @@ class QueueMetrics:
         for name in sorted(self._backend().queues):
             queue = self._backend().queues[name]
             messages = list(queue._messages)
-            activity = self._activity.setdefault(name, _QueueActivity(last_activity=now, publishing_from=now))
+            if name not in self._activity:  # CreateQueue is the queue's first API call
+                created = float(queue.created_timestamp)
+                self._activity[name] = _QueueActivity(last_activity=created, publishing_from=created)
+            activity = self._activity[name]
             if messages:
                 # A queue holding messages is active (a delayed message becoming visible is activity too).
                 if activity.asleep:

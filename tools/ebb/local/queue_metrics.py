@@ -15,10 +15,12 @@ Amazon SQS queues using CloudWatch". Each queue gets, once a minute, with the on
   messages "are excluded from this metric until successfully processed").
 
 A queue is active while it holds messages or was touched by an API call in the last six hours;
-past that SQS "is considered asleep and stops delivering metrics to the CloudWatch service". The
-guide says metrics of a queue waking from sleep can take up to 15 minutes to come back; the
-local world draws that wait, seeded, from 0-15 minutes. Every API call that names a queue goes
-through moto's `SQSBackend.get_queue`, which is where activity is noted.
+past that SQS "is considered asleep and stops delivering metrics to the CloudWatch service". An
+"up to 15 minutes" wait before a reactivated queue's metrics appear is attributed to SQS; its
+exact wording was not available here, so the local world assumes it and draws the wait, seeded,
+from 0-15 minutes. Every API call that names a queue goes through moto's
+`SQSBackend.get_queue`, which is where activity is noted (CreateQueue counts from the queue's
+creation time).
 
 The values are the queue's state when the minute ends, from moto's exact counts (SQS's are
 approximate, "close to the actual number"); the datapoint is stamped with the minute's start.

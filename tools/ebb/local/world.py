@@ -87,9 +87,9 @@ _PUT_METRIC_DATA = PinnedAttribute(
 )
 # moto 5.2.5 matches a GetMetricData query's dimensions to a datum's by sorting both lists, with a
 # `Dimension.__lt__` that compares a value with a name: the match then depends on the order the
-# dimensions were given in. CloudWatch identifies a metric by its set of dimensions ("CloudWatch
-# treats each unique combination of dimensions as a separate metric", CloudWatch User Guide,
-# "Metrics concepts", Dimensions), so the world orders them by (name, value).
+# dimensions were given in. In CloudWatch the dimensions are name/value pairs, each "part of the
+# identity of a metric" (CloudWatch API Reference, Dimension; the same text is in botocore's
+# model), with no order among them, so the world orders them by (name, value).
 _DIMENSION_ORDER = PinnedAttribute(Dimension, "__lt__", "(self, other: 'Dimension') -> bool")
 
 

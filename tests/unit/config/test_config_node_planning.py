@@ -23,8 +23,10 @@ from ebb.config.node_planning import (
 from ebb.core.nodes import (
     Budget,
     ConsolidationPolicy,
+    ExistingNode,
     NodeSelectorTerm,
     Operator,
+    RemovalKind,
     Requirement,
     Resources,
     Taint,
@@ -100,7 +102,8 @@ def test_the_example_instance_groups_and_types_map_field_by_field(docs: Any) -> 
         ("ml.g6e.12xlarge",),
         0,
     )
-    assert (g5.current_count, g5.target_count, g5.max_count, g5.paid_for) == (0, 0, None, False)
+    # The target is observed: unset, the core counts it from the nodes it is given.
+    assert (g5.current_count, g5.target_count, g5.max_count, g5.paid_for) == (0, None, None, False)
     types = {t.name: t for t in statics.instance_types}
     assert sorted(types) == ["ml.g5.12xlarge", "ml.g6e.12xlarge"]
     g5_type = types["ml.g5.12xlarge"]
@@ -225,3 +228,20 @@ def test_observed_group_counts_reach_the_core(docs: Any) -> None:
     }
     with pytest.raises(KeyError, match="not on node pool"):
         planning_input(config, "gpu", now=NOW, replicas={"serving/other": 1})
+
+
+def test_without_observed_counts_a_groups_target_is_counted_from_its_nodes(docs: Any) -> None:
+    """Leaving group_counts out must not make an idle node unremovable (a target of 0 did)."""
+    config = _load(docs)
+    idle = ExistingNode(
+        name="idle",
+        node_pool="gpu",
+        instance_group="gpu-g5-use1a",
+        instance_type="ml.g5.12xlarge",
+        initialized_at=NOW - timedelta(hours=1),
+    )
+    plan = plan_nodes(planning_input(config, "gpu", now=NOW, replicas={}, nodes=(idle,))).for_pool("gpu")
+    assert [(r.node, r.kind) for r in plan.removals] == [("idle", RemovalKind.EMPTY)]
+    assert [(t.instance_group, t.target_before, t.target_after) for t in plan.targets] == [
+        ("gpu-g5-use1a", 1, 0)
+    ]

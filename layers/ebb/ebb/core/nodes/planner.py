@@ -62,6 +62,7 @@ class _Planning:
     def __init__(self, inp: PlanningInput) -> None:
         self.inp = inp
         self.groups = {g.name: g for g in inp.instance_groups}
+        self.targets = inp.target_counts()
         self.pod_groups = {g.name: g for g in inp.pod_groups}
         self.pools = sorted(inp.node_pools, key=lambda p: (-p.weight, p.name))
         types = {t.name: t for t in inp.instance_types}
@@ -72,6 +73,7 @@ class _Planning:
             pool.name: PoolView(
                 pool,
                 groups=self.groups,
+                targets=self.targets,
                 types=types,
                 nodes=nodes_by_pool[pool.name],
                 pod_groups=self.pod_groups,
@@ -215,6 +217,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
         for nodes in launched.new_nodes:
             added[nodes.instance_group] += nodes.count
         groups = planning.groups
+        targets = planning.targets
         scale_in = consolidate(
             planning.views[pool.name],
             now=inp.now,
@@ -224,7 +227,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
             receiving=receiving,
             emptied=emptied,
             removable={
-                name: max(groups[name].target_count + added[name] - groups[name].min_count, 0)
+                name: max(targets[name] + added[name] - groups[name].min_count, 0)
                 for name in pool.instance_groups
             },
             growing=bool(launched.new_nodes) or bool(unplaced[pool.name]),
@@ -248,8 +251,8 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 targets=tuple(
                     GroupTarget(
                         instance_group=name,
-                        target_before=groups[name].target_count,
-                        target_after=groups[name].target_count + added[name] - removed[name],
+                        target_before=targets[name],
+                        target_after=targets[name] + added[name] - removed[name],
                     )
                     for name in pool.instance_groups
                     if added[name] or removed[name]

@@ -54,6 +54,8 @@ class _Launches:
 
     new_nodes: list[NewNodes] = field(default_factory=list)
     exact: bool = False
+    tied_with: int | None = None
+    """An equally cheap packing of this many nodes lost on its node count."""
 
 
 class _Planning:
@@ -134,7 +136,7 @@ class _Planning:
         packing = pack(
             items, [launch.option for launch in view.options], view.limits, self.inp.exact_search_states
         )
-        result = _Launches(exact=packing.exact)
+        result = _Launches(exact=packing.exact, tied_with=packing.tied_with)
         for batch in packing.batches:
             launch = view.options[batch.option]
             for key, count in batch.contents:
@@ -241,6 +243,19 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 PlanNote(
                     code="Heuristic",
                     message="new nodes chosen by heuristics: too many pod combinations to prove the cheapest",
+                ),
+            )
+        if launched.tied_with is not None:
+            launching = sum(n.count for n in launched.new_nodes)
+            cost = sum(n.cost_per_hour for n in launched.new_nodes)
+            notes += (
+                PlanNote(
+                    code="TieBreak",
+                    message=(
+                        f"{launching} new node(s) rather than {launched.tied_with} at the same "
+                        f"${cost:.4f}/h: equal-cost plans go to fewer launches (each can fail for "
+                        "capacity and carries the daemon sets' overhead)"
+                    ),
                 ),
             )
         plans.append(

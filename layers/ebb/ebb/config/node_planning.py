@@ -62,7 +62,7 @@ from ebb.core.nodes import (
     to_planner_resources,
 )
 from ebb.core.nodes.catalogue import node_labels
-from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, to_millis, to_units
+from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, PODS, to_millis, to_units
 
 GIB = Decimal(2**30)
 
@@ -210,12 +210,17 @@ def disruption(pool: ConfigNodePool) -> Disruption:
 
 
 def node_overhead(config: EbbConfig) -> Resources:
-    """The binding's `nodeOverhead` (DaemonSets on every node) as the core's per-node overhead."""
+    """The binding's `nodeOverhead` (DaemonSets on every node) as the core's per-node overhead.
+
+    `pods` is the DaemonSet pods' share of the node's pod slots (validation allows only the four
+    resources the core packs, and whole numbers of GPUs and pods).
+    """
     overhead = config.node_overhead()
     return Resources(
         cpu_millis=to_millis(overhead.get(CPU, Decimal(0))),
         memory_bytes=to_units(overhead.get(MEMORY, Decimal(0))),
         gpus=to_units(overhead.get(NVIDIA_GPU, Decimal(0))),
+        pods=to_units(overhead.get(PODS, Decimal(0))),
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ebb.core.nodes.packing import (
     COST_TOLERANCE,
@@ -143,8 +144,7 @@ def _patterns(
 RECURSION_PODS = 600
 
 
-@dataclass(frozen=True, slots=True)
-class _Best:
+class _Best(NamedTuple):
     """The cheapest packing of one state: its cost, its nodes, the first node's pattern.
 
     ``most`` is the largest node count among the equally cheap packings the search met.

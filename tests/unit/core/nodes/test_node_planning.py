@@ -438,3 +438,19 @@ def test_a_cheaper_plan_wins_over_fewer_nodes_and_says_no_tie() -> None:
     result = plan(types, [pods("llm", 3, "2", "8Gi", gpus=1)])
     assert launched(result) == {"ig-one-gpu": 3}
     assert not [n for n in result.for_pool("default").notes if n.code == "TieBreak"]
+
+
+def test_many_pods_are_solved_exactly_bottom_up_with_the_same_tie_break() -> None:
+    """640 pods (above the memoised recursion's 600): the bottom-up sweep finds 80 large nodes."""
+    result = plan(P5, [pods("llm", 640, "4", "32Gi", gpus=1)])
+    assert result.for_pool("default").exact
+    assert launched(result) == {"ig-ml.p5.48xlarge": 80}
+    assert tie_note(result).startswith("80 new node(s) rather than 640 at the same $5063.6800/h")
+
+
+def test_many_pods_bottom_up_still_take_the_cheaper_plan() -> None:
+    cheaper_small = [itype("ml.p5.4xlarge", 16, 256, 7.9, gpus=1), P5[1]]
+    result = plan(cheaper_small, [pods("llm", 610, "4", "32Gi", gpus=1)])
+    assert result.for_pool("default").exact
+    assert launched(result) == {"ig-ml.p5.4xlarge": 610}
+    assert not [n for n in result.for_pool("default").notes if n.code == "TieBreak"]

@@ -24,31 +24,43 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ebb.core.nodes import (
+    BlockedNode,
     Budget,
     Disruption,
     DisruptionReason,
     ExistingNode,
+    ExistingPlacement,
+    GroupTarget,
     InstanceGroup,
     InstanceType,
+    NewNodes,
     NodePlan,
     NodePlans,
     NodePool,
+    NodeRemoval,
+    NodeSelectorTerm,
     NodeState,
     OfferingKey,
+    Operator,
     PlanningInput,
+    PlanNote,
+    PodDeletion,
     PodGroup,
+    PodMove,
     PodsOnNode,
     PoolLimits,
     RemovalKind,
+    Requirement,
     Resources,
     Taint,
     TaintEffect,
     Toleration,
     UnavailableOfferings,
+    UnplacedPods,
     UnplacedReason,
     plan_nodes,
 )
-from ebb.core.nodes.catalogue import INSTANCE_TYPE_LABEL
+from ebb.core.nodes.catalogue import INSTANCE_GROUP_LABEL, INSTANCE_TYPE_LABEL
 
 NOW = datetime(2025, 1, 6, 12, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(hours=2)
@@ -359,3 +371,148 @@ def test_an_unavailable_offering_is_avoided_until_the_instant_it_expires() -> No
     assert short.next_expiry(until) is None
     assert short.prune(just_before) == short
     assert short.prune(until).entries == ()
+
+
+# --- what the plan says ---------------------------------------------------------------------------
+
+
+def test_a_plan_reads_section_by_section() -> None:
+    plan = NodePlan(
+        node_pool="gpu",
+        placements=(ExistingPlacement(node="n1", group="web", count=2),),
+        new_nodes=(
+            NewNodes(
+                instance_group="ig-a",
+                instance_types=("t1", "t2"),
+                zone="z1",
+                count=2,
+                pods_per_node=(("web", 3), ("api", 1)),
+                price_per_hour=1.25,
+            ),
+        ),
+        targets=(GroupTarget(instance_group="ig-a", target_before=1, target_after=3),),
+        unplaced=(
+            UnplacedPods(
+                group="big",
+                count=1,
+                reason=UnplacedReason.POOL_LIMIT,
+                node_pool="gpu",
+                detail="limit on nodes",
+            ),
+        ),
+        removals=(
+            NodeRemoval(
+                node="n2",
+                instance_group="ig-a",
+                kind=RemovalKind.DELETE,
+                reason=DisruptionReason.UNDERUTILIZED,
+                saves_per_hour=0.5,
+            ),
+        ),
+        moves=(PodMove(group="web", destination="n1", count=1),),
+        deletions=(PodDeletion(node="n2", group="web", count=1, rank=0),),
+        blocked=(BlockedNode(node="n3", why="not ready"),),
+        notes=(PlanNote(code="Heuristic", message="chosen by heuristics"),),
+    )
+    assert str(plan) == "\n".join(
+        [
+            "node pool 'gpu': +2 node(s), +$2.5000/h",
+            "  on existing nodes:",
+            "    2 pod(s) of 'web' -> existing node 'n1'",
+            "  new nodes:",
+            "    2 new node(s) in ig-a (t1|t2, z1) at $1.2500/h each, holding 3 x web, 1 x api per node",
+            "  targets:",
+            "    ig-a: target 1 -> 3",
+            "  unplaced:",
+            "    1 pod(s) of 'big' cannot be placed in node pool 'gpu': NodePoolLimit (limit on nodes)",
+            "  removals:",
+            "    remove 'n2' (ig-a, Delete, $0.5000/h)",
+            "  expected moves:",
+            "    1 pod(s) of 'web' -> n1",
+            "  delete first:",
+            "    #0: delete 1 pod(s) of 'web' on 'n2'",
+            "  kept:",
+            "    'n3' kept: not ready",
+            "  notes:",
+            "    [Heuristic] chosen by heuristics",
+        ]
+    )
+    nowhere = UnplacedPods(group="odd", count=2, reason=UnplacedReason.NO_MATCHING_POOL)
+    both = NodePlans(plans=(NodePlan(node_pool="empty"),), unplaced=(nowhere,))
+    assert str(both) == (
+        "node pool 'empty': +0 node(s), +$0.0000/h\n"
+        "unplaced: 2 pod(s) of 'odd' cannot be placed: NoMatchingNodePool"
+    )
+    assert both.added_cost_per_hour == 0
+    with pytest.raises(KeyError, match="other"):
+        both.for_pool("other")
+
+
+def test_a_not_ready_node_is_kept_and_says_so() -> None:
+    plan = run([web(0)], nodes=(node("sick", state=NodeState.NOT_READY),)).for_pool("default")
+    assert [(b.node, b.why) for b in plan.blocked] == [("sick", "not ready")]
+
+
+def test_consolidation_moves_pods_only_onto_nodes_they_may_run_on() -> None:
+    """'light' goes first (fewest pods), but its pod's affinity keeps it off the host's group."""
+    groups = (
+        ig("large", target_count=1),
+        InstanceGroup(name="ig-other", zone="z1", instance_types=("large",), target_count=1),
+    )
+    only_large = NodeSelectorTerm(
+        match_expressions=(Requirement(key=INSTANCE_GROUP_LABEL, operator=Operator.IN, values=("ig-large",)),)
+    )
+    other = web(2, name="other")
+    nodes = (node("light", pods={"web": 1}), node("host", pods={"other": 2}, instance_group="ig-other"))
+    free = run([web(1), other], nodes=nodes, types=(LARGE,), groups=groups).for_pool("default")
+    assert [r.node for r in free.removals] == ["light"]
+    picky = run([web(1, node_affinity=(only_large,)), other], nodes=nodes, types=(LARGE,), groups=groups)
+    assert [r.node for r in picky.for_pool("default").removals] == ["host"]
+
+
+def test_memory_on_the_destination_bounds_what_moves_there() -> None:
+    """The host has CPU to spare but only 3Gi free: a 2 x 2Gi node cannot empty onto it."""
+    mem = PodGroup(name="mem", replicas=2, requests=Resources.of(cpu="100m", memory="2Gi"))
+    filler = PodGroup(name="filler", replicas=1, requests=Resources.of(cpu="100m", memory="61Gi"))
+    nodes = (node("host", pods={"filler": 1}), node("light", pods={"mem": 2}))
+    plan = run([mem, filler], nodes=nodes, types=(LARGE,), groups=(ig("large", target_count=2),)).for_pool(
+        "default"
+    )
+    assert plan.removals == ()
+
+
+def test_gt_and_lt_compare_decimal_integers() -> None:
+    """k8s.io/apimachinery labels.Requirement.Matches parses Gt/Lt values as base-10 integers."""
+    ten = Requirement(key="k", operator=Operator.GT, values=("9",))
+    assert ten.matches({"k": "10"})
+    assert not ten.matches({"k": "a"})  # "a" is a number in base 11, not in base 10
+    assert Requirement(key="k", operator=Operator.LT, values=("10",)).matches({"k": "9"})
+
+
+def test_marked_offerings_are_kept_in_a_stable_order() -> None:
+    first = OfferingKey(instance_group="b-group", instance_type="t", zone="z")
+    second = OfferingKey(instance_group="a-group", instance_type="t", zone="z")
+    record = UnavailableOfferings().mark(first, NOW).mark(second, NOW)
+    assert [entry.offering for entry in record.entries] == [second, first]
+
+
+def test_pods_on_pinned_nodes_are_deleted_last() -> None:
+    """Falling replicas take pods from a node consolidation could remove, not from a pinned one."""
+    nodes = (node("pinned", pods={"web": 1}, do_not_disrupt=True), node("free", pods={"web": 1}))
+    plan = run([web(1)], nodes=nodes).for_pool("default")
+    assert [(d.node, d.count) for d in plan.deletions] == [("free", 1)]
+
+
+def test_when_every_offering_lacks_capacity_the_detail_names_only_the_groups_the_pods_may_use() -> None:
+    only_large = NodeSelectorTerm(
+        match_expressions=(Requirement(key=INSTANCE_TYPE_LABEL, operator=Operator.IN, values=("large",)),)
+    )
+    short = UnavailableOfferings()
+    for type_name in ("small", "large"):
+        short = short.mark(
+            OfferingKey(instance_group=f"ig-{type_name}", instance_type=type_name, zone="z1"), NOW
+        )
+    plan = run([web(1, node_affinity=(only_large,))], unavailable=short).for_pool("default")
+    (unplaced,) = plan.unplaced
+    assert unplaced.reason is UnplacedReason.OFFERINGS_UNAVAILABLE
+    assert unplaced.detail == "ig-large: large lack capacity"

@@ -498,9 +498,9 @@ def test_marked_offerings_are_kept_in_a_stable_order() -> None:
 
 def test_pods_on_pinned_nodes_are_deleted_last() -> None:
     """Falling replicas take pods from a node consolidation could remove, not from a pinned one."""
-    nodes = (node("pinned", pods={"web": 1}, do_not_disrupt=True), node("free", pods={"web": 1}))
+    nodes = (node("a-pinned", pods={"web": 1}, do_not_disrupt=True), node("b-free", pods={"web": 1}))
     plan = run([web(1)], nodes=nodes).for_pool("default")
-    assert [(d.node, d.count) for d in plan.deletions] == [("free", 1)]
+    assert [(d.node, d.count) for d in plan.deletions] == [("b-free", 1)]
 
 
 def test_when_every_offering_lacks_capacity_the_detail_names_only_the_groups_the_pods_may_use() -> None:

@@ -454,3 +454,11 @@ def test_many_pods_bottom_up_still_take_the_cheaper_plan() -> None:
     assert result.for_pool("default").exact
     assert launched(result) == {"ig-ml.p5.4xlarge": 610}
     assert not [n for n in result.for_pool("default").notes if n.code == "TieBreak"]
+
+
+def test_a_heuristic_plan_says_it_is_not_proven() -> None:
+    """Too many combinations for the exact search (9 > 5): heuristics, refined, and said so."""
+    result = plan(P5, [pods("llm", 8, "4", "32Gi", gpus=1)], exact_search_states=5)
+    assert result.for_pool("default").exact is False
+    assert launched(result) == {"ig-ml.p5.48xlarge": 1}
+    assert [n.code for n in result.for_pool("default").notes] == ["Heuristic", "TieBreak"]

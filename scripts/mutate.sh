@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Mutation testing of ebb.core with mutmut, per area, on a workstation (too slow for CI):
+#
+#   scripts/mutate.sh [AREA...]     areas: replicas, nodes, top (default: all three)
+#
+#   replicas  ebb.core.replicas                 killed by tests/unit/core/replicas
+#   nodes     ebb.core.nodes                    killed by tests/unit/core/nodes
+#   top       ebb.core's top-level modules      killed by both
+#
+# It builds .venvs/mutate (requirements/dev.txt plus requirements/mutate.txt), stages a copy of the
+# package and the core's unit tests in .mutate/ (the layout mutmut expects, see [tool.mutmut] in
+# pyproject.toml), runs mutmut there with MUTATE_JOBS workers (default 2), and prints each area's
+# kill rate with scripts/mutation_score.py, after setting aside the equivalent mutants listed, each
+# with its reason, in tests/unit/core/<area>/equivalent_mutants.toml.
+# The run starts from scratch each time, so a figure depends only on the committed tree.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
+
+areas=("$@")
+[ ${#areas[@]} -gt 0 ] || areas=(replicas nodes top)
+for area in "${areas[@]}"; do
+    case "$area" in
+        replicas | nodes | top) ;;
+        *) echo "unknown area: $area (replicas, nodes, top)" >&2; exit 2 ;;
+    esac
+done
+
+# The environment: the development lock plus mutmut's, without an editable install of ebb, so the
+# tests can only import the mutated copy.
+uv=$(scripts/venv.sh uv >/dev/null && echo "$root/.venvs/uv/bin/uv")
+env_dir=.venvs/mutate
+stamp=$(cat requirements/dev.txt requirements/mutate.txt | sha256sum | cut -c1-16)
+if [ ! -f "$env_dir/.stamp" ] || [ "$(cat "$env_dir/.stamp")" != "$stamp" ]; then
+    echo "setting up $env_dir (from requirements/dev.txt and requirements/mutate.txt)" >&2
+    rm -rf "$env_dir"
+    "$uv" venv --quiet --python "$(command -v python3.11 || command -v python3)" "$env_dir"
+    VIRTUAL_ENV="$root/$env_dir" "$uv" pip sync --quiet requirements/dev.txt requirements/mutate.txt
+    echo "$stamp" > "$env_dir/.stamp"
+fi
+
+# The staged copy: both portions of the namespace package merged into src/ebb, the core's unit tests.
+work=.mutate
+rm -rf "$work"
+mkdir -p "$work/src/ebb" "$work/tests/unit"
+cp -R layers/ebb/ebb/. "$work/src/ebb/"
+cp -R tools/ebb/. "$work/src/ebb/"
+cp tests/conftest.py "$work/tests/"
+cp -R tests/unit/core "$work/tests/unit/"
+cp pyproject.toml "$work/"
+find "$work" -name __pycache__ -prune -exec rm -rf {} +
+
+# mutmut selects mutants by name: the module path, then the mangled function name.
+globs=()
+for area in "${areas[@]}"; do
+    case "$area" in
+        replicas) globs+=("ebb.core.replicas.*") ;;
+        nodes) globs+=("ebb.core.nodes.*") ;;
+        top)
+            for module in layers/ebb/ebb/core/*.py; do
+                name=$(basename "$module" .py)
+                [ "$name" = "__init__" ] || globs+=("ebb.core.$name.*")
+            done ;;
+    esac
+done
+
+(cd "$work" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" "${globs[@]}") > "$work/run.log" 2>&1 || {
+    tail -n 40 "$work/run.log" >&2
+    echo "mutmut failed; its full output is in $work/run.log" >&2
+    exit 1
+}
+(cd "$work" && "$root/$env_dir/bin/python" "$root/scripts/mutation_score.py" --root "$root" "${areas[@]}")

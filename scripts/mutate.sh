@@ -8,11 +8,12 @@
 #   top       ebb.core's top-level modules      killed by both
 #
 # It builds .venvs/mutate (requirements/dev.txt plus requirements/mutate.txt), stages a copy of the
-# package and the core's unit tests in .mutate/ (the layout mutmut expects, see [tool.mutmut] in
-# pyproject.toml), runs mutmut there with MUTATE_JOBS workers (default 2), and prints each area's
-# kill rate with scripts/mutation_score.py, after setting aside the equivalent mutants listed, each
-# with its reason, in tests/unit/core/<area>/equivalent_mutants.toml.
-# The run starts from scratch each time, so a figure depends only on the committed tree.
+# package and the core's unit tests per area in .mutate/<area> (the layout mutmut expects, see
+# [tool.mutmut] in pyproject.toml), runs mutmut there with MUTATE_JOBS workers (default 2), and
+# prints the area's kill rate with scripts/mutation_score.py, after setting aside the equivalent
+# mutants listed, each with its reason, in tests/unit/core/<area>/equivalent_mutants.toml (top:
+# tests/unit/core/equivalent_mutants.toml). Each run starts from scratch, so a figure depends only
+# on the committed tree. `.mutate/<area>/mutants` stays for `mutmut show NAME` run in .mutate/<area>.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -40,34 +41,39 @@ if [ ! -f "$env_dir/.stamp" ] || [ "$(cat "$env_dir/.stamp")" != "$stamp" ]; the
     echo "$stamp" > "$env_dir/.stamp"
 fi
 
-# The staged copy: both portions of the namespace package merged into src/ebb, the core's unit tests.
-work=.mutate
-rm -rf "$work"
-mkdir -p "$work/src/ebb" "$work/tests/unit"
-cp -R layers/ebb/ebb/. "$work/src/ebb/"
-cp -R tools/ebb/. "$work/src/ebb/"
-cp tests/conftest.py "$work/tests/"
-cp -R tests/unit/core "$work/tests/unit/"
-cp pyproject.toml "$work/"
-find "$work" -name __pycache__ -prune -exec rm -rf {} +
+# Each area runs in its own staged copy, .mutate/<area>: both portions of the namespace package
+# merged into src/ebb, the core's unit tests, and pyproject.toml with [tool.mutmut] narrowed to
+# the area's modules (only_mutate) and its unit tests (the test selection).
+stage() {  # stage AREA ONLY_MUTATE TESTS: write .mutate/AREA
+    local work=.mutate/$1
+    rm -rf "$work"
+    mkdir -p "$work/src/ebb" "$work/tests/unit"
+    cp -R layers/ebb/ebb/. "$work/src/ebb/"
+    cp -R tools/ebb/. "$work/src/ebb/"
+    cp tests/conftest.py "$work/tests/"
+    cp -R tests/unit/core "$work/tests/unit/"
+    find "$work" -name __pycache__ -prune -exec rm -rf {} +
+    sed -e "s|^only_mutate = .*|only_mutate = $2|" \
+        -e "s|^pytest_add_cli_args_test_selection = .*|pytest_add_cli_args_test_selection = $3|" \
+        pyproject.toml > "$work/pyproject.toml"
+}
 
-# mutmut selects mutants by name: the module path, then the mangled function name.
-globs=()
+top_modules=()
+for module in layers/ebb/ebb/core/*.py; do top_modules+=("\"src/ebb/core/$(basename "$module")\""); done
+top_list="[$(IFS=,; echo "${top_modules[*]}")]"
+
 for area in "${areas[@]}"; do
     case "$area" in
-        replicas) globs+=("ebb.core.replicas.*") ;;
-        nodes) globs+=("ebb.core.nodes.*") ;;
-        top)
-            for module in layers/ebb/ebb/core/*.py; do
-                name=$(basename "$module" .py)
-                [ "$name" = "__init__" ] || globs+=("ebb.core.$name.*")
-            done ;;
+        replicas) stage replicas '["src/ebb/core/replicas/*"]' '["tests/unit/core/replicas"]' ;;
+        nodes) stage nodes '["src/ebb/core/nodes/*"]' '["tests/unit/core/nodes"]' ;;
+        top) stage top "$top_list" '["tests/unit/core/replicas", "tests/unit/core/nodes"]' ;;
     esac
+    echo "mutating $area (log: .mutate/$area/run.log)" >&2
+    if ! (cd ".mutate/$area" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}") \
+        > ".mutate/$area/run.log" 2>&1; then
+        tail -n 40 ".mutate/$area/run.log" >&2
+        echo "mutmut failed for $area; its full output is in .mutate/$area/run.log" >&2
+        exit 1
+    fi
+    (cd ".mutate/$area" && "$root/$env_dir/bin/python" "$root/scripts/mutation_score.py" --root "$root" "$area")
 done
-
-(cd "$work" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" "${globs[@]}") > "$work/run.log" 2>&1 || {
-    tail -n 40 "$work/run.log" >&2
-    echo "mutmut failed; its full output is in $work/run.log" >&2
-    exit 1
-}
-(cd "$work" && "$root/$env_dir/bin/python" "$root/scripts/mutation_score.py" --root "$root" "${areas[@]}")

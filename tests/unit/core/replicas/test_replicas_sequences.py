@@ -505,6 +505,10 @@ def test_the_largest_proposal_wins_whatever_the_trigger_order(order: tuple[SqsQu
         pytest.param(True, MetricTargetType.AVERAGE_VALUE, counts(4), (6, Rule.FALLBACK), id="exact average"),
         # 6 / 3 ready = 2 per pod: 20000 milli, ratio 2 times 3 ready pods = 6.
         pytest.param(True, MetricTargetType.VALUE, counts(4, ready=3), (6, Rule.FALLBACK), id="exact value"),
+        # One ready pod: 6 / 1 = 6 per pod, 60000 milli, ratio 6 times 1 ready pod = 6.
+        pytest.param(
+            True, MetricTargetType.VALUE, counts(4, ready=1), (6, Rule.FALLBACK), id="exact value, 1 ready"
+        ),
         pytest.param(
             True,
             MetricTargetType.VALUE,
@@ -549,3 +553,44 @@ def test_a_value_fallback_inside_the_tolerance_keeps_the_replicas_only_when_keda
     decision = decide_replicas(policy, {"cw": MetricFailure(reason="timeout")}, counts(11), _quiet(), NOW)
 
     assert decision.desired_replicas == expected
+
+
+# --- what a decision keeps at exactly a window's edge, and a Percent scale-down ------------------
+
+
+def test_a_recommendation_exactly_a_window_old_is_kept_as_the_hpa_keeps_it() -> None:
+    # stabilizeRecommendationWithBehaviors replaces only a sample strictly older (Before) than the
+    # longest window; one exactly that old stays in the history, though no cutoff reads it.
+    behavior = HpaBehavior(
+        scale_up=HpaScalingRules(stabilization_window_seconds=60),
+        scale_down=HpaScalingRules(stabilization_window_seconds=120),
+    )
+    history = (
+        Recommendation(at=ago(121), replicas=9),
+        Recommendation(at=ago(120), replicas=8),
+        Recommendation(at=ago(60), replicas=3),
+    )
+    state = _quiet().model_copy(update={"recommendations": history})
+
+    decision = decide_replicas(_policy(behavior=behavior), {"queue": sqs(20)}, counts(4), state, NOW)
+
+    kept = [(entry.at, entry.replicas) for entry in decision.state.recommendations or ()]
+    assert kept == [(ago(120), 8), (ago(60), 3), (NOW, 4)]
+    assert decision.desired_replicas == 4
+
+
+def test_a_percent_scale_down_rounds_the_floor_down() -> None:
+    # calculateScaleDownLimitWithBehaviors: int32(float64(start) * (1 - value / 100)); 200 pods
+    # less 60 % is 80 (a scale-up rounds up instead).
+    behavior = HpaBehavior(
+        scale_down=HpaScalingRules(
+            stabilization_window_seconds=0,
+            policies=(HpaScalingPolicy(type=ScalingPolicyType.PERCENT, value=60, period_seconds=60),),
+        )
+    )
+    policy = _policy(behavior=behavior, max_replica_count=300)
+
+    decision = decide_replicas(policy, {"queue": sqs(50)}, counts(200), _quiet(), NOW)
+
+    assert _outcome(decision) == (80, Rule.SCALE_DOWN_LIMIT)
+    assert "ScaleDownLimit -> 80, policy limit 80" in str(decision.explanation)

@@ -53,6 +53,7 @@ from ebb.core.replicas import (
     ReplicaCounts,
     ReplicaDecision,
     Rule,
+    ScaleEvent,
     ScalerPolicy,
     ScalerState,
     ScalingPolicyType,
@@ -224,6 +225,8 @@ def test_the_scale_up_window_of_the_behavior_holds_an_earlier_recommendation(
 
     assert _outcome(first) == (4, Rule.TOLERANCE)
     assert _outcome(second) == expected
+    held = "HPA: metrics want 20; stabilized to 4 (ScaleUpStabilized)"
+    assert (held in str(second.explanation)) is (expected[1] is Rule.STABILIZATION)
 
 
 @pytest.mark.parametrize(
@@ -558,12 +561,15 @@ def test_a_value_fallback_inside_the_tolerance_keeps_the_replicas_only_when_keda
 # --- what a decision keeps at exactly a window's edge, and a Percent scale-down ------------------
 
 
-def test_a_recommendation_exactly_a_window_old_is_kept_as_the_hpa_keeps_it() -> None:
+@pytest.mark.parametrize(("up_window", "down_window"), [(60, 120), (120, 60)])
+def test_a_recommendation_exactly_a_window_old_is_kept_as_the_hpa_keeps_it(
+    up_window: int, down_window: int
+) -> None:
     # stabilizeRecommendationWithBehaviors replaces only a sample strictly older (Before) than the
     # longest window; one exactly that old stays in the history, though no cutoff reads it.
     behavior = HpaBehavior(
-        scale_up=HpaScalingRules(stabilization_window_seconds=60),
-        scale_down=HpaScalingRules(stabilization_window_seconds=120),
+        scale_up=HpaScalingRules(stabilization_window_seconds=up_window),
+        scale_down=HpaScalingRules(stabilization_window_seconds=down_window),
     )
     history = (
         Recommendation(at=ago(121), replicas=9),
@@ -577,6 +583,76 @@ def test_a_recommendation_exactly_a_window_old_is_kept_as_the_hpa_keeps_it() -> 
     kept = [(entry.at, entry.replicas) for entry in decision.state.recommendations or ()]
     assert kept == [(ago(120), 8), (ago(60), 3), (NOW, 4)]
     assert decision.desired_replicas == 4
+
+
+def test_a_scale_event_exactly_a_period_old_is_kept_as_the_hpa_keeps_it() -> None:
+    # markScaleEventsOutdated marks only events strictly older (Before) than the longest period.
+    behavior = HpaBehavior(scale_up=HpaScalingRules(policies=_pods(2, 60)))
+    events = (
+        ScaleEvent(at=ago(61), change=1),
+        ScaleEvent(at=ago(60), change=2),
+        ScaleEvent(at=ago(30), change=1),
+    )
+    state = _quiet().model_copy(update={"scale_up_events": events})
+
+    decision = decide_replicas(_policy(behavior=behavior), {"queue": sqs(20)}, counts(4), state, NOW)
+
+    assert [(event.at, event.change) for event in decision.state.scale_up_events] == [
+        (ago(60), 2),
+        (ago(30), 1),
+    ]
+
+
+def test_the_default_scale_up_window_is_zero() -> None:
+    # HPA docs (default behavior): scaleUp stabilizationWindowSeconds 0, so even a recommendation
+    # half a second old does not hold a scale-up.
+    state = _quiet().model_copy(update={"recommendations": (Recommendation(at=ago(0.5), replicas=2),)})
+
+    decision = decide_replicas(_policy(behavior=HpaBehavior()), {"queue": sqs(100)}, counts(2), state, NOW)
+
+    assert _outcome(decision) == (6, Rule.SCALE_UP_LIMIT)
+    assert "ScaleUpLimit -> 6, policy limit 6" in str(decision.explanation)
+
+
+@pytest.mark.parametrize(
+    ("queue", "expected"),
+    [
+        # Default policies from 2: max(2 + 4, 2 x 2) = 6. Wanting exactly 6 is within range.
+        pytest.param(30, (6, Rule.METRICS), id="wanting exactly the scale-up limit"),
+        pytest.param(35, (6, Rule.SCALE_UP_LIMIT), id="wanting one more"),
+    ],
+)
+def test_a_proposal_equal_to_the_scale_up_limit_is_not_limited(
+    queue: int, expected: tuple[int, Rule]
+) -> None:
+    # convertDesiredReplicasWithBehaviorRate: limited only when desired > the allowed maximum.
+    decision = decide_replicas(
+        _policy(behavior=HpaBehavior()), {"queue": sqs(queue)}, counts(2), _quiet(), NOW
+    )
+
+    assert _outcome(decision) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "queue", "current", "expected"),
+    [
+        # max 6 equals the default limit from 2 (6): maxReplicas binds (TooManyReplicas).
+        pytest.param({"max_replica_count": 6}, 100, 2, (6, Rule.MAX_REPLICA_COUNT), id="maxReplicas = limit"),
+        # Pods 2 per 60 s from 4 allows 2, which is minReplicas: TooFewReplicas.
+        pytest.param({"min_replica_count": 2}, 0, 4, (2, Rule.MIN_REPLICA_COUNT), id="minReplicas = limit"),
+    ],
+)
+def test_a_bound_equal_to_the_rate_limit_is_reported_as_the_bound(
+    fields: dict[str, object], queue: int, current: int, expected: tuple[int, Rule]
+) -> None:
+    # convertDesiredReplicasWithBehaviorRate: ScaleUpLimit only when maxReplicas > the limit, and
+    # ScaleDownLimit only when minReplicas < the limit; at equality the bound is the reason.
+    behavior = HpaBehavior(scale_down=HpaScalingRules(stabilization_window_seconds=0, policies=_pods(2, 60)))
+    policy = _policy(behavior=behavior, **fields)
+
+    decision = decide_replicas(policy, {"queue": sqs(queue)}, counts(current), _quiet(), NOW)
+
+    assert _outcome(decision) == expected
 
 
 def test_a_percent_scale_down_rounds_the_floor_down() -> None:

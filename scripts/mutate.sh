@@ -7,6 +7,9 @@
 #   nodes     ebb.core.nodes                    killed by tests/unit/core/nodes
 #   top       ebb.core's top-level modules      killed by both
 #
+# MUTATE_NAMES=GLOB (mutmut's mutant names, e.g. 'ebb.core.nodes.cron.*') runs and scores only
+# those mutants of the area: a quick look, not the area's figure.
+#
 # It builds .venvs/mutate (requirements/dev.txt plus requirements/mutate.txt), stages a copy of the
 # package and the core's unit tests per area in .mutate/<area> (the layout mutmut expects, see
 # [tool.mutmut] in pyproject.toml), runs mutmut there with MUTATE_JOBS workers (default 2), and
@@ -69,11 +72,14 @@ for area in "${areas[@]}"; do
         top) stage top "$top_list" '["tests/unit/core/replicas", "tests/unit/core/nodes"]' ;;
     esac
     echo "mutating $area (log: .mutate/$area/run.log)" >&2
-    if ! (cd ".mutate/$area" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}") \
+    names=()
+    [ -z "${MUTATE_NAMES:-}" ] || names=("$MUTATE_NAMES")
+    if ! (cd ".mutate/$area" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" "${names[@]}") \
         > ".mutate/$area/run.log" 2>&1; then
         tail -n 40 ".mutate/$area/run.log" >&2
         echo "mutmut failed for $area; its full output is in .mutate/$area/run.log" >&2
         exit 1
     fi
-    (cd ".mutate/$area" && "$root/$env_dir/bin/python" "$root/scripts/mutation_score.py" --root "$root" "$area")
+    (cd ".mutate/$area" && "$root/$env_dir/bin/python" "$root/scripts/mutation_score.py" --root "$root" \
+        ${MUTATE_NAMES:+--only "$MUTATE_NAMES"} "$area")
 done

@@ -81,15 +81,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True, help="the repository (for the equivalent lists)")
     parser.add_argument("--survivors", action="store_true", help="print each surviving mutant's diff")
+    parser.add_argument("--only", help="score only the mutants whose names match this glob")
     parser.add_argument("areas", nargs="+", choices=sorted(AREAS))
     args = parser.parse_args()
 
     everything = results()
     failed = False
     for area in args.areas:
-        mine = {name: found for name, found in everything.items() if in_area(area, name)}
+        mine = {
+            name: found
+            for name, found in everything.items()
+            if in_area(area, name) and (args.only is None or fnmatch.fnmatch(name, args.only))
+        }
         equivalent: dict[str, Equivalent] = {}
         for entry in load_equivalents(args.root, area):
+            if args.only is not None and not fnmatch.fnmatch(entry.mutant, args.only):
+                continue
             found = mine.get(entry.mutant)
             if found is None or entry.line not in added_lines(entry.mutant, found[0]):
                 print(f"  stale equivalent entry (not set aside): {entry.mutant}: {entry.line}")

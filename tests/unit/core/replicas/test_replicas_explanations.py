@@ -324,3 +324,16 @@ def test_the_behavior_path_explains_stabilization_and_limits() -> None:
         "orders: 8 -> 8 (stabilization) | HPA: metrics want 2; stabilized to 8 (ScaleDownStabilized) | "
         "queue=10 (AverageValue 5, active) -> 2"
     )
+
+
+def test_an_sqs_report_says_which_attributes_it_added() -> None:
+    trigger = SqsQueueTrigger(name="queue", queue_length=5, scale_on_delayed=True)
+
+    decision = decide_replicas(_policy(trigger), {"queue": sqs(10, 3, 2)}, counts(3), _state(), NOW)
+
+    (report,) = decision.explanation.triggers
+    assert report.detail == (
+        "ApproximateNumberOfMessages=10 + ApproximateNumberOfMessagesNotVisible=3 + "
+        "ApproximateNumberOfMessagesDelayed=2"
+    )
+    assert report.value == 15.0

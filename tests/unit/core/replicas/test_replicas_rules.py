@@ -135,6 +135,22 @@ def test_a_value_proposal_carries_its_ratio_and_reported_value(
     assert propose(MetricTargetType.VALUE, metric, 1000, replicas, Tolerances()) == expected
 
 
+@pytest.mark.parametrize(
+    ("replicas", "expected"),
+    [
+        # GetExternalPerPodMetricReplicas: ratio = metric / (target x status pods); the HPA
+        # reports the metric per pod, rounded up.
+        pytest.param(counts(4), Proposal(9, 2.1, False, 10500), id="per pod"),
+        # With no pod there is no per-pod value to report: 0.
+        pytest.param(counts(4, status=0), Proposal(9, math.inf, False, 0), id="no pod"),
+    ],
+)
+def test_an_average_value_proposal_carries_its_ratio_and_reported_value(
+    replicas: ReplicaCounts, expected: Proposal
+) -> None:
+    assert propose(MetricTargetType.AVERAGE_VALUE, 42000, 5000, replicas, Tolerances()) == expected
+
+
 def test_value_target_without_pods_is_an_error_outside_tolerance() -> None:
     # getReadyPodsCount errors when the selector lists no pod.
     assert not isinstance(

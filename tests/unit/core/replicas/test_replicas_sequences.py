@@ -141,6 +141,7 @@ def test_a_scale_up_counts_against_the_policy_for_one_period(after: int, expecte
 
     assert _outcome(first) == (4, Rule.SCALE_UP_LIMIT)
     assert [(event.at, event.change) for event in first.state.scale_up_events] == [(NOW, 2)]
+    assert [(entry.at, entry.replicas) for entry in first.state.recommendations or ()] == [(NOW, 20)]
     assert _outcome(second) == expected
 
 
@@ -670,3 +671,47 @@ def test_a_percent_scale_down_rounds_the_floor_down() -> None:
 
     assert _outcome(decision) == (80, Rule.SCALE_DOWN_LIMIT)
     assert "ScaleDownLimit -> 80, policy limit 80" in str(decision.explanation)
+
+
+def test_a_scale_up_keeps_the_scale_downs_of_the_period_and_both_count() -> None:
+    # calculateScaleUpLimitWithScalingRules counts a policy's period from current - scale-ups +
+    # scale-downs inside it. 10 -> 6 (Pods 4 down); 20 s later from 6 the period started at 10, so
+    # Pods 2 up allows 12; the scale-up must not lose the scale-down from the stored state.
+    behavior = HpaBehavior(
+        scale_up=HpaScalingRules(policies=_pods(2, 60)),
+        scale_down=HpaScalingRules(stabilization_window_seconds=0, policies=_pods(4, 60)),
+    )
+    steps = [Step(0, sqs(5)), Step(20, sqs(100)), Step(40, sqs(100))]
+
+    down, up, again = _run(_policy(behavior=behavior), steps, _quiet(), 10)
+
+    assert _outcome(down) == (6, Rule.SCALE_DOWN_LIMIT)
+    # From 6 with 4 removed inside the period, the period started at 10: Pods 2 allows 12.
+    assert _outcome(up) == (12, Rule.SCALE_UP_LIMIT)
+    assert [(event.at, event.change) for event in up.state.scale_down_events] == [(NOW, 4)]
+    assert [(event.at, event.change) for event in up.state.scale_up_events] == [(_at(20), 6)]
+    # From 12: 12 - 6 + 4 = 10 at the period's start, so Pods 2 allows 12 again.
+    assert _outcome(again) == (12, Rule.SCALE_UP_LIMIT)
+
+
+def test_a_failing_trigger_does_not_block_staying_at_the_current_count() -> None:
+    # computeReplicasForMetrics blocks only when some metric failed and the others would scale
+    # down (replicas < specReplicas); wanting exactly the current count goes on to normalization.
+    triggers = (SqsQueueTrigger(name="a", queue_length=5), SqsQueueTrigger(name="b", queue_length=5))
+    observations: dict[str, Observation] = {"a": MetricFailure(reason="throttled"), "b": sqs(20)}
+
+    decision = decide_replicas(_policy(*triggers), observations, counts(4), _quiet(), NOW)
+
+    assert _outcome(decision) == (4, Rule.TOLERANCE)
+    assert [(entry.at, entry.replicas) for entry in decision.state.recommendations or ()] == [(NOW, 4)]
+
+
+def test_a_smaller_proposal_after_a_larger_one_does_not_replace_it() -> None:
+    # 5 messages on 2 pods want 1, an empty queue wants 0: the HPA wants 1, in either order.
+    triggers = (SqsQueueTrigger(name="a", queue_length=5), SqsQueueTrigger(name="b", queue_length=5))
+
+    for order in (triggers, triggers[::-1]):
+        decision = decide_replicas(_policy(*order), {"a": sqs(5), "b": sqs(0)}, counts(2), _quiet(), NOW)
+
+        assert "HPA: metrics want 1" in str(decision.explanation)
+        assert decision.desired_replicas == 1

@@ -165,6 +165,9 @@ def test_a_scale_down_counts_against_the_policy_for_one_period(
     assert [(event.at, event.change) for event in first.state.scale_down_events] == [(NOW, 2)]
     assert first.state.scale_up_events == ()
     assert _outcome(second) == expected
+    if after == 59:
+        # Held at 8: nothing changed, and the event still counts for the next decision.
+        assert second.state.scale_down_events == first.state.scale_down_events
 
 
 def test_a_decision_that_changed_nothing_keeps_the_events_for_the_next_one() -> None:
@@ -586,8 +589,11 @@ def test_a_recommendation_exactly_a_window_old_is_kept_as_the_hpa_keeps_it(
     assert decision.desired_replicas == 4
 
 
-def test_a_scale_event_exactly_a_period_old_is_kept_as_the_hpa_keeps_it() -> None:
-    # markScaleEventsOutdated marks only events strictly older (Before) than the longest period.
+def test_a_new_scale_event_takes_the_slot_of_an_outdated_one_as_the_hpa_stores_it() -> None:
+    # storeScaleEvent: markScaleEventsOutdated marks events strictly older (Before) than the
+    # direction's longest period; the new event takes the last outdated slot. Exactly 60 s old is
+    # not outdated (and, not After the cutoff, no longer counts): from 4, only the 30 s old +1
+    # counts, so Pods 2 per 60 s allows 3 + 2 = 5.
     behavior = HpaBehavior(scale_up=HpaScalingRules(policies=_pods(2, 60)))
     events = (
         ScaleEvent(at=ago(61), change=1),
@@ -596,9 +602,11 @@ def test_a_scale_event_exactly_a_period_old_is_kept_as_the_hpa_keeps_it() -> Non
     )
     state = _quiet().model_copy(update={"scale_up_events": events})
 
-    decision = decide_replicas(_policy(behavior=behavior), {"queue": sqs(20)}, counts(4), state, NOW)
+    decision = decide_replicas(_policy(behavior=behavior), {"queue": sqs(100)}, counts(4), state, NOW)
 
+    assert _outcome(decision) == (5, Rule.SCALE_UP_LIMIT)
     assert [(event.at, event.change) for event in decision.state.scale_up_events] == [
+        (NOW, 1),
         (ago(60), 2),
         (ago(30), 1),
     ]
@@ -715,3 +723,42 @@ def test_a_smaller_proposal_after_a_larger_one_does_not_replace_it() -> None:
 
         assert "HPA: metrics want 1" in str(decision.explanation)
         assert decision.desired_replicas == 1
+
+
+def test_correcting_a_count_above_max_replicas_is_a_scale_event() -> None:
+    # reconcileAutoscaler rescales a target above maxReplicas without reading metrics, and
+    # storeScaleEvent records that rescale like any other, so it counts against the policies.
+    behavior = HpaBehavior(scale_up=HpaScalingRules(policies=_pods(1, 60)))
+    policy = _policy(behavior=behavior, max_replica_count=10)
+    steps = [Step(0, sqs(100), counts(12)), Step(20, sqs(60))]
+
+    corrected, later = _run(policy, steps, _quiet(), 12)
+
+    assert _outcome(corrected) == (10, Rule.MAX_REPLICA_COUNT)
+    assert [(event.at, event.change) for event in corrected.state.scale_down_events] == [(NOW, 2)]
+    assert corrected.state.recommendations == ()
+    # 10 replicas for 60 messages want 12, over maxReplicas: the scale-down does not lift the cap.
+    assert _outcome(later) == (10, Rule.MAX_REPLICA_COUNT)
+    assert later.state.scale_down_events == corrected.state.scale_down_events
+
+
+def test_a_scale_down_older_than_its_own_periods_still_counts_for_a_longer_scale_up_period() -> None:
+    # storeScaleEvent only marks an event older than its direction's longest period as outdated
+    # (markScaleEventsOutdated) and reuses its slot for the next event of that direction; until
+    # then calculateScaleUpLimitWithScalingRules counts it through getReplicasChangePerPeriod
+    # (any event After the policy's cutoff). Scale-down here is 100 % per 15 s, scale-up Pods 1
+    # per 60 s. 12 -> 10 at 0 s; at 20 s 56 messages want 12, allowed (the period started at
+    # 10 + 2 = 12, so up to 13); at 30 s the period still started at 12 - 2 + 2 = 12: 13 allowed.
+    behavior = HpaBehavior(
+        scale_up=HpaScalingRules(policies=_pods(1, 60)),
+        scale_down=HpaScalingRules(stabilization_window_seconds=0),
+    )
+    policy = _policy(behavior=behavior, max_replica_count=20)
+    steps = [Step(0, sqs(50)), Step(20, sqs(56)), Step(30, sqs(100))]
+
+    down, up, again = _run(policy, steps, _quiet(), 12)
+
+    assert _outcome(down) == (10, Rule.METRICS)
+    assert _outcome(up) == (12, Rule.METRICS)
+    assert _outcome(again) == (13, Rule.SCALE_UP_LIMIT)
+    assert [(event.at, event.change) for event in up.state.scale_down_events] == [(NOW, 2)]

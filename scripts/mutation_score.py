@@ -10,8 +10,9 @@ behaviour, are those listed with their reason in tests/unit/core/<area>/equivale
     line = "if current > spec.max_replicas or current <= spec.min_replicas:"
     why = "..."
 
-`line` is a line the mutant adds, as `mutmut show` prints it: mutant numbers shift when the code
-changes, so an entry whose mutant no longer adds that line is reported as stale and not set aside.
+`line` is a line the mutant adds (or, for a mutant that only deletes, a line it removes), as
+`mutmut show` prints it: mutant numbers shift when the code changes, so an entry whose mutant no
+longer changes that line is reported as stale and not set aside.
 """
 
 from __future__ import annotations
@@ -70,10 +71,13 @@ def load_equivalents(root: Path, area: str) -> list[Equivalent]:
     return [Equivalent(entry["mutant"], entry["line"].strip(), entry["why"]) for entry in entries]
 
 
-def added_lines(name: str, source: Path) -> list[str]:
+def changed_lines(name: str, source: Path) -> list[str]:
+    """The lines the mutant adds and removes, stripped."""
     diff = get_diff_for_mutant(name, path=source)
     return [
-        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
     ]
 
 
@@ -98,7 +102,7 @@ def main() -> int:
             if args.only is not None and not fnmatch.fnmatch(entry.mutant, args.only):
                 continue
             found = mine.get(entry.mutant)
-            if found is None or entry.line not in added_lines(entry.mutant, found[0]):
+            if found is None or entry.line not in changed_lines(entry.mutant, found[0]):
                 print(f"  stale equivalent entry (not set aside): {entry.mutant}: {entry.line}")
                 failed = True
                 continue

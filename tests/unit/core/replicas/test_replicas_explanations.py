@@ -17,6 +17,7 @@ from ebb.core.replicas import (
     CloudWatchResult,
     CloudWatchTrigger,
     Fallback,
+    FallbackBehavior,
     HpaBehavior,
     MetricFailure,
     MetricTargetType,
@@ -27,6 +28,7 @@ from ebb.core.replicas import (
     ScalerPolicy,
     ScalerState,
     SqsQueueTrigger,
+    TriggerReport,
     decide_replicas,
 )
 
@@ -255,6 +257,7 @@ def test_a_value_target_without_pods_reports_the_hpa_s_reason() -> None:
 
     (report,) = decision.explanation.triggers
     assert report.detail == "no pods returned by selector while calculating replica count"
+    assert (report.fallback, report.within_tolerance, report.proposal) == (False, False, None)
     # The HPA failed, not KEDA's scaler: KEDA counts no failure for it.
     assert str(report) == (
         "cw=failed (no pods returned by selector while calculating replica count; 0 in a row)"
@@ -331,9 +334,49 @@ def test_an_sqs_report_says_which_attributes_it_added() -> None:
 
     decision = decide_replicas(_policy(trigger), {"queue": sqs(10, 3, 2)}, counts(3), _state(), NOW)
 
-    (report,) = decision.explanation.triggers
-    assert report.detail == (
-        "ApproximateNumberOfMessages=10 + ApproximateNumberOfMessagesNotVisible=3 + "
-        "ApproximateNumberOfMessagesDelayed=2"
+    assert decision.explanation.triggers == (
+        TriggerReport(
+            name="queue",
+            kind="aws-sqs-queue",
+            target="AverageValue 5",
+            value=15.0,
+            detail="ApproximateNumberOfMessages=10 + ApproximateNumberOfMessagesNotVisible=3 + "
+            "ApproximateNumberOfMessagesDelayed=2",
+            active=True,
+            proposal=3,
+            within_tolerance=True,
+            consecutive_failures=0,
+            fallback=False,
+        ),
     )
-    assert report.value == 15.0
+
+
+@pytest.mark.parametrize(
+    ("behavior", "expected"),
+    [
+        (FallbackBehavior.STATIC, 6),
+        (FallbackBehavior.CURRENT_REPLICAS_IF_HIGHER, 8),
+        (FallbackBehavior.CURRENT_REPLICAS, 8),
+    ],
+)
+def test_a_fallback_report_through_a_decision(behavior: FallbackBehavior, expected: int) -> None:
+    # fallback.go doFallback: the behavior picks from the fallback count and the current replicas.
+    policy = _policy(fallback=Fallback(failure_threshold=0, replicas=6, behavior=behavior))
+
+    decision = decide_replicas(policy, {"queue": MetricFailure(reason="timeout")}, counts(8), _state(), NOW)
+
+    assert decision.desired_replicas == expected
+    assert decision.explanation.triggers == (
+        TriggerReport(
+            name="queue",
+            kind="aws-sqs-queue",
+            target="AverageValue 5",
+            value=None,
+            detail="timeout",
+            active=False,
+            proposal=expected,
+            within_tolerance=False,
+            consecutive_failures=1,
+            fallback=True,
+        ),
+    )

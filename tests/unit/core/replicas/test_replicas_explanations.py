@@ -22,6 +22,7 @@ from ebb.core.replicas import (
     MetricFailure,
     MetricTargetType,
     Observation,
+    ObservationMismatch,
     Recommendation,
     ReplicaCounts,
     ScaleEvent,
@@ -44,6 +45,10 @@ CW = CloudWatchTrigger(
     metric_collection_time=60,
     metric_stat_period=60,
 )
+
+
+FAILED = MetricFailure(reason="throttled")
+TWO = (SqsQueueTrigger(name="a", queue_length=5), SqsQueueTrigger(name="b", queue_length=5))
 
 
 def _policy(*triggers: SqsQueueTrigger | CloudWatchTrigger, **fields: object) -> ScalerPolicy:
@@ -199,6 +204,138 @@ CASES = [
         "orders: 4 -> 6 (metrics) | HPA: metrics want 6 | cw=15 (Value 10, active) -> 6",
         id="a Value target outside tolerance",
     ),
+    pytest.param(
+        _policy(paused_scale_out=True, min_replica_count=0),
+        {"queue": sqs(50)},
+        counts(0),
+        _state(),
+        "orders: 0 -> 0 (scaling-disabled) | HPA: scaling disabled at 0 replicas | "
+        "queue=50 (AverageValue 5, active) -> 10",
+        id="paused-scale-out at zero, min 0",
+    ),
+    pytest.param(
+        _policy(paused_scale_out=True, min_replica_count=2),
+        {"queue": sqs(50)},
+        counts(0),
+        _state(),
+        "orders: 0 -> 2 (min-replica-count) | KEDA raised to minReplicaCount 2 | "
+        "queue=50 (AverageValue 5, active) -> 10",
+        id="paused-scale-out at zero, min 2",
+    ),
+    pytest.param(
+        _policy(*TWO, keda_exact=True),
+        {"a": sqs(20), "b": FAILED},
+        counts(3),
+        _state(),
+        "orders: 3 -> 4 (metrics) [keda-exact] | HPA: metrics want 4 | "
+        "a=20 (AverageValue 5, active) -> 4, b=failed (throttled; 1 in a row)",
+        id="keda-exact active with a failing trigger",
+    ),
+    pytest.param(
+        _policy(min_replica_count=3),
+        {"queue": FAILED},
+        counts(3),
+        _state(),
+        "orders: 3 -> 3 (failed-metrics) | KEDA: no trigger active but a trigger failed, so no scale to "
+        "zero; "
+        "HPA: every trigger failed, no change | "
+        "queue=failed (throttled; 1 in a row)",
+        id="failing at the minimum",
+    ),
+    pytest.param(
+        _policy(min_replica_count=2),
+        {"queue": FAILED},
+        counts(0),
+        _state(),
+        "orders: 0 -> 2 (min-replica-count) | KEDA raised to minReplicaCount 2 | "
+        "queue=failed (throttled; 1 in a row)",
+        id="failing at zero below the minimum",
+    ),
+    pytest.param(
+        _policy(paused_scale_in=True, min_replica_count=0),
+        {"queue": sqs(0)},
+        counts(2),
+        _state(last_active_at=ago(400)),
+        "orders: 2 -> 2 (scale-down-limit) | HPA: metrics want 0; ScaleDownLimit -> 2, policy limit 2 | "
+        "queue=0 (AverageValue 5) -> 0",
+        id="paused-scale-in past the cooldown",
+    ),
+    pytest.param(
+        _policy(idle_replica_count=0, min_replica_count=2),
+        {"queue": sqs(20)},
+        counts(3),
+        _state(),
+        "orders: 3 -> 4 (metrics) | HPA: metrics want 4 | queue=20 (AverageValue 5, active) -> 4",
+        id="idle mode above the minimum, active",
+    ),
+    pytest.param(
+        _policy(idle_replica_count=0, min_replica_count=2),
+        {"queue": sqs(10)},
+        counts(2),
+        _state(),
+        "orders: 2 -> 2 (tolerance) | HPA: metrics want 2 | "
+        "queue=10 (AverageValue 5, active) -> 2 within tolerance",
+        id="idle mode at the minimum, active",
+    ),
+    pytest.param(
+        _policy(idle_replica_count=0, min_replica_count=2),
+        {"queue": sqs(0)},
+        counts(0),
+        _state(last_active_at=ago(400)),
+        "orders: 0 -> 0 (inactive) | HPA: scaling disabled at 0 replicas | queue=0 (AverageValue 5) -> 0",
+        id="idle mode at the idle count, inactive",
+    ),
+    pytest.param(
+        _policy(min_replica_count=0, fallback=Fallback(failure_threshold=3, replicas=0)),
+        {"queue": FAILED},
+        counts(2),
+        _state(last_active_at=ago(400)),
+        "orders: 2 -> 0 (scale-to-zero) | KEDA scaled to zero (0): cooldown passed since last activity "
+        "15:02:46 | "
+        "queue=failed (throttled; 1 in a row)",
+        id="a fallback of 0 replicas lets the cooldown scale to zero",
+    ),
+    pytest.param(
+        _policy(min_replica_count=0, fallback=Fallback(failure_threshold=3, replicas=1)),
+        {"queue": FAILED},
+        counts(2),
+        _state(last_active_at=ago(400)),
+        "orders: 2 -> 2 (failed-metrics) | KEDA: no trigger active but a trigger failed, so no scale to "
+        "zero; "
+        "HPA: every trigger failed, no change | "
+        "queue=failed (throttled; 1 in a row)",
+        id="a fallback of 1 replica holds on errors",
+    ),
+    pytest.param(
+        _policy(min_replica_count=0, keda_exact=True),
+        {"queue": sqs(50)},
+        counts(0),
+        None,
+        "orders: 0 -> 1 (activation) [keda-exact] | KEDA activated 0 -> 1 | "
+        "queue=50 (AverageValue 5, active) -> 10",
+        id="keda-exact activation",
+    ),
+    pytest.param(
+        _policy(max_replica_count=10),
+        {"queue": sqs(100)},
+        counts(12),
+        _state(),
+        "orders: 12 -> 10 (max-replica-count) | HPA: 12 is out of range, set to 10 (TooManyReplicas) | "
+        "queue=100 (AverageValue 5, active) -> 20",
+        id="above maxReplicas",
+    ),
+    pytest.param(
+        _policy(
+            SqsQueueTrigger(name="queue", queue_length=5, activation_queue_length=11), min_replica_count=0
+        ),
+        {"queue": sqs(11)},
+        counts(2),
+        _state(last_active_at=ago(400)),
+        "orders: 2 -> 0 (scale-to-zero) | KEDA scaled to zero (0): cooldown passed since last activity "
+        "15:02:46 | "
+        "queue=11 (AverageValue 5) -> 2 within tolerance",
+        id="scale to zero, the inactive trigger proposes on the current replicas",
+    ),
 ]
 
 
@@ -213,6 +350,9 @@ def test_each_kind_of_decision_explains_itself_in_one_line(
     decision = decide_replicas(policy, observations, replicas, state, NOW)
 
     assert str(decision.explanation) == text
+    # Whatever KEDA's executor did, the activity it had recorded is never lost.
+    if state is not None and state.last_active_at is not None:
+        assert decision.state.last_active_at is not None
 
 
 @pytest.mark.parametrize(
@@ -380,3 +520,70 @@ def test_a_fallback_report_through_a_decision(behavior: FallbackBehavior, expect
             fallback=True,
         ),
     )
+
+
+def test_an_observation_of_the_wrong_kind_for_an_sqs_trigger_is_refused() -> None:
+    with pytest.raises(
+        ObservationMismatch, match=r"^trigger 'queue' is aws-sqs-queue but its observation is 'cloudwatch'$"
+    ):
+        decide_replicas(_policy(), {"queue": cloudwatch()}, counts(2), _state(), NOW)
+
+
+def test_now_without_a_time_zone_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match=r"^now must be a timezone-aware datetime$"):
+        decide_replicas(_policy(), {"queue": sqs(1)}, counts(2), _state(), NOW.replace(tzinfo=None))
+
+
+@pytest.mark.usefixtures("kolkata_local_time")
+def test_cooldown_times_are_utc_whatever_the_machine_s_zone() -> None:
+    decision = decide_replicas(
+        _policy(min_replica_count=0), {"queue": sqs(0)}, counts(3), _state(last_active_at=ago(60)), NOW
+    )
+
+    assert "cooldown ends 15:13:26" in str(decision.explanation)
+
+
+def test_a_first_decision_by_keda_alone_stores_a_readable_history() -> None:
+    # KEDA scales a new scaler to zero at once; the HPA's history is seeded with what it saw.
+    decision = decide_replicas(_policy(min_replica_count=0), {"queue": sqs(0)}, counts(3), None, NOW)
+
+    assert decision.desired_replicas == 0
+    assert decision.state.recommendations == (Recommendation(at=NOW, replicas=3),)
+
+
+def test_a_history_seeded_now_keeps_the_stored_scale_events() -> None:
+    # After a pause (no history) the scale events of both directions still count.
+    up, down = ScaleEvent(at=ago(10), change=2), ScaleEvent(at=ago(5), change=1)
+    state = _state(recommendations=None, scale_up_events=(up,), scale_down_events=(down,))
+
+    decision = decide_replicas(_policy(behavior=HpaBehavior()), {"queue": sqs(21)}, counts(4), state, NOW)
+
+    assert (decision.state.scale_up_events, decision.state.scale_down_events) == ((up,), (down,))
+
+
+def test_a_trigger_after_one_on_fallback_is_still_read() -> None:
+    for exact in (False, True):
+        policy = _policy(
+            CW.model_copy(update={"name": "first"}),
+            QUEUE,
+            fallback=Fallback(failure_threshold=0, replicas=2),
+            keda_exact=exact,
+        )
+        observations: dict[str, Observation] = {"first": MetricFailure(reason="timeout"), "queue": sqs(40)}
+
+        decision = decide_replicas(
+            policy, observations, ReplicaCounts(spec=4, status=4, ready=0), _state(), NOW
+        )
+
+        assert [report.name for report in decision.explanation.triggers] == ["first", "queue"]
+        assert decision.desired_replicas == 8
+
+
+def test_a_keda_exact_fallback_inside_the_tolerance_is_reported_so() -> None:
+    # KEDA: 10 fallback replicas of target 5 over 11 pods is a ratio of 0.909: within tolerance.
+    policy = _policy(fallback=Fallback(failure_threshold=0, replicas=10), keda_exact=True)
+
+    decision = decide_replicas(policy, {"queue": MetricFailure(reason="timeout")}, counts(11), _state(), NOW)
+
+    (report,) = decision.explanation.triggers
+    assert (report.fallback, report.proposal, report.within_tolerance) == (True, 11, True)

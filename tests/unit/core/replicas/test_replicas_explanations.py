@@ -539,8 +539,12 @@ def test_cooldown_times_are_utc_whatever_the_machine_s_zone() -> None:
     decision = decide_replicas(
         _policy(min_replica_count=0), {"queue": sqs(0)}, counts(3), _state(last_active_at=ago(60)), NOW
     )
+    # The activity a decision records is stamped in UTC, and so is the cooldown counted from it.
+    active = decide_replicas(_policy(min_replica_count=0), {"queue": sqs(5)}, counts(3), _state(), ago(60))
+    waiting = decide_replicas(_policy(min_replica_count=0), {"queue": sqs(0)}, counts(3), active.state, NOW)
 
     assert "cooldown ends 15:13:26" in str(decision.explanation)
+    assert "cooldown ends 15:13:26" in str(waiting.explanation)
 
 
 def test_a_first_decision_by_keda_alone_stores_a_readable_history() -> None:
@@ -587,3 +591,40 @@ def test_a_keda_exact_fallback_inside_the_tolerance_is_reported_so() -> None:
 
     (report,) = decision.explanation.triggers
     assert (report.fallback, report.proposal, report.within_tolerance) == (True, 11, True)
+
+
+def test_a_keda_exact_value_fallback_the_hpa_cannot_compute_reports_the_hpa_s_reason() -> None:
+    # /scale's status.replicas and the ready pods come from different reads and can disagree for
+    # a moment: with no replica in the status the HPA cannot use KEDA's synthetic Value metric.
+    policy = _policy(CW, fallback=Fallback(failure_threshold=0, replicas=6), keda_exact=True)
+    replicas = ReplicaCounts(spec=4, status=0, ready=2)
+
+    decision = decide_replicas(policy, {"cw": MetricFailure(reason="timeout")}, replicas, _state(), NOW)
+
+    assert decision.desired_replicas == 4
+    assert decision.explanation.triggers == (
+        TriggerReport(
+            name="cw",
+            kind="aws-cloudwatch",
+            target="Value 10",
+            value=None,
+            detail="no pods returned by selector while calculating replica count",
+            active=False,
+            proposal=None,
+            within_tolerance=False,
+            consecutive_failures=1,
+            fallback=True,
+        ),
+    )
+
+
+def test_a_decision_by_keda_alone_keeps_a_recommendation_exactly_a_window_old() -> None:
+    # While KEDA scales (here to zero) the HPA does not reconcile; ebb only forgets entries the
+    # downscale window (300 s) can no longer reach: older than it, not exactly its age.
+    history = (Recommendation(at=ago(301), replicas=5), Recommendation(at=ago(300), replicas=4))
+    state = _state(last_active_at=ago(400), recommendations=history)
+
+    decision = decide_replicas(_policy(min_replica_count=0), {"queue": sqs(0)}, counts(3), state, NOW)
+
+    assert decision.desired_replicas == 0
+    assert decision.state.recommendations == (Recommendation(at=ago(300), replicas=4),)

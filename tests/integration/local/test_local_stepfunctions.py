@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from botocore.exceptions import ClientError
@@ -216,6 +216,14 @@ def test_aws_sdk_task_errors_are_named_as_step_functions_names_them(world: Local
 
 
 # -- .waitForTaskToken tasks: tokens, heartbeats and timeouts on the clock ---------------------
+#
+# Callback tasks' timing: the tests that pin Step Functions' own clocks to the second (when a
+# heartbeat or a TimeoutSeconds runs out, when an answered task ends, how long a retry waits)
+# run on `world_without_latency`. With the latency model on, the Recorder's cold start and the
+# TaskCompleter's Init, compute and SendTask* round trip move each of those moments by seeded
+# draws that are not Step Functions' arithmetic. The same callbacks with latency on are covered
+# by the polling-gives-up, stop and many-waiters tests below (the last bounds each end by the
+# answering invocation).
 
 ROLE = "arn:aws:iam::123456789012:role/ebb-local-execution-role"
 
@@ -293,13 +301,16 @@ def _heartbeat_machine(world: LocalWorld, catchers: list[dict[str, Any]]) -> dic
     }
 
 
-def test_an_expired_heartbeat_is_caught_by_states_heartbeat_timeout(world: LocalWorld) -> None:
+def test_an_expired_heartbeat_is_caught_by_states_heartbeat_timeout(
+    world_without_latency: LocalWorld,
+) -> None:
     """AWS: a catcher on States.HeartbeatTimeout matches an expired heartbeat, and the history's
     TaskTimedOut (with resource and resourceType) and the error output name it States.Timeout
     (Step Functions Developer Guide, "Handling errors in Step Functions workflows", error names;
     localstack/localstack tests/aws/services/stepfunctions/v2/timeouts/test_heartbeats.snapshot.json,
     TestHeartbeats::test_heartbeat_timeout, recorded against AWS, commit 0d47683).
     SendTaskHeartbeat resets the heartbeat clock (Step Functions API Reference, SendTaskHeartbeat)."""
+    world = world_without_latency  # see "Callback tasks' timing" above
     execution = _start(world, _heartbeat_machine(world, HEARTBEAT_CATCHERS), "heartbeats")
     world.run_for(40)
     (token,) = _tokens(world, "heartbeats-1")
@@ -333,12 +344,13 @@ def test_an_expired_heartbeat_is_caught_by_states_heartbeat_timeout(world: Local
     ids=["timeout-with-heartbeats", "states-timeout-catches-heartbeat", "task-failed-does-not"],
 )
 def test_which_catcher_matches_a_timeout_and_an_expired_heartbeat(
-    world: LocalWorld,
+    world_without_latency: LocalWorld,
     catchers: list[dict[str, Any]],
     heartbeat_every: int | None,
     entered: list[str],
     execution_error: str | None,
 ) -> None:
+    world = world_without_latency  # see "Callback tasks' timing" above
     machine = _heartbeat_machine(world, catchers)
     machine["States"]["Await"]["TimeoutSeconds"] = 120
     execution = _start(world, machine, "catchers")
@@ -356,10 +368,13 @@ def test_which_catcher_matches_a_timeout_and_an_expired_heartbeat(
     assert described.get("error") == execution_error
 
 
-def test_a_retried_callback_task_gets_a_new_token_and_waits_its_whole_timeout(world: LocalWorld) -> None:
+def test_a_retried_callback_task_gets_a_new_token_and_waits_its_whole_timeout(
+    world_without_latency: LocalWorld,
+) -> None:
     """Each attempt is a new task: the timed-out attempt's token is closed (TaskTimedOut, "the task
     token has either expired or the task associated with the token has already been closed":
     Step Functions API Reference, SendTaskSuccess errors), the retry waits its own TimeoutSeconds."""
+    world = world_without_latency  # see "Callback tasks' timing" above
     machine = {
         "StartAt": "Await",
         "States": {
@@ -396,10 +411,13 @@ def test_a_retried_callback_task_gets_a_new_token_and_waits_its_whole_timeout(wo
     assert json.loads(events[-1][2]["output"]) == {"node": "i-2"}
 
 
-def test_a_token_completed_before_its_timeout_ends_the_wait_and_is_closed_after(world: LocalWorld) -> None:
+def test_a_token_completed_before_its_timeout_ends_the_wait_and_is_closed_after(
+    world_without_latency: LocalWorld,
+) -> None:
     """SendTaskSuccess before TimeoutSeconds: the task succeeds at that moment with the output;
     the token is then closed (TaskTimedOut); a token never issued is InvalidToken and output that is
     not JSON is InvalidOutput (Step Functions API Reference, SendTaskSuccess errors)."""
+    world = world_without_latency  # see "Callback tasks' timing" above
     sfn = world.clients.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=world.state_machine_arn("Callbacks"), name="early", input='{"request": "r-1"}'
@@ -420,9 +438,12 @@ def test_a_token_completed_before_its_timeout_ends_the_wait_and_is_closed_after(
     assert json.loads(described["output"]) == {"request": "r-1", "polls": 0, "event": {"node": "i-1"}}
 
 
-def test_the_timeout_is_a_fallback_poll_and_a_late_token_is_refused(world: LocalWorld) -> None:
+def test_the_timeout_is_a_fallback_poll_and_a_late_token_is_refused(
+    world_without_latency: LocalWorld,
+) -> None:
     """The provisioning pattern: each TimeoutSeconds is caught (States.Timeout), counted, and the
     event awaited again with a new token; the token of a wait that timed out is closed."""
+    world = world_without_latency  # see "Callback tasks' timing" above
     sfn = world.clients.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=world.state_machine_arn("Callbacks"), name="polling", input='{"request": "r-2"}'
@@ -458,9 +479,12 @@ def test_waiting_without_an_event_polls_three_times_then_gives_up(world: LocalWo
     assert events[-1][2] == {"error": "NoEvent", "cause": "no event after three polls"}
 
 
-def test_a_failure_sent_with_the_token_is_caught_by_its_name_with_its_cause(world: LocalWorld) -> None:
+def test_a_failure_sent_with_the_token_is_caught_by_its_name_with_its_cause(
+    world_without_latency: LocalWorld,
+) -> None:
     """SendTaskFailure's error and cause reach TaskFailed and the catcher's error output (Step
     Functions Developer Guide, "Wait for a Callback with Task Token")."""
+    world = world_without_latency  # see "Callback tasks' timing" above
     sfn = world.clients.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=world.state_machine_arn("Callbacks"), name="failing", input='{"request": "r-4"}'
@@ -588,14 +612,26 @@ def test_jsonpath_variables_are_assigned_and_read_across_states(world: LocalWorl
 WAITERS = 40
 
 
+class Answer(NamedTuple):
+    """How and when a waiting execution was answered: the action, the planned moment (seconds
+    after the executions started) and the answering TaskCompleter invocation's span."""
+
+    action: str
+    moment: float
+    invoked_at: datetime
+    returned_at: datetime
+
+
 @cache
-def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, float]]]:
+def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Answer]]:
     """WAITERS executions of the Callbacks machine waiting at once; each is answered once, at a
     seeded random moment within three polls, with the token current then (success or failure),
-    and some also with the token of a wait that already timed out."""
+    and some also with the token of a wait that already timed out. The world's latency model is
+    on (the default timing): each answer reaches Step Functions during its invocation."""
     with start_local_world(TEMPLATE, LocalWorldConfig(seed=seed)) as world:
         sfn = world.clients.client("stepfunctions")
         machine = world.state_machine_arn("Callbacks")
+        completer = world.function_name("TaskCompleter")
         names = [f"node-{index:02d}" for index in range(WAITERS)]
         executions = {
             name: sfn.start_execution(
@@ -606,7 +642,7 @@ def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, t
         start = world.now()
         # Moments off the 300 s poll boundaries, so each answer is plainly before or after one.
         plan = sorted((world.random.randrange(1, 880) // 10 * 10 + 5, name) for name in names)
-        answers: dict[str, tuple[str, float]] = {}
+        answers: dict[str, Answer] = {}
         for moment, name in plan:
             world.run_until(start + timedelta(seconds=moment))
             tokens = _tokens(world, name)
@@ -615,12 +651,18 @@ def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, t
                 stale = _answer(world, tokens[0], "success", output={"stale": True})
                 assert stale["refused"] == "TaskTimedOut"
             if world.random.random() < 0.5:
+                action = "success"
                 assert _answer(world, tokens[-1], "success", output={"node": name}) == {"accepted": "success"}
-                answers[name] = ("success", moment)
             else:
+                action = "failure"
                 failure = _answer(world, tokens[-1], "failure", error="HyperPod.NodeFailed", cause=name)
                 assert failure == {"accepted": "failure"}
-                answers[name] = ("failure", moment)
+            # world.invoke is synchronous and only this driver invokes the TaskCompleter: its
+            # latest invocation is the answer just sent.
+            invocation = next(
+                r for r in reversed(world.lambda_runtime.invocations) if r.function_name == completer
+            )
+            answers[name] = Answer(action, moment, invocation.started_at, invocation.ended_at)
         assert world.run_until_quiet()
         histories = {name: world.execution_history(arn) for name, arn in executions.items()}
         return histories, answers
@@ -630,21 +672,25 @@ def test_many_executions_wait_on_tokens_at_once_and_each_ends_when_answered() ->
     histories, answers = run_waiters(seed=7)
 
     assert len(answers) == WAITERS
-    for name, (action, moment) in answers.items():
+    for name, answer in answers.items():
         history = histories[name]
         start = history[0]["timestamp"]
-        at = {event["type"]: (event["timestamp"] - start).total_seconds() for event in history}
-        polls = int(moment // 300)
+        # Answers planned for one moment (and a stale token's answer) are sent one after another.
+        assert answer.invoked_at - start >= timedelta(seconds=answer.moment)
+        ended = {event["type"]: event["timestamp"] for event in history}
+        polls = int(answer.moment // 300)
         assert [event["type"] for event in history].count("TaskTimedOut") == polls
-        if action == "success":
-            assert at["TaskSucceeded"] == moment
+        # The task ends when SendTaskSuccess/SendTaskFailure reaches Step Functions: within the
+        # answering invocation, after its Init and compute began (histories keep milliseconds).
+        kind = "TaskSucceeded" if answer.action == "success" else "TaskFailed"
+        assert _millis(answer.invoked_at) <= ended[kind] <= answer.returned_at
+        if answer.action == "success":
             assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
                 "request": name,
                 "polls": polls,
                 "event": {"node": name},
             }
         else:
-            assert at["TaskFailed"] == moment
             assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
                 "request": name,
                 "cause": name,

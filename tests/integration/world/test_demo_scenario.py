@@ -6,7 +6,9 @@ plan asks HyperPod for nodes of the NodePool's instance groups; the pods become 
 nodes; once the work stops both scalers return to zero after their cooldowns; and the same seed
 prints the same story. The ALB's metrics are published by the world, each minute's readable a
 minute after it ends (`ebb.local.metric_publishing`), so the LLM wakes when the first minute's
-HTTPCode_ELB_503_Count becomes readable, two minutes in.
+HTTPCode_ELB_503_Count becomes readable, two minutes after the traffic starts. The scenario
+first creates its HyperPod cluster and waits for InService (the stand-in's Creating phase lasts
+`DEFAULT_CREATION_SECONDS`); its clock, and so each round's `at`, counts from before that.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from rich.console import Console
 
 from ebb.cli.demo_scenario import ScenarioOutcome, run_scenario
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +48,17 @@ def test_work_brings_pods_ready_on_nodes_of_the_pools_groups(
 ) -> None:
     outcome, text = seeded_runs[0]
     first = outcome.rounds[0]
+    # The first round comes once the cluster is InService, with the work and the traffic.
+    assert first.at == timedelta(seconds=DEFAULT_CREATION_SECONDS)
+    assert f"InService at t+{int(DEFAULT_CREATION_SECONDS) // 60:02d}:00" in text
     # Ten messages at two per replica wake the batch worker at once (GetQueueAttributes is live).
     assert first.desired[BATCH] > 0
     assert first.nodes_added >= 1
     assert "BatchAddClusterNodes: +" in text
-    # Minute 0's 503s (stamped 00:00) are readable at 00:02: the LLM wakes in that round, not before.
+    # The traffic's first minute of 503s (stamped with its start) is readable two minutes later:
+    # the LLM wakes in that round, not before.
     assert [r.desired[LLM] for r in outcome.rounds[:2]] == [0, 0]
-    assert outcome.rounds[2].at == timedelta(minutes=2)
+    assert outcome.rounds[2].at - first.at == timedelta(minutes=2)
     assert outcome.rounds[2].desired[LLM] >= 1
     assert "ALB: 0 served, 900 x 503" in text
     peak = max(outcome.rounds, key=lambda r: sum(r.ready.values()))

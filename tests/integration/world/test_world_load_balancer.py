@@ -10,6 +10,8 @@ are the pods the AWS Load Balancer Controller would register: Ready and not term
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from ebb.local.cluster import HyperPodOnEks
@@ -19,8 +21,10 @@ from .world_testkit import add_nodes, create_hyperpod_cluster, deployment
 pytestmark = pytest.mark.integration
 
 
-def by_minute(cluster: HyperPodOnEks, metric: str, dimensions: dict[str, str]) -> dict[int, float]:
-    start = cluster.world.config.start_time
+def by_minute(
+    cluster: HyperPodOnEks, metric: str, dimensions: dict[str, str], *, start: datetime
+) -> dict[int, float]:
+    """The metric's published values by whole minutes since `start`."""
     return {
         int((p.timestamp - start).total_seconds() // 60): p.datapoint.value
         for p in cluster.world.metrics.published
@@ -31,10 +35,14 @@ def by_minute(cluster: HyperPodOnEks, metric: str, dimensions: dict[str, str]) -
 def test_requests_are_503s_until_the_pods_are_ready_then_shared_by_the_ready_pods(
     cluster: HyperPodOnEks,
 ) -> None:
+    # The cluster is Creating for its first 120 s (create_hyperpod_cluster waits for InService):
+    # the story below is told in minutes since the traffic starts, once it is InService.
     create_hyperpod_cluster(cluster, boot_seconds=300)
+    world = cluster.world
+    traffic_start = world.now()
+    assert traffic_start.second == traffic_start.microsecond == 0  # minutes of traffic are metric minutes
     cluster.kubernetes.create(deployment(replicas=2))
     add_nodes(cluster, 1)
-    world = cluster.world
     balancer = world.create_load_balancer("web", availability_zones=("us-east-1a", "us-east-1b"))
     group = balancer.add_target_group(
         "web", healthy_targets=cluster.ready_pod_targets("default", {"app": "web"})
@@ -43,11 +51,14 @@ def test_requests_are_503s_until_the_pods_are_ready_then_shared_by_the_ready_pod
     world.run_for(12 * 60)
 
     lb = {"LoadBalancer": balancer.dimension}
-    per_target = by_minute(cluster, "RequestCountPerTarget", {"TargetGroup": group.dimension})
-    served = by_minute(cluster, "RequestCount", {"TargetGroup": group.dimension, **lb})
-    rejected = by_minute(cluster, "HTTPCode_ELB_503_Count", lb)
-    # The node joins at 305 s, the pods are bound at ~336 s and Ready once the model has loaded
-    # (~401 s): minutes 0-5 are all 503s, minute 6 is split, from minute 7 two pods share 600.
+    per_target = by_minute(
+        cluster, "RequestCountPerTarget", {"TargetGroup": group.dimension}, start=traffic_start
+    )
+    served = by_minute(cluster, "RequestCount", {"TargetGroup": group.dimension, **lb}, start=traffic_start)
+    rejected = by_minute(cluster, "HTTPCode_ELB_503_Count", lb, start=traffic_start)
+    # After the traffic starts, the node joins at 305 s, the pods are bound at ~336 s and Ready once
+    # the model has loaded (~401 s): minutes 0-5 are all 503s, minute 6 is split, from minute 7 two
+    # pods share 600.
     assert all(rejected[m] == 600 and served[m] == 0 and per_target[m] == 0 for m in range(6))
     assert rejected[6] + served[6] == 600
     assert 0 < served[6] < 600

@@ -470,6 +470,8 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
         world = cluster.world
         started = world.now()
         _create_hyperpod_cluster(cluster, config)
+        # The rounds' clock runs from `started`: the cluster's Creating phase is part of the story.
+        in_service = world.now()
         _create_deployments(cluster, scalers, _raw_pod_specs(examples))
         queue_urls = _create_queues(scalers)
         traffic = _create_load_balancers(cluster, config, scalers)
@@ -481,7 +483,8 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
         deployments = [f"{s.target.namespace}/{s.target.name}" for s in scalers]
         try:
             console.print(
-                f"HyperPod cluster {config.binding.spec.hyper_pod_cluster.name!r} (Continuous provisioning): "
+                f"HyperPod cluster {config.binding.spec.hyper_pod_cluster.name!r} (Continuous provisioning, "
+                f"InService at t+{_clock_label(in_service - started)}): "
                 + ", ".join(
                     f"{g.name} ({g.instance_type}, {g.availability_zone})"
                     for g in config.binding.spec.hyper_pod_cluster.instance_groups
@@ -560,6 +563,12 @@ def _create_queues(scalers: list[Scaler]) -> list[str]:
     return urls
 
 
+def _clock_label(elapsed: timedelta) -> str:
+    """`mm:ss` of simulated time since the scenario started."""
+    minutes, seconds = divmod(int(elapsed.total_seconds()), 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
 def _round(
     console: Console,
     config: EbbConfig,
@@ -577,10 +586,9 @@ def _round(
 ) -> RoundRecord:
     """One decision round: metrics, replicas, scale, plan, add nodes; printed as it goes."""
     elapsed = world_now - started
-    minutes, seconds = divmod(int(elapsed.total_seconds()), 60)
     counts = {s.scaled_object.qualified_name: _replica_counts(kubernetes, s.target) for s in scalers}
     seen = "; ".join(flow.last_round() for flow in traffic) or "no load balancer"
-    console.rule(f"[bold]t+{minutes:02d}:{seconds:02d}[/bold]  ({seen})", align="left")
+    console.rule(f"[bold]t+{_clock_label(elapsed)}[/bold]  ({seen})", align="left")
 
     decisions: dict[str, ReplicaDecision] = {}
     for scaler in scalers:

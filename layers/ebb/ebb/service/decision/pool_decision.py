@@ -228,6 +228,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         scalers={o.scaler: o.decision.state for o in outcomes},
         nodes=memory,
         unavailable=unavailable,
+        idle_timers=state.idle_timers,
     )
     return PoolDecision(
         node_pool=snapshot.node_pool,

@@ -36,3 +36,5 @@ class PoolState(BaseModel):
     scalers: dict[str, ScalerState] = Field(default_factory=dict)
     nodes: dict[str, NodeMemory] = Field(default_factory=dict)
     unavailable: UnavailableOfferings = UnavailableOfferings()
+    idle_timers: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """The idle timers armed, per scaler (the service arms one only when its time changes)."""

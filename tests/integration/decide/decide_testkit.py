@@ -1,0 +1,169 @@
+"""The project's own template.yaml, deployed into the local world with the shipped example
+configuration, and the cluster the example describes: what the decide-path tests run on.
+
+Differences from the example, each stated: shadow mode is off (the tests check actions), and
+the configuration is read from a directory on disk (`ConfigDir`) rather than the bundled layer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+from ebb.adapters.kubernetes import EksKubernetesClient, WorkloadRef
+from ebb.config import EbbConfig, load_config_files
+from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
+from ebb.local.kubernetes import ClusterCertificates, StandInTimings
+from ebb.local.world import LocalWorldConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+EXAMPLE = ROOT / "examples" / "gpu-inference"
+SEED = 11
+STACK = "ebb-local"
+ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
+BOOT_SECONDS = 240.0
+TIMINGS = StandInTimings(
+    controller_delay_seconds=1,
+    container_start_seconds=10,
+    model_load_seconds=60,
+    gpu_allocatable_delay_seconds=30,
+    pod_termination_seconds=5,
+)
+LLM = WorkloadRef(namespace="serving", name="llm-inference")
+BATCH = WorkloadRef(namespace="batch", name="batch-worker")
+
+
+def write_config(directory: Path, *, shadow_mode: bool = False) -> EbbConfig:
+    """The example, with `shadowMode` set, into `directory`; returns it loaded."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in sorted(EXAMPLE.glob("*.yaml")):
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+        for document in documents:
+            if document.get("kind") == "ClusterBinding":
+                document["spec"]["shadowMode"] = shadow_mode
+        (directory / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+    return load_config_files(sorted(directory.glob("*.yaml")))
+
+
+@contextmanager
+def deployed(
+    config_dir: Path, certificates: ClusterCertificates, *, shadow_mode: bool = False, seed: int = SEED
+) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
+    """The stack deployed from template.yaml, the example's HyperPod cluster and Deployments."""
+    config = write_config(config_dir, shadow_mode=shadow_mode)
+    binding = config.binding.spec
+    world_config = LocalWorldConfig(
+        seed=seed,
+        region=binding.region,
+        stack_name=STACK,
+        parameters={
+            "HyperPodClusterName": binding.hyper_pod_cluster.name,
+            "EksClusterName": binding.eks_cluster.name,
+            "ConfigDir": str(config_dir),
+        },
+    )
+    cluster_config = ClusterWorldConfig(
+        eks_cluster_name=binding.eks_cluster.name, kubernetes_timings=TIMINGS, catalogue=config.catalogue
+    )
+    with start_cluster_world(TEMPLATE, world_config, cluster_config, certificates=certificates) as cluster:
+        create_example_cluster(cluster, config)
+        create_example_workloads(cluster, config)
+        yield cluster, config
+
+
+def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
+    """The binding's HyperPod cluster: Continuous provisioning, its groups empty, fixed boot times."""
+    hyperpod = config.binding.spec.hyper_pod_cluster
+    groups = []
+    for facts in hyperpod.instance_groups:
+        kubernetes: dict[str, Any] = {}
+        if facts.taints:
+            kubernetes["Taints"] = [
+                {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": t.effect}
+                for t in facts.taints
+            ]
+        groups.append(
+            {
+                "InstanceGroupName": facts.name,
+                "InstanceType": facts.instance_type,
+                "InstanceCount": facts.min_instance_count,
+                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
+                "ExecutionRole": ROLE,
+                **({"KubernetesConfig": kubernetes} if kubernetes else {}),
+            }
+        )
+    cluster.world.clients.client("sagemaker").create_cluster(
+        ClusterName=hyperpod.name,
+        InstanceGroups=groups,
+        Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
+        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        NodeProvisioningMode="Continuous",
+    )
+    for facts in hyperpod.instance_groups:
+        cluster.hyperpod.set_availability_zones(hyperpod.name, facts.name, (facts.availability_zone,))
+        cluster.hyperpod.set_timings(hyperpod.name, facts.name, boot_seconds=(BOOT_SECONDS, BOOT_SECONDS))
+
+
+def create_example_workloads(cluster: HyperPodOnEks, config: EbbConfig) -> None:
+    """Each ScaledObject's Deployment at 0 replicas (pods from the binding's podSpec) and its queue."""
+    for scaled_object in config.scaled_objects:
+        entry = config.scaler_binding(scaled_object)
+        assert entry.pod_spec is not None
+        name = scaled_object.spec.scale_target_ref.name
+        cluster.kubernetes.create(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": scaled_object.namespace},
+                "spec": {
+                    "replicas": 0,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": entry.pod_spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+                    },
+                },
+            }
+        )
+        for trigger in scaled_object.spec.triggers:
+            metadata = trigger.metadata
+            if getattr(metadata, "queue_url", None):
+                cluster.world.clients.client("sqs").create_queue(QueueName=metadata.queue_name)  # type: ignore[union-attr]
+
+
+def kubernetes(cluster: HyperPodOnEks, config: EbbConfig) -> EksKubernetesClient:
+    """ebb's Kubernetes adapter against the world's EKS cluster, for reading what happened."""
+    return EksKubernetesClient.for_eks_cluster(
+        config.binding.spec.eks_cluster.name, session=boto3.Session(region_name=config.binding.spec.region)
+    )
+
+
+def audit(cluster: HyperPodOnEks, subject: str) -> list[dict[str, Any]]:
+    """The audit records of a scaler (`namespace/name`) or `POOL#<pool>`, newest first."""
+    table = cluster.world.clients.client("dynamodb")
+    name = f"{STACK}-StateTable"
+    items = table.query(
+        TableName=name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
+        ScanIndexForward=False,
+    )["Items"]
+    return [json.loads(item["record"]["S"]) for item in items]
+
+
+def send_jobs(cluster: HyperPodOnEks, count: int, queue: str = "batch-jobs") -> None:
+    """`count` messages on a scaler's queue."""
+    sqs = cluster.world.clients.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    for start in range(0, count, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(start, min(start + 10, count))],
+        )

@@ -8,13 +8,18 @@ schedules, context attributes).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ebb.local.kubernetes import ClusterCertificates
+from ebb.service.signals import scaler_alarms
 
-from .decide_testkit import BATCH, audit, deployed, kubernetes, send_jobs
+from .decide_testkit import BATCH, ROOT, STACK, audit, deployed, kubernetes, send_jobs
+
+EVENTS = ROOT / "events"
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +45,50 @@ def test_queued_work_at_zero_scales_the_worker_and_starts_provisioning_through_t
         assert decision["generation"] == 1
         assert decision["nodeTargets"] == {"gpu-g5-use1a": 1, "gpu-g6e-use1b": 0}
         assert [r["generation"] for r in started] == [1]
+
+
+def _alarm_event(name: str, event_id: str, state: str = "ALARM") -> dict[str, Any]:
+    event = json.loads((EVENTS / "alarm-state-change.json").read_text())
+    event["id"] = event_id
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    event["resources"] = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"]
+    return event
+
+
+def test_a_bad_event_scales_nothing_and_is_kept_with_its_reason(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        send_jobs(cluster, 8)
+        malformed = json.loads((EVENTS / "malformed-alarm-state-change.json").read_text())
+        malformed["detail"]["alarmName"] = f"{STACK}-00f5fa706a38-s0-aws-sqs-queue"
+        cluster.world.put_event(malformed)
+        cluster.world.run_for(30)  # before the first tick
+
+        (kept,) = cluster.world.receive_all("RejectedEventsQueue")
+        assert json.loads(kept["Body"]) == malformed
+        reason = kept["MessageAttributes"]["Reason"]["StringValue"]
+        assert "'CloudWatch Alarm State Change' does not have the expected shape" in reason
+        assert "detail.state.value" in reason
+        client = kubernetes(cluster, config)
+        try:
+            assert client.read_scale(BATCH).spec.replicas == 0
+        finally:
+            client.close()
+        assert audit(cluster, "batch/batch-worker") == []
+
+
+def test_an_alarm_delivered_twice_decides_once(tmp_path: Path, certificates: ClusterCertificates) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        send_jobs(cluster, 8)
+        (alarm,) = [
+            name for name, owner in scaler_alarms(config, STACK).items() if owner == "batch/batch-worker"
+        ]
+        event = _alarm_event(alarm, "5b0c3b1e-0000-4000-8000-000000000001")
+        cluster.world.put_event(event)
+        cluster.world.put_event(event)  # EventBridge delivers at least once
+        cluster.world.run_for(30)
+
+        decisions = audit(cluster, "batch/batch-worker")
+        assert [(d["reasons"], d["desired"]) for d in decisions] == [(["alarm"], 4)]

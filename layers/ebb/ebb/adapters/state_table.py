@@ -10,12 +10,16 @@ Items (one table, `pk`/`sk`):
 | `AUDIT#POOL#<pool>`   | `<time>#<counter>`         | one decision of a pool's nodes (expires likewise) |
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 
-Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`
-and its token on the condition that the counter is still `n`, acts, and records the new state and
-its audit entries in one transaction on the condition that its claim still stands. Of two racers
-only one claim succeeds; the other gets `ClaimLost` and decides again on fresh state. A crash
-between claim and record leaves the old state with a higher counter: the next decision decides
-again from it, which is what the level-triggered design wants.
+Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`,
+its token and a lease on the condition that the counter is still `n` and no other claim's lease
+is running, acts, and records the new state and its audit entries in one transaction on the
+condition that its claim still stands (which ends the lease). Of two racers only one claim
+succeeds; the other gets `ClaimLost` and decides again on fresh state, and a racer that read the
+counter after the first one claimed still cannot claim until the first has recorded. The lease
+is longer than the decide function's timeout, so a claimant can never act after its lease ran out
+(Lambda stops it first). A crash between claim and record leaves the old state with a higher
+counter and a lease that runs out: the next decision after it decides again from the old state,
+which is what the level-triggered design wants.
 """
 
 from __future__ import annotations
@@ -73,8 +77,11 @@ class StateTable(Protocol):
     def load_pool(self, node_pool: str) -> StoredPool:
         """The pool's stored item (counter 0 and no state if it has none)."""
 
-    def claim(self, node_pool: str, seen: int, token: str) -> int:
-        """Claim the pool if its counter is still `seen`; return the new counter."""
+    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
+        """Claim the pool for `lease` if its counter is still `seen` and no other lease runs.
+
+        Returns the new counter; raises `ClaimLost` otherwise.
+        """
 
     def record(
         self,
@@ -145,24 +152,32 @@ class DynamoStateTable:
                 f"state of node pool {node_pool!r} in {self.table_name}: {error}"
             ) from error
 
-    def claim(self, node_pool: str, seen: int, token: str) -> int:
+    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
         claimed = seen + 1
         self.calls.count("dynamodb:UpdateItem")
         try:
             self._dynamodb().update_item(
                 TableName=self.table_name,
                 Key=_pool_key(node_pool),
-                UpdateExpression="SET decisions = :claimed, claim_token = :token",
-                ConditionExpression="attribute_not_exists(decisions) OR decisions = :seen",
+                UpdateExpression="SET decisions = :claimed, claim_token = :token, claim_until = :until",
+                ConditionExpression=(
+                    "(attribute_not_exists(decisions) OR decisions = :seen)"
+                    " AND (attribute_not_exists(claim_until) OR claim_until <= :now)"
+                ),
                 ExpressionAttributeValues={
                     ":claimed": {"N": str(claimed)},
                     ":seen": {"N": str(seen)},
                     ":token": {"S": token},
+                    ":now": {"N": str(now.timestamp())},
+                    ":until": {"N": str((now + lease).timestamp())},
                 },
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
-                raise ClaimLost(f"node pool {node_pool!r}: decision {seen} was already claimed") from error
+                raise ClaimLost(
+                    f"node pool {node_pool!r}: decision {seen} was claimed already, "
+                    "or another claim's lease runs"
+                ) from error
             raise translate_aws_error(error, operation="UpdateItem") from error
         except BotoCoreError as error:
             raise translate_aws_error(error, operation="UpdateItem") from error
@@ -183,10 +198,12 @@ class DynamoStateTable:
             ":claim": {"N": str(claim)},
             ":token": {"S": token},
         }
-        update = "SET #state = :state"
+        assignments = ["#state = :state"]
         if execution_arn is not None:
-            update += ", execution_arn = :execution"
+            assignments.append("execution_arn = :execution")
             values[":execution"] = {"S": execution_arn}
+        # Recording ends the claim's lease.
+        update = f"SET {', '.join(assignments)} REMOVE claim_until"
         items: list[Any] = [
             {
                 "Update": {

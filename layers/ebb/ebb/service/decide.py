@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ebb.adapters.call_counts import CallCounts
@@ -31,6 +31,9 @@ from ebb.service.decision import PoolDecision, PoolState, decide_pool
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
+CLAIM_LEASE = timedelta(seconds=150)
+"""How long a claim keeps other decisions of the pool off: longer than the decide function's
+timeout (90 s in template.yaml), so a claimant is stopped by Lambda before its lease runs out."""
 CLAIM_ATTEMPTS = 3
 """Decisions that lose their claim decide again on fresh state, this many times in all."""
 DELETION_COST_FIRST = -(2**31)
@@ -76,7 +79,7 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
         decision = decide_pool(snapshot, state, context.config, now)
         token = secrets.token_hex(8)
         try:
-            claim = context.table.claim(node_pool, stored.decisions, token)
+            claim = context.table.claim(node_pool, stored.decisions, token, now=now, lease=CLAIM_LEASE)
         except ClaimLost:
             if attempt == CLAIM_ATTEMPTS:
                 raise

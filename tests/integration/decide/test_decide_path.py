@@ -62,7 +62,7 @@ def test_a_bad_event_scales_nothing_and_is_kept_with_its_reason(
     with deployed(tmp_path / "config", certificates) as (cluster, config):
         send_jobs(cluster, 8)
         malformed = json.loads((EVENTS / "malformed-alarm-state-change.json").read_text())
-        malformed["detail"]["alarmName"] = f"{STACK}-00f5fa706a38-s0-aws-sqs-queue"
+        malformed["detail"]["alarmName"] = f"{STACK}.00f5fa706a38.s0-aws-sqs-queue"
         cluster.world.put_event(malformed)
         cluster.world.run_for(30)  # before the first tick
 
@@ -92,3 +92,38 @@ def test_an_alarm_delivered_twice_decides_once(tmp_path: Path, certificates: Clu
 
         decisions = audit(cluster, "batch/batch-worker")
         assert [(d["reasons"], d["desired"]) for d in decisions] == [(["alarm"], 4)]
+
+
+def test_the_first_tick_makes_one_alarm_per_trigger_and_an_alarm_edge_wakes_the_pool(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        cluster.world.run_for(65)
+        cloudwatch = cluster.world.clients.client("cloudwatch")
+        alarms = {
+            a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"{STACK}.")["MetricAlarms"]
+        }
+        assert sorted(alarms) == sorted(scaler_alarms(config, STACK))
+        queue_alarm = alarms[
+            next(n for n, s in scaler_alarms(config, STACK).items() if s == "batch/batch-worker")
+        ]
+        assert (queue_alarm["Namespace"], queue_alarm["MetricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        )
+        assert queue_alarm["Dimensions"] == [{"Name": "QueueName", "Value": "batch-jobs"}]
+        assert (queue_alarm["TreatMissingData"], queue_alarm["Threshold"]) == ("notBreaching", 0.0)
+
+        send_jobs(cluster, 8)
+        # AWS/SQS publishes the queue's depth once a minute.
+        cluster.world.put_metric(
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", 8.0, {"QueueName": "batch-jobs"}
+        )
+        # CloudWatch evaluates at whole minutes: the alarm goes OK -> ALARM at t+2 min, the same
+        # minute as the tick, and the two requests may share a batch.
+        cluster.world.run_for(60)
+        decisions = audit(cluster, "batch/batch-worker")
+        assert any("alarm" in d["reasons"] for d in decisions)
+        assert decisions[0]["desired"] == 4
+        (state,) = cloudwatch.describe_alarms(AlarmNames=[queue_alarm["AlarmName"]])["MetricAlarms"]
+        assert state["StateValue"] == "ALARM"

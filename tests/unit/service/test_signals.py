@@ -97,7 +97,7 @@ def test_anything_else_is_refused(config: EbbConfig) -> None:
     alarm = copy.deepcopy(_event("alarm-state-change.json"))
     alarm["detail"]["alarmName"] = alarm_name("ebb", "serving/gone", "requests")
     with pytest.raises(
-        InvalidEvent, match=r"alarm 'ebb-[0-9a-f]{12}-requests' is not one the configuration implies"
+        InvalidEvent, match=r"alarm 'ebb\.[0-9a-f]{12}\.requests' is not one the configuration implies"
     ):
         route(parse_signal(alarm), config, alarm_prefix="ebb", cluster_arn=None)
     timer = {**_event("idle-timer.json"), "scaler": "batch/retired"}

@@ -9,6 +9,7 @@ Items (one table, `pk`/`sk`):
 | `AUDIT#<scaler>`      | `<time>#<counter>`         | one decision of a scaler (expires: `expires_at`)  |
 | `AUDIT#POOL#<pool>`   | `<time>#<counter>`         | one decision of a pool's nodes (expires likewise) |
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
+| `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
 
 Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`,
 its token and a lease on the condition that the counter is still `n` and no other claim's lease
@@ -100,6 +101,12 @@ class StateTable(Protocol):
 
     def append_audit(self, audit: Sequence[AuditEntry]) -> None:
         """Store audit entries outside a decision (a provisioning execution's own events)."""
+
+    def alarms_version(self) -> str | None:
+        """The configuration version ebb's alarms were last made to match."""
+
+    def set_alarms_version(self, version: str) -> None:
+        """Record that the alarms match configuration `version`."""
 
 
 class DynamoStateTable:
@@ -242,6 +249,24 @@ class DynamoStateTable:
             except (ClientError, BotoCoreError) as error:
                 raise translate_aws_error(error, operation="PutItem") from error
 
+    def alarms_version(self) -> str | None:
+        self.calls.count("dynamodb:GetItem")
+        try:
+            item = self._dynamodb().get_item(TableName=self.table_name, Key=_ALARMS_KEY, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+        found = item.get("Item")
+        return found["version"]["S"] if found else None
+
+    def set_alarms_version(self, version: str) -> None:
+        self.calls.count("dynamodb:PutItem")
+        try:
+            self._dynamodb().put_item(
+                TableName=self.table_name, Item={**_ALARMS_KEY, "version": {"S": version}}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="PutItem") from error
+
     def _audit_item(self, entry: AuditEntry, claim: int) -> dict[str, Any]:
         expires = int((entry.at + self._retention).timestamp())
         return {
@@ -288,6 +313,9 @@ class DynamoStateTable:
             raise translate_aws_error(error, operation="PutItem") from error
         except BotoCoreError as error:
             raise translate_aws_error(error, operation="GetItem") from error
+
+
+_ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
 
 
 def _pool_key(node_pool: str) -> dict[str, Any]:

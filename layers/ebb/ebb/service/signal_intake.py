@@ -8,14 +8,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ebb.adapters.alarms import Alarms, CloudWatchAlarms
 from ebb.adapters.call_counts import CallCounts
 from ebb.adapters.decision_queue import DecisionQueue, SqsDecisionQueue
 from ebb.adapters.rejected_events import RejectedEvents, SqsRejectedEvents
+from ebb.adapters.state_table import DynamoStateTable, StateTable
 from ebb.config import EbbConfig
 from ebb.errors import InvalidEvent
+from ebb.service.alarm_specs import alarm_specs
 from ebb.service.configuration import load_for_stack
 from ebb.service.settings import Settings
-from ebb.service.signals import parse_signal, route
+from ebb.service.signals import Tick, parse_signal, route
 
 
 class IntakeResult(BaseModel):
@@ -25,6 +28,8 @@ class IntakeResult(BaseModel):
 
     kind: str
     node_pools: tuple[str, ...] = ()
+    alarms_changed: tuple[str, ...] = ()
+    """Alarms created, updated or deleted to match a new configuration (on a tick)."""
     rejected: str | None = None
     """Why the event was refused (it was kept in the rejected-events queue)."""
 
@@ -34,7 +39,10 @@ class SignalIntake:
     """Parse, route and enqueue; refuse what is not a signal."""
 
     config: EbbConfig
+    config_version: str
     queue: DecisionQueue
+    alarms: Alarms
+    table: StateTable
     rejected: RejectedEvents
     alarm_prefix: str
     cluster_arn: str | None
@@ -52,6 +60,14 @@ class SignalIntake:
         )
         return cls(
             config=loaded.config,
+            config_version=loaded.version,
+            alarms=CloudWatchAlarms(region_name=settings.region, calls=calls),
+            table=DynamoStateTable(
+                settings.state_table,
+                audit_retention=settings.audit_retention,
+                region_name=settings.region,
+                calls=calls,
+            ),
             queue=SqsDecisionQueue(settings.decision_queue_url, region_name=settings.region, calls=calls),
             rejected=SqsRejectedEvents(
                 settings.rejected_events_queue_url, region_name=settings.region, calls=calls
@@ -73,6 +89,19 @@ class SignalIntake:
             kind = event.get("detail-type") or event.get("ebb") if isinstance(event, dict) else None
             self.rejected.keep(event, str(error), function=self.function_name)
             return IntakeResult(kind=str(kind or "unknown"), rejected=str(error))
+        changed: tuple[str, ...] = ()
+        if isinstance(signal, Tick):
+            changed = self.reconcile_alarms()
         self.queue.send(messages)
         kind = type(signal).__name__
-        return IntakeResult(kind=kind, node_pools=tuple(m.node_pool for m in messages))
+        return IntakeResult(
+            kind=kind, node_pools=tuple(m.node_pool for m in messages), alarms_changed=changed
+        )
+
+    def reconcile_alarms(self) -> tuple[str, ...]:
+        """Make ebb's alarms match the configuration, once per configuration version."""
+        if self.table.alarms_version() == self.config_version:
+            return ()
+        changes = self.alarms.reconcile(f"{self.alarm_prefix}.", alarm_specs(self.config, self.alarm_prefix))
+        self.table.set_alarms_version(self.config_version)
+        return changes.created_or_updated + changes.deleted

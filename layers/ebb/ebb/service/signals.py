@@ -2,7 +2,7 @@
 
 | signal                             | from                                  | wakes the pools of   |
 |------------------------------------|---------------------------------------|----------------------|
-| "CloudWatch Alarm State Change"    | EventBridge rule on ebb's alarm names | the alarm's scaler   |
+| "CloudWatch Alarm State Change"    | EventBridge rule on `<stack>.` alarms | the alarm's scaler   |
 | "SageMaker HyperPod Cluster Event" | EventBridge rule on ebb's cluster     | the group, or all    |
 | the tick (`{"ebb": "tick"}`)       | EventBridge Scheduler, once a minute  | all pools            |
 | an idle timer (`"idle-timer"`)     | a one-shot Scheduler schedule         | the timer's scaler   |
@@ -101,14 +101,15 @@ _SIGNAL: TypeAdapter[Signal] = TypeAdapter(Signal)
 
 
 def alarm_name(prefix: str, scaler: str, trigger: str) -> str:
-    """The name of the alarm ebb owns on one trigger's metric: `<prefix>-<hash>-<trigger>`.
+    """The name of the alarm ebb owns on one trigger's metric: `<stack>.<hash>.<trigger>`.
 
-    Every alarm of the stack starts with `<prefix>-`, so IAM and the EventBridge rule can be
-    scoped to them; the hash keeps names within CloudWatch's 255 characters whatever the
-    scaler's name.
+    Every alarm of the stack starts with `<stack>.`; a stack name cannot hold a dot, so no other
+    stack's alarms share the prefix (stack `ebb` and stack `ebb-staging` both own theirs), and
+    IAM, the EventBridge rule and the clean-up of unneeded alarms can all be scoped to it. The
+    hash keeps names within CloudWatch's 255 characters whatever the scaler's name.
     """
     digest = hashlib.sha256(scaler.encode()).hexdigest()[:12]
-    return f"{prefix}-{digest}-{trigger}"[:255]
+    return f"{prefix}.{digest}.{trigger}"[:255]
 
 
 def scaler_alarms(config: EbbConfig, prefix: str) -> dict[str, str]:
@@ -169,7 +170,7 @@ def route(
         if owner is None:
             raise InvalidEvent(
                 f"alarm {signal.detail.alarm_name!r} is not one the configuration implies "
-                f"(ebb's alarms are named {alarm_prefix}-<scaler hash>-<trigger>)"
+                f"(ebb's alarms are named {alarm_prefix}.<scaler hash>.<trigger>)"
             )
         owning = next(so for so in config.scaled_objects if pod_group_name(so) == owner)
         pool = config.scaler_binding(owning).node_pool

@@ -21,7 +21,11 @@ def _decided(outcome: Any) -> None:
 
 
 def _failed(pool: str, error: Exception) -> None:
-    logger.error("decision failed", extra={"nodePool": pool, "error": f"{type(error).__name__}: {error}"})
+    logger.error(
+        "decision failed",
+        extra={"nodePool": pool, "error": f"{type(error).__name__}: {error}"},
+        exc_info=error,
+    )
     metrics.add_metric(name="FailedDecisions", unit=MetricUnit.Count, value=1)
 
 

@@ -9,6 +9,7 @@ schedules, context attributes).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,41 @@ def test_the_first_tick_makes_one_alarm_per_trigger_and_an_alarm_edge_wakes_the_
         assert decisions[0]["desired"] == 4
         (state,) = cloudwatch.describe_alarms(AlarmNames=[queue_alarm["AlarmName"]])["MetricAlarms"]
         assert state["StateValue"] == "ALARM"
+
+
+def test_an_idle_scaler_arms_one_timer_which_fires_and_is_deleted_then_it_goes_to_zero(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        world = cluster.world
+        send_jobs(cluster, 8)
+        world.run_for(75)  # the first tick scales the worker up
+        sqs = world.clients.client("sqs")
+        sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName="batch-jobs")["QueueUrl"])
+        world.run_for(60 * 4)  # inactive from the second tick on: KEDA's cooldownPeriod (300 s) runs
+
+        scheduler = world.clients.client("scheduler")
+        group = f"{STACK}-idle"
+        (timer,) = scheduler.list_schedules(GroupName=group)["Schedules"]
+        (last_active,) = {d["wakeAt"] for d in audit(cluster, "batch/batch-worker") if d["wakeAt"]}
+        detail = scheduler.get_schedule(GroupName=group, Name=timer["Name"])
+        assert detail["ActionAfterCompletion"] == "DELETE"
+        assert json.loads(detail["Target"]["Input"])["scaler"] == "batch/batch-worker"
+
+        world.run_for(60 * 3)
+        fired = [
+            i for i in world.scheduler.invocations if i.schedule_arn.endswith(f"/{group}/{timer['Name']}")
+        ]
+        assert [i.outcome for i in fired] == ["delivered"]
+        # Precise to the minute (EventBridge Scheduler User Guide, one-time schedules): never early.
+        assert fired[0].scheduled_time >= datetime.fromisoformat(last_active)
+        assert scheduler.list_schedules(GroupName=group)["Schedules"] == []
+        client = kubernetes(cluster, config)
+        try:
+            assert client.read_scale(BATCH).spec.replicas == 0
+        finally:
+            client.close()
+        reasons = [
+            d["reasons"] for d in audit(cluster, "batch/batch-worker") if d["desired"] == 0 and d["current"]
+        ]
+        assert reasons, "the worker went to zero"

@@ -31,9 +31,9 @@ from ebb.service.decision import PoolDecision, PoolState, decide_pool
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
-CLAIM_LEASE = timedelta(seconds=150)
+CLAIM_LEASE = timedelta(seconds=90)
 """How long a claim keeps other decisions of the pool off: longer than the decide function's
-timeout (90 s in template.yaml), so a claimant is stopped by Lambda before its lease runs out."""
+timeout (60 s in template.yaml), so a claimant is stopped by Lambda before its lease runs out."""
 CLAIM_ATTEMPTS = 3
 """Decisions that lose their claim decide again on fresh state, this many times in all."""
 DELETION_COST_FIRST = -(2**31)

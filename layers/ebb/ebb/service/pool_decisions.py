@@ -25,7 +25,7 @@ from ebb.adapters.kubernetes import EksKubernetesClient
 from ebb.adapters.metrics import AwsMetricReader
 from ebb.adapters.state_table import DynamoStateTable
 from ebb.adapters.workflows import StepFunctionsWorkflows
-from ebb.errors import EbbError, InvalidEvent
+from ebb.errors import InvalidEvent
 from ebb.service.configuration import load_for_stack
 from ebb.service.decide import DecideContext, PoolOutcome, decide_now
 from ebb.service.observe import ClusterAccess
@@ -131,7 +131,7 @@ class PoolDecisions:
                 if pool not in known:
                     raise InvalidEvent(f"node pool {pool!r} is not in the configuration")
                 outcome = decide_now(pool, self.context, reasons=tuple(sorted(set(reasons[pool]))))
-            except (EbbError, ValueError) as error:
+            except Exception as error:
                 failures.extend({"itemIdentifier": r.message_id} for r in pool_records)
                 self.on_failure(pool, error)
                 continue

@@ -166,3 +166,42 @@ def test_an_idle_scaler_arms_one_timer_which_fires_and_is_deleted_then_it_goes_t
             d["reasons"] for d in audit(cluster, "batch/batch-worker") if d["desired"] == 0 and d["current"]
         ]
         assert reasons, "the worker went to zero"
+
+
+def test_new_node_targets_start_a_new_generation_whose_fence_an_older_execution_fails(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        world = cluster.world
+        send_jobs(cluster, 8)
+        world.run_for(75)  # generation 1: one g5 node for four workers
+        send_jobs(cluster, 12)
+        world.run_for(60)  # 20 messages want 8 workers (its maximum): two nodes, generation 2
+
+        decisions = [r for r in audit(cluster, "POOL#gpu") if r.get("event") is None]
+        generations = [r["generation"] for r in reversed(decisions)]
+        assert generations[0] == 1
+        assert generations[-1] == 2
+        latest = decisions[0]
+        assert latest["nodeTargets"]["gpu-g5-use1a"] + latest["nodeTargets"]["gpu-g6e-use1b"] >= 2
+        assert any(
+            a.startswith("started provisioning gpu-") and a.endswith("-g2-c0") for a in latest["actions"]
+        )
+        assert any(a.startswith("stopped ") and a.endswith("-g1-c0") for a in latest["actions"])
+        # Calls of one decision, by kind: HyperPod read once, every SQS trigger once.
+        assert latest["calls"]["hyperpod:describe_cluster"] == 1
+        assert latest["calls"]["hyperpod:list_nodes"] == 1
+        assert latest["calls"]["sqs:GetQueueAttributes"] == 1
+
+        # Generation 1 started again by hand, after generation 2: its fence stops it from acting.
+        sfn = world.clients.client("stepfunctions")
+        machine = world.state_machine_arn("ProvisionStateMachine")
+        request = json.loads((EVENTS / "provision-request.json").read_text()) | {"generation": 1}
+        stale = sfn.start_execution(stateMachineArn=machine, name="stale-g1", input=json.dumps(request))
+        world.run_for(10)
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in world.execution_history(stale["executionArn"])
+            if e["type"].endswith("StateEntered")
+        ]
+        assert entered == ["ValidateRequest", "CheckGeneration", "StillCurrent", "Superseded"]

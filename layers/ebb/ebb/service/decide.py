@@ -90,8 +90,16 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
         if not shadow:
             actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context)
         recorded = decision.state.model_copy(update={"idle_timers": armed})
+        # The audit counts the calls made to observe, claim and act; the outcome adds the record.
+        calls = context.calls.take()
         audit = _audit(
-            decision, context, reasons=reasons, actions=actions, shadow=shadow, claim_attempts=attempt
+            decision,
+            context,
+            reasons=reasons,
+            actions=actions,
+            shadow=shadow,
+            claim_attempts=attempt,
+            calls=calls,
         )
         context.table.record(
             node_pool,
@@ -108,9 +116,13 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
             actions=tuple(actions),
             execution_arn=execution_arn,
             claim_attempts=attempt,
-            calls=context.calls.take(),
+            calls=_merged(calls, context.calls.take()),
         )
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    return {kind: first.get(kind, 0) + second.get(kind, 0) for kind in sorted(first.keys() | second.keys())}
 
 
 def _act(
@@ -194,6 +206,7 @@ def _audit(
     actions: list[str],
     shadow: bool,
     claim_attempts: int,
+    calls: dict[str, int],
 ) -> list[AuditEntry]:
     common = {
         "nodePool": decision.node_pool,
@@ -235,6 +248,7 @@ def _audit(
                 "plan": str(decision.plan),
                 "unplaceable": [str(u) for u in decision.unplaceable],
                 "actions": actions,
+                "calls": calls,
             },
         )
     )

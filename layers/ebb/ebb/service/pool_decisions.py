@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
-from ebb.adapters.call_counts import CallCounts
+from ebb.adapters.call_counts import CallCounts, counted
 from ebb.adapters.hyperpod import SageMakerHyperPod
 from ebb.adapters.idle_timers import SchedulerIdleTimers
 from ebb.adapters.kubernetes import EksKubernetesClient
@@ -78,9 +78,15 @@ class PoolDecisions:
         region = settings.region
         access = ClusterAccess(
             metrics=AwsMetricReader(region, calls=calls),
-            hyperpod=SageMakerHyperPod(settings.hyperpod_cluster, region_name=region),
-            kubernetes=EksKubernetesClient.for_eks_cluster(
-                settings.eks_cluster, session=boto3.Session(region_name=region)
+            hyperpod=counted(
+                SageMakerHyperPod(settings.hyperpod_cluster, region_name=region), calls, "hyperpod"
+            ),
+            kubernetes=counted(
+                EksKubernetesClient.for_eks_cluster(
+                    settings.eks_cluster, session=boto3.Session(region_name=region)
+                ),
+                calls,
+                "kubernetes",
             ),
         )
         context = DecideContext(

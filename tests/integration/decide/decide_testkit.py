@@ -40,24 +40,37 @@ LLM = WorkloadRef(namespace="serving", name="llm-inference")
 BATCH = WorkloadRef(namespace="batch", name="batch-worker")
 
 
-def write_config(directory: Path, *, shadow_mode: bool = False) -> EbbConfig:
-    """The example, with `shadowMode` set, into `directory`; returns it loaded."""
+def write_config(
+    directory: Path, *, shadow_mode: bool = False, fallback: dict[str, int] | None = None
+) -> EbbConfig:
+    """The example, with `shadowMode` set (and the batch worker's `fallback`), into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     for path in sorted(EXAMPLE.glob("*.yaml")):
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
         for document in documents:
             if document.get("kind") == "ClusterBinding":
                 document["spec"]["shadowMode"] = shadow_mode
+            if (
+                fallback
+                and document.get("kind") == "ScaledObject"
+                and document["metadata"]["name"] == "batch-worker"
+            ):
+                document["spec"]["fallback"] = fallback
         (directory / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
     return load_config_files(sorted(directory.glob("*.yaml")))
 
 
 @contextmanager
 def deployed(
-    config_dir: Path, certificates: ClusterCertificates, *, shadow_mode: bool = False, seed: int = SEED
+    config_dir: Path,
+    certificates: ClusterCertificates,
+    *,
+    shadow_mode: bool = False,
+    fallback: dict[str, int] | None = None,
+    seed: int = SEED,
 ) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
     """The stack deployed from template.yaml, the example's HyperPod cluster and Deployments."""
-    config = write_config(config_dir, shadow_mode=shadow_mode)
+    config = write_config(config_dir, shadow_mode=shadow_mode, fallback=fallback)
     binding = config.binding.spec
     world_config = LocalWorldConfig(
         seed=seed,

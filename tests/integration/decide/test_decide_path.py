@@ -205,3 +205,47 @@ def test_new_node_targets_start_a_new_generation_whose_fence_an_older_execution_
             if e["type"].endswith("StateEntered")
         ]
         assert entered == ["ValidateRequest", "CheckGeneration", "StillCurrent", "Superseded"]
+
+
+def test_a_hyperpod_cluster_event_for_the_pools_group_re_plans_at_once(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        event = json.loads((EVENTS / "hyperpod-cluster-event-capacity.json").read_text())
+        cluster.world.put_event(event)
+        cluster.world.run_for(20)  # well before the first tick
+        (decision,) = [r for r in audit(cluster, "POOL#gpu") if r.get("event") is None]
+        assert decision["reasons"] == ["hyperpod-event"]
+
+
+def test_a_queue_that_cannot_be_read_falls_back_to_the_scalers_fallback_replicas(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.models import SQSBackend
+
+    reading = SQSBackend.get_queue_attributes
+    broken = {"batch-jobs": False}
+
+    def unreadable(backend: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        if broken.get(queue_name):
+            raise SQSException("AccessDenied", "User is not authorized to perform sqs:GetQueueAttributes")
+        return reading(backend, queue_name, attribute_names)
+
+    monkeypatch.setattr(SQSBackend, "get_queue_attributes", unreadable)
+    # KEDA's fallback: once a trigger failed failureThreshold times in a row, the target gets the
+    # fallback replicas (KEDA docs, "Scaling Deployments, StatefulSets & Custom Resources":
+    # fallback; kedacore/keda pkg/fallback/fallback.go: more failures than the threshold).
+    with deployed(tmp_path / "config", certificates, fallback={"failureThreshold": 2, "replicas": 6}) as (
+        cluster,
+        _config,
+    ):
+        send_jobs(cluster, 8)
+        cluster.world.run_for(75)  # 4 workers
+        broken["batch-jobs"] = True
+        cluster.world.run_for(60 * 3)
+        decisions = list(reversed(audit(cluster, "batch/batch-worker")))
+        # Above the current 4, so no downscale stabilization holds it back.
+        assert [d["desired"] for d in decisions] == [4, 4, 4, 6]
+        assert "AccessDenied" in " ".join(decisions[1]["triggers"])
+        assert decisions[-1]["triggers"] == ["s0-aws-sqs-queue=failed 3 times, fallback -> 6"]

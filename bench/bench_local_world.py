@@ -24,6 +24,7 @@ from typing import Any
 
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.hyperpod import NodeTransition
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 from ebb.local.world import LocalWorldConfig
 
 INSTANCE_TYPE = "ml.g5.48xlarge"
@@ -72,6 +73,10 @@ def _deployment(name: str, replicas: int) -> dict[str, Any]:
 
 def _set_up(cluster: HyperPodOnEks, nodes: int, pods: int) -> None:
     sagemaker = cluster.world.clients.client("sagemaker")
+    # A default subnet of moto's default VPC: HyperPod takes each group's zone from its subnets.
+    subnet = cluster.world.clients.client("ec2").describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+    )["Subnets"][0]["SubnetId"]
     sagemaker.create_cluster(
         ClusterName="bench",
         InstanceGroups=[
@@ -84,9 +89,10 @@ def _set_up(cluster: HyperPodOnEks, nodes: int, pods: int) -> None:
             }
         ],
         Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
-        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": [subnet]},
         NodeProvisioningMode="Continuous",
     )
+    cluster.world.run_for(DEFAULT_CREATION_SECONDS)  # Creating until then: no nodes can be added
     for start in range(0, nodes, 50):  # at most 50 nodes a call
         sagemaker.batch_add_cluster_nodes(
             ClusterName="bench",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import boto3
+
 from ebb.adapters.hyperpod import SageMakerHyperPod
+from ebb.local.hyperpod import ManualWorld, installed
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -12,6 +16,24 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
 EKS = "arn:aws:eks:us-east-1:123456789012:cluster/inference"
+ZONE = "us-east-1a"
+SECURITY_GROUP = "sg-0123456789"
+
+
+def subnet(zone: str = ZONE) -> str:
+    """The default subnet of `zone` in moto's default VPC (mock_aws creates one per zone)."""
+    subnets = boto3.client("ec2", region_name=REGION).describe_subnets(
+        Filters=[
+            {"Name": "availability-zone", "Values": [zone]},
+            {"Name": "default-for-az", "Values": ["true"]},
+        ]
+    )["Subnets"]
+    return subnets[0]["SubnetId"]
+
+
+def in_zones(*zones: str) -> dict[str, Any]:
+    """An OverrideVpcConfig with one subnet in each of `zones`."""
+    return {"SecurityGroupIds": [SECURITY_GROUP], "Subnets": [subnet(zone) for zone in zones]}
 
 
 def adapter(client: SageMakerClient, cluster: str = "inference", **options: Any) -> SageMakerHyperPod:
@@ -47,16 +69,24 @@ def create_cluster(
     name: str = "inference",
     *groups: dict[str, Any],
     continuous: bool = True,
+    in_service: bool = True,
     **extra: Any,
 ) -> str:
-    """Create a cluster (Continuous, EKS-orchestrated by default); return its ARN."""
+    """Create a cluster (Continuous, EKS-orchestrated, in us-east-1a by default); return its ARN.
+
+    With `in_service`, the installed stand-in's manual world is advanced past the cluster's
+    creation, so that it is InService (in Continuous mode) when this returns."""
     request: dict[str, Any] = {
         "ClusterName": name,
         "InstanceGroups": list(groups) or [group("gpu"), group("cpu", "ml.c5.2xlarge")],
         "Orchestrator": {"Eks": {"ClusterArn": EKS}},
-        "VpcConfig": {"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        "VpcConfig": {"SecurityGroupIds": [SECURITY_GROUP], "Subnets": [subnet()]},
         **extra,
     }
     if continuous:
         request["NodeProvisioningMode"] = "Continuous"
-    return client.create_cluster(**request)["ClusterArn"]
+    arn = client.create_cluster(**request)["ClusterArn"]
+    standin = installed()
+    if in_service and standin is not None and isinstance(standin.world, ManualWorld):
+        standin.world.advance(DEFAULT_CREATION_SECONDS)
+    return arn

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from hyperpod_testkit import REGION, adapter, create_cluster, group
+from hyperpod_testkit import REGION, ZONE, adapter, create_cluster, group, in_zones
 
 from ebb.adapters.hyperpod import SageMakerHyperPod
 from ebb.adapters.hyperpod_errors import (
@@ -238,8 +238,12 @@ def test_a_group_that_is_updating_refuses_nodes_for_now(
 def test_incompatible_zones_and_types_are_per_group_failures(
     client: SageMakerClient, hyperpod: LocalHyperPod
 ) -> None:
-    create_cluster(client, "inference", group("flex", flexible=("ml.g6e.12xlarge", "ml.g6.12xlarge")))
-    hyperpod.set_availability_zones("inference", "flex", ("us-east-1a", "us-east-1b"))
+    flex = group(
+        "flex",
+        flexible=("ml.g6e.12xlarge", "ml.g6.12xlarge"),
+        OverrideVpcConfig=in_zones("us-east-1a", "us-east-1b"),
+    )
+    create_cluster(client, "inference", flex)
     request = NodeAdditionRequest(
         groups=(GroupAddition(instance_group="flex", count=1, instance_types=("ml.p5.48xlarge",)),),
         client_token="t-types",
@@ -321,7 +325,7 @@ def test_delete_by_instance_id_and_by_logical_id(
     adapter(client).add_nodes(_add({"gpu": 3}))
     world.advance(BOOTED)
     running, *_ = adapter(client).list_nodes()
-    hyperpod.set_capacity("ml.g6e.12xlarge", 3)
+    hyperpod.set_capacity("ml.g6e.12xlarge", 3, availability_zone=ZONE)
     pending = adapter(client).add_nodes(_add({"gpu": 1}, chunk=1)).added[0]
     assert running.instance_id is not None
 
@@ -409,3 +413,50 @@ def test_the_adapters_own_client_is_mocked_when_made_under_the_mock(
     described = SageMakerHyperPod("inference", region_name=REGION, sdk_attempts=1).describe_cluster()
 
     assert described.name == "inference"
+
+
+def test_a_partly_failed_request_names_each_added_node_with_its_own_group(
+    client: SageMakerClient, hyperpod: LocalHyperPod, world: ManualWorld
+) -> None:
+    # Failed groups come first and in between, with counts unlike the others', so that a mapping
+    # by position (of the request's groups, or of the response's entries) shows. The API Reference
+    # of BatchAddClusterNodes: Successful lists each NodeLogicalId with its InstanceGroupName,
+    # Failed each group's ErrorCode and FailedCount; a retry with the same ClientToken "returns
+    # the same set of NodeLogicalIds with their latest status".
+    create_cluster(client, "inference", group("busy"), group("gpu"), group("cpu", "ml.c5.2xlarge"))
+    hyperpod.set_instance_group_status("inference", "busy", "Updating")
+    request = NodeAdditionRequest(
+        groups=(
+            GroupAddition(instance_group="busy", count=3),
+            GroupAddition(instance_group="gpu", count=2),
+            GroupAddition(instance_group="typo", count=1),
+            GroupAddition(instance_group="cpu", count=4),
+        ),
+        client_token=client_token("pool-g3-c0", 0, 0),
+    )
+
+    outcome = adapter(client).add_nodes(request)
+    replayed = adapter(client).add_nodes(request)
+    world.advance(60)
+
+    where = {
+        node.logical_id: client.describe_cluster_node(ClusterName="inference", NodeLogicalId=node.logical_id)[
+            "NodeDetails"
+        ]["InstanceGroupName"]
+        for node in outcome.added
+    }
+    assert where == {node.logical_id: node.instance_group for node in outcome.added}
+    assert sorted(where.values()) == ["cpu"] * 4 + ["gpu"] * 2
+    assert sorted((f.instance_group, f.code, f.failed_count) for f in outcome.failed) == [
+        ("busy", AdditionErrorCode.INVALID_INSTANCE_GROUP_STATUS, 3),
+        ("typo", AdditionErrorCode.INSTANCE_GROUP_NOT_FOUND, 1),
+    ]
+    listed = client.list_cluster_nodes(ClusterName="inference", IncludeNodeLogicalIds=True)
+    assert {
+        node["NodeLogicalId"]: node["InstanceGroupName"] for node in listed["ClusterNodeSummaries"]
+    } == where
+    targets = {group.name: group.target_count for group in adapter(client).describe_cluster().instance_groups}
+    assert targets == {"busy": 0, "gpu": 2, "cpu": 4}
+    # The replay names the same nodes with the same groups, and the same groups as failed.
+    assert {node.logical_id: node.instance_group for node in replayed.added} == where
+    assert replayed.failed == outcome.failed

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from hyperpod_testkit import adapter, create_cluster, group
+from botocore.loaders import Loader
+from hyperpod_testkit import ZONE, adapter, create_cluster, group
 
 from ebb.adapters.hyperpod_errors import HyperPodAutoscalingConflict
 from ebb.adapters.hyperpod_events import ClusterEventNotification, replacements_in_progress
@@ -25,6 +26,7 @@ from ebb.adapters.hyperpod_models import NodeCondition, classify_node, ensure_eb
 from ebb.adapters.hyperpod_outcomes import DeletionErrorCode
 from ebb.adapters.hyperpod_requests import GroupAddition, NodeAdditionRequest, NodeDeletionRequest
 from ebb.local.hyperpod import LocalHyperPod, ManualWorld, install, uninstall
+from ebb.local.hyperpod.service_model import response_problems
 from ebb.local.hyperpod.standin import LIFECYCLE_FAILURE
 
 if TYPE_CHECKING:
@@ -65,7 +67,7 @@ def test_capacity_failure_then_hyperpods_own_retries_then_recovery(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 1)
+    hyperpod.set_capacity(GPU, 1, availability_zone=ZONE)
     requested = _add(api, 3)
     world.advance(60)
 
@@ -102,7 +104,7 @@ def test_capacity_failure_then_hyperpods_own_retries_then_recovery(
     assert gpu is not None
     assert (gpu.current_count, gpu.target_count) == (1, 3)
 
-    hyperpod.set_capacity(GPU, None)
+    hyperpod.set_capacity(GPU, None, availability_zone=ZONE)
     world.advance(2 * HOUR)
 
     assert _conditions(api, hyperpod) == dict.fromkeys(requested, NodeCondition.USABLE)
@@ -138,7 +140,7 @@ def test_cancelling_starved_nodes_stops_the_retries(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 0)
+    hyperpod.set_capacity(GPU, 0, availability_zone=ZONE)
     requested = _add(api, 2)
     world.advance(60)
 
@@ -244,7 +246,7 @@ def test_every_cluster_event_is_published_on_the_bus_as_listed(
 ) -> None:
     create_cluster(client)
     api = adapter(client)
-    hyperpod.set_capacity(GPU, 1)
+    hyperpod.set_capacity(GPU, 1, availability_zone=ZONE)
     _add(api, 2)
     world.advance(HOUR)
 
@@ -268,7 +270,7 @@ def test_the_same_seed_gives_the_same_timeline(client: SageMakerClient, aws: Non
         install(standin)
         try:
             create_cluster(client)
-            standin.set_capacity(GPU, 2)
+            standin.set_capacity(GPU, 2, availability_zone=ZONE)
             _add(adapter(client), 4)
             world.advance(3 * HOUR)
             return [
@@ -300,3 +302,68 @@ def test_ebb_refuses_groups_under_hyperpods_own_autoscaling(
     with pytest.raises(HyperPodAutoscalingConflict, match="gpu"):
         ensure_ebb_may_scale(cluster, ["gpu"], hyperpod_autoscaled_groups=None)
     ensure_ebb_may_scale(cluster, ["cpu"], hyperpod_autoscaled_groups=frozenset({"gpu"}))
+
+
+# The shape of the complete record in "SageMaker HyperPod cluster events reference" (its
+# insufficient-capacity sample) and its field table: which members each event carries.
+SAMPLE_ENVELOPE = {
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+}
+SAMPLE_CAPACITY_RECORD = {
+    "EventId",
+    "ClusterArn",
+    "ClusterName",
+    "InstanceGroupName",
+    "InstanceId",
+    "ResourceType",
+    "EventTime",
+    "EventLevel",
+    "Description",
+    "EventDetails",
+}
+ALWAYS = {"EventId", "ClusterArn", "ClusterName", "EventTime", "ResourceType", "EventLevel"}
+BY_RESOURCE_TYPE = {
+    "Cluster": set(),
+    "InstanceGroup": {"InstanceGroupName"},
+    "Instance": {"InstanceGroupName", "InstanceId"},
+}
+
+
+def test_cluster_events_carry_the_fields_of_the_references_record(
+    client: SageMakerClient, hyperpod: LocalHyperPod, world: ManualWorld
+) -> None:
+    # The documented field list is the model's: every member the sample shows is a member of
+    # botocore's ClusterEventDetail, so the shape below is checked twice, by the page and the model.
+    detail_shape = Loader().load_service_model("sagemaker", "service-2")["shapes"]["ClusterEventDetail"]
+    assert set(detail_shape["members"]) >= SAMPLE_CAPACITY_RECORD
+    create_cluster(client)
+    api = adapter(client)
+    hyperpod.set_capacity(GPU, 1, availability_zone=ZONE)
+    _add(api, 2)
+    world.advance(HOUR)  # one launch, one shortage and HyperPod's retries of it
+    hyperpod.set_capacity(GPU, None, availability_zone=ZONE)
+    world.advance(HOUR)
+
+    assert {event.keys() == SAMPLE_ENVELOPE for event in world.events} == {True}
+    records = [dict(event["detail"]["EventDetails"]) for event in world.events]
+    assert {record["ResourceType"] for record in records} == set(BY_RESOURCE_TYPE)
+    for record in records:
+        expected = ALWAYS | BY_RESOURCE_TYPE[record["ResourceType"]]
+        assert expected <= record.keys(), record
+        assert isinstance(record["EventTime"], int)  # epoch milliseconds on EventBridge
+        described = client.describe_cluster_event(ClusterName="inference", EventId=record["EventId"])
+        assert response_problems("DescribeClusterEvent", described) == []
+    shortage = next(record for record in records if record["EventLevel"] == "Error")
+    assert shortage.keys() == SAMPLE_CAPACITY_RECORD
+    assert shortage["Description"] == "Instance creation in Cluster inference and InstanceGroup gpu failed"
+    assert shortage["EventDetails"]["EventMetadata"]["Instance"].keys() == {"FailureMessage", "NodeLogicalId"}
+    listed = client.list_cluster_events(ClusterName="inference", MaxResults=100)
+    assert response_problems("ListClusterEvents", listed) == []

@@ -17,6 +17,7 @@ import moto
 import pytest
 from hyperpod_testkit import REGION
 from moto import mock_aws
+from moto.ec2.models.subnets import Subnet, SubnetBackend
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
@@ -80,6 +81,10 @@ def _moto_batch_add(self: Any) -> Any:
 _moto_batch_add.__module__ = "moto.sagemaker.responses"
 
 
+def _changed_get_subnet(self: Any, subnet_id: str, vpc_id: str) -> Any:
+    raise AssertionError("never called")
+
+
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
@@ -90,6 +95,8 @@ _moto_batch_add.__module__ = "moto.sagemaker.responses"
         ((SageMakerResponse, "batch_add_cluster_nodes", _moto_batch_add), "moto now implements"),
         ((SageMakerResponse, "sagemaker_backend", None), "sagemaker_backend is no longer a property"),
         ((moto, "__version__", "5.3.0"), r"moto is 5\.3\.0"),
+        ((SubnetBackend, "get_subnet", _changed_get_subnet), r"SubnetBackend\.get_subnet is no longer"),
+        ((Subnet, "availability_zone", "us-east-1a"), r"Subnet\.availability_zone is no longer a property"),
     ],
 )
 def test_a_moved_pin_fails_loudly(

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from hyperpod_testkit import create_cluster, group
+from hyperpod_testkit import ZONE, create_cluster, group, in_zones
 
 from ebb.local.hyperpod import LocalHyperPod, ManualWorld
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 from ebb.local.hyperpod.service_model import response_problems
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def _error(call: Any, **request: Any) -> tuple[str, str]:
 def test_every_operation_answers_in_the_models_shapes(
     client: SageMakerClient, hyperpod: LocalHyperPod, world: ManualWorld
 ) -> None:
-    hyperpod.set_capacity("ml.g6e.12xlarge", 1)
+    hyperpod.set_capacity("ml.g6e.12xlarge", 1, availability_zone=ZONE)
     create = client.create_cluster(
         ClusterName="inference",
         InstanceGroups=[
@@ -55,8 +56,10 @@ def test_every_operation_answers_in_the_models_shapes(
         NodeProvisioningMode="Continuous",
         NodeRecovery="Automatic",
         Orchestrator={"Eks": {"ClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/inference"}},
+        VpcConfig=in_zones(ZONE),
     )
     _clean("CreateCluster", create)
+    world.advance(DEFAULT_CREATION_SECONDS)
     added = client.batch_add_cluster_nodes(
         ClusterName="inference",
         ClientToken="token-1",
@@ -185,7 +188,7 @@ def test_update_cluster_scales_adds_and_deletes_groups(
         client, "inference", group("gpu", count=3), group("old", "ml.c5.large", 1), continuous=False
     )
     world.advance(HOUR)
-    hyperpod.set_capacity("ml.g6e.12xlarge", 3)
+    hyperpod.set_capacity("ml.g6e.12xlarge", 3, availability_zone=ZONE)
     client.update_cluster(ClusterName="inference", InstanceGroups=[group("gpu", count=4)])
     world.advance(60)
     starved = {
@@ -256,7 +259,7 @@ def test_cluster_events_filter_sort_and_page(
     everything = client.list_cluster_events(ClusterName="inference")["Events"]
     times = [event["EventTime"] for event in everything]
     assert times == sorted(times, reverse=True)  # Descending by default
-    assert {event["ResourceType"] for event in everything} == {"InstanceGroup", "Instance"}
+    assert {event["ResourceType"] for event in everything} == {"Cluster", "InstanceGroup", "Instance"}
     groups = client.list_cluster_events(
         ClusterName="inference", ResourceType="InstanceGroup", InstanceGroupName="cpu"
     )

@@ -120,3 +120,61 @@ def test_a_server_certificate_from_another_ca_is_rejected_before_any_request(
     assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
     assert sleeps == []  # never retried
     assert stand_in.requests == []  # nothing reached the API server
+
+
+def test_a_certificate_from_the_cluster_ca_for_another_hostname_is_rejected(
+    start_stand_in: Callable[..., KubernetesStandIn],
+    make_client: Callable[..., EksKubernetesClient],
+    sleeps: list[float],
+) -> None:
+    # The CA is right, the name is not: a certificate the CA issued to some other server (another
+    # API server of the same CA, a man in the middle holding one) must not pass for this endpoint.
+    # Python's ssl checks the name when check_hostname is on (docs "ssl - SSLContext.check_hostname";
+    # RFC 6125); urllib3's `assert_hostname=False` would turn that off.
+    elsewhere = generate_cluster_certificates(hosts=("api.other-cluster.example",))
+    server = start_stand_in(certificates=elsewhere)
+    client = make_client(server=server, ca_pem=elsewhere.ca_pem)
+
+    with pytest.raises(ClusterCertificateRejected, match="mismatch") as raised:
+        client.list_nodes()
+
+    assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
+    assert sleeps == []
+    assert server.requests == []
+
+
+def test_the_same_ca_and_the_right_hostname_is_accepted(
+    start_stand_in: Callable[..., KubernetesStandIn], make_client: Callable[..., EksKubernetesClient]
+) -> None:
+    # The control for the test above: only the hostname differs between the two.
+    here = generate_cluster_certificates(hosts=("127.0.0.1",))
+    server = start_stand_in(certificates=here)
+
+    assert make_client(server=server, ca_pem=here.ca_pem).list_nodes() == []
+
+
+def test_a_401_drops_the_cached_token_and_the_retry_carries_a_new_one(
+    stand_in: KubernetesStandIn,
+    client: EksKubernetesClient,
+    clock: ManualClock,
+    gpu_node: Callable[..., None],
+) -> None:
+    gpu_node("gpu-1")
+    client.list_nodes()
+    cached = stand_in.requests[-1].headers["authorization"]
+    clock.advance(60)  # inside the cache's 14 minutes: without a 401 the cached token is sent again
+    client.list_nodes()
+    assert stand_in.requests[-1].headers["authorization"] == cached
+
+    # The API server refuses the token before it is due (revoked, or its clock runs ahead of ours).
+    # client-go does the same with credentials from a plugin such as `aws eks get-token`: on a 401
+    # it drops them, and the next request gets new ones (kubernetes/client-go
+    # plugin/pkg/client/auth/exec/exec.go, roundTripper.RoundTrip -> maybeRefreshCreds).
+    stand_in.fail_next(1, 401)
+    assert [node.name for node in client.list_nodes()] == ["gpu-1"]
+
+    refused, retried = stand_in.requests[-2:]
+    assert refused.headers["authorization"] == cached
+    assert retried.headers["authorization"] != cached  # signed anew, a minute later
+    client.list_nodes()
+    assert stand_in.requests[-1].headers["authorization"] == retried.headers["authorization"]

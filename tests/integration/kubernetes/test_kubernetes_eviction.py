@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, WorkloadRef
+from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, KubernetesConflict, WorkloadRef
 from ebb.local.kubernetes import KubernetesStandIn, ManualClock
 
 pytestmark = pytest.mark.integration
@@ -168,6 +168,27 @@ def test_a_retried_eviction_never_evicts_a_pod_recreated_under_the_same_name(
     assert client.evict("default", second.name, uid="uid-of-an-earlier-incarnation") == "already_gone"
     assert second.name in {p.name for p in client.pods_of(WEB) if p.is_ready and not p.is_terminating}
     assert client.evict("default", first.name, uid=first.metadata.uid) == "evicted"
+
+
+@pytest.mark.usefixtures("two_ready_pods")
+def test_a_conflict_without_a_uid_precondition_is_not_taken_as_already_gone(
+    stand_in: KubernetesStandIn, client: EksKubernetesClient, sleeps: list[float]
+) -> None:
+    # Without a UID precondition a 409 says nothing about the pod: the eviction handler retries
+    # conflicts (the pod or its budget written concurrently) a few times, then returns the Conflict
+    # (eviction.go `Create`: retry.OnError(EvictionsRetry, errors.IsConflict, ...)). The pod is
+    # still there; reporting it gone would let a drain delete a node under a running pod.
+    pod = client.pods_of(WEB)[0]
+    stand_in.fail_next(1, 409)
+
+    with pytest.raises(KubernetesConflict, match="409") as raised:
+        client.evict("default", pod.name)
+
+    assert type(raised.value) is KubernetesConflict
+    assert raised.value.reason == "Conflict"
+    assert sleeps == []  # the caller decides when to try again
+    assert stand_in.get("Pod", pod.name) is not None
+    assert client.evict("default", pod.name) == "evicted"  # once the conflict is over
 
 
 def test_pending_pods_are_evicted_regardless_of_budgets(

@@ -1,10 +1,13 @@
-"""Request bodies and objects are checked against the Kubernetes OpenAPI schemas, on both sides.
+"""Request bodies and objects are checked against the official Kubernetes schemas, on both sides.
 
-Field validation: the `fieldValidation` parameter of the Kubernetes OpenAPI spec (Strict: a
-BadRequest naming every unknown field; Warn, the default since 1.23: a `Warning` header per dropped
-field) and Kubernetes docs "Kubernetes API Concepts" (field validation). Wrong JSON types cannot be
-decoded (400); failed validation is 422 Invalid; an unknown patch format is 415. Pod deletion cost
-values that are not int32 are refused (ReplicaSet docs, "Pod deletion cost").
+The reference is the maintained `kubernetes-validate` package (willthames/kubernetes-validate,
+the Kubernetes 1.33 OpenAPI definitions as JSON Schema), called through its own `validate`, so that
+neither the stand-in nor the adapter is checked against a schema it wrote itself. Field
+validation: the `fieldValidation` parameter of the Kubernetes OpenAPI spec (Strict: a BadRequest
+naming every unknown field; Warn, the default since 1.23: a `Warning` header per dropped field) and
+Kubernetes docs "Kubernetes API Concepts" (field validation). Wrong JSON types cannot be decoded
+(400); failed validation is 422 Invalid; an unknown patch format is 415. Pod deletion cost values
+that are not int32 are refused (ReplicaSet docs, "Pod deletion cost").
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from ebb.adapters.kubernetes import EksKubernetesClient, WorkloadRef
 from ebb.local.kubernetes import KubernetesStandIn, ManifestRejected, ManualClock
-from ebb.local.kubernetes.schema import violations
 
 pytestmark = pytest.mark.integration
 
 SCALE_PATH = "/apis/apps/v1/namespaces/default/deployments/web/scale"
+KUBERNETES_VERSION = "1.33"
 WEB = WorkloadRef(namespace="default", name="web")
 
 
@@ -32,6 +36,11 @@ def _scale(**spec: Any) -> dict[str, Any]:
 @pytest.fixture
 def web(stand_in: KubernetesStandIn, deployment: Callable[..., dict[str, Any]]) -> None:
     stand_in.create(deployment("web", replicas=1, gpus=0))
+
+
+def _official(obj: dict[str, Any]) -> str:
+    """The Kubernetes version whose strict schema `obj` passes (raises when it does not)."""
+    return str(kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True))
 
 
 @pytest.mark.usefixtures("web")
@@ -49,18 +58,76 @@ def test_every_body_the_adapter_sends_is_valid_under_the_official_schemas(
     client.set_pod_deletion_cost("default", pod.name, 7)
     client.cordon("gpu-1")
     client.uncordon("gpu-1")
-    client.evict("default", pod.name)
+    client.evict("default", pod.name, uid=pod.metadata.uid)
 
     sent = [r for r in stand_in.requests if r.body]
-    schemas = {"PUT": "io.k8s.api.autoscaling.v1.Scale", "POST": "io.k8s.api.policy.v1.Eviction"}
     checked = 0
     for request in sent:
         body = json.loads(request.body)
-        if request.method in schemas:
-            assert violations(schemas[request.method], body) == []
+        if request.method in ("PUT", "POST"):  # whole objects: a Scale, an Eviction
+            assert _official(body) == KUBERNETES_VERSION
             checked += 1
     assert checked == 2
     assert {r.method for r in sent} == {"PUT", "PATCH", "POST"}
+
+
+def test_every_object_the_stand_in_serves_is_valid_under_the_official_schemas(
+    raw: Callable[..., Any],
+    stand_in: KubernetesStandIn,
+    clock: ManualClock,
+    deployment: Callable[..., dict[str, Any]],
+    gpu_node: Callable[..., None],
+) -> None:
+    gpu_node("gpu-1", deep_health_checks=True)
+    gpu_node("gpu-2")
+    stand_in.create(deployment("web", replicas=3))
+    stand_in.create(deployment("db", replicas=2, kind="StatefulSet", gpus=0))
+    stand_in.create(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+        }
+    )
+    stand_in.create(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 1,
+                "maxReplicas": 4,
+            },
+        }
+    )
+    clock.advance(100)  # pods scheduled, running and ready; statuses reported
+    stand_in.update("Node", "gpu-2", lambda node: node["spec"].update(unschedulable=True))
+    clock.advance(2)
+
+    collections = {
+        "/api/v1/pods": ("v1", "Pod"),
+        "/api/v1/nodes": ("v1", "Node"),
+        "/apis/apps/v1/deployments": ("apps/v1", "Deployment"),
+        "/apis/apps/v1/replicasets": ("apps/v1", "ReplicaSet"),
+        "/apis/apps/v1/statefulsets": ("apps/v1", "StatefulSet"),
+        "/apis/policy/v1/poddisruptionbudgets": ("policy/v1", "PodDisruptionBudget"),
+        "/apis/autoscaling/v2/horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    }
+    served = 0
+    for path, (api_version, kind) in collections.items():
+        listed = raw("GET", path).json()
+        assert _official(listed) == KUBERNETES_VERSION  # the List itself
+        assert listed["items"], path
+        for item in listed["items"]:
+            # List items carry no apiVersion/kind (clients put them back, as client-go does).
+            assert _official({"apiVersion": api_version, "kind": kind, **item}) == KUBERNETES_VERSION
+            served += 1
+    for scale_path in ("deployments/web/scale", "statefulsets/db/scale"):
+        scale = raw("GET", f"/apis/apps/v1/namespaces/default/{scale_path}").json()
+        assert _official(scale) == KUBERNETES_VERSION
+    assert served >= 12
 
 
 @pytest.mark.usefixtures("web")
@@ -172,7 +239,7 @@ def test_objects_given_to_the_stand_in_are_validated_too(
     with pytest.raises(ManifestRejected) as missing:
         stand_in.create(broken)
     assert missing.value.status == 422
-    assert "spec.selector: Required value" in str(missing.value)
+    assert str(missing.value) == 'Deployment.apps "web" is invalid: spec.selector: Required value'
 
     typo = deployment("web")
     typo["spec"]["replica"] = 2
@@ -183,3 +250,28 @@ def test_objects_given_to_the_stand_in_are_validated_too(
     bad_quantity = deployment("web", cpu="four")
     with pytest.raises(ManifestRejected, match="quantities must match"):
         stand_in.create(bad_quantity)
+
+
+def test_a_misspelt_field_deep_in_a_pod_template_is_refused(
+    stand_in: KubernetesStandIn, raw: Callable[..., Any], deployment: Callable[..., dict[str, Any]]
+) -> None:
+    # The official Container schema lists every field, so a typo anywhere in a template is caught
+    # (a hand-written subset that left Container open accepted this one).
+    manifest = deployment("web", gpus=0)
+    manifest["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(ManifestRejected, match="imagePullPolicyy") as typo:
+        stand_in.create(manifest)
+    assert typo.value.status == 400
+
+    stand_in.create(deployment("web", gpus=0))
+    patch = {"spec": {"template": {"spec": {"terminationGracePeriodSecond": 5}}}}
+    answer = raw(
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/web?fieldValidation=Strict",
+        body=patch,
+        content_type="application/merge-patch+json",
+    )
+    assert answer.status == 400
+    assert answer.json()["message"] == (
+        'strict decoding error: unknown field "spec.template.spec.terminationGracePeriodSecond"'
+    )

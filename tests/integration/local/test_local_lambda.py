@@ -11,13 +11,19 @@ Facts pinned here and their sources (Lambda Developer Guide):
   responseContext.functionError, requestPayload, responsePayload).
 - "Troubleshoot invocation issues in Lambda": a timeout reports errorType Sandbox.Timedout.
 - "Using the Lambda context object": get_remaining_time_in_millis counts down from the timeout.
+- "Understanding the Lambda execution environment lifecycle": the Init phase of a new execution
+  environment runs before the handler and is not part of the function's timeout.
+
+Time costs something here (the world's default latency model): each invocation records its Init
+phase (on a cold start) and its compute charge, and the assertions count them in.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -33,14 +39,19 @@ def test_a_handler_sees_the_simulated_time_its_environment_and_its_context(world
     result = world.invoke("Recorder", {"hello": "world"})
 
     assert result.succeeded
-    assert result.payload["seen_at"] == world.now().isoformat()
+    # The handler ran after its environment's Init phase, if the environment was cold.
+    record = world.lambda_runtime.invocations[-1]
+    handler_started = record.started_at + timedelta(seconds=record.init_seconds)
+    assert result.payload["seen_at"] == handler_started.isoformat()
     assert result.payload["stage"] == "test"
     # (The Recorder also hears the alarms of the template; pick this invocation's item.)
     (item,) = [
         item for item in items_of(world, "Recorder") if json.loads(item["event"]) == {"hello": "world"}
     ]
-    assert item["seen_at"] == world.now().isoformat()
+    assert item["seen_at"] == handler_started.isoformat()
     assert item["remaining_ms"] == "30000"  # the Globals timeout, nothing spent yet
+    # The call to DynamoDB and the handler's compute took simulated time after that.
+    assert world.now() > handler_started
     # The function's environment is the function's only: nothing leaks into the process.
     assert "STAGE" not in os.environ
 
@@ -50,14 +61,18 @@ def test_the_timeout_is_enforced_on_the_clock(world: LocalWorld) -> None:
     quick = world.invoke("Sleeper", {"seconds": 2})
     assert quick.succeeded
     assert quick.payload == {"slept": 2, "remaining_ms": 3000}
-    assert world.now() - start == timedelta(seconds=2)
+    cold = world.lambda_runtime.invocations[-1]
+    assert cold.init_seconds > 0  # the first invocation of Sleeper starts an environment
+    assert world.now() - start == timedelta(seconds=cold.init_seconds + 2 + cold.compute_seconds)
 
     slow = world.invoke("Sleeper", {"seconds": 60})
     assert slow.timed_out
     assert slow.function_error == "Unhandled"
     assert slow.payload["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 5.00 seconds" in slow.payload["errorMessage"]
-    assert world.now() - start == timedelta(seconds=7)
+    warm = world.lambda_runtime.invocations[-1]
+    assert (warm.environment, warm.init_seconds) == (cold.environment, 0.0)
+    assert warm.ended_at - warm.started_at == timedelta(seconds=5)
 
 
 def test_an_async_invocation_that_keeps_failing_is_retried_then_dead_lettered(world: LocalWorld) -> None:
@@ -70,10 +85,11 @@ def test_an_async_invocation_that_keeps_failing_is_retried_then_dead_lettered(wo
         for record in world.lambda_runtime.invocations
         if record.function_name == world.function_name("Failer")
     ]
-    assert [record.started_at - start for record in attempts] == [
-        timedelta(0),
+    assert attempts[0].started_at == start
+    # One minute between the first two attempts, two between the second and third.
+    assert [later.started_at - earlier.ended_at for earlier, later in itertools.pairwise(attempts)] == [
         timedelta(minutes=1),
-        timedelta(minutes=3),
+        timedelta(minutes=2),
     ]
     assert all(record.result.payload["errorType"] == "TransientFailure" for record in attempts)
 
@@ -128,7 +144,9 @@ def test_powertools_idempotency_expires_on_the_simulated_clock(world: LocalWorld
     expired = world.invoke("Remembering", {"order": 7})
 
     assert repeated.payload == first.payload
-    assert expired.payload["first_seen_at"] == world.now().isoformat()
+    # Seen afresh, during this invocation (after Powertools' own calls to DynamoDB).
+    record = world.lambda_runtime.invocations[-1]
+    assert record.started_at < datetime.fromisoformat(expired.payload["first_seen_at"]) < record.ended_at
     assert expired.payload != first.payload
 
 

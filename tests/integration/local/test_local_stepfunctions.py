@@ -13,6 +13,13 @@ Facts pinned here and their sources:
   StartExecution).
 - A Lambda function that runs past its timeout reports errorType `Sandbox.Timedout` (Lambda
   Developer Guide, "Troubleshoot invocation issues in Lambda").
+- `.waitForTaskToken` tasks (Step Functions Developer Guide, "Wait for a Callback with Task Token";
+  API Reference, SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat): an expired heartbeat is
+  matched by `States.HeartbeatTimeout` and `States.Timeout`, not `States.TaskFailed`, and recorded
+  as `States.Timeout` (sources at each test); a closed token is `TaskTimedOut`, an unknown one
+  `InvalidToken`, output that is not JSON `InvalidOutput` (botocore's service model documents each).
+- JSONPath workflow variables ("Passing data between states with variables"), checked against
+  histories localstack recorded against AWS (cited at the test).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from ebb.local.world import LocalWorld, LocalWorldConfig, start_local_world
 
-from .world_testkit import TEMPLATE
+from .world_testkit import TEMPLATE, items_of
 
 pytestmark = pytest.mark.integration
 
@@ -170,7 +177,12 @@ def test_a_lambda_task_that_times_out_fails_with_sandbox_timedout(world: LocalWo
     described = sfn.describe_execution(executionArn=execution)
     assert described["status"] == "FAILED"
     assert described["error"] == "Sandbox.Timedout"
-    assert described["stopDate"] - described["startDate"] == timedelta(seconds=5)
+    # The 5 s timeout runs from the end of the cold environment's Init phase; the execution also
+    # spends the Invoke call's own latency (moto dates it in whole milliseconds).
+    (nap,) = world.lambda_runtime.invocations
+    assert (nap.ended_at - nap.started_at).total_seconds() == pytest.approx(5 + nap.init_seconds)
+    elapsed = (described["stopDate"] - described["startDate"]).total_seconds()
+    assert 5 + nap.init_seconds - 0.001 <= elapsed < 5 + nap.init_seconds + 0.1
 
 
 def test_aws_sdk_task_errors_are_named_as_step_functions_names_them(world: LocalWorld) -> None:
@@ -201,3 +213,467 @@ def test_aws_sdk_task_errors_are_named_as_step_functions_names_them(world: Local
 
     error = sfn.describe_execution(executionArn=execution)["error"]
     assert error == f"SageMaker.{code.removesuffix('Exception')}Exception"
+
+
+# -- .waitForTaskToken tasks: tokens, heartbeats and timeouts on the clock ---------------------
+
+ROLE = "arn:aws:iam::123456789012:role/ebb-local-execution-role"
+
+
+def _token_task(world: LocalWorld, **fields: Any) -> dict[str, Any]:
+    """A Lambda callback task whose handler (the Recorder) stores the token with the execution."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {
+            "FunctionName": world.stack.functions["Recorder"].arn,
+            "Payload": {"token.$": "$$.Task.Token", "execution.$": "$$.Execution.Name"},
+        },
+        **fields,
+    }
+
+
+def _start(world: LocalWorld, definition: dict[str, Any], name: str, execution_input: Any = None) -> str:
+    sfn = world.clients.client("stepfunctions")
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)
+    return str(
+        sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"],
+            name=f"{name}-1",
+            input=json.dumps(execution_input or {}),
+        )["executionArn"]
+    )
+
+
+def _tokens(world: LocalWorld, execution_name: str) -> list[str]:
+    """The tokens the Recorder was handed for an execution, oldest first."""
+    events = [json.loads(item["event"]) for item in items_of(world, "Recorder")]
+    return [event["token"] for event in events if event.get("execution") == execution_name]
+
+
+def _answer(world: LocalWorld, token: str, action: str, **details: Any) -> dict[str, Any]:
+    """Have the TaskCompleter handler call SendTask<action> with the token, now."""
+    result = world.invoke("TaskCompleter", {"token": token, "action": action, **details})
+    assert result.succeeded, result.payload
+    return result.payload  # type: ignore[no-any-return]
+
+
+def _events(world: LocalWorld, execution: str) -> list[tuple[float, str, dict[str, Any]]]:
+    """(seconds since the execution started, type, details) of each history event."""
+    history = world.execution_history(execution)
+    start = history[0]["timestamp"]
+    return [
+        (
+            (event["timestamp"] - start).total_seconds(),
+            event["type"],
+            next((value for key, value in event.items() if key.endswith("EventDetails")), {}),
+        )
+        for event in history
+    ]
+
+
+def _entered(events: list[tuple[float, str, dict[str, Any]]]) -> list[str]:
+    return [details["name"] for _, kind, details in events if kind.endswith("StateEntered")]
+
+
+HEARTBEAT_CATCHERS = [
+    {"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.error", "Next": "WorkerLost"},
+    {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"},
+]
+
+
+def _heartbeat_machine(world: LocalWorld, catchers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "StartAt": "Await",
+        "States": {
+            "Await": _token_task(world, HeartbeatSeconds=60, TimeoutSeconds=1000, Catch=catchers, End=True),
+            "WorkerLost": {"Type": "Pass", "End": True},
+            "TimedOut": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_an_expired_heartbeat_is_caught_by_states_heartbeat_timeout(world: LocalWorld) -> None:
+    """AWS: a catcher on States.HeartbeatTimeout matches an expired heartbeat, and the history's
+    TaskTimedOut (with resource and resourceType) and the error output name it States.Timeout
+    (Step Functions Developer Guide, "Handling errors in Step Functions workflows", error names;
+    localstack/localstack tests/aws/services/stepfunctions/v2/timeouts/test_heartbeats.snapshot.json,
+    TestHeartbeats::test_heartbeat_timeout, recorded against AWS, commit 0d47683).
+    SendTaskHeartbeat resets the heartbeat clock (Step Functions API Reference, SendTaskHeartbeat)."""
+    execution = _start(world, _heartbeat_machine(world, HEARTBEAT_CATCHERS), "heartbeats")
+    world.run_for(40)
+    (token,) = _tokens(world, "heartbeats-1")
+    assert _answer(world, token, "heartbeat") == {"accepted": "heartbeat"}
+    world.run_for(50)
+    assert _answer(world, token, "heartbeat") == {"accepted": "heartbeat"}
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    timed_out = [(at, details) for at, kind, details in events if kind == "TaskTimedOut"]
+    # The last heartbeat came at 90 s: the task fails 60 s later, not at its TimeoutSeconds.
+    assert timed_out == [
+        (150.0, {"error": "States.Timeout", "resource": "invoke.waitForTaskToken", "resourceType": "lambda"})
+    ]
+    assert _entered(events) == ["Await", "WorkerLost"]
+    assert json.loads(events[-1][2]["output"])["error"] == {"Error": "States.Timeout", "Cause": ""}
+    assert _answer(world, token, "success", output={"late": True})["refused"] == "TaskTimedOut"
+
+
+@pytest.mark.parametrize(
+    ("catchers", "heartbeat_every", "entered", "execution_error"),
+    [
+        # TimeoutSeconds passes while heartbeats keep coming: a timeout, not a heartbeat timeout.
+        (HEARTBEAT_CATCHERS, 50, ["Await", "TimedOut"], None),
+        # States.Timeout also names an expired heartbeat (same guide: a Task state "failed to send a
+        # heartbeat for a period longer than the HeartbeatSeconds value").
+        (HEARTBEAT_CATCHERS[1:], None, ["Await", "TimedOut"], None),
+        # States.TaskFailed matches every error except States.Timeout (same guide).
+        ([{"ErrorEquals": ["States.TaskFailed"], "Next": "WorkerLost"}], None, ["Await"], "States.Timeout"),
+    ],
+    ids=["timeout-with-heartbeats", "states-timeout-catches-heartbeat", "task-failed-does-not"],
+)
+def test_which_catcher_matches_a_timeout_and_an_expired_heartbeat(
+    world: LocalWorld,
+    catchers: list[dict[str, Any]],
+    heartbeat_every: int | None,
+    entered: list[str],
+    execution_error: str | None,
+) -> None:
+    machine = _heartbeat_machine(world, catchers)
+    machine["States"]["Await"]["TimeoutSeconds"] = 120
+    execution = _start(world, machine, "catchers")
+    if heartbeat_every is not None:
+        for _ in range(3):
+            world.run_for(heartbeat_every)
+            (token,) = _tokens(world, "catchers-1")
+            _answer(world, token, "heartbeat")
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    assert [at for at, kind, _ in events if kind == "TaskTimedOut"] == [120.0 if heartbeat_every else 60.0]
+    assert _entered(events) == entered
+    described = world.clients.client("stepfunctions").describe_execution(executionArn=execution)
+    assert described.get("error") == execution_error
+
+
+def test_a_retried_callback_task_gets_a_new_token_and_waits_its_whole_timeout(world: LocalWorld) -> None:
+    """Each attempt is a new task: the timed-out attempt's token is closed (TaskTimedOut, "the task
+    token has either expired or the task associated with the token has already been closed":
+    Step Functions API Reference, SendTaskSuccess errors), the retry waits its own TimeoutSeconds."""
+    machine = {
+        "StartAt": "Await",
+        "States": {
+            "Await": _token_task(
+                world,
+                TimeoutSeconds=100,
+                Retry=[{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 10, "MaxAttempts": 1}],
+                End=True,
+            )
+        },
+    }
+    execution = _start(world, machine, "retried")
+    world.run_for(150)
+    first, second = _tokens(world, "retried-1")
+    assert first != second
+    assert _answer(world, first, "success")["refused"] == "TaskTimedOut"
+    assert _answer(world, second, "success", output={"node": "i-2"}) == {"accepted": "success"}
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    assert [
+        (at, kind) for at, kind, _ in events if kind.startswith("Task") and kind != "TaskStateEntered"
+    ] == [
+        (0.0, "TaskScheduled"),
+        (0.0, "TaskStarted"),
+        (0.0, "TaskSubmitted"),
+        (100.0, "TaskTimedOut"),
+        (110.0, "TaskScheduled"),
+        (110.0, "TaskStarted"),
+        (110.0, "TaskSubmitted"),
+        (150.0, "TaskSucceeded"),
+        (150.0, "TaskStateExited"),
+    ]
+    assert json.loads(events[-1][2]["output"]) == {"node": "i-2"}
+
+
+def test_a_token_completed_before_its_timeout_ends_the_wait_and_is_closed_after(world: LocalWorld) -> None:
+    """SendTaskSuccess before TimeoutSeconds: the task succeeds at that moment with the output;
+    the token is then closed (TaskTimedOut); a token never issued is InvalidToken and output that is
+    not JSON is InvalidOutput (Step Functions API Reference, SendTaskSuccess errors)."""
+    sfn = world.clients.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=world.state_machine_arn("Callbacks"), name="early", input='{"request": "r-1"}'
+    )["executionArn"]
+    world.run_for(100)
+    (token,) = _tokens(world, "early")
+    assert _answer(world, token, "success", raw_output="{not json")["refused"] == "InvalidOutput"
+    assert _answer(world, "no-such-token", "success")["refused"] == "InvalidToken"
+    assert _answer(world, token, "success", output={"node": "i-1"}) == {"accepted": "success"}
+    assert _answer(world, token, "success", output={"node": "i-1"})["refused"] == "TaskTimedOut"
+    assert _answer(world, token, "heartbeat")["refused"] == "TaskTimedOut"
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    assert [at for at, kind, _ in events if kind == "TaskSucceeded"] == [100.0]
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"request": "r-1", "polls": 0, "event": {"node": "i-1"}}
+
+
+def test_the_timeout_is_a_fallback_poll_and_a_late_token_is_refused(world: LocalWorld) -> None:
+    """The provisioning pattern: each TimeoutSeconds is caught (States.Timeout), counted, and the
+    event awaited again with a new token; the token of a wait that timed out is closed."""
+    sfn = world.clients.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=world.state_machine_arn("Callbacks"), name="polling", input='{"request": "r-2"}'
+    )["executionArn"]
+    world.run_for(450)
+    first, second = _tokens(world, "polling")
+    assert _answer(world, first, "success", output={"node": "late"})["refused"] == "TaskTimedOut"
+    assert _answer(world, second, "success", output={"node": "i-3"}) == {"accepted": "success"}
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    assert [at for at, kind, _ in events if kind == "TaskTimedOut"] == [300.0]
+    assert [at for at, kind, _ in events if kind == "TaskSucceeded"] == [450.0]
+    assert _entered(events) == ["Start", "AwaitEvent", "Poll", "PolledEnough", "AwaitEvent", "Done"]
+    assert json.loads(sfn.describe_execution(executionArn=execution)["output"]) == {
+        "request": "r-2",
+        "polls": 1,
+        "event": {"node": "i-3"},
+    }
+
+
+def test_waiting_without_an_event_polls_three_times_then_gives_up(world: LocalWorld) -> None:
+    sfn = world.clients.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=world.state_machine_arn("Callbacks"), name="silent", input='{"request": "r-3"}'
+    )["executionArn"]
+    world.run_until_quiet()
+
+    events = _events(world, execution)
+    assert [at for at, kind, _ in events if kind == "TaskTimedOut"] == [300.0, 600.0, 900.0]
+    assert len(set(_tokens(world, "silent"))) == 3
+    assert events[-1][:2] == (900.0, "ExecutionFailed")
+    assert events[-1][2] == {"error": "NoEvent", "cause": "no event after three polls"}
+
+
+def test_a_failure_sent_with_the_token_is_caught_by_its_name_with_its_cause(world: LocalWorld) -> None:
+    """SendTaskFailure's error and cause reach TaskFailed and the catcher's error output (Step
+    Functions Developer Guide, "Wait for a Callback with Task Token")."""
+    sfn = world.clients.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=world.state_machine_arn("Callbacks"), name="failing", input='{"request": "r-4"}'
+    )["executionArn"]
+    world.run_for(30)
+    (token,) = _tokens(world, "failing")
+    answer = _answer(
+        world, token, "failure", error="HyperPod.NodeFailed", cause="i-9 failed its health check"
+    )
+    assert answer == {"accepted": "failure"}
+    world.run_until_quiet()
+
+    failed = [(at, details) for at, kind, details in _events(world, execution) if kind == "TaskFailed"]
+    assert failed == [
+        (
+            30.0,
+            {
+                "error": "HyperPod.NodeFailed",
+                "cause": "i-9 failed its health check",
+                "resource": "invoke.waitForTaskToken",
+                "resourceType": "lambda",
+            },
+        )
+    ]
+    assert json.loads(sfn.describe_execution(executionArn=execution)["output"]) == {
+        "request": "r-4",
+        "cause": "i-9 failed its health check",
+    }
+
+
+# -- JSONPath workflow variables ----------------------------------------------------------------
+
+
+def test_jsonpath_variables_are_assigned_and_read_across_states(world: LocalWorld) -> None:
+    """Assign stores variables; later JSONPath states read them as `$name` (optionally with a path
+    into the value) in Parameters, InputPath, Choice rules (Variable and ...Path), Wait's SecondsPath,
+    intrinsic function arguments and a Map's ItemsPath and inner states (outer scope); the history's
+    assignedVariables holds each value as JSON text. (Step Functions Developer Guide, "Passing data
+    between states with variables"; localstack/localstack
+    tests/aws/services/stepfunctions/v2/assign/test_assign_reference_variables.py,
+    TestAssignReferenceVariables::test_reference_assign[BASE_REFERENCE_IN_PARAMETERS,
+    BASE_REFERENCE_IN_CHOICE, BASE_REFERENCE_IN_WAIT, BASE_REFERENCE_IN_ITERATOR_OUTER_SCOPE,
+    BASE_REFERENCE_IN_INPUTPATH, BASE_REFERENCE_IN_INTRINSIC_FUNCTION], recorded against AWS,
+    snapshot commit e4000fb.)"""
+    machine = {
+        "StartAt": "Remember",
+        "States": {
+            "Remember": {
+                "Type": "Pass",
+                "Result": {"cluster": {"name": "inference", "groups": ["gpu-a", "gpu-b"]}},
+                "Assign": {"cluster.$": "$.cluster", "delay": 45, "guess": "gpu-a", "prefix": "node"},
+                "Next": "Settle",
+            },
+            "Settle": {"Type": "Wait", "SecondsPath": "$delay", "Next": "Check"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$guess", "StringEqualsPath": "$cluster.groups[1]", "Next": "Each"}],
+                "Default": "Guess",
+            },
+            "Guess": {"Type": "Pass", "Assign": {"guess.$": "$cluster.groups[1]"}, "Next": "Check"},
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$cluster.groups",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Name",
+                    "States": {
+                        "Name": {
+                            "Type": "Pass",
+                            "Parameters": {
+                                "cluster.$": "$cluster.name",
+                                "node.$": "States.Format('{}-{}', $prefix, $)",
+                            },
+                            "End": True,
+                        }
+                    },
+                },
+                "ResultPath": "$.nodes",
+                "Next": "Report",
+            },
+            "Report": {
+                "Type": "Pass",
+                "InputPath": "$cluster",
+                "Parameters": {"name.$": "$.name", "guess.$": "$guess", "first.$": "$cluster.groups[0]"},
+                "End": True,
+            },
+        },
+    }
+    execution = _start(world, machine, "variables")
+    world.run_until_quiet()
+
+    described = world.clients.client("stepfunctions").describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"name": "inference", "guess": "gpu-b", "first": "gpu-a"}
+    events = _events(world, execution)
+    assert _entered(events) == [
+        "Remember",
+        "Settle",
+        "Check",
+        "Guess",
+        "Check",
+        "Each",
+        "Name",
+        "Name",
+        "Report",
+    ]
+    assigned = [details["assignedVariables"] for _, _, details in events if "assignedVariables" in details]
+    assert assigned == [
+        {
+            "cluster": '{"name":"inference","groups":["gpu-a","gpu-b"]}',
+            "delay": "45",
+            "guess": '"gpu-a"',
+            "prefix": '"node"',
+        },
+        {"guess": '"gpu-b"'},
+    ]
+    assert [at for at, kind, _ in events if kind == "WaitStateExited"] == [45.0]
+    names = [json.loads(details["output"]) for _, kind, details in events if kind == "PassStateExited"]
+    assert {"cluster": "inference", "node": "node-gpu-a"} in names
+    assert {"cluster": "inference", "node": "node-gpu-b"} in names
+
+
+# -- many executions waiting on tokens at once --------------------------------------------------
+
+WAITERS = 40
+
+
+@cache
+def run_waiters(seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, float]]]:
+    """WAITERS executions of the Callbacks machine waiting at once; each is answered once, at a
+    seeded random moment within three polls, with the token current then (success or failure),
+    and some also with the token of a wait that already timed out."""
+    with start_local_world(TEMPLATE, LocalWorldConfig(seed=seed)) as world:
+        sfn = world.clients.client("stepfunctions")
+        machine = world.state_machine_arn("Callbacks")
+        names = [f"node-{index:02d}" for index in range(WAITERS)]
+        executions = {
+            name: sfn.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps({"request": name})
+            )["executionArn"]
+            for name in names
+        }
+        start = world.now()
+        # Moments off the 300 s poll boundaries, so each answer is plainly before or after one.
+        plan = sorted((world.random.randrange(1, 880) // 10 * 10 + 5, name) for name in names)
+        answers: dict[str, tuple[str, float]] = {}
+        for moment, name in plan:
+            world.run_until(start + timedelta(seconds=moment))
+            tokens = _tokens(world, name)
+            assert len(tokens) == moment // 300 + 1
+            if len(tokens) > 1:
+                stale = _answer(world, tokens[0], "success", output={"stale": True})
+                assert stale["refused"] == "TaskTimedOut"
+            if world.random.random() < 0.5:
+                assert _answer(world, tokens[-1], "success", output={"node": name}) == {"accepted": "success"}
+                answers[name] = ("success", moment)
+            else:
+                failure = _answer(world, tokens[-1], "failure", error="HyperPod.NodeFailed", cause=name)
+                assert failure == {"accepted": "failure"}
+                answers[name] = ("failure", moment)
+        assert world.run_until_quiet()
+        histories = {name: world.execution_history(arn) for name, arn in executions.items()}
+        return histories, answers
+
+
+def test_many_executions_wait_on_tokens_at_once_and_each_ends_when_answered() -> None:
+    histories, answers = run_waiters(seed=7)
+
+    assert len(answers) == WAITERS
+    for name, (action, moment) in answers.items():
+        history = histories[name]
+        start = history[0]["timestamp"]
+        at = {event["type"]: (event["timestamp"] - start).total_seconds() for event in history}
+        polls = int(moment // 300)
+        assert [event["type"] for event in history].count("TaskTimedOut") == polls
+        if action == "success":
+            assert at["TaskSucceeded"] == moment
+            assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
+                "request": name,
+                "polls": polls,
+                "event": {"node": name},
+            }
+        else:
+            assert at["TaskFailed"] == moment
+            assert json.loads(history[-1]["executionSucceededEventDetails"]["output"]) == {
+                "request": name,
+                "cause": name,
+            }
+
+
+def test_many_waiting_executions_are_deterministic_for_a_seed_tokens_included() -> None:
+    histories, answers = run_waiters(seed=7)
+    again, answers_again = run_waiters.__wrapped__(seed=7)
+
+    assert answers == answers_again
+    assert histories == again
+
+
+def test_stopping_an_execution_that_waits_on_a_token_aborts_it_at_once(world: LocalWorld) -> None:
+    """StopExecution ends the execution then (ExecutionAborted at the stop; Step Functions API
+    Reference, StopExecution), not when the task's timeout (here the default) would pass; its
+    token is closed."""
+    machine = {"StartAt": "Await", "States": {"Await": _token_task(world, End=True)}}
+    execution = _start(world, machine, "stopped-waiting")
+    world.run_for(100)
+    sfn = world.clients.client("stepfunctions")
+    sfn.stop_execution(executionArn=execution, error="Superseded", cause="generation 2")
+    assert world.run_until_quiet(max_seconds=3600)
+
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "ABORTED"
+    assert described["stopDate"] - described["startDate"] == timedelta(seconds=100)
+    events = _events(world, execution)
+    assert [kind for _, kind, _ in events][-2:] == ["TaskSubmitted", "ExecutionAborted"]
+    (token,) = _tokens(world, "stopped-waiting-1")
+    assert _answer(world, token, "success")["refused"] == "TaskTimedOut"

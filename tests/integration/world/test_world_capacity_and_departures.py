@@ -23,6 +23,7 @@ from .world_testkit import (
     DEEP_HEALTH_CHECKS,
     GPU_TYPE,
     WEB,
+    ZONE,
     adapter,
     add_nodes,
     create_hyperpod_cluster,
@@ -45,7 +46,7 @@ BOOT = 300.0
 def test_without_capacity_no_node_joins_and_when_capacity_returns_one_does(cluster: HyperPodOnEks) -> None:
     create_hyperpod_cluster(cluster, boot_seconds=BOOT)
     client = adapter(cluster)
-    cluster.hyperpod.set_capacity(GPU_TYPE, 0)
+    cluster.hyperpod.set_capacity(GPU_TYPE, 0, availability_zone=ZONE)
     (logical_id,) = add_nodes(cluster, 1)
 
     cluster.world.run_for(1800)
@@ -72,7 +73,7 @@ def test_without_capacity_no_node_joins_and_when_capacity_returns_one_does(clust
     assert "sufficient capacity" in instance["FailureMessage"]
     assert instance["NodeLogicalId"] == logical_id
 
-    cluster.hyperpod.set_capacity(GPU_TYPE, None)
+    cluster.hyperpod.set_capacity(GPU_TYPE, None, availability_zone=ZONE)
     cluster.world.run_for(CAPACITY_RETRY_MAX + BOOT)
     (instance_id,) = instance_ids(cluster)
     assert [node.name for node in client.list_nodes()] == [node_name(instance_id)]

@@ -21,6 +21,7 @@ from .world_testkit import (
     GPU_TYPE,
     TEMPLATE,
     TIMINGS,
+    ZONE,
     add_nodes,
     create_hyperpod_cluster,
     deployment,
@@ -41,10 +42,10 @@ def _run(seed: int, certificates: ClusterCertificates) -> tuple[list[tuple[str, 
     ) as cluster:
         create_hyperpod_cluster(cluster, boot_seconds=None)  # boot times drawn: 300-600 s
         cluster.kubernetes.create(deployment(replicas=6))
-        cluster.hyperpod.set_capacity(GPU_TYPE, 1)
+        cluster.hyperpod.set_capacity(GPU_TYPE, 1, availability_zone=ZONE)
         add_nodes(cluster, 3)
         cluster.world.run_for(1200)
-        cluster.hyperpod.set_capacity(GPU_TYPE, None)
+        cluster.hyperpod.set_capacity(GPU_TYPE, None, availability_zone=ZONE)
         cluster.world.run_for(1800)
         first, second, _ = instance_ids(cluster)
         cluster.world.clients.client("sagemaker").batch_delete_cluster_nodes(

@@ -28,7 +28,16 @@ from ebb.local.cluster import (
     start_cluster_world,
 )
 from ebb.local.cluster.capacity import instance_spec
-from ebb.local.hyperpod import LocalHyperPod, ManualWorld, NodeChange, NodeTransition, install, uninstall
+from ebb.local.hyperpod import (
+    LocalHyperPod,
+    ManualWorld,
+    NodeChange,
+    NodeTransition,
+    install,
+    installed,
+    uninstall,
+)
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.world import LocalWorldConfig
 
@@ -39,9 +48,11 @@ from .world_testkit import (
     REGION,
     SEED,
     TEMPLATE,
+    ZONE,
     add_nodes,
     create_hyperpod_cluster,
     group,
+    subnet,
 )
 
 pytestmark = pytest.mark.integration
@@ -70,10 +81,14 @@ def _create(deep_health_checks: bool) -> None:
         "ClusterName": CLUSTER,
         "InstanceGroups": [group(**extra)],
         "Orchestrator": {"Eks": {"ClusterArn": EKS_ARN}},
-        "VpcConfig": {"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        "VpcConfig": {"SecurityGroupIds": ["sg-0123456789"], "Subnets": [subnet()]},
         "NodeProvisioningMode": "Continuous",
     }
     boto3.client("sagemaker", region_name=REGION).create_cluster(**request)
+    standin = installed()
+    assert standin is not None
+    assert isinstance(standin.world, ManualWorld)
+    standin.world.advance(DEFAULT_CREATION_SECONDS)  # until the cluster is InService
 
 
 def _add(count: int) -> None:
@@ -147,7 +162,7 @@ def test_failed_launches_replacements_reboots_and_cancellations_are_told_too(
         (NodeChange.REBOOTED, "Schedulable"),
     ]
 
-    hyperpod.set_capacity(GPU_TYPE, 1)
+    hyperpod.set_capacity(GPU_TYPE, 1, availability_zone=ZONE)
     _add(1)
     world.advance(5)
     failed = seen[-1]

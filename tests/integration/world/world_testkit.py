@@ -11,12 +11,14 @@ import boto3
 
 from ebb.adapters.kubernetes import EksKubernetesClient, Node, Pod, WorkloadRef
 from ebb.local.cluster import HyperPodOnEks, node_name
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS
 from ebb.local.kubernetes import StandInTimings
 
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "template.yaml"
 SEED = 23
 REGION = "us-east-1"
+ZONE = "us-east-1a"
 ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
 CLUSTER = "inference"
 GPU_TYPE = "ml.g5.12xlarge"  # 48 vCPUs, 192 GiB, 4 GPUs in ebb's catalogue
@@ -29,6 +31,18 @@ TIMINGS = StandInTimings(
 )
 WEB = WorkloadRef(namespace="default", name="web")
 DEEP_HEALTH_CHECKS = ["InstanceStress", "InstanceConnectivity"]
+
+
+def subnet(zone: str = ZONE) -> str:
+    """The default subnet of `zone` in moto's default VPC (one per zone)."""
+    return str(
+        boto3.client("ec2", region_name=REGION).describe_subnets(
+            Filters=[
+                {"Name": "availability-zone", "Values": [zone]},
+                {"Name": "default-for-az", "Values": ["true"]},
+            ]
+        )["Subnets"][0]["SubnetId"]
+    )
 
 
 def group(name: str = "gpu", instance_type: str = GPU_TYPE, count: int = 0, **extra: Any) -> dict[str, Any]:
@@ -51,16 +65,18 @@ def create_hyperpod_cluster(
     boot_seconds: float | None = 300.0,
     deep_health_check_seconds: float = 1200.0,
 ) -> None:
-    """A Continuous-mode cluster orchestrated by the world's EKS cluster, with fixed boot times
-    (`boot_seconds=None`: the stand-in's default, drawn per node from the seeded generator)."""
+    """A Continuous-mode cluster orchestrated by the world's EKS cluster, in us-east-1a, with fixed
+    boot times (`boot_seconds=None`: the stand-in's default, drawn per node from the seeded
+    generator); the world runs until the cluster is InService."""
     specifications = list(groups) or [group()]
     cluster.world.clients.client("sagemaker").create_cluster(
         ClusterName=name,
         InstanceGroups=specifications,
         Orchestrator={"Eks": {"ClusterArn": eks_cluster_arn or cluster.eks_cluster_arn}},
-        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": [subnet()]},
         NodeProvisioningMode="Continuous",
     )
+    cluster.world.run_for(DEFAULT_CREATION_SECONDS)
     for specification in specifications:
         if boot_seconds is None:
             continue

@@ -124,6 +124,100 @@ def test_chunks_are_valid_requests_that_add_exactly_the_counts(counts: dict[str,
     assert chunk_additions(dict(reversed(counts.items())), execution_name="exec", round_index=3) == chunks
 
 
+def _nodes_to_add_problems(nodes_to_add: list[dict[str, Any]]) -> list[str]:
+    """Where a NodesToAdd list breaks botocore's model: the list's length, and each
+    AddClusterNodeSpecification's members (required, ranges, lengths, patterns). botocore's own
+    client-side validation checks no maxima, so the model's limits are read here."""
+    problems = []
+    listed = _shape("AddClusterNodeSpecificationList")
+    if not listed["min"] <= len(nodes_to_add) <= listed["max"]:
+        problems.append(
+            f"NodesToAdd: {len(nodes_to_add)} groups, the model allows {listed['min']}..{listed['max']}"
+        )
+    member = _shape(listed["member"]["shape"])
+    for index, specification in enumerate(nodes_to_add):
+        missing = set(member["required"]) - specification.keys()
+        unknown = specification.keys() - member["members"].keys()
+        if missing or unknown:
+            problems.append(f"NodesToAdd[{index}]: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        for name, value in specification.items():
+            shape = _shape(member["members"][name]["shape"])
+            if shape["type"] == "integer" and not shape["min"] <= value <= shape["max"]:
+                problems.append(f"NodesToAdd[{index}].{name}: {value} outside {shape['min']}..{shape['max']}")
+            if shape["type"] == "string" and not re.fullmatch(shape["pattern"], value):
+                problems.append(f"NodesToAdd[{index}].{name}: {value!r} does not match {shape['pattern']}")
+            if shape["type"] == "list" and not shape["min"] <= len(value) <= shape["max"]:
+                problems.append(f"NodesToAdd[{index}].{name}: {len(value)} items outside the model's range")
+    return problems
+
+
+def test_six_small_groups_are_split_after_five() -> None:
+    # BatchAddClusterNodes takes "up to 5 instance groups in a single request" (API Reference;
+    # AddClusterNodeSpecificationList max 5 in botocore's model): six groups of one node each fit
+    # the 50-node limit, so only the group limit splits them.
+    six = chunk_additions({f"g{i}": 1 for i in range(6)}, execution_name="e", round_index=0)
+    eleven = chunk_additions({f"g{i:02}": 2 for i in range(11)}, execution_name="e", round_index=0)
+
+    assert [[group.instance_group for group in chunk.groups] for chunk in six] == [
+        ["g0", "g1", "g2", "g3", "g4"],
+        ["g5"],
+    ]
+    assert [len(chunk.groups) for chunk in eleven] == [5, 5, 1]
+    for chunk in (*six, *eleven):
+        assert _nodes_to_add_problems(chunk.nodes_to_add()) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(_GROUP_NAMES, st.integers(min_value=1, max_value=12), min_size=6, max_size=16))
+def test_many_small_groups_make_requests_the_service_model_accepts(counts: dict[str, int]) -> None:
+    # The other property test's counts run to 180 a group: its requests fill on nodes long before
+    # they reach five groups. Here counts are small, so the group limit is what splits them.
+    chunks = chunk_additions(counts, execution_name="exec", round_index=0)
+
+    for chunk in chunks:
+        assert _nodes_to_add_problems(chunk.nodes_to_add()) == []
+    added: Counter[str] = Counter()
+    for chunk in chunks:
+        for specification in chunk.nodes_to_add():
+            added[specification["InstanceGroupName"]] += specification["IncrementTargetCountBy"]
+    assert added == Counter(counts)
+    assert len(chunks) >= -(-len(counts) // MAX_GROUPS_PER_ADD)
+
+
+def test_the_model_check_sees_what_the_service_would_refuse() -> None:
+    # The check above is itself checked: six groups, a count of 51 and a bad name are problems.
+    six = [{"InstanceGroupName": f"g{i}", "IncrementTargetCountBy": 1} for i in range(6)]
+    assert _nodes_to_add_problems(six) == ["NodesToAdd: 6 groups, the model allows 1..5"]
+    assert _nodes_to_add_problems([{"InstanceGroupName": "g", "IncrementTargetCountBy": 51}]) == [
+        "NodesToAdd[0].IncrementTargetCountBy: 51 outside 1..50"
+    ]
+    assert _nodes_to_add_problems([{"InstanceGroupName": "bad_name", "IncrementTargetCountBy": 1}]) != []
+
+
+def test_a_request_sends_its_zones_and_types_as_the_model_names_them() -> None:
+    request = NodeAdditionRequest(
+        groups=(
+            GroupAddition(
+                instance_group="flex",
+                count=2,
+                instance_types=("ml.g6.12xlarge",),
+                availability_zones=("us-east-1b",),
+            ),
+        ),
+        client_token="t",
+    )
+
+    assert request.nodes_to_add() == [
+        {
+            "InstanceGroupName": "flex",
+            "IncrementTargetCountBy": 2,
+            "InstanceTypes": ["ml.g6.12xlarge"],
+            "AvailabilityZones": ["us-east-1b"],
+        }
+    ]
+    assert _nodes_to_add_problems(request.nodes_to_add()) == []
+
+
 def test_chunks_fill_requests_before_opening_another() -> None:
     chunks = chunk_additions({"a": 70, "b": 10}, execution_name="e", round_index=0)
 

@@ -192,7 +192,8 @@ def metric_unit_hour(d: Any) -> None:
 @case(
     [
         "config.yaml: document 5 (ScaledObject serving/llm-inference): "
-        'spec.triggers[0].metadata.ignoreNullValues: \'maybe\' is not a boolean; allowed: "true" or "false"',
+        "spec.triggers[0].metadata.ignoreNullValues: 'maybe' is not a boolean; allowed: 1, t, T, TRUE, true, "
+        "True or 0, f, F, FALSE, false, False",
     ]
 )
 def ignore_null_values_maybe(d: Any) -> None:
@@ -1029,3 +1030,64 @@ def test_breaking_a_copy_leaves_the_example_valid(make_docs: Any) -> None:
     assert broken.errors()
     assert intact.errors() == []
     assert copy.deepcopy(intact.documents) == intact.documents
+
+
+def test_every_kind_of_error_comes_at_once(docs: Any) -> None:
+    # The README promises every error of a configuration at once. One document of each kind carries
+    # several independent errors together: missing required metadata (KEDA's typed config:
+    # `missing required parameter`), an unparseable value, an unknown field, a value out of range, and
+    # rules across fields (KEDA's CheckReplicaCountBoundsAreValid and CheckFallbackValid,
+    # checkMetricStatPeriod, the paused-replicas annotation); a broken field hides no other rule.
+    metadata = docs.requests_metadata
+    del metadata["awsRegion"], metadata["minMetricValue"]
+    metadata["metricStatPeriod"] = "25"
+    metadata["activationTargetMetricValue"] = "abc"
+    docs.llm["spec"].update(minReplicaCount=5, maxReplicaCount=2, minReplicasCount=1)
+    docs.llm["spec"]["fallback"] = {"failureThreshold": -1, "replicas": 2}
+    docs.llm["metadata"]["annotations"] = {"autoscaling.keda.sh/paused-replicas": "-1"}
+    docs.sqs_metadata.update(queueLength="0", scaleOnInFlight="maybe")
+    docs.binding["spec"]["shadowMode"] = "yes"
+    docs.binding["spec"]["hyperPodCluster"]["instanceGroups"][0]["availabilityZone"] = "eu-west-1a"
+    batch = "config.yaml: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].metadata."
+    binding = "config.yaml: document 2 (ClusterBinding gpu-inference): spec."
+    llm = "config.yaml: document 5 (ScaledObject serving/llm-inference): "
+    requests = llm + "spec.triggers[0].metadata."
+
+    errors = docs.errors()
+
+    assert sorted(errors) == sorted(
+        [
+            batch
+            + "scaleOnInFlight: 'maybe' is not a boolean; allowed: 1, t, T, TRUE, true, True or 0, f, F, "
+            "FALSE, false, False",
+            batch
+            + "queueLength: must be > 0, got 0: it is the HPA's AverageValue target, which must be positive",
+            binding + "shadowMode: must be true or false, got string 'yes'",
+            binding
+            + "hyperPodCluster.instanceGroups[0].availabilityZone: 'eu-west-1a' is not in region us-east-1",
+            requests + "awsRegion: is required",
+            requests + "minMetricValue: is required",
+            requests
+            + "activationTargetMetricValue: 'abc' is not a number; allowed: a decimal number such as "
+            '"2" or "0.5"',
+            requests + "metricStatPeriod: 25 is not allowed; allowed: 1, 5, 10, 30, 60 or a multiple of 60",
+            llm + "spec.minReplicasCount: unknown field (did you mean 'minReplicaCount'?); allowed here: "
+            "advanced, cooldownPeriod, fallback, idleReplicaCount, initialCooldownPeriod, maxReplicaCount, "
+            "minReplicaCount, pollingInterval, scaleTargetRef, triggers",
+            llm + "spec.minReplicaCount: MinReplicaCount=5 must be less than MaxReplicaCount=2",
+            llm + "spec.fallback: FailureThreshold=-1 & Replicas=2 must both be greater than or equal to 0",
+            llm + "metadata.annotations.autoscaling.keda.sh/paused-replicas: must be >= 0, got -1",
+        ]
+    )
+
+
+def test_a_salvaged_document_reports_no_rule_on_a_field_that_failed(docs: Any) -> None:
+    # targetMetricValue cannot be parsed: its own range rule must not run on a default in its place.
+    docs.requests_metadata["targetMetricValue"] = "abc"
+
+    errors = docs.errors()
+
+    assert errors == [
+        "config.yaml: document 5 (ScaledObject serving/llm-inference): spec.triggers[0].metadata."
+        'targetMetricValue: \'abc\' is not a number; allowed: a decimal number such as "2" or "0.5"'
+    ]

@@ -2,7 +2,9 @@
 
 Sources (kedacore/keda):
 - pkg/scalers/scalersconfig/typed_config.go (0fd70bdc): values trimmed, empty means absent,
-  non-string fields decoded with Go's encoding/json.
+  non-string fields decoded with Go's encoding/json; since c90e20f4 (setConfigValueHelper) a bool
+  field is parsed with Go's strconv.ParseBool instead (Go documentation, strconv.ParseBool:
+  "It accepts 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False").
 - pkg/scalers/aws_sqs_queue_scaler.go: defaults queueLength 5, activationQueueLength 0,
   scaleOnInFlight true, scaleOnDelayed false; the attributes summed.
 - pkg/scalers/aws_sqs_queue_scaler_test.go (10b51d5a): queue names ("s0-aws-sqs-DeleteArtifactQ",
@@ -15,16 +17,19 @@ Sources (kedacore/keda):
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 from pydantic import ValidationError
 
 from ebb.config.keda_triggers import AwsCloudWatchMetadata, AwsSqsQueueMetadata
 from ebb.config.keda_values import (
-    parse_go_json_bool,
     parse_go_json_float,
     parse_go_json_int64,
+    parse_keda_bool,
     parse_strconv_bool,
 )
 from ebb.config.model_base import collect_findings
@@ -125,14 +130,31 @@ def test_float_metadata_refuses_what_json_refuses(text: str) -> None:
         parse_go_json_float(text)
 
 
-def test_bool_metadata_true_and_false() -> None:
-    assert (parse_go_json_bool("true"), parse_go_json_bool("false")) == (True, False)
+def test_a_float_beyond_float64_is_refused_as_go_refuses_it() -> None:
+    # encoding/json answers "value out of range" for 1e400; Python's float() would give inf.
+    with pytest.raises(ValueError, match="'1e400' is out of range for a 64-bit float"):
+        parse_go_json_float("1e400")
 
 
-@pytest.mark.parametrize("text", ["True", "1", "yes", "maybe"])
-def test_bool_metadata_is_exactly_true_or_false(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a boolean"):
-        parse_go_json_bool(text)
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [(t, True) for t in ("1", "t", "T", "TRUE", "true", "True")]
+    + [(f, False) for f in ("0", "f", "F", "FALSE", "false", "False")],
+)
+def test_bool_metadata_takes_every_strconv_parse_bool_spelling(text: str, value: bool) -> None:
+    assert parse_keda_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["yes", "on", "tRUE", "2", "maybe"])
+def test_bool_metadata_refuses_what_parse_bool_refuses(text: str) -> None:
+    allowed = "allowed: 1, t, T, TRUE, true, True or 0, f, F, FALSE, false, False$"
+    with pytest.raises(ValueError, match=f"^'{text}' is not a boolean; {allowed}"):
+        parse_keda_bool(text)
+
+
+def test_trigger_flags_read_parse_bool_spellings() -> None:
+    metadata = _sqs(scaleOnInFlight="False", scaleOnDelayed="1")
+    assert (metadata.scale_on_in_flight, metadata.scale_on_delayed) == (False, True)
 
 
 @pytest.mark.parametrize(
@@ -262,3 +284,75 @@ def test_a_non_boolean_paused_annotation_loads_with_a_note() -> None:
     assert [(f.severity, f.message) for f in findings] == [
         ("note", '\'invalid\' is not a boolean; like KEDA, ebb takes it as true (write "true" or "false")')
     ]
+
+
+# --- awsAccountId: CloudWatch cross-account observability -----------------------------------------
+# KEDA parses `awsAccountId` and sets it as the GetMetricData query's AccountId (kedacore/keda
+# pull request #7237 "Add optional AWS Account ID to support CloudWatch cross-account
+# observability", fixing #7189; documented by kedacore/keda-docs pull request #1650). The query's
+# shape is checked against botocore's own cloudwatch service model, not against ebb.
+
+
+def _get_metric_data_problems(query: object) -> str:
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    shape = model.operation_model("GetMetricData").input_shape
+    request = {
+        "MetricDataQueries": [query],
+        "StartTime": datetime(2026, 1, 1, tzinfo=UTC),
+        "EndTime": datetime(2026, 1, 1, 0, 5, tzinfo=UTC),
+        "ScanBy": "TimestampDescending",
+    }
+    return str(ParamValidator().validate(request, shape).generate_report())
+
+
+def test_aws_account_id_reaches_the_metric_stat_query() -> None:
+    metadata = _cloudwatch(awsAccountId="210987654321", metricUnit="Count")
+
+    query = metadata.metric_data_query("c1")
+
+    assert query == {
+        "Id": "c1",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": "keda"}],
+            },
+            "Period": 300,
+            "Stat": "Average",
+            "Unit": "Count",
+        },
+        "ReturnData": True,
+        "AccountId": "210987654321",
+    }
+    assert _get_metric_data_problems(query) == ""
+    assert list(collect_findings(metadata)) == []  # a parameter now, not an ignored key
+
+
+def test_aws_account_id_reaches_an_expression_query() -> None:
+    metadata = AwsCloudWatchMetadata.model_validate(
+        {
+            "expression": 'SELECT MAX(ApproximateNumberOfMessagesVisible) FROM "AWS/SQS"',
+            "targetMetricValue": "2",
+            "minMetricValue": "0",
+            "awsRegion": "eu-west-1",
+            "awsAccountId": " 210987654321 ",
+        }
+    )
+
+    query = metadata.metric_data_query("q1")
+
+    assert query == {
+        "Id": "q1",
+        "Expression": 'SELECT MAX(ApproximateNumberOfMessagesVisible) FROM "AWS/SQS"',
+        "Period": 300,
+        "AccountId": "210987654321",
+    }
+    assert _get_metric_data_problems(query) == ""
+
+
+def test_without_an_account_the_query_names_none() -> None:
+    query = _cloudwatch().metric_data_query("c1")
+
+    assert "AccountId" not in query
+    assert _get_metric_data_problems(query) == ""

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import yaml
@@ -38,7 +38,9 @@ from ebb.config.replica_policy import scaler_policy, trigger_name
 from ebb.core.nodes import ExistingNode, NodePlan, NodeState, PodsOnNode, plan_nodes
 from ebb.core.replicas import (
     CloudWatchDatapoint,
+    CloudWatchQueryWindow,
     CloudWatchResult,
+    CloudWatchTrigger,
     Observation,
     ReplicaCounts,
     ReplicaDecision,
@@ -47,10 +49,13 @@ from ebb.core.replicas import (
     SqsQueueAttributes,
     decide_replicas,
 )
-from ebb.core.replicas.metrics import cloudwatch_query_window
+from ebb.errors import EbbError
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
 from ebb.local.world import LocalWorldConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
 DEFAULT_SEED = 7
 ROUND_SECONDS = 60
@@ -65,6 +70,9 @@ REQUESTS_PER_MINUTE = 900
 BATCH_MESSAGES = 10
 BOOT_SECONDS = 240.0
 """A HyperPod GPU instance from BatchAddClusterNodes to a Kubernetes node."""
+_CREATION_POLL_SECONDS = 30
+_CREATION_POLLS = 40
+"""DescribeCluster every 30 simulated seconds, for up to 20 minutes, until the cluster is InService."""
 TIMINGS = StandInTimings(
     controller_delay_seconds=1,
     container_start_seconds=20,
@@ -131,8 +139,16 @@ def _world(config: EbbConfig, seed: int) -> Iterator[HyperPodOnEks]:
 
 
 def _create_hyperpod_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
-    """CreateCluster with the binding's instance groups, Continuous provisioning, empty groups."""
+    """CreateCluster with the binding's instance groups, Continuous provisioning, empty groups,
+    each group in a subnet of its stated zone; returns once the cluster is InService."""
     hyperpod = config.binding.spec.hyper_pod_cluster
+    # The default VPC moto's EC2 has in the world's region: one default subnet per zone.
+    subnets = {
+        subnet["AvailabilityZone"]: subnet["SubnetId"]
+        for subnet in cluster.world.clients.client("ec2").describe_subnets(
+            Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+        )["Subnets"]
+    }
     groups = []
     for facts in hyperpod.instance_groups:
         kubernetes: dict[str, Any] = {}
@@ -151,20 +167,35 @@ def _create_hyperpod_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
                 "MinInstanceCount": facts.min_instance_count,
                 "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
                 "ExecutionRole": _EXECUTION_ROLE,
+                # One zone per group, as HyperPod's Karpenter requires ("Create a NodeClass").
+                "OverrideVpcConfig": {
+                    "SecurityGroupIds": ["sg-0123456789"],
+                    "Subnets": [subnets[facts.availability_zone]],
+                },
                 **({"KubernetesConfig": kubernetes} if kubernetes else {}),
             }
         )
-    cluster.world.clients.client("sagemaker").create_cluster(
+    first_zone = hyperpod.instance_groups[0].availability_zone
+    sagemaker = cluster.world.clients.client("sagemaker")
+    sagemaker.create_cluster(
         ClusterName=hyperpod.name,
         InstanceGroups=groups,
         Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
-        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        VpcConfig={
+            "SecurityGroupIds": ["sg-0123456789"],
+            "Subnets": [subnets[first_zone]],
+        },
         NodeProvisioningMode="Continuous",
     )
     for facts in hyperpod.instance_groups:
-        # Each group's subnet is in its stated zone; boot times are fixed so the story is exact.
-        cluster.hyperpod.set_availability_zones(hyperpod.name, facts.name, (facts.availability_zone,))
+        # Boot times are fixed so the story is exact.
         cluster.hyperpod.set_timings(hyperpod.name, facts.name, boot_seconds=(BOOT_SECONDS, BOOT_SECONDS))
+    for _ in range(_CREATION_POLLS):
+        status = sagemaker.describe_cluster(ClusterName=hyperpod.name)["ClusterStatus"]
+        if status == "InService":
+            return
+        cluster.world.run_for(_CREATION_POLL_SECONDS)
+    raise EbbError(f"HyperPod cluster {hyperpod.name!r} is still {status} after creation")
 
 
 def _raw_pod_specs(examples: Path) -> dict[str, dict[str, Any]]:
@@ -220,31 +251,20 @@ def _observe(scaler: Scaler, now: datetime) -> dict[str, Observation]:
             )
             observations[name] = SqsQueueAttributes(attributes=dict(answer.get("Attributes", {})))
         else:
-            observations[name] = _cloudwatch(trigger, now)
+            core_trigger = scaler.policy.triggers[index]
+            assert isinstance(core_trigger, CloudWatchTrigger)
+            observations[name] = _cloudwatch(trigger, core_trigger.query_window(now))
     return observations
 
 
-def _cloudwatch(trigger: AwsCloudWatchTrigger, now: datetime) -> CloudWatchResult:
+def _cloudwatch(trigger: AwsCloudWatchTrigger, window: CloudWatchQueryWindow) -> CloudWatchResult:
+    # The window the core judges the datapoints against, so the two cannot disagree.
     metadata = trigger.metadata
-    start, end = cloudwatch_query_window(
-        now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
-    )
+    start, end = window
     cloudwatch = boto3.client("cloudwatch", region_name=metadata.aws_region)
     answer = cloudwatch.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "m0",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": metadata.namespace or "",
-                        "MetricName": metadata.metric_name or "",
-                        "Dimensions": [{"Name": n, "Value": v} for n, v in metadata.dimensions],
-                    },
-                    "Period": metadata.metric_stat_period,
-                    "Stat": metadata.metric_stat,
-                },
-            }
-        ],
+        # The query KEDA makes (awsAccountId included); the config's TypedDict mirrors botocore's shape.
+        MetricDataQueries=[cast("MetricDataQueryTypeDef", metadata.metric_data_query("m0"))],
         StartTime=start,
         EndTime=end,
         ScanBy="TimestampDescending",
@@ -372,7 +392,7 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
     scalers = [
         Scaler(
             scaled_object=so,
-            policy=scaler_policy(so, keda_exact=config.scaler_binding(so).keda_exact),
+            policy=scaler_policy(config, so),
             target=WorkloadRef(namespace=so.namespace, name=so.spec.scale_target_ref.name),
         )
         for so in config.scaled_objects_of(pool_config)

@@ -157,6 +157,7 @@ def lambda_invocation_record(
     request_payload: Any,
     function_error: str | None,
     response_payload: Any,
+    status_code: int = 200,
 ) -> dict[str, Any]:
     """The record Lambda sends to an asynchronous invocation's on-success/on-failure destination.
 
@@ -164,7 +165,7 @@ def lambda_invocation_record(
     (invocation record: version, timestamp, requestContext, requestPayload, responseContext,
     responsePayload; condition RetriesExhausted | EventAgeExceeded | Success).
     """
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    response_context: dict[str, Any] = {"statusCode": status_code, "executedVersion": "$LATEST"}
     if function_error is not None:
         response_context["functionError"] = function_error
     return {
@@ -182,7 +183,9 @@ def lambda_invocation_record(
     }
 
 
-def lambda_dead_letter_attributes(request_id: str, error_message: str) -> dict[str, dict[str, str]]:
+def lambda_dead_letter_attributes(
+    request_id: str, error_message: str, status_code: int = 200
+) -> dict[str, dict[str, str]]:
     """Message attributes of an asynchronous invocation's event in the function's DLQ.
 
     Lambda Developer Guide, "Adding a dead-letter queue": RequestID, ErrorCode (a 3-digit HTTP
@@ -190,7 +193,7 @@ def lambda_dead_letter_attributes(request_id: str, error_message: str) -> dict[s
     """
     return {
         "RequestID": {"DataType": "String", "StringValue": request_id},
-        "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+        "ErrorCode": {"DataType": "Number", "StringValue": str(status_code)},
         "ErrorMessage": {"DataType": "String", "StringValue": error_message[:1024] or "(no message)"},
     }
 

@@ -12,6 +12,19 @@ function error (timeouts included) Lambda retries twice by default, one minute a
 attempt and two minutes after the second; events older than MaximumEventAgeInSeconds are not
 retried; a failed event goes to the on-failure destination (an invocation record) and to the
 dead-letter queue (the event, with RequestID/ErrorCode/ErrorMessage attributes).
+
+Execution environments and concurrency (Lambda Developer Guide, "Understanding the Lambda
+execution environment lifecycle", "Lambda scaling behavior", "Configuring reserved concurrency"):
+an invocation runs in an idle environment of its function if one is warm, else in a new one, whose
+Init phase costs simulated time once (the latency model's `lambda_init`; module-level code itself
+ran once, when the world loaded the handler). Each invocation is charged its compute
+(`lambda_duration`) within its timeout. An environment serves one invocation at a time, so the
+number of busy environments is the function's concurrency: a function with
+ReservedConcurrentExecutions runs at most that many at once, the others share what the account's
+concurrency leaves. Past the limit an invocation is throttled (TooManyRequestsException, HTTP 429):
+a synchronous caller gets the error; an asynchronous event is retried for up to its maximum age
+(6 hours by default), the interval doubling from 1 second to at most 5 minutes ("How Lambda handles
+errors and retries with asynchronous invocation"); event source mappings retry on their own.
 """
 
 from __future__ import annotations
@@ -27,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
+
 from ebb.local.clock import Actor, LambdaBudget, SimClock
 from ebb.local.errors import TemplateError
 from ebb.local.event_shapes import (
@@ -36,13 +51,37 @@ from ebb.local.event_shapes import (
     lambda_invocation_record,
     lambda_timeout_payload,
 )
+from ebb.local.latency import LatencyModel
 from ebb.local.randomness import SeededRandomness
 from ebb.local.stack_resources import FunctionSpec, function_name_from
 from ebb.local.wall_clock import WallClockRedirect
 
 # Lambda Developer Guide, "How Lambda handles errors and retries with asynchronous invocation".
 ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)
+# Same guide: throttled events are retried, "from 1 second after the first attempt to a maximum
+# of 5 minutes", the interval increasing exponentially (the local world doubles it).
+THROTTLE_RETRY_FIRST_SECONDS = 1.0
+THROTTLE_RETRY_MAX_SECONDS = 300.0
 HANDLER_MODULE_PREFIX = "ebb_local_function"
+# The message Lambda's TooManyRequestsException carries.
+THROTTLE_MESSAGE = "Rate Exceeded."
+
+
+class LambdaThrottled(Exception):
+    """TooManyRequestsException (HTTP 429): no concurrency left to run the function now.
+
+    `reason` is one of the Lambda API's ThrottleReason values (botocore's service model).
+    """
+
+    def __init__(self, function_name: str, reason: str) -> None:
+        super().__init__(f"{THROTTLE_MESSAGE} {function_name}: {reason}")
+        self.function_name = function_name
+        self.reason = reason
+
+
+def next_throttle_retry(delay: float) -> float:
+    """The interval after `delay` between retries of a throttled invocation."""
+    return min(delay * 2, THROTTLE_RETRY_MAX_SECONDS)
 
 
 class LambdaTimeout(BaseException):
@@ -78,11 +117,12 @@ class InvocationResult:
     payload: Any
     function_error: str | None
     timed_out: bool
+    throttled: bool = False
 
     @property
     def succeeded(self) -> bool:
         """Whether the handler returned."""
-        return self.function_error is None
+        return self.function_error is None and not self.throttled
 
 
 @dataclass
@@ -97,6 +137,32 @@ class InvocationRecord:
     ended_at: datetime
     event: Any
     result: InvocationResult
+    environment: str = ""
+    init_seconds: float = 0.0
+    compute_seconds: float = 0.0
+
+
+@dataclass
+class ThrottleRecord:
+    """An invocation refused for want of concurrency, as the world records it for assertions."""
+
+    function_name: str
+    request_id: str
+    invocation_type: str
+    at: datetime
+    reason: str
+
+
+@dataclass(eq=False)
+class ExecutionEnvironment:
+    """One execution environment of a function: it serves one invocation at a time."""
+
+    identifier: str
+    function_name: str
+    created_at: float
+    last_used: float
+    busy: bool = False
+    invocations: int = 0
 
 
 @dataclass
@@ -140,6 +206,7 @@ class LambdaRuntime:
         account_id: str,
         send_to_queue: Callable[[str, str, dict[str, dict[str, str]]], None],
         deliver_record: Callable[[str, dict[str, Any]], None],
+        latency: LatencyModel,
         extra_environment: dict[str, str] | None = None,
     ) -> None:
         self._clock = clock
@@ -153,7 +220,11 @@ class LambdaRuntime:
         self._functions: dict[str, _LoadedFunction] = {}
         self._environments = _Environments()
         self._actor_environment: dict[int, dict[str, str]] = {}
+        self._latency = latency
         self.invocations: list[InvocationRecord] = []
+        self.throttles: list[ThrottleRecord] = []
+        self.environments: dict[str, list[ExecutionEnvironment]] = {}
+        self._environment_count = 0
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -224,12 +295,18 @@ class LambdaRuntime:
         """Invoke synchronously: run one attempt in a new actor and wait for it (in simulated time)."""
         loaded = self._require(name_or_arn)
         request_id = self._randomness.uuid4()
-        outcome: list[InvocationResult] = []
-        actor = self._clock.spawn(
-            lambda: outcome.append(self._attempt(loaded, event, request_id, invocation_type, 1)),
-            name=f"lambda {loaded.spec.name} {request_id[:8]}",
-        )
+        outcome: list[InvocationResult | LambdaThrottled] = []
+
+        def attempt() -> None:
+            try:
+                outcome.append(self._attempt(loaded, event, request_id, invocation_type, 1))
+            except LambdaThrottled as throttled:
+                outcome.append(throttled)
+
+        actor = self._clock.spawn(attempt, name=f"lambda {loaded.spec.name} {request_id[:8]}")
         self._clock.wait_for_actor(actor, None)
+        if isinstance(outcome[0], LambdaThrottled):
+            raise outcome[0]
         return outcome[0]
 
     def invoke_async(self, name_or_arn: str, event: Any) -> str:
@@ -253,9 +330,35 @@ class LambdaRuntime:
         self, loaded: _LoadedFunction, event: Any, request_id: str, invocation_type: str, attempt: int
     ) -> InvocationResult:
         spec = loaded.spec
+        started = self._clock.now_datetime()
+        environment, cold = self._acquire_environment(spec, request_id, invocation_type)
+        try:
+            return self._run_in(
+                environment, cold, loaded, event, request_id, invocation_type, attempt, started
+            )
+        finally:
+            environment.busy = False
+            environment.last_used = self._clock.now()
+
+    def _run_in(  # noqa: PLR0917 - one attempt's whole context
+        self,
+        environment: ExecutionEnvironment,
+        cold: bool,
+        loaded: _LoadedFunction,
+        event: Any,
+        request_id: str,
+        invocation_type: str,
+        attempt: int,
+        started: datetime,
+    ) -> InvocationResult:
+        spec = loaded.spec
         actor = self._clock.current_actor()
         assert actor is not None, "an invocation runs as an actor"
-        started = self._clock.now_datetime()
+        # The Init phase is not part of the function's timeout (it has its own 10 s limit).
+        init_seconds = self._latency.lambda_init() if cold else 0.0
+        if init_seconds > 0:
+            self._clock.sleep(init_seconds)
+        environment.invocations += 1
         deadline = self._clock.now() + spec.timeout_seconds
         context = LambdaContext(
             function_name=spec.name,
@@ -274,27 +377,31 @@ class LambdaRuntime:
         actor.budgets.append(LambdaBudget(deadline, lambda: LambdaTimeout(spec.name)))
         # The event is passed as JSON, as over the wire: the handler gets its own copy.
         wire_event = json.loads(json.dumps(event))
+        compute = 0.0
         try:
-            payload = loaded.handler(wire_event, context)
+            handler_error: Exception | None = None
             try:
-                result = InvocationResult(request_id, json.loads(json.dumps(payload)), None, timed_out=False)
-            except (TypeError, ValueError) as error:
-                # What the Python runtime reports for a result it cannot serialise.
-                marshal_error = {
-                    "errorType": "Runtime.MarshalError",
-                    "errorMessage": f"Unable to marshal response: {error}",
-                }
-                result = InvocationResult(request_id, marshal_error, "Unhandled", timed_out=False)
+                payload = loaded.handler(wire_event, context)
+            except Exception as error:  # the runtime reports any handler error
+                handler_error = error
+            # The handler's compute, which the in-process run took no simulated time for; it
+            # counts against the timeout, as it would in Lambda, whether the handler returned
+            # or raised.
+            compute = self._latency.lambda_duration(spec.logical_id, spec.name)
+            if compute > 0:
+                self._clock.sleep(compute)
+            if handler_error is not None:
+                result = InvocationResult(
+                    request_id, lambda_error_payload(handler_error, request_id), "Unhandled", timed_out=False
+                )
+            else:
+                result = _returned(request_id, payload)
         except LambdaTimeout:
             result = InvocationResult(
                 request_id,
                 lambda_timeout_payload(request_id, spec.timeout_seconds),
                 "Unhandled",
                 timed_out=True,
-            )
-        except Exception as error:  # the runtime reports any handler error
-            result = InvocationResult(
-                request_id, lambda_error_payload(error, request_id), "Unhandled", timed_out=False
             )
         finally:
             actor.budgets.pop()
@@ -310,18 +417,86 @@ class LambdaRuntime:
                 ended_at=self._clock.now_datetime(),
                 event=event,
                 result=result,
+                environment=environment.identifier,
+                init_seconds=init_seconds,
+                compute_seconds=compute,
             )
         )
         return result
+
+    def _acquire_environment(
+        self, spec: FunctionSpec, request_id: str, invocation_type: str
+    ) -> tuple[ExecutionEnvironment, bool]:
+        """A warm idle environment of the function (the last used), or a new one; else throttle."""
+        now = self._clock.now()
+        lifetime = self._latency.config.lambda_idle_lifetime_seconds
+        pool = self.environments.setdefault(spec.name, [])
+        pool[:] = [env for env in pool if env.busy or now - env.last_used <= lifetime]
+        idle = [env for env in pool if not env.busy]
+        if idle:
+            environment = max(idle, key=lambda env: env.last_used)
+            environment.busy = True
+            return environment, False
+        reason = self._throttle_reason(spec)
+        if reason is not None:
+            self.throttles.append(
+                ThrottleRecord(spec.name, request_id, invocation_type, self._clock.now_datetime(), reason)
+            )
+            raise LambdaThrottled(spec.name, reason)
+        self._environment_count += 1
+        environment = ExecutionEnvironment(
+            identifier=f"{spec.name}/{self._environment_count}",
+            function_name=spec.name,
+            created_at=now,
+            last_used=now,
+            busy=True,
+        )
+        pool.append(environment)
+        return environment, True
+
+    def _busy(self, name: str) -> int:
+        return sum(1 for env in self.environments.get(name, []) if env.busy)
+
+    def _throttle_reason(self, spec: FunctionSpec) -> str | None:
+        """Why one more concurrent invocation of `spec` is refused, or None if it may run."""
+        if spec.reserved_concurrency is not None:
+            if self._busy(spec.name) >= spec.reserved_concurrency:
+                return "ReservedFunctionConcurrentInvocationLimitExceeded"
+            return None
+        functions = [loaded.spec for loaded in self._functions.values()]
+        reserved = sum(other.reserved_concurrency or 0 for other in functions)
+        unreserved_busy = sum(
+            self._busy(other.name) for other in functions if other.reserved_concurrency is None
+        )
+        if unreserved_busy >= self._latency.config.account_concurrency - reserved:
+            return "ConcurrentInvocationLimitExceeded"
+        return None
 
     def _run_async(self, loaded: _LoadedFunction, event: Any, request_id: str, queued_at: float) -> None:
         config = loaded.spec.async_config
         attempts = 0
         result: InvocationResult | None = None
         condition = "RetriesExhausted"
+        throttle_delay = THROTTLE_RETRY_FIRST_SECONDS
         while True:
+            try:
+                result = self._attempt(loaded, event, request_id, "Event", attempts + 1)
+            except LambdaThrottled:
+                # Throttles are not function errors: they do not use up MaximumRetryAttempts.
+                if self._clock.now() + throttle_delay - queued_at > config.maximum_event_age_seconds:
+                    condition = "EventAgeExceeded"
+                    result = InvocationResult(
+                        request_id,
+                        {"errorType": "TooManyRequestsException", "errorMessage": THROTTLE_MESSAGE},
+                        None,
+                        timed_out=False,
+                        throttled=True,
+                    )
+                    break
+                self._clock.sleep(throttle_delay)
+                throttle_delay = next_throttle_retry(throttle_delay)
+                continue
             attempts += 1
-            result = self._attempt(loaded, event, request_id, "Event", attempts)
             if result.succeeded:
                 break
             if attempts > config.maximum_retry_attempts:
@@ -364,7 +539,7 @@ class LambdaRuntime:
             self._send_to_queue(
                 loaded.spec.dead_letter_arn,
                 compact_json(event),
-                lambda_dead_letter_attributes(request_id, message),
+                lambda_dead_letter_attributes(request_id, message, 429 if result.throttled else 200),
             )
 
     def _record(
@@ -386,6 +561,7 @@ class LambdaRuntime:
             request_payload=event,
             function_error=result.function_error,
             response_payload=result.payload,
+            status_code=429 if result.throttled else 200,
         )
 
     # -- moto's Lambda API ------------------------------------------------------------------
@@ -406,10 +582,38 @@ class LambdaRuntime:
             return b""
         if invocation_type == "DryRun":
             return b""
-        result = self.invoke(function_name, event)
+        try:
+            result = self.invoke(function_name, event)
+        except LambdaThrottled as throttled:
+            raise _TooManyRequests(throttled) from None
         if result.function_error is not None:
             response_headers["x-amz-function-error"] = result.function_error
         return json.dumps(result.payload).encode()
+
+
+def _returned(request_id: str, payload: Any) -> InvocationResult:
+    try:
+        return InvocationResult(request_id, json.loads(json.dumps(payload)), None, timed_out=False)
+    except (TypeError, ValueError) as error:
+        # What the Python runtime reports for a result it cannot serialise.
+        marshal_error = {
+            "errorType": "Runtime.MarshalError",
+            "errorMessage": f"Unable to marshal response: {error}",
+        }
+        return InvocationResult(request_id, marshal_error, "Unhandled", timed_out=False)
+
+
+class _TooManyRequests(JsonRESTError):
+    """The Invoke API's throttling error, as moto serialises service errors."""
+
+    code = 429
+
+    def __init__(self, throttled: LambdaThrottled) -> None:
+        super().__init__("TooManyRequestsException", THROTTLE_MESSAGE)
+        # The Lambda API's TooManyRequestsException carries a Reason (botocore's service model).
+        self.description = json.dumps(
+            {"__type": self.error_type, "message": self.message, "Reason": throttled.reason}
+        )
 
 
 @contextmanager

@@ -37,6 +37,8 @@ def provision(stack: Stack, clients: AwsClients, lambda_runtime: LambdaRuntime) 
         if queue.fifo:
             attributes["FifoQueue"] = "true"
             attributes["ContentBasedDeduplication"] = str(queue.content_based_deduplication).lower()
+            attributes["DeduplicationScope"] = queue.deduplication_scope
+            attributes["FifoThroughputLimit"] = queue.fifo_throughput_limit
         if queue.redrive_policy is not None:
             attributes["RedrivePolicy"] = json.dumps(
                 {

@@ -39,7 +39,6 @@ _IGNORED_FUNCTION_PROPERTIES = {
     "Policies",
     "PropagateTags",
     "ProvisionedConcurrencyConfig",
-    "ReservedConcurrentExecutions",
     "Role",
     "RuntimeManagementConfig",
     "SnapStart",
@@ -145,13 +144,22 @@ def _expand_function(logical_id: str, resource: dict[str, Any], template_dir: Pa
             "PackageType",
             "ImageUri",
             "ImageConfig",
+            "ReservedConcurrentExecutions",
         }
     )
     if unknown:
         raise TemplateError(f"{where}: unknown properties {sorted(unknown)}")
     function_properties: dict[str, Any] = {
         key: properties[key]
-        for key in ("FunctionName", "Handler", "Runtime", "Timeout", "MemorySize", "Environment")
+        for key in (
+            "FunctionName",
+            "Handler",
+            "Runtime",
+            "Timeout",
+            "MemorySize",
+            "Environment",
+            "ReservedConcurrentExecutions",
+        )
         if key in properties
     }
     function_properties["Code"] = {"LocalDirectory": str(code_dir)}

@@ -4,10 +4,23 @@ One poller actor per mapping receives from the queue (through the SQS API, so mo
 visibility timeouts, FIFO group locking and the redrive policy), and invokes the function with
 batches of records in the documented shape (Lambda Developer Guide, "Using Lambda with Amazon
 SQS"). Following that guide:
-- a batch holds up to BatchSize messages, gathered for up to MaximumBatchingWindowInSeconds;
-- FIFO queues: records are batched per message group, in order, one batch in flight per group
-  (moto does not return a group's messages while one of them is in flight), so one group's
-  failure holds that group back while the others proceed;
+- a batch holds up to BatchSize messages, gathered for up to MaximumBatchingWindowInSeconds
+  (a FIFO mapping has no batching window: the template reader refuses one);
+- FIFO queues ("Configuring scaling behavior for SQS event source mappings"): "each batch may
+  contain messages from more than one message group, but the order of the messages is
+  maintained"; a batch is what one receive returns, groups mixed, each group in order (SQS
+  Developer Guide, "FIFO queue delivery logic": fewer than 10 messages of one group, and a
+  receive may add other groups' messages). A group with messages in flight is not received
+  again until they are deleted or visible again, so one group's failure holds that group back
+  while the others proceed;
+- deduplication follows the queue's DeduplicationScope (SQS API Reference, CreateQueue): a
+  message whose deduplication id was accepted in the last 5 minutes, in the same queue (`queue`)
+  or message group (`messageGroup`), is accepted and not delivered (SQS Developer Guide, "Using
+  the message deduplication ID"), even if the first was consumed meanwhile;
+- a throttled invocation (the function's concurrency is used up) is retried with a backoff,
+  doubling from 1 s, until the batch's visibility timeout would end; the messages then become
+  visible again as after a failure ("Handling errors for an SQS event source in Lambda", backoff
+  strategy for failed invocations);
 - success deletes the batch's messages; a function error deletes none, and they come back after
   the visibility timeout, until the queue's redrive policy moves them to its dead-letter queue;
 - with ReportBatchItemFailures, only the messages named in `batchItemFailures` are kept; an
@@ -34,12 +47,19 @@ from ebb.local.clock import SimClock
 from ebb.local.clock_threads import ClockEvent
 from ebb.local.errors import PinMismatch
 from ebb.local.event_shapes import sqs_lambda_record
-from ebb.local.lambda_runtime import LambdaRuntime
+from ebb.local.lambda_runtime import (
+    THROTTLE_RETRY_FIRST_SECONDS,
+    LambdaRuntime,
+    LambdaThrottled,
+    next_throttle_retry,
+)
 from ebb.local.patches import PatchSet, PinnedAttribute
 from ebb.local.stack_resources import EventSourceMappingSpec
 from ebb.local.targets import AwsClients, queue_url
 
 _RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
+# SQS Developer Guide, "Using the message deduplication ID": the 5-minute deduplication interval.
+DEDUPLICATION_INTERVAL_SECONDS = 300.0
 
 
 @dataclass
@@ -50,11 +70,17 @@ class BatchOutcome:
     function_name: str
     message_ids: list[str]
     bodies: list[str]
-    group_id: str | None
+    group_ids: list[str]
     started_at: datetime
     ended_at: datetime
     succeeded: bool
     failed_message_ids: list[str]
+    throttles: int = 0
+
+    @property
+    def throttled(self) -> bool:
+        """Whether the batch never ran: every attempt was throttled until its visibility ended."""
+        return self.throttles > 0 and not self.succeeded and self.failed_message_ids == self.message_ids
 
 
 @dataclass
@@ -76,6 +102,8 @@ class SqsEventSources:
     outcomes: list[BatchOutcome] = field(default_factory=list)
     _pollers: list[_Poller] = field(default_factory=list)
     _sequence: int = 0
+    # (queue ARN, message group or "" for queue scope, deduplication id) -> when first accepted.
+    _deduplication: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def install(self, patches: PatchSet) -> None:
         """Wake a queue's pollers whenever moto adds a message to it; fix two FIFO gaps of moto.
@@ -108,7 +136,16 @@ class SqsEventSources:
 
         def wake_pollers(original: Any) -> Any:
             def add_message(queue: Any, message: Any) -> None:
-                original(queue, message)
+                if queue.fifo_queue and not queue.lambda_event_source_mappings:
+                    # moto compares deduplication ids queue-wide and only with messages still
+                    # stored; SQS does it per the queue's scope, over 5 minutes.
+                    if not sources.is_new_deduplication_id(queue, message):
+                        return
+                    with queue._messages_lock:
+                        queue._messages.append(message)
+                        queue._messages_lock.notify_all()
+                else:
+                    original(queue, message)
                 sources.notify(queue.queue_arn)
 
             return add_message
@@ -139,6 +176,24 @@ class SqsEventSources:
         patches.wrap_method(receive_pin, release_expired)
         patches.wrap_method(send_pin, number_in_sequence)
 
+    def is_new_deduplication_id(self, queue: Any, message: Any) -> bool:
+        """Whether a FIFO message is not a duplicate of one accepted in the last 5 minutes.
+
+        A message the redrive policy moves to a dead-letter queue was received before: that is
+        no send, and it is never deduplicated.
+        """
+        identifier = message.deduplication_id
+        if identifier is None or message.approximate_receive_count > 0:
+            return True
+        scope = getattr(queue, "deduplication_scope", "queue")
+        key = (queue.queue_arn, (message.group_id or "") if scope == "messageGroup" else "", identifier)
+        now = self.clock.now()
+        first = self._deduplication.get(key)
+        if first is not None and now - first < DEDUPLICATION_INTERVAL_SECONDS:
+            return False
+        self._deduplication[key] = now
+        return True
+
     def start(self, mappings: list[EventSourceMappingSpec]) -> None:
         """Start one poller actor per mapping."""
         for spec in mappings:
@@ -164,11 +219,8 @@ class SqsEventSources:
                 continue
             messages = self._gather(spec)
             if messages:
-                for group_id, batch in _batches(messages, fifo=spec.queue_arn.endswith(".fifo")):
-                    poller.in_flight += 1
-                    self.clock.spawn(
-                        partial(self._invoke, poller, batch, group_id), name=f"sqs batch {spec.logical_id}"
-                    )
+                poller.in_flight += 1
+                self.clock.spawn(partial(self._invoke, poller, messages), name=f"sqs batch {spec.logical_id}")
                 continue
             wake_at = self._next_visibility_change(spec.queue_arn)
             timeout = None if wake_at is None else max(wake_at - self.clock.now(), 0.001)
@@ -241,13 +293,47 @@ class SqsEventSources:
             region=self.region,
         )
 
-    def _invoke(self, poller: _Poller, batch: list[dict[str, Any]], group_id: str | None) -> None:
+    def _invoke(self, poller: _Poller, batch: list[dict[str, Any]]) -> None:
         spec = poller.spec
         started = self.clock.now_datetime()
+        visible_again_at = self.clock.now() + self._visibility_timeout(spec.queue_arn)
         records = [self._record(spec, message) for message in batch]
+        groups = list(
+            dict.fromkeys(
+                message["Attributes"]["MessageGroupId"]
+                for message in batch
+                if "MessageGroupId" in message.get("Attributes", {})
+            )
+        )
+        ids = [message["MessageId"] for message in batch]
+        throttles = 0
+        delay = THROTTLE_RETRY_FIRST_SECONDS
         try:
-            result = self.runtime.invoke(spec.function_name, {"Records": records})
-            ids = [message["MessageId"] for message in batch]
+            while True:
+                try:
+                    result = self.runtime.invoke(spec.function_name, {"Records": records})
+                    break
+                except LambdaThrottled:
+                    throttles += 1
+                    if self.clock.now() + delay >= visible_again_at:
+                        # Lambda gives the batch up; its messages come back after the timeout.
+                        self.outcomes.append(
+                            BatchOutcome(
+                                mapping=spec.logical_id,
+                                function_name=spec.function_name,
+                                message_ids=ids,
+                                bodies=[message["Body"] for message in batch],
+                                group_ids=groups,
+                                started_at=started,
+                                ended_at=self.clock.now_datetime(),
+                                succeeded=False,
+                                failed_message_ids=ids,
+                                throttles=throttles,
+                            )
+                        )
+                        return
+                    self.clock.sleep(delay)
+                    delay = next_throttle_retry(delay)
             if not result.succeeded:
                 failed = ids
             elif spec.report_batch_item_failures:
@@ -270,16 +356,22 @@ class SqsEventSources:
                     function_name=spec.function_name,
                     message_ids=ids,
                     bodies=[message["Body"] for message in batch],
-                    group_id=group_id,
+                    group_ids=groups,
                     started_at=started,
                     ended_at=self.clock.now_datetime(),
                     succeeded=result.succeeded and not failed,
                     failed_message_ids=failed,
+                    throttles=throttles,
                 )
             )
         finally:
             poller.in_flight -= 1
             poller.wake.set()
+
+    def _visibility_timeout(self, queue_arn: str) -> float:
+        queue = sqs_backends[self.account_id][self.region].queues[queue_arn.rsplit(":", 1)[-1]]
+        # moto sets the queue's attributes as instance attributes, untyped.
+        return float(getattr(queue, "visibility_timeout"))  # noqa: B009
 
     def _next_visibility_change(self, queue_arn: str) -> float | None:
         """When the next invisible or delayed message of the queue becomes receivable."""
@@ -300,15 +392,6 @@ class SqsEventSources:
         ]
         # moto counts a message visible strictly after visible_at; wake just past it.
         return (min(upcoming) + 1) / 1000 if upcoming else None
-
-
-def _batches(messages: list[dict[str, Any]], *, fifo: bool) -> list[tuple[str | None, list[dict[str, Any]]]]:
-    if not fifo:
-        return [(None, messages)]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for message in messages:
-        groups.setdefault(message.get("Attributes", {}).get("MessageGroupId", ""), []).append(message)
-    return list(groups.items())
 
 
 def _reported_failures(payload: Any, ids: list[str]) -> list[str]:

@@ -371,6 +371,7 @@ def _read_resource(reader: _StackReader, logical_id: str, parts: dict[str, Any])
             },
             dead_letter_arn=(function.dead_letter_config or {}).get("TargetArn"),
             async_config=AsyncInvokeConfig(),
+            reserved_concurrency=function.reserved_concurrent_executions,
         )
     elif kind == "AWS::SQS::Queue":
         queue = _parse(QueueProperties, reader.properties(logical_id), where)
@@ -378,6 +379,7 @@ def _read_resource(reader: _StackReader, logical_id: str, parts: dict[str, Any])
             raise TemplateError(
                 f"{where}.QueueName: a FIFO queue's name must end in .fifo (and only a FIFO queue's)"
             )
+        _check_fifo_throughput(queue, where)
         parts["queues"][logical_id] = QueueSpec(
             logical_id=logical_id,
             name=name,
@@ -389,11 +391,15 @@ def _read_resource(reader: _StackReader, logical_id: str, parts: dict[str, Any])
             delay_seconds=queue.delay_seconds,
             message_retention_seconds=queue.message_retention_period,
             redrive_policy=queue.redrive_policy,
+            deduplication_scope=queue.deduplication_scope or "queue",
+            fifo_throughput_limit=queue.fifo_throughput_limit or "perQueue",
         )
     elif kind == "AWS::Lambda::EventSourceMapping":
         mapping = _parse(EventSourceMappingProperties, reader.properties(logical_id), where)
         if ":sqs:" not in mapping.event_source_arn:
             raise TemplateError(f"{where}.EventSourceArn: only SQS event sources are modelled locally")
+        if mapping.event_source_arn.endswith(".fifo"):
+            _check_fifo_mapping(mapping, where)
         parts["event_source_mappings"].append(
             EventSourceMappingSpec(
                 logical_id=logical_id,
@@ -470,6 +476,34 @@ def _read_resource(reader: _StackReader, logical_id: str, parts: dict[str, Any])
         )
     elif kind not in _NOT_MODELLED and logical_id not in parts["unmodelled"]:
         parts["unmodelled"][logical_id] = f"{kind} is not modelled by the local world"
+
+
+def _check_fifo_throughput(queue: QueueProperties, where: str) -> None:
+    """High-throughput attributes belong to FIFO queues, and perMessageGroupId needs messageGroup.
+
+    SQS API Reference, CreateQueue, Attributes: "The perMessageGroupId value is allowed only when
+    the value for DeduplicationScope is messageGroup."
+    """
+    if not queue.fifo_queue and (queue.deduplication_scope or queue.fifo_throughput_limit):
+        raise TemplateError(f"{where}: DeduplicationScope and FifoThroughputLimit apply only to FIFO queues")
+    if queue.fifo_throughput_limit == "perMessageGroupId" and queue.deduplication_scope != "messageGroup":
+        raise TemplateError(
+            f"{where}.FifoThroughputLimit: perMessageGroupId is allowed only when DeduplicationScope "
+            f"is messageGroup (it is {queue.deduplication_scope or 'queue'})"
+        )
+
+
+def _check_fifo_mapping(mapping: EventSourceMappingProperties, where: str) -> None:
+    """Lambda parameters for Amazon SQS event source mappings: for FIFO queues the BatchSize
+    maximum is 10, and "Batching window is not supported for FIFO queues"."""
+    if mapping.maximum_batching_window > 0:
+        raise TemplateError(
+            f"{where}.MaximumBatchingWindowInSeconds: batching window is not supported for FIFO "
+            f"queues (got {mapping.maximum_batching_window}; Lambda invokes a FIFO mapping as soon "
+            "as messages are available)"
+        )
+    if mapping.batch_size > 10:
+        raise TemplateError(f"{where}.BatchSize: at most 10 for a FIFO queue (got {mapping.batch_size})")
 
 
 def _env_text(value: str | int | float | bool) -> str:

@@ -64,6 +64,8 @@ class FunctionSpec(BaseModel):
     environment: dict[str, str]
     dead_letter_arn: str | None
     async_config: AsyncInvokeConfig
+    # ReservedConcurrentExecutions: None shares the account's unreserved concurrency.
+    reserved_concurrency: Annotated[int, Field(ge=0)] | None = None
 
 
 class FunctionProperties(CfnProperties):
@@ -77,6 +79,9 @@ class FunctionProperties(CfnProperties):
     )
     code: dict[str, str] = Field(alias="Code")
     dead_letter_config: dict[str, str] | None = Field(default=None, alias="DeadLetterConfig")
+    reserved_concurrent_executions: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, alias="ReservedConcurrentExecutions"
+    )
 
 
 # -- SQS ----------------------------------------------------------------------------------------
@@ -102,6 +107,9 @@ class QueueSpec(BaseModel):
     delay_seconds: Annotated[int, Field(ge=0, le=900)]
     message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)]
     redrive_policy: RedrivePolicy | None
+    # FIFO high throughput (SQS API Reference, CreateQueue, Attributes).
+    deduplication_scope: Literal["queue", "messageGroup"] = "queue"
+    fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] = "perQueue"
 
 
 class QueueProperties(CfnProperties):
@@ -111,6 +119,12 @@ class QueueProperties(CfnProperties):
     delay_seconds: int = Field(default=0, alias="DelaySeconds")
     message_retention_period: int = Field(default=345600, alias="MessageRetentionPeriod")
     redrive_policy: RedrivePolicy | None = Field(default=None, alias="RedrivePolicy")
+    deduplication_scope: Literal["queue", "messageGroup"] | None = Field(
+        default=None, alias="DeduplicationScope"
+    )
+    fifo_throughput_limit: Literal["perQueue", "perMessageGroupId"] | None = Field(
+        default=None, alias="FifoThroughputLimit"
+    )
 
     @field_validator("redrive_policy", mode="before")
     @classmethod

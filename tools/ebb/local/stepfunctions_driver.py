@@ -14,6 +14,9 @@ Also:
 - aws-sdk task errors are named as Step Functions names them, `<Service>.<ErrorCode>Exception`
   (Step Functions Developer Guide, "AWS SDK service integrations", error names): moto says
   `sagemaker.sagemakerException` where AWS says `SageMaker.ResourceNotFoundException`.
+- `.waitForTaskToken` tasks: heartbeat expiry matched by `States.HeartbeatTimeout`, a token per
+  attempt, closed tokens refused, seeded tokens (`ebb.local.stepfunctions_callbacks`).
+- JSONPath workflow variables (`Assign`, `$name` references) run (`ebb.local.stepfunctions_variables`).
 - StartExecution without a name gets a UUID (AWS does so; moto would name it `None`); names are
   validated and a reused name is refused by moto as AWS does (StartExecution API reference:
   idempotent only for a running execution with the same name and input).
@@ -40,6 +43,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from ebb.local import stepfunctions_callbacks, stepfunctions_variables
 from ebb.local.clock import SimClock
 from ebb.local.clock_threads import ActorThread, ClockEvent, cooperative_threading
 from ebb.local.lambda_runtime import LambdaRuntime
@@ -120,6 +124,8 @@ def pins() -> list[PinnedAttribute]:
             "(self, state_machine_arn: str, name: str = None, execution_input: str = None, "
             "trace_header: str = None) -> moto.stepfunctions.parser.backend.execution.Execution",
         ),
+        *stepfunctions_callbacks.pins(),
+        *stepfunctions_variables.pins(),
     ]
 
 
@@ -224,6 +230,8 @@ class StepFunctionsDriver:
             return start_execution
 
         patches.wrap_method(pin(StepFunctionsParserBackend, "start_execution"), default_name)
+        stepfunctions_callbacks.install(patches, self._randomness)
+        stepfunctions_variables.install(patches)
 
     def wait_retry_interval(self, seconds: float) -> None:
         """The retrier's sleep: record the interval, then wait it (a stop cuts it short)."""

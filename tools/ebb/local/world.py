@@ -36,7 +36,9 @@ from ebb.local.clock import DEFAULT_STALL_SECONDS, SimClock, TimerHandle
 from ebb.local.clock_threads import install_clock, uninstall_clock
 from ebb.local.errors import ClockMisuse, TemplateError
 from ebb.local.eventbridge import EventBridgeBus
+from ebb.local.kubernetes.https_server import install_request_timing, uninstall_request_timing
 from ebb.local.lambda_runtime import InvocationResult, LambdaRuntime
+from ebb.local.latency import LatencyModel, TimingConfig
 from ebb.local.patches import PatchSet
 from ebb.local.provisioning import provision
 from ebb.local.randomness import SeededRandomness
@@ -89,6 +91,8 @@ class LocalWorldConfig(BaseModel):
     parameters: dict[str, str] = Field(default_factory=dict)
     environment: dict[str, str] = Field(default_factory=dict)
     stall_seconds: Annotated[float, Field(gt=0)] = DEFAULT_STALL_SECONDS
+    # What calls, cold starts and compute cost in simulated time (ebb.local.latency).
+    timing: TimingConfig = Field(default_factory=TimingConfig)
 
     @classmethod
     def from_yaml(cls, path: Path) -> LocalWorldConfig:
@@ -127,6 +131,7 @@ class LocalWorld:
         self._parts: list[WorldPart] = []
         self.randomness = SeededRandomness(config.seed)
         self.clock = SimClock(config.start_time, stall_seconds=config.stall_seconds)
+        self.latency = LatencyModel(config.timing, seed=config.seed, clock=self.clock)
         self.clients = AwsClients(config.region)
         self.wall_clock = WallClockRedirect(self.clock, prefixes=_CLOCK_PREFIXES, excluded=_TOOL_PACKAGES)
         self.lambda_runtime = LambdaRuntime(
@@ -137,6 +142,7 @@ class LocalWorld:
             account_id=config.account_id,
             send_to_queue=self.send_to_queue,
             deliver_record=self._deliver_record,
+            latency=self.latency,
             extra_environment=config.environment,
         )
         self.stepfunctions = StepFunctionsDriver(
@@ -214,7 +220,10 @@ class LocalWorld:
         return spec.name
 
     def invoke(self, function: str, event: Any) -> InvocationResult:
-        """Invoke a template function synchronously (by logical id or name), in simulated time."""
+        """Invoke a template function synchronously (by logical id or name), in simulated time.
+
+        Raises `LambdaThrottled` when the function has no concurrency left, as Invoke answers 429.
+        """
         self.wall_clock.refresh()
         return self.lambda_runtime.invoke(self.function_name(function), event)
 
@@ -307,12 +316,25 @@ class LocalWorld:
             add(
                 record.started_at,
                 "lambda",
-                [record.function_name, record.request_id, record.attempt, record.event],
+                [
+                    record.function_name,
+                    record.request_id,
+                    record.attempt,
+                    record.event,
+                    record.environment,
+                    record.init_seconds,
+                ],
             )
             add(
                 record.ended_at,
                 "lambda-result",
                 [record.request_id, record.result.function_error, record.result.payload],
+            )
+        for throttle in self.lambda_runtime.throttles:
+            add(
+                throttle.at,
+                "lambda-throttle",
+                [throttle.function_name, throttle.request_id, throttle.invocation_type, throttle.reason],
             )
         for delivery in self.eventbridge.deliveries:
             add(
@@ -332,7 +354,7 @@ class LocalWorld:
             add(
                 outcome.started_at,
                 "sqs-batch",
-                [outcome.mapping, outcome.message_ids, outcome.failed_message_ids],
+                [outcome.mapping, outcome.message_ids, outcome.failed_message_ids, outcome.throttles],
             )
         for wait in self.stepfunctions.retry_waits:
             add(
@@ -408,6 +430,9 @@ class LocalWorld:
         install_clock(self.clock)
         self.wall_clock.install()
         self.clock.switch_hooks.append(self.lambda_runtime.on_switch)
+        self.clock.switch_hooks.append(self.latency.on_switch)
+        self.latency.install(self._patches)
+        install_request_timing(self.latency.charge_kubernetes_request)
         self.stepfunctions.install(self._patches)
         self.eventbridge.install(self._patches)
         self.scheduler.install(self._patches)
@@ -431,6 +456,7 @@ class LocalWorld:
             part.stop()
         self.clock.close()
         self._patches.undo()
+        uninstall_request_timing(self.latency.charge_kubernetes_request)
         self.lambda_runtime.on_switch(None)
         self.wall_clock.uninstall()
         uninstall_clock(self.clock)

@@ -141,17 +141,7 @@ class SageMakerHyperPod:
 
     def add_nodes(self, request: NodeAdditionRequest) -> NodeAdditionOutcome:
         """BatchAddClusterNodes with the request's ClientToken."""
-        specifications: list[Any] = []
-        for group in request.groups:
-            specification: dict[str, Any] = {
-                "InstanceGroupName": group.instance_group,
-                "IncrementTargetCountBy": group.count,
-            }
-            if group.instance_types is not None:
-                specification["InstanceTypes"] = list(group.instance_types)
-            if group.availability_zones is not None:
-                specification["AvailabilityZones"] = list(group.availability_zones)
-            specifications.append(specification)
+        specifications: list[Any] = request.nodes_to_add()
         try:
             response = self._sagemaker().batch_add_cluster_nodes(
                 ClusterName=self.cluster_name, ClientToken=request.client_token, NodesToAdd=specifications

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Annotated, Final, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -82,6 +82,21 @@ class NodeAdditionRequest(BaseModel):
     def total_nodes(self) -> int:
         """How many nodes the request adds."""
         return sum(group.count for group in self.groups)
+
+    def nodes_to_add(self) -> list[dict[str, Any]]:
+        """The request's `NodesToAdd` (AddClusterNodeSpecification list), as BatchAddClusterNodes takes it."""
+        specifications: list[dict[str, Any]] = []
+        for group in self.groups:
+            specification: dict[str, Any] = {
+                "InstanceGroupName": group.instance_group,
+                "IncrementTargetCountBy": group.count,
+            }
+            if group.instance_types is not None:
+                specification["InstanceTypes"] = list(group.instance_types)
+            if group.availability_zones is not None:
+                specification["AvailabilityZones"] = list(group.availability_zones)
+            specifications.append(specification)
+        return specifications
 
 
 class NodeDeletionRequest(BaseModel):

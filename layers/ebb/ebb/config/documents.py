@@ -9,10 +9,11 @@ from pydantic import BaseModel, ValidationError
 
 from ebb.config.binding import ClusterBinding
 from ebb.config.issues import DocumentRef, IssueLog
-from ebb.config.model_base import collect_findings
+from ebb.config.model_base import collect_findings, judging_salvaged_models
 from ebb.config.model_errors import describe_yaml_value, validation_problems
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
+from ebb.config.partial_models import salvage
 from ebb.config.scaled_object import ScaledObject
 from ebb.config.yaml_documents import RawDocument
 
@@ -77,6 +78,12 @@ def parse_document(raw: RawDocument, log: IssueLog) -> ParsedDocument[BaseModel]
     except ValidationError as error:
         for path, message in validation_problems(model_type, error):
             log.error(raw.file, ref, path, message)
+        # Every other rule of the document still runs, so that all its errors come at once.
+        partial = salvage(model_type, raw.body)
+        if partial is not None:
+            with judging_salvaged_models():
+                for finding in collect_findings(partial):
+                    log.add(finding.severity, raw.file, ref, finding.path, finding.message)
         return None
     for finding in collect_findings(model):
         log.add(finding.severity, raw.file, ref, finding.path, finding.message)

@@ -31,7 +31,7 @@ class HpaScalingPolicy(ManifestModel):
     """One rate limit: at most `value` pods (or percent) per `periodSeconds`."""
 
     type: PolicyType
-    value: Annotated[StrictInt, Field(gt=0)]
+    value: Annotated[StrictInt, Field(gt=0, le=2**31 - 1)]  # an int32 in autoscaling/v2 HPAScalingPolicy
     period_seconds: Annotated[StrictInt, Field(gt=0, le=MAX_PERIOD_SECONDS)] = Field(alias="periodSeconds")
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from ebb.config.keda_values import KedaBool, KedaFloat, KedaInt64, KedaString, trim_metadata
-from ebb.config.model_base import Finding, ManifestModel, error_at, note_at
+from ebb.config.model_base import Finding, ManifestModel, error_at, independent_rules, note_at
 from ebb.config.model_errors import custom_error, describe_yaml_value
-from ebb.core.replicas.quantities import milli_from_float
+from ebb.core.replicas.policy import MAX_DURATION_SECONDS, MAX_QUEUE_LENGTH
+from ebb.core.replicas.quantities import MAX_TARGET_MILLI, exact_milli_from_float
 
 MetricTargetType = Literal["AverageValue", "Value"]
 
@@ -151,6 +152,9 @@ class AwsSqsQueueMetadata(AwsTriggerMetadata):
 
     def findings(self) -> Iterator[Finding]:
         yield from super().findings()
+        yield from independent_rules(self._queue_url_rules, self._queue_length_rules)
+
+    def _queue_url_rules(self) -> Iterator[Finding]:
         if self.queue_url_from_env is not None:
             yield note_at(("queueURLFromEnv",), "ignored: queueURL is set, and KEDA reads queueURL first")
         if self.queue_url and not self.queue_url_is_name and not self.queue_name:
@@ -161,16 +165,24 @@ class AwsSqsQueueMetadata(AwsTriggerMetadata):
                 "https://sqs.<region>.amazonaws.com/<account>/<queue>, or a bare queue name",
             )
         if self.queue_url_is_name:
+            region = self.__dict__.get("aws_region", "the trigger's awsRegion")
             yield note_at(
                 ("queueURL",),
-                f"{self.queue_url!r} is not a URL; as in KEDA it is taken as the queue name in "
-                f"{self.aws_region}",
+                f"{self.queue_url!r} is not a URL; as in KEDA it is taken as the queue name in {region}",
             )
+
+    def _queue_length_rules(self) -> Iterator[Finding]:
         if self.queue_length <= 0:
             yield error_at(
                 ("queueLength",),
                 f"must be > 0, got {self.queue_length}: it is the HPA's AverageValue target, which must be "
                 "positive",
+            )
+        elif self.queue_length > MAX_QUEUE_LENGTH:
+            yield error_at(
+                ("queueLength",),
+                f"must be at most {MAX_QUEUE_LENGTH}, got {self.queue_length}: the HPA reads its target in "
+                "thousandths as an int64, which a larger queueLength overflows",
             )
 
 
@@ -181,6 +193,41 @@ def _request_uri_path(text: str) -> str | None:
     if _URL_SCHEME_RE.match(text):
         return urlsplit(text).path
     return None
+
+
+class CloudWatchDimension(TypedDict):
+    """A `Dimension` of CloudWatch's `Metric` (botocore cloudwatch service model)."""
+
+    Name: str
+    Value: str
+
+
+class CloudWatchMetric(TypedDict):
+    """A `Metric` of CloudWatch's `MetricStat`."""
+
+    Namespace: str
+    MetricName: str
+    Dimensions: list[CloudWatchDimension]
+
+
+class CloudWatchMetricStat(TypedDict):
+    """A `MetricStat` of CloudWatch's `MetricDataQuery`."""
+
+    Metric: CloudWatchMetric
+    Period: int
+    Stat: str
+    Unit: NotRequired[str]
+
+
+class MetricDataQuery(TypedDict):
+    """One `MetricDataQuery` of a GetMetricData request, as KEDA builds it."""
+
+    Id: str
+    Expression: NotRequired[str]
+    MetricStat: NotRequired[CloudWatchMetricStat]
+    Period: NotRequired[int]
+    ReturnData: NotRequired[bool]
+    AccountId: NotRequired[str]
 
 
 class AwsCloudWatchMetadata(AwsTriggerMetadata):
@@ -200,6 +247,37 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
     metric_unit: KedaString | None = Field(None, alias="metricUnit")
     metric_stat_period: KedaInt64 = Field(300, alias="metricStatPeriod")
     metric_end_time_offset: KedaInt64 = Field(0, alias="metricEndTimeOffset")
+    aws_account_id: KedaString | None = Field(None, alias="awsAccountId")
+    """The account that owns the metric, for CloudWatch cross-account observability (KEDA 2.19,
+    kedacore/keda#7237): KEDA sets it as the query's `AccountId`, so a monitoring account reads a
+    linked source account's metric with its own credentials."""
+
+    def metric_data_query(self, query_id: str) -> MetricDataQuery:
+        """The GetMetricData query KEDA makes for this trigger (GetCloudwatchMetrics), under `query_id`.
+
+        An expression is sent with its period; otherwise the metric, its dimensions, statistic,
+        period and unit (when one is set), with ReturnData. `awsAccountId` becomes `AccountId`.
+        The window to ask for is the core trigger's `query_window(now)`.
+        """
+        query: MetricDataQuery
+        if self.expression is not None:
+            query = {"Id": query_id, "Expression": self.expression, "Period": self.metric_stat_period}
+        else:
+            stat: CloudWatchMetricStat = {
+                "Metric": {
+                    "Namespace": self.namespace or "",
+                    "MetricName": self.metric_name or "",
+                    "Dimensions": [{"Name": name, "Value": value} for name, value in self.dimensions],
+                },
+                "Period": self.metric_stat_period,
+                "Stat": self.metric_stat,
+            }
+            if self.metric_unit is not None:
+                stat["Unit"] = self.metric_unit
+            query = {"Id": query_id, "MetricStat": stat, "ReturnData": True}
+        if self.aws_account_id is not None:
+            query["AccountId"] = self.aws_account_id
+        return query
 
     @property
     def dimensions(self) -> tuple[tuple[str, str], ...]:
@@ -234,10 +312,18 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
         )
 
     def findings(self) -> Iterator[Finding]:
-        # KEDA's awsCloudwatchMetadata.Validate, in its order; each problem reported once.
+        # KEDA's awsCloudwatchMetadata.Validate, in its order; each problem reported once, and each
+        # rule judged on its own (a field that failed to parse hides only the rules that read it).
         yield from super().findings()
-        if self.expression is None:
-            yield from self._metric_stat_findings()
+        yield from independent_rules(
+            self._metric_stat_findings,
+            self._window_findings,
+            self._collection_time_bound,
+            self._target_findings,
+            self._end_offset_findings,
+        )
+
+    def _window_findings(self) -> Iterator[Finding]:
         period_problem = _metric_stat_period_problem(self.metric_stat_period)
         if period_problem is not None:
             yield error_at(("metricStatPeriod",), period_problem)
@@ -247,23 +333,41 @@ class AwsCloudWatchMetadata(AwsTriggerMetadata):
                 f"must be greater than 0 and a multiple of metricStatPeriod ({self.metric_stat_period}), "
                 f"{self.metric_collection_time} is given",
             )
+
+    def _collection_time_bound(self) -> Iterator[Finding]:
+        if self.metric_collection_time > MAX_DURATION_SECONDS:
+            yield error_at(("metricCollectionTime",), _duration_overflow(self.metric_collection_time))
+
+    def _end_offset_findings(self) -> Iterator[Finding]:
+        if self.metric_end_time_offset < 0:
+            yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")
+        elif self.metric_end_time_offset > MAX_DURATION_SECONDS:
+            yield error_at(("metricEndTimeOffset",), _duration_overflow(self.metric_end_time_offset))
+
+    def _target_findings(self) -> Iterator[Finding]:
         if self.target_metric_value <= 0:
             yield error_at(
                 ("targetMetricValue",),
                 f"must be > 0, got {self.target_metric_value:g}: it is the HPA's target, which must be "
                 "positive",
             )
-        elif milli_from_float(self.target_metric_value) <= 0:
+        elif exact_milli_from_float(self.target_metric_value) <= 0:
             # KEDA hands the HPA a milli-quantity: a target below 0.001 becomes 0, which the HPA refuses.
             yield error_at(
                 ("targetMetricValue",),
                 f"must be at least 0.001, got {self.target_metric_value:g}: the HPA compares metrics in "
                 "thousandths, so a smaller target rounds to 0",
             )
-        if self.metric_end_time_offset < 0:
-            yield error_at(("metricEndTimeOffset",), f"must be >= 0, got {self.metric_end_time_offset}")
+        elif exact_milli_from_float(self.target_metric_value) > MAX_TARGET_MILLI:
+            yield error_at(
+                ("targetMetricValue",),
+                f"must be at most 9223372036854775.807, got {self.target_metric_value:g}: the HPA reads its "
+                "target in thousandths as an int64, which a larger target overflows",
+            )
 
     def _metric_stat_findings(self) -> Iterator[Finding]:
+        if self.expression is not None:
+            return
         missing = "is required unless expression is given"
         if self.namespace is None:
             yield error_at(("namespace",), missing)
@@ -292,10 +396,20 @@ def _split_list(text: str | None) -> tuple[str, ...]:
     return () if text is None else tuple(part.strip() for part in text.split(";"))
 
 
+def _duration_overflow(seconds: int) -> str:
+    # computeQueryWindow multiplies by time.Second: Go's int64 nanoseconds wrap past 292 years.
+    return (
+        f"must be at most {MAX_DURATION_SECONDS} seconds, got {seconds}: KEDA computes the query window in "
+        "Go time.Duration (int64 nanoseconds), which a longer time overflows"
+    )
+
+
 def _metric_stat_period_problem(period: int) -> str | None:
-    """KEDA's checkMetricStatPeriod."""
+    """KEDA's checkMetricStatPeriod, and the Go time.Duration bound of the window it truncates to."""
     if period < 1:
         return f"must be at least 1, got {period}"
+    if period > MAX_DURATION_SECONDS:
+        return _duration_overflow(period)
     if period <= 60 and period not in (1, 5, 10, 30, 60):
         return f"{period} is not allowed; allowed: 1, 5, 10, 30, 60 or a multiple of 60"
     if period > 60 and period % 60 != 0:

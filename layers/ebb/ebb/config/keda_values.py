@@ -1,14 +1,17 @@
 """KEDA's string-typed trigger metadata, parsed into typed values the way KEDA parses it.
 
-KEDA's typed configuration (kedacore/keda, pkg/scalers/scalersconfig/typed_config.go) trims each
-metadata value, treats an empty value as absent (so the default applies), and decodes non-string
-fields with Go's `encoding/json`: an int64 must be a JSON integer (`5`, not `5.0` or `+5`), a
-float a JSON number (`2`, `0.5`, `1e3`, not `.5` or `NaN`), a bool exactly `true` or `false`.
-Annotations are parsed with Go's `strconv` instead (`ParseBool`, `ParseInt`), as KEDA does.
+KEDA's typed configuration (kedacore/keda, pkg/scalers/scalersconfig/typed_config.go, c90e20f4)
+trims each metadata value, treats an empty value as absent (so the default applies), parses a
+bool with Go's `strconv.ParseBool` (`1`, `t`, `T`, `TRUE`, `true`, `True` and the false forms
+`0`, `f`, `F`, `FALSE`, `false`, `False`) and decodes the other non-string fields with Go's
+`encoding/json`: an int64 must be a JSON integer (`5`, not `5.0` or `+5`), a float a JSON number
+(`2`, `0.5`, `1e3`, not `.5` or `NaN`) that fits a float64 (`1e400` is out of range). Annotations
+are parsed with `strconv` too (`ParseBool`, `ParseInt`), as KEDA does.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -22,8 +25,9 @@ _JSON_NUMBER_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 _STRCONV_INT_RE = re.compile(r"^[+-]?[0-9]+$")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-_STRCONV_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_STRCONV_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+# Go's strconv.ParseBool spellings, in the order its documentation lists them.
+STRCONV_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+STRCONV_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
 def trim_metadata(values: dict[str, Any]) -> dict[str, Any]:
@@ -48,23 +52,28 @@ def parse_go_json_float(text: str) -> float:
     """Decode like `json.Unmarshal` into a float64."""
     if not _JSON_NUMBER_RE.match(text):
         raise ValueError(f'{text!r} is not a number; allowed: a decimal number such as "2" or "0.5"')
-    return float(text)
+    value = float(text)
+    if math.isinf(value):
+        # Go's decoder refuses a number beyond float64 ("value out of range"); Python rounds it to inf.
+        raise ValueError(f"{text!r} is out of range for a 64-bit float")
+    return value
 
 
-def parse_go_json_bool(text: str) -> bool:
-    """Decode like `json.Unmarshal` into a bool: exactly `true` or `false`."""
-    if text == "true":
-        return True
-    if text == "false":
-        return False
-    raise ValueError(f'{text!r} is not a boolean; allowed: "true" or "false"')
+def parse_keda_bool(text: str) -> bool:
+    """A bool as KEDA's typed config reads it: Go's `strconv.ParseBool`."""
+    parsed = parse_strconv_bool(text)
+    if parsed is None:
+        raise ValueError(
+            f"{text!r} is not a boolean; allowed: {', '.join(STRCONV_TRUE)} or {', '.join(STRCONV_FALSE)}"
+        )
+    return parsed
 
 
 def parse_strconv_bool(text: str) -> bool | None:
     """Go's `strconv.ParseBool`; None when the text is not one of its spellings."""
-    if text in _STRCONV_TRUE:
+    if text in STRCONV_TRUE:
         return True
-    if text in _STRCONV_FALSE:
+    if text in STRCONV_FALSE:
         return False
     return None
 
@@ -103,5 +112,5 @@ def _metadata_string(value: str) -> str:
 
 KedaInt64 = Annotated[int, _metadata_validator("keda_int64", parse_go_json_int64)]
 KedaFloat = Annotated[float, _metadata_validator("keda_float", parse_go_json_float)]
-KedaBool = Annotated[bool, _metadata_validator("keda_bool", parse_go_json_bool)]
+KedaBool = Annotated[bool, _metadata_validator("keda_bool", parse_keda_bool)]
 KedaString = Annotated[str, _metadata_validator("keda_string", _metadata_string)]

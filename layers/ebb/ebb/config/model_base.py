@@ -8,7 +8,9 @@ document is reported, not only the first one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -97,18 +99,54 @@ class ManifestModel(BaseModel):
         return iter(())
 
 
+_SALVAGED: ContextVar[bool] = ContextVar("_SALVAGED", default=False)
+
+
+@contextmanager
+def judging_salvaged_models() -> Iterator[None]:
+    """While active, findings come from salvaged models (`ebb.config.partial_models`): a rule that
+    reads a field left out of one cannot be judged and is skipped."""
+    token = _SALVAGED.set(True)
+    try:
+        yield
+    finally:
+        _SALVAGED.reset(token)
+
+
+def independent_rules(*rules: Callable[[], Iterable[Finding]]) -> Iterator[Finding]:
+    """Run each rule on its own, so that one that cannot be judged does not hide the others.
+
+    Only a salvaged model lacks fields; outside `judging_salvaged_models` an AttributeError is a
+    bug and propagates.
+    """
+    for rule in rules:
+        try:
+            found = list(rule())
+        except AttributeError:
+            if not _SALVAGED.get():
+                raise
+            continue
+        yield from found
+
+
 def collect_findings(model: BaseModel, prefix: FieldPath = ()) -> Iterator[Finding]:
-    """Walk a validated model tree: unused-field notes and every model's own findings, with full paths."""
+    """Walk a model tree: unused-field notes and every model's own findings, with full paths.
+
+    A salvaged model has no attribute for a field that failed validation: that field is skipped.
+    """
+    present = [
+        (name, field.alias or name)
+        for name, field in type(model).model_fields.items()
+        if name in model.__dict__
+    ]
     if isinstance(model, ManifestModel):
-        for finding in model.findings():
+        for finding in independent_rules(model.findings):
             yield Finding(finding.severity, prefix + finding.path, finding.message)
         unused = type(model).unused_fields
-        for name, field in type(model).model_fields.items():
-            alias = field.alias or name
+        for name, alias in present:
             if alias in unused and name in model.model_fields_set:
                 yield note_at((*prefix, alias), unused[alias])
-    for name, field in type(model).model_fields.items():
-        alias = field.alias or name
+    for name, alias in present:
         yield from _collect_value(getattr(model, name), (*prefix, alias))
 
 

@@ -2,11 +2,15 @@
 
 The configuration keeps KEDA's manifest shape (camelCase, string metadata); the core takes typed
 values in the same vocabulary. This is the one place that translates between them, so that what
-`ebb validate` accepts is exactly what the core decides with.
+`ebb validate` accepts is exactly what the core decides with. The policy comes from the whole
+configuration, not from a ScaledObject alone: the ScaledObject's ClusterBinding entry holds
+settings only ebb has (`kedaExact`), and a caller that had to pass them separately could forget
+one and silently change the semantics.
 """
 
 from __future__ import annotations
 
+from ebb.config.ebb_config import EbbConfig
 from ebb.config.hpa_behavior import HpaBehavior as ConfigBehavior
 from ebb.config.hpa_behavior import HpaScalingRules as ConfigScalingRules
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
@@ -84,8 +88,14 @@ def _behavior(behavior: ConfigBehavior | None) -> HpaBehavior | None:
     return HpaBehavior(scale_up=_rules(behavior.scale_up), scale_down=_rules(behavior.scale_down))
 
 
-def scaler_policy(scaled_object: ScaledObject, *, keda_exact: bool = False) -> ScalerPolicy:
-    """The replica core's policy for a validated ScaledObject."""
+def scaler_policy(config: EbbConfig, scaled_object: ScaledObject) -> ScalerPolicy:
+    """The replica core's policy for one ScaledObject of a validated configuration, binding included."""
+    if scaled_object not in config.scaled_objects:
+        raise ValueError(
+            f"ScaledObject {scaled_object.qualified_name} is not part of this configuration; take it from "
+            "config.scaled_objects"
+        )
+    binding = config.scaler_binding(scaled_object)
     spec = scaled_object.spec
     hpa_config = spec.advanced.horizontal_pod_autoscaler_config if spec.advanced else None
     return ScalerPolicy(
@@ -109,5 +119,5 @@ def scaler_policy(scaled_object: ScaledObject, *, keda_exact: bool = False) -> S
         paused_scale_in=scaled_object.paused_scale_in,
         paused_scale_out=scaled_object.paused_scale_out,
         force_activation=scaled_object.force_activation,
-        keda_exact=keda_exact,
+        keda_exact=binding.keda_exact,
     )

@@ -23,6 +23,7 @@ from ebb.config.model_base import (
     NonEmpty,
     NonNegativeInt32,
     error_at,
+    independent_rules,
     note_at,
 )
 from ebb.config.object_meta import ObjectMeta
@@ -186,8 +187,17 @@ class ScaledObjectSpec(ManifestModel):
         return self.min_replicas == 0
 
     def findings(self) -> Iterator[Finding]:
-        yield from self._replica_bound_findings()
-        yield from self._fallback_findings()
+        # Each rule on its own: a field that failed to parse hides only the rules that read it.
+        yield from independent_rules(
+            self._max_replicas_rule,
+            self._replica_bounds_rule,
+            self._idle_replicas_rule,
+            self._fallback_counts_rule,
+            self._fallback_target_type_rule,
+            self._trigger_names_rule,
+        )
+
+    def _trigger_names_rule(self) -> Iterator[Finding]:
         seen: dict[str, int] = {}
         for index, trigger in enumerate(self.triggers):
             if trigger.name is None:
@@ -200,22 +210,40 @@ class ScaledObjectSpec(ManifestModel):
                 )
             seen.setdefault(trigger.name, index)
 
-    def _replica_bound_findings(self) -> Iterator[Finding]:
-        # KEDA's CheckReplicaCountBoundsAreValid, messages included: a set minReplicaCount of 0
-        # counts as 1 (the HPA minimum), an unset one as 0.
-        low = 0 if self.min_replica_count is None else self.hpa_min_replicas
+    def _max_replicas_rule(self) -> Iterator[Finding]:
+        if self.max_replica_count == 0:
+            # KEDA passes maxReplicaCount to its HPA, and the API server refuses maxReplicas < 1
+            # (kubernetes pkg/apis/autoscaling/validation/validation.go, validateHorizontalPodAutoscalerSpec).
+            yield error_at(
+                ("maxReplicaCount",),
+                "must be greater than 0: it is the HPA's maxReplicas, which the API server requires to be at "
+                "least 1",
+            )
+
+    @property
+    def _keda_min_replicas(self) -> int:
+        # KEDA's CheckReplicaCountBoundsAreValid: a set minReplicaCount of 0 counts as 1 (the HPA
+        # minimum), an unset one as 0.
+        return 0 if self.min_replica_count is None else self.hpa_min_replicas
+
+    def _replica_bounds_rule(self) -> Iterator[Finding]:
+        # KEDA's CheckReplicaCountBoundsAreValid, messages included.
+        low = self._keda_min_replicas
         if low > self.max_replicas:
             yield error_at(
                 ("minReplicaCount",),
                 f"MinReplicaCount={low} must be less than MaxReplicaCount={self.max_replicas}",
             )
+
+    def _idle_replicas_rule(self) -> Iterator[Finding]:
+        low = self._keda_min_replicas
         if self.idle_replica_count is not None and self.idle_replica_count >= low:
             yield error_at(
                 ("idleReplicaCount",),
                 f"IdleReplicaCount={self.idle_replica_count} must be less than MinReplicaCount={low}",
             )
 
-    def _fallback_findings(self) -> Iterator[Finding]:
+    def _fallback_counts_rule(self) -> Iterator[Finding]:
         # KEDA's CheckFallbackValid.
         if self.fallback is None:
             return
@@ -225,6 +253,10 @@ class ScaledObjectSpec(ManifestModel):
                 f"FailureThreshold={self.fallback.failure_threshold} & Replicas={self.fallback.replicas} "
                 "must both be greater than or equal to 0",
             )
+
+    def _fallback_target_type_rule(self) -> Iterator[Finding]:
+        if self.fallback is None:
+            return
         if not any(trigger.metric_type == "AverageValue" for trigger in self.triggers):
             yield error_at(
                 ("fallback",),
@@ -298,12 +330,19 @@ class ScaledObject(ManifestModel):
         return True if parsed is None else parsed
 
     def findings(self) -> Iterator[Finding]:
+        yield from independent_rules(
+            self._name_rule, self._paused_replicas_rule, self._boolean_annotations_rule
+        )
+
+    def _name_rule(self) -> Iterator[Finding]:
         if len(self.metadata.name) > MAX_SCALED_OBJECT_NAME:
             yield error_at(
                 ("metadata", "name"),
                 f"scaledobject name {self.metadata.name!r} is {len(self.metadata.name)} characters long; "
                 f"must be no more than {MAX_SCALED_OBJECT_NAME} characters",
             )
+
+    def _paused_replicas_rule(self) -> Iterator[Finding]:
         annotations = ("metadata", "annotations")
         replicas_text = self.metadata.annotations.get(PAUSED_REPLICAS_ANNOTATION)
         if replicas_text is not None:
@@ -317,6 +356,9 @@ class ScaledObject(ManifestModel):
                     (*annotations, PAUSED_REPLICAS_ANNOTATION),
                     f'{replicas_text!r} is not a replica count; allowed: a whole number such as "0"',
                 )
+
+    def _boolean_annotations_rule(self) -> Iterator[Finding]:
+        annotations = ("metadata", "annotations")
         for key in _BOOLEAN_ANNOTATIONS:
             text = self.metadata.annotations.get(key)
             if text is not None and parse_strconv_bool(text) is None:

@@ -165,6 +165,8 @@ def _trigger(index: int, trigger: AwsSqsQueueTrigger | AwsCloudWatchTrigger) -> 
             dimensions = ", ".join(f"{name}={value}" for name, value in cw.dimensions)
             source = f"{cw.namespace} {cw.metric_name} [{dimensions}] {cw.metric_stat}"
         wake = "; wakes from zero on the load balancer's errors" if cw.is_alb_wake_signal else ""
+        if cw.aws_account_id is not None:
+            source += f" in account {cw.aws_account_id}"
         description = (
             f"CloudWatch {source} per {cw.metric_stat_period}s over {cw.metric_collection_time}s "
             f"({cw.aws_region}): target {cw.target_metric_value:g}, active above "

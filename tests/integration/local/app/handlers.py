@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 
 class TransientFailure(Exception):
@@ -75,3 +76,22 @@ def consume_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def unserialisable(event: Any, context: Any) -> object:
     """Return something JSON cannot carry."""
     return {"when": datetime.now(UTC)}
+
+
+def complete_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer a waiting `.waitForTaskToken` task, as an event handler of the provisioning workflow
+    will: `action` is success (with `output`), failure (with `error`, `cause`) or heartbeat.
+    Returns what Step Functions said: `{"accepted": action}` or `{"refused": <error code>}`."""
+    stepfunctions = boto3.client("stepfunctions", region_name=os.environ["AWS_REGION"])
+    token = event["token"]
+    try:
+        if event["action"] == "success":
+            output = event.get("raw_output") or json.dumps(event.get("output", {}))
+            stepfunctions.send_task_success(taskToken=token, output=output)
+        elif event["action"] == "failure":
+            stepfunctions.send_task_failure(taskToken=token, error=event["error"], cause=event["cause"])
+        else:
+            stepfunctions.send_task_heartbeat(taskToken=token)
+    except ClientError as error:
+        return {"refused": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+    return {"accepted": event["action"]}

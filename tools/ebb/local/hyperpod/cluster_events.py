@@ -2,8 +2,10 @@
 "SageMaker HyperPod Cluster Event" EventBridge events that carry them.
 
 Descriptions follow the templates of "SageMaker HyperPod cluster events reference" (common
-events: instance creation, deletion, reboot, replacement, instance group lifecycle); the capacity
-failure follows its complete sample record. Events exist only for clusters in Continuous mode.
+events: cluster lifecycle, instance creation, deletion, reboot, replacement, instance group
+lifecycle); the capacity failure follows its complete sample record. The fields follow its field
+table: InstanceGroupName on InstanceGroup and Instance events, InstanceId on Instance events,
+EventLevel always. Events exist only for clusters in Continuous mode.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from ebb.local.hyperpod.world import StandInWorld
 
 DETAIL_TYPE: Final = "SageMaker HyperPod Cluster Event"
 SOURCE: Final = "aws.sagemaker"
+
+
+def cluster_operation_started(cluster: str, operation: str) -> str:
+    """'Cluster operation started'."""
+    return f"Cluster {cluster} {operation} started successfully"
+
+
+def cluster_operation_completed(cluster: str, operation: str) -> str:
+    """'Cluster operation completed'."""
+    return f"Cluster {cluster} {operation} completed successfully"
 
 
 def instance_provisioned(cluster: str, group: str, instance_id: str) -> str:

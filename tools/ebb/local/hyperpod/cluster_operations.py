@@ -47,7 +47,8 @@ class ClusterOperations(RegionContext):
         names = [specification["InstanceGroupName"] for specification in specifications]
         if len(set(names)) != len(names):
             raise ApiError("ValidationException", f"Instance group names must be unique: {names}")
-        groups = {spec["InstanceGroupName"]: self._new_group(spec) for spec in specifications}
+        vpc_config = request.get("VpcConfig")
+        groups = {spec["InstanceGroupName"]: self._new_group(spec, vpc_config) for spec in specifications}
         self._check_quotas({group.instance_types[0]: group.target_count for group in groups.values()})
         arn_id = "".join(self._world.random.choice(_ARN_ID_ALPHABET) for _ in range(12))
         cluster = SimCluster(
@@ -60,9 +61,10 @@ class ClusterOperations(RegionContext):
             autoscaling=dict(request["AutoScaling"]) if request.get("AutoScaling") else None,
             cluster_role=request.get("ClusterRole"),
             orchestrator=request.get("Orchestrator"),
-            vpc_config=request.get("VpcConfig"),
+            vpc_config=vpc_config,
         )
         self._region.clusters[name] = cluster
+        self._lifecycle.start_creation(cluster)
         for group in groups.values():
             self._lifecycle.request(cluster, group, group.target_count)
         return {"ClusterArn": cluster.arn}
@@ -85,6 +87,8 @@ class ClusterOperations(RegionContext):
             "ClusterRole": cluster.cluster_role,
         }
         response.update({key: value for key, value in optional.items() if value is not None})
+        if cluster.failure_message is not None:
+            response["FailureMessage"] = cluster.failure_message
         if cluster.autoscaling is not None:
             response["AutoScaling"] = {**cluster.autoscaling, "Status": "InService"}
         return response
@@ -141,7 +145,7 @@ class ClusterOperations(RegionContext):
             instance_type = (
                 group.instance_types[0]
                 if group is not None
-                else self._new_group(specification).instance_types[0]
+                else self._new_group(specification, cluster.vpc_config).instance_types[0]
             )
             current = group.target_count if group is not None else 0
             changes[instance_type] = changes.get(instance_type, 0) + specification["InstanceCount"] - current
@@ -162,7 +166,11 @@ class ClusterOperations(RegionContext):
             name = specification["InstanceGroupName"]
             existing = cluster.groups.get(name)
             if existing is None:
-                group = self._new_group(specification)
+                group = self._new_group(specification, cluster.vpc_config)
+                # A group added to a running cluster is in service at once: in Continuous mode
+                # "clusters and instance groups remain InService while scaling" (CreateCluster's
+                # NodeProvisioningMode, botocore's model).
+                group.status = "InService" if cluster.status == "InService" else group.status
                 cluster.groups[name] = group
                 self._lifecycle.request(cluster, group, group.target_count)
                 continue
@@ -179,7 +187,7 @@ class ClusterOperations(RegionContext):
         if not role:
             raise ApiError("ValidationException", "AutoScaling requires a ClusterRole.")
 
-    def _new_group(self, specification: Mapping[str, Any]) -> SimGroup:
+    def _new_group(self, specification: Mapping[str, Any], vpc_config: Mapping[str, Any] | None) -> SimGroup:
         name = specification["InstanceGroupName"]
         single = specification.get("InstanceType")
         flexible = tuple((specification.get("InstanceRequirements") or {}).get("InstanceTypes") or ())
@@ -200,7 +208,17 @@ class ClusterOperations(RegionContext):
             extra["KubernetesConfig"] = without_empty(
                 CurrentLabels=labels, DesiredLabels=labels, CurrentTaints=taints, DesiredTaints=taints
             )
-        zone = f"{self._region.region}a"
+        # The group's instances go into its own subnets, else the cluster's ("Create a NodeClass":
+        # "Subnets are specified either using OverrideVpcConfig at the instance group level or
+        # ... the cluster level"); each subnet's zone is EC2's.
+        subnet_ids = (specification.get("OverrideVpcConfig") or vpc_config or {}).get("Subnets") or []
+        if not subnet_ids:
+            raise ApiError(
+                "ValidationException",
+                f"Instance group {name}: no subnets; give the cluster a VpcConfig or the group an "
+                "OverrideVpcConfig (the local stand-in does not model HyperPod's platform network).",
+            )
+        subnets = tuple(self._subnet(subnet_id) for subnet_id in dict.fromkeys(subnet_ids))
         return SimGroup(
             name=name,
             instance_types=(single,) if single else flexible,
@@ -211,7 +229,7 @@ class ClusterOperations(RegionContext):
             life_cycle_config=dict(specification.get("LifeCycleConfig") or {}),
             threads_per_core=specification.get("ThreadsPerCore"),
             deep_health_checks=tuple(specification.get("OnStartDeepHealthChecks") or ()),
-            availability_zones=(zone,),
+            subnets=subnets,
             extra=extra,
         )
 

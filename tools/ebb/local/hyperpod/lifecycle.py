@@ -3,8 +3,10 @@
 What HyperPod does in Continuous mode ("Continuous provisioning for enhanced cluster operations on
 Amazon EKS"): it records the target count, launches instances towards it, and "automatically
 retries failed launches"; a node whose launch failed shows `Failure` and is retried "with a new
-EC2 instance". A launch finds no capacity while the region's pool for its type is exhausted
-(`RegionState.capacity`), and reports it late, as the node's failure message. With NodeRecovery
+EC2 instance". A launch finds no capacity when every offering it may use (its types, each in
+its allowed zones) is exhausted (`RegionState.capacity`, per type and zone), and reports it late,
+as the node's failure message. A new cluster is Creating until its own resources are ready
+(`start_creation`). With NodeRecovery
 Automatic, a faulty node is rebooted or replaced ("Automatic node recovery"); its NodeLogicalId
 stays, a replacement gets a new instance id. Each transition is also told, as it happens, to the
 stand-in's node observers (`transitions`).
@@ -12,6 +14,7 @@ stand-in's node observers (`transitions`).
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,6 +23,7 @@ from ebb.local.hyperpod import cluster_events as texts
 from ebb.local.hyperpod.cluster_events import EventLog
 from ebb.local.hyperpod.errors import StandInMisuse
 from ebb.local.hyperpod.state import (
+    CREATING,
     DEEP_HEALTH_CHECK,
     FAILURE,
     PENDING,
@@ -29,6 +33,7 @@ from ebb.local.hyperpod.state import (
     SimCluster,
     SimGroup,
     SimNode,
+    SubnetFacts,
     Timings,
     wire_time,
 )
@@ -44,6 +49,14 @@ SCHEDULABLE = "Schedulable"
 PENDING_REPLACEMENT = "UnschedulablePendingReplacement"
 PENDING_REBOOT = "UnschedulablePendingReboot"
 
+# How long a new cluster's own resources take before it is InService: a guess (nothing documents
+# it); in Continuous mode "the cluster becomes operational once cluster-level resources are
+# ready", not once its instances are (UpdateCluster's NodeProvisioningMode, SageMaker API Reference).
+DEFAULT_CREATION_SECONDS = 120.0
+# The first four addresses and the last of every subnet are AWS's ("Subnet CIDR blocks", Amazon
+# VPC User Guide): instances never get them.
+_RESERVED_LOW_ADDRESSES = 4
+
 
 class NodeLifecycle:
     """Moves one region's nodes through their states on the world's clock."""
@@ -55,7 +68,12 @@ class NodeLifecycle:
         log: EventLog,
         lock: threading.RLock,
         observers: Sequence[NodeObserver] = (),
+        *,
+        creation_seconds: float = DEFAULT_CREATION_SECONDS,
     ) -> None:
+        if creation_seconds < 0:
+            raise StandInMisuse(f"creation_seconds: {creation_seconds} is negative")
+        self._creation_seconds = creation_seconds
         self._world = world
         self._region = region
         self._log = log
@@ -72,6 +90,61 @@ class NodeLifecycle:
     def new_instance_id(self) -> str:
         """An EC2 instance id: `i-` and 17 hex digits."""
         return f"i-{self._world.random.getrandbits(68):017x}"
+
+    def new_private_ip(self, subnet: SubnetFacts) -> str:
+        """A free private IPv4 address of `subnet`, drawn from the world's generator."""
+        network = ipaddress.ip_network(subnet.cidr_block)
+        taken = self._region.private_ips()
+        first, last = _RESERVED_LOW_ADDRESSES, network.num_addresses - 2
+        if last - first + 1 <= len(taken):
+            raise StandInMisuse(f"subnet {subnet.subnet_id} ({subnet.cidr_block}) has no free address")
+        while True:
+            address = str(network[self._world.random.randint(first, last)])
+            if address not in taken:
+                return address
+
+    # -- the cluster -----------------------------------------------------------------------------
+
+    def start_creation(self, cluster: SimCluster) -> None:
+        """CreateCluster accepted: the cluster is Creating until its own resources are ready."""
+        self._log.record(
+            cluster,
+            resource_type="Cluster",
+            level="Info",
+            description=texts.cluster_operation_started(cluster.name, "Create"),
+        )
+
+        def ready() -> None:
+            with self._lock:
+                if self._region.clusters.get(cluster.name) is cluster and cluster.status == CREATING:
+                    cluster.resources_ready = True
+                    self._check_created(cluster)
+
+        self._world.call_later(self._creation_seconds, ready, name=f"hyperpod {cluster.name}: create")
+
+    def _check_created(self, cluster: SimCluster) -> None:
+        """InService once the resources are ready; outside Continuous mode, only once every
+        instance it was created with runs (without Continuous mode creation is all or nothing)."""
+        if cluster.status != CREATING or not cluster.resources_ready:
+            return
+        if not cluster.continuous and any(node.status != RUNNING for node in cluster.nodes.values()):
+            return
+        cluster.status = "InService"
+        for group in cluster.groups.values():
+            if group.status == CREATING:
+                group.status = "InService"
+        self._log.record(
+            cluster,
+            resource_type="Cluster",
+            level="Info",
+            description=texts.cluster_operation_completed(cluster.name, "Create"),
+        )
+
+    def _creation_failed(self, cluster: SimCluster, message: str) -> None:
+        # Outside Continuous mode a launch that fails fails the creation (DescribeCluster then
+        # carries the FailureMessage, as in the reference's capacity sample); no events exist then.
+        cluster.status = "Failed"
+        cluster.failure_message = message
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -92,7 +165,7 @@ class NodeLifecycle:
                 group=group.name,
                 created=wire_time(self._world.now()),
                 allowed_types=instance_types or group.instance_types,
-                availability_zone=(zones or group.availability_zones or (None,))[0],
+                allowed_zones=zones or group.availability_zones,
             )
             cluster.nodes[node.logical_id] = node
             self._after(group.timings.launch_seconds, cluster, node, self._attempt_launch, "launch")
@@ -149,17 +222,37 @@ class NodeLifecycle:
 
     # -- transitions (timer callbacks) ------------------------------------------------------------
 
-    def _attempt_launch(self, cluster: SimCluster, node: SimNode) -> None:
-        instance_type = next((kind for kind in node.allowed_types if self._has_capacity(kind)), None)
-        if instance_type is None:
-            self._launch_failed(cluster, node, CAPACITY_MESSAGE.format(instance_type=node.allowed_types[0]))
+    def _attempt_launch(self, cluster: SimCluster, node: SimNode, attempt_id: str | None = None) -> None:
+        # Each attempt has its EC2 instance id from the start (events of the attempt name it);
+        # a successful attempt's instance keeps it.
+        attempt_id = attempt_id or self.new_instance_id()
+        # Offerings in preference order: the group's (or request's) types first, each in every
+        # allowed zone, so a zone that is short falls back to another zone of the same type.
+        offering = next(
+            (
+                (kind, zone)
+                for kind in node.allowed_types
+                for zone in node.allowed_zones
+                if self._has_capacity(kind, zone)
+            ),
+            None,
+        )
+        if offering is None:
+            message = CAPACITY_MESSAGE.format(instance_type=node.allowed_types[0])
+            self._launch_failed(cluster, node, message, attempt_id)
             return
-        failing = cluster.groups[node.group].failing_launches
-        if failing:
-            self._launch_failed(cluster, node, failing.pop(0))
+        group = cluster.groups[node.group]
+        if group.failing_launches:
+            self._launch_failed(cluster, node, group.failing_launches.pop(0), attempt_id)
             return
-        node.instance_id = self.new_instance_id()
+        instance_type, zone = offering
+        subnet = group.subnet_in(zone)
+        node.instance_id = attempt_id
         node.instance_type = instance_type
+        node.availability_zone = zone
+        node.availability_zone_id = subnet.availability_zone_id
+        node.subnet_id = subnet.subnet_id
+        node.private_ip = self.new_private_ip(subnet)
         node.status = PENDING
         node.message = None
         node.launch_time = wire_time(self._world.now())
@@ -171,18 +264,23 @@ class NodeLifecycle:
             self._draw(self._timings(cluster, node).boot_seconds), cluster, node, self._booted, "boot"
         )
 
-    def _launch_failed(self, cluster: SimCluster, node: SimNode, message: str) -> None:
+    def _launch_failed(self, cluster: SimCluster, node: SimNode, message: str, attempt_id: str) -> None:
         node.status = FAILURE
         node.message = message
         self._tell(NodeChange.LAUNCH_FAILED, cluster, node)
+        # The reference's sample of this event names an instance id although no instance runs:
+        # the failed attempt's, which no node keeps.
         self._log.record(
             cluster,
             resource_type="Instance",
             level="Error",
             description=texts.instance_creation_failed(cluster.name, node.group),
             group=node.group,
+            instance_id=attempt_id,
             metadata={"Instance": {"FailureMessage": message, "NodeLogicalId": node.logical_id}},
         )
+        if not cluster.continuous and cluster.status == CREATING:
+            self._creation_failed(cluster, message)
         if cluster.continuous:  # "Handles failures: Automatically retries failed launches"
             delay = self._draw(self._timings(cluster, node).capacity_retry_seconds)
             self._after(delay, cluster, node, self._retry_launch, "retry launch")
@@ -190,15 +288,17 @@ class NodeLifecycle:
     def _retry_launch(self, cluster: SimCluster, node: SimNode) -> None:
         node.status = PENDING
         node.message = None
+        attempt_id = self.new_instance_id()
         self._log.record(
             cluster,
             resource_type="Instance",
             level="Info",
             description=texts.instance_operation_started(cluster.name, node.group, "Create"),
             group=node.group,
+            instance_id=attempt_id,
             metadata={"Instance": {"NodeLogicalId": node.logical_id}},
         )
-        self._attempt_launch(cluster, node)
+        self._attempt_launch(cluster, node, attempt_id)
 
     def _booted(self, cluster: SimCluster, node: SimNode) -> None:
         group = cluster.groups[node.group]
@@ -225,6 +325,7 @@ class NodeLifecycle:
         self._tell(NodeChange.HEALTHY, cluster, node)
         self._record_instance_event(cluster, node, "Info", description)
         self._check_scaling_done(cluster, node.group)
+        self._check_created(cluster)
 
     def _terminated(self, cluster: SimCluster, node: SimNode) -> None:
         assert node.instance_id is not None
@@ -246,6 +347,10 @@ class NodeLifecycle:
         # The faulty instance's slot goes to its replacement: same type, new instance id.
         faulty = node.instance_id
         node.instance_id = self.new_instance_id()
+        node.private_ip = None  # the faulty instance's address is released, the new one gets its own
+        node.private_ip = self.new_private_ip(
+            cluster.groups[node.group].subnet_in(str(node.availability_zone))
+        )
         node.status = PENDING
         node.health = None
         node.replacing = True
@@ -358,9 +463,9 @@ class NodeLifecycle:
         for observer in list(self._observers):
             observer(transition)
 
-    def _has_capacity(self, instance_type: str) -> bool:
-        pool = self._region.capacity.get(instance_type)
-        return pool is None or self._region.running_instances(instance_type) < pool
+    def _has_capacity(self, instance_type: str, zone: str) -> bool:
+        pool = self._region.capacity.get((instance_type, zone))
+        return pool is None or self._region.running_instances(instance_type, zone) < pool
 
     @staticmethod
     def _timings(cluster: SimCluster, node: SimNode) -> Timings:

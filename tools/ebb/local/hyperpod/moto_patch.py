@@ -22,6 +22,7 @@ from typing import Any, Final
 import moto
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import camelcase_to_underscores
+from moto.ec2.models.subnets import Subnet, SubnetBackend
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
@@ -56,6 +57,7 @@ ADDED: Final = (
 OPERATIONS: Final = (*REPLACED, *ADDED)
 
 _JSON_CONTENT_TYPE: Final = "application/x-amz-json-1.1"
+_GET_SUBNET: Final = "(self, subnet_id: 'str') -> 'Subnet'"
 
 
 class _Installation:
@@ -101,6 +103,13 @@ def check_pins() -> None:
         problems.append("BaseResponse.call_action no longer exists")
     if list(inspect.signature(ActionResult).parameters) != ["result"]:
         problems.append("moto.core.responses.ActionResult(result) changed")
+    # The stand-in reads subnets' zones and ranges from moto's EC2 (`subnets.MotoSubnets`).
+    subnet_lookup = inspect.getattr_static(SubnetBackend, "get_subnet", None)
+    if not inspect.isfunction(subnet_lookup) or str(inspect.signature(subnet_lookup)) != _GET_SUBNET:
+        problems.append(f"moto's SubnetBackend.get_subnet is no longer {_GET_SUBNET}")
+    for attribute in ("availability_zone", "availability_zone_id"):
+        if not isinstance(inspect.getattr_static(Subnet, attribute, None), property):
+            problems.append(f"moto's EC2 Subnet.{attribute} is no longer a property")
     if problems:
         raise StandInPinMismatch(
             "moto's SageMaker changed under the HyperPod stand-in: " + "; ".join(problems)

@@ -38,6 +38,13 @@ MAX_IDENTIFIERS_PER_DELETE: Final = 50
 MAX_NODE_IDS_PER_DELETE: Final = 99
 
 
+def private_dns_hostname(address: str, region: str) -> str:
+    """EC2's IP-based private DNS name: `ip-10-0-0-7.ec2.internal` in us-east-1,
+    `ip-10-0-0-7.<region>.compute.internal` elsewhere ("Amazon EC2 instance hostname types")."""
+    host = "ip-" + address.replace(".", "-")
+    return f"{host}.ec2.internal" if region == "us-east-1" else f"{host}.{region}.compute.internal"
+
+
 class NodeOperations(RegionContext):
     """Node-level operations."""
 
@@ -79,12 +86,19 @@ class NodeOperations(RegionContext):
             )
         group = cluster.groups[node.group]
         details = self._node_summary(cluster, node, include_logical=True)
-        details.pop("PrivateDnsHostname", None)
         details["LifeCycleConfig"] = group.life_cycle_config
         if group.threads_per_core is not None:
             details["ThreadsPerCore"] = group.threads_per_core
+        if node.private_ip is not None:
+            details["PrivatePrimaryIp"] = node.private_ip
         if node.availability_zone is not None:
-            details["Placement"] = {"AvailabilityZone": node.availability_zone}
+            details["Placement"] = without_empty(
+                AvailabilityZone=node.availability_zone, AvailabilityZoneId=node.availability_zone_id
+            )
+        if "OverrideVpcConfig" in group.extra:
+            details["OverrideVpcConfig"] = group.extra["OverrideVpcConfig"]
+        if "KubernetesConfig" in group.extra:
+            details["KubernetesConfig"] = group.extra["KubernetesConfig"]
         return {"NodeDetails": details}
 
     def batch_add_cluster_nodes(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,6 +223,8 @@ class NodeOperations(RegionContext):
         }
         if node.instance_id is not None:
             summary["InstanceId"] = node.instance_id
+        if node.private_ip is not None:
+            summary["PrivateDnsHostname"] = private_dns_hostname(node.private_ip, self._region.region)
         if include_logical:
             summary["NodeLogicalId"] = node.logical_id
         return summary

@@ -19,6 +19,7 @@ from ebb.local.hyperpod.event_operations import EventOperations
 from ebb.local.hyperpod.lifecycle import NodeLifecycle
 from ebb.local.hyperpod.node_operations import NodeOperations
 from ebb.local.hyperpod.state import RegionState
+from ebb.local.hyperpod.subnets import SubnetDirectory
 from ebb.local.hyperpod.world import StandInWorld
 
 SERVED_OPERATIONS: Final = {
@@ -40,9 +41,14 @@ class RegionApi(ClusterOperations, NodeOperations, EventOperations):
     """The HyperPod API of one account and region."""
 
     def __init__(
-        self, world: StandInWorld, region: RegionState, lifecycle: NodeLifecycle, log: EventLog
+        self,
+        world: StandInWorld,
+        region: RegionState,
+        lifecycle: NodeLifecycle,
+        log: EventLog,
+        subnets: SubnetDirectory,
     ) -> None:
-        super().__init__(world, region, lifecycle, log)
+        super().__init__(world, region, lifecycle, log, subnets)
         self.handlers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             operation: getattr(self, method) for operation, method in SERVED_OPERATIONS.items()
         }

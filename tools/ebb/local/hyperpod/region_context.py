@@ -10,7 +10,8 @@ from typing import Any, Final
 from ebb.local.hyperpod.cluster_events import EventLog
 from ebb.local.hyperpod.errors import ApiError
 from ebb.local.hyperpod.lifecycle import NodeLifecycle
-from ebb.local.hyperpod.state import CONTINUOUS, RegionState, SimCluster
+from ebb.local.hyperpod.state import CONTINUOUS, RegionState, SimCluster, SubnetFacts
+from ebb.local.hyperpod.subnets import SubnetDirectory
 from ebb.local.hyperpod.world import StandInWorld
 
 DEFAULT_PAGE_SIZE: Final = 100
@@ -30,12 +31,27 @@ class RegionContext:
     """One account and region of the stand-in, as its operations see it."""
 
     def __init__(
-        self, world: StandInWorld, region: RegionState, lifecycle: NodeLifecycle, log: EventLog
+        self,
+        world: StandInWorld,
+        region: RegionState,
+        lifecycle: NodeLifecycle,
+        log: EventLog,
+        subnets: SubnetDirectory,
     ) -> None:
         self._world = world
         self._region = region
         self._lifecycle = lifecycle
         self._log = log
+        self._subnets = subnets
+
+    def _subnet(self, subnet_id: str) -> SubnetFacts:
+        found = self._subnets.lookup(self._region.account, self._region.region, subnet_id)
+        if found is None:
+            raise ApiError(
+                "ValidationException",
+                f"Subnet {subnet_id} does not exist in {self._region.account}/{self._region.region}.",
+            )
+        return found
 
     def _cluster(self, name_or_arn: str) -> SimCluster:
         for cluster in self._region.clusters.values():

@@ -1,10 +1,11 @@
 """The HyperPod stand-in: SageMaker's HyperPod operations on the local world's clock, with controls.
 
 `LocalHyperPod.handle` serves an API call (moto's patched SageMaker routes them here). The other
-public methods are the simulation's controls, for tests and the demo: capacity per instance type,
-quotas, injected API errors (throttling on demand), per-group timings and status, and faults that
-automatic node recovery repairs; observers of node transitions (`add_node_observer`), and the
-Kubernetes labels and taints HyperPod puts on a node (`kubernetes_labels`, `kubernetes_taints`).
+public methods are the simulation's controls, for tests and the demo: capacity per offering
+(instance type and Availability Zone), quotas, injected API errors (throttling on demand),
+per-group timings and status, and faults that automatic node recovery repairs; observers of node
+transitions (`add_node_observer`), and the Kubernetes labels and taints HyperPod puts on a node
+(`kubernetes_labels`, `kubernetes_taints`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Final
 
 from ebb.local.hyperpod.cluster_events import EventLog
 from ebb.local.hyperpod.errors import ApiError, StandInMisuse
-from ebb.local.hyperpod.lifecycle import NodeLifecycle
+from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS, NodeLifecycle
 from ebb.local.hyperpod.operations import SERVED_OPERATIONS, RegionApi
 from ebb.local.hyperpod.state import (
     DEEP_HEALTH_CHECK,
@@ -27,6 +28,7 @@ from ebb.local.hyperpod.state import (
     SimNode,
     Timings,
 )
+from ebb.local.hyperpod.subnets import MotoSubnets, SubnetDirectory
 from ebb.local.hyperpod.transitions import NodeObserver
 from ebb.local.hyperpod.world import StandInWorld
 
@@ -58,8 +60,18 @@ INJECTABLE_ERRORS: Final = {
 class LocalHyperPod:
     """SageMaker HyperPod, for one local world (every account and region in it)."""
 
-    def __init__(self, world: StandInWorld) -> None:
+    def __init__(
+        self,
+        world: StandInWorld,
+        *,
+        subnets: SubnetDirectory | None = None,
+        cluster_creation_seconds: float = DEFAULT_CREATION_SECONDS,
+    ) -> None:
+        """`subnets` tells each subnet's zone (moto's EC2 by default); a new cluster is Creating
+        for `cluster_creation_seconds` of simulated time."""
         self.world = world
+        self._subnets = subnets or MotoSubnets()
+        self._creation_seconds = cluster_creation_seconds
         self._lock = threading.RLock()
         self._regions: dict[tuple[str, str], tuple[RegionState, RegionApi, NodeLifecycle]] = {}
         self._injected: dict[str, deque[str]] = {}
@@ -91,18 +103,23 @@ class LocalHyperPod:
         instance_type: str,
         available: int | None,
         *,
+        availability_zone: str,
         account: str = DEFAULT_ACCOUNT,
         region: str = DEFAULT_REGION,
     ) -> None:
-        """At most `available` instances of `instance_type` can run at once (None: no limit).
+        """At most `available` instances of `instance_type` can run at once in `availability_zone`
+        (None: no limit): one offering, as EC2's shortages are per type and zone.
 
-        Launches beyond it fail with HyperPod's insufficient-capacity message, and HyperPod retries
-        them; raising it lets the retries succeed.
+        A launch tries its allowed zones in order; when none has room it fails with HyperPod's
+        insufficient-capacity message, and HyperPod retries it; raising the limit lets the retries
+        succeed.
         """
         if available is not None and available < 0:
             raise StandInMisuse(f"available: {available} is negative")
+        if not availability_zone.startswith(region) or len(availability_zone) != len(region) + 1:
+            raise StandInMisuse(f"availability_zone: {availability_zone!r} is not a zone of {region}")
         with self._lock:
-            self._region(account, region)[0].capacity[instance_type] = available
+            self._region(account, region)[0].capacity[(instance_type, availability_zone)] = available
 
     def set_quota(
         self,
@@ -154,19 +171,6 @@ class LocalHyperPod:
         """Hold `group` in `status` (e.g. Updating: node operations on it are refused)."""
         with self._lock:
             self._group(cluster, group, account, region).status = status
-
-    def set_availability_zones(
-        self,
-        cluster: str,
-        group: str,
-        zones: tuple[str, ...],
-        *,
-        account: str = DEFAULT_ACCOUNT,
-        region: str = DEFAULT_REGION,
-    ) -> None:
-        """The Availability Zones `group` launches into (its subnets' zones)."""
-        with self._lock:
-            self._group(cluster, group, account, region).availability_zones = zones
 
     def fail_launches(
         self,
@@ -263,8 +267,11 @@ class LocalHyperPod:
         if key not in self._regions:
             state = RegionState(account=account, region=region)
             log = EventLog(self.world, account=account, region=region)
-            lifecycle = NodeLifecycle(self.world, state, log, self._lock, self._observers)
-            self._regions[key] = (state, RegionApi(self.world, state, lifecycle, log), lifecycle)
+            lifecycle = NodeLifecycle(
+                self.world, state, log, self._lock, self._observers, creation_seconds=self._creation_seconds
+            )
+            api = RegionApi(self.world, state, lifecycle, log, self._subnets)
+            self._regions[key] = (state, api, lifecycle)
         return self._regions[key]
 
     @staticmethod

@@ -15,6 +15,8 @@ DEEP_HEALTH_CHECK: Final = "DeepHealthCheckInProgress"
 NOT_FOUND: Final = "NotFound"
 
 CONTINUOUS: Final = "Continuous"
+# ClusterStatus and InstanceGroupStatus of a cluster being created.
+CREATING: Final = "Creating"
 
 
 def wire_time(moment: datetime) -> datetime:
@@ -62,6 +64,16 @@ class Timings:
                 raise ValueError(f"{name}: must not be negative")
 
 
+@dataclass(frozen=True)
+class SubnetFacts:
+    """What HyperPod learns of a subnet from EC2: its zone (name and id) and its address range."""
+
+    subnet_id: str
+    availability_zone: str
+    availability_zone_id: str
+    cidr_block: str
+
+
 @dataclass
 class SimNode:
     """A node: one NodeLogicalId, backed by an EC2 instance once launched."""
@@ -74,7 +86,14 @@ class SimNode:
     instance_type: str | None = None
     """Chosen at launch (a flexible group may fall back to a later type)."""
     allowed_types: tuple[str, ...] = ()
+    allowed_zones: tuple[str, ...] = ()
+    """The zones its launch may use: the request's AvailabilityZones, else all its group's."""
     availability_zone: str | None = None
+    """Chosen at launch: the first allowed zone with capacity for the chosen type."""
+    availability_zone_id: str | None = None
+    subnet_id: str | None = None
+    private_ip: str | None = None
+    """The instance's private primary IPv4 address, in its subnet's range."""
     message: str | None = None
     launch_time: datetime | None = None
     health: str | None = None
@@ -102,8 +121,9 @@ class SimGroup:
     life_cycle_config: dict[str, Any]
     threads_per_core: int | None
     deep_health_checks: tuple[str, ...]
-    availability_zones: tuple[str, ...]
-    status: str = "InService"
+    subnets: tuple[SubnetFacts, ...]
+    """The group's subnets: its OverrideVpcConfig's, else the cluster's VpcConfig's."""
+    status: str = "Creating"
     timings: Timings = field(default_factory=Timings)
     scaling: bool = False
     """A scaling operation is under way (its completion is an event)."""
@@ -111,6 +131,15 @@ class SimGroup:
     """Failure messages of the group's next launches (other than capacity), one per launch."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Other members of the group's specification, echoed back by DescribeCluster."""
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        """The zones of the group's subnets, in the order the subnets were given."""
+        return tuple(dict.fromkeys(subnet.availability_zone for subnet in self.subnets))
+
+    def subnet_in(self, zone: str) -> SubnetFacts:
+        """The group's first subnet in `zone` (the zone must be one of the group's)."""
+        return next(subnet for subnet in self.subnets if subnet.availability_zone == zone)
 
 
 @dataclass
@@ -127,7 +156,11 @@ class SimCluster:
     cluster_role: str | None
     orchestrator: dict[str, Any] | None
     vpc_config: dict[str, Any] | None
-    status: str = "InService"
+    status: str = "Creating"
+    """ClusterStatus: Creating until the cluster-level resources are ready (see `lifecycle`)."""
+    failure_message: str | None = None
+    resources_ready: bool = False
+    """The cluster-level resources exist (the end of creation, in Continuous mode)."""
     nodes: dict[str, SimNode] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     """Event records (ClusterEventDetail shape), oldest first."""
@@ -161,20 +194,32 @@ class RegionState:
     account: str
     region: str
     clusters: dict[str, SimCluster] = field(default_factory=dict)
-    capacity: dict[str, int | None] = field(default_factory=dict)
-    """Instances of a type that can run at once in the region; absent or None: unlimited."""
+    capacity: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    """Instances that can run at once per offering (instance type, Availability Zone); absent or
+    None: unlimited. Shortages are per zone, as EC2's are."""
     quotas: dict[str, int] = field(default_factory=dict)
     """'<type> for cluster usage' quotas: the most instances of a type all clusters may target."""
     tokens: dict[str, Idempotency] = field(default_factory=dict)
 
-    def running_instances(self, instance_type: str) -> int:
-        """Instances of `instance_type` that exist (launched, not yet gone) in the region."""
+    def running_instances(self, instance_type: str, zone: str) -> int:
+        """Instances of `instance_type` that exist (launched, not yet gone) in `zone`."""
         return sum(
             1
             for cluster in self.clusters.values()
             for node in cluster.nodes.values()
-            if node.instance_id is not None and node.instance_type == instance_type
+            if node.instance_id is not None
+            and node.instance_type == instance_type
+            and node.availability_zone == zone
         )
+
+    def private_ips(self) -> set[str]:
+        """The private addresses instances of the region hold now."""
+        return {
+            node.private_ip
+            for cluster in self.clusters.values()
+            for node in cluster.nodes.values()
+            if node.private_ip is not None
+        }
 
     def targeted(self, instance_type: str) -> int:
         """The instances of `instance_type` all clusters' groups target (a flexible group counts

@@ -5,7 +5,10 @@ reference): JSON bodies with `Content-Type: application/json`; errors as `Status
 `reason` and `code` match (401 Unauthorized, 404 NotFound, 405 MethodNotAllowed, 409 Conflict,
 400 BadRequest, 415 UnsupportedMediaType, 422 Invalid, 429 TooManyRequests, 500 InternalError);
 200 for reads, updates and patches, 201 with a Success `Status` for an eviction; list items without
-`apiVersion`/`kind` (custom resources keep theirs); `limit`/`continue` paging.
+`apiVersion`/`kind` (custom resources keep theirs); `limit`/`continue` paging, every page from the
+snapshot of the first, a continue token expiring (410 Expired) five simulated minutes after it;
+the field selectors each kind supports, others refused (400); `?watch` refused (405), never
+answered as a list.
 
 Served: lists and gets of every registered type, `scale` (GET, PUT) of Deployments, StatefulSets
 and ReplicaSets, PATCH with `application/merge-patch+json` (RFC 7386; a strategic merge patch is
@@ -20,8 +23,9 @@ import binascii
 import copy
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -41,12 +45,30 @@ from ebb.local.kubernetes.selectors import (
 from ebb.local.kubernetes.state import ClusterState
 from ebb.local.kubernetes.store import JsonObject
 from ebb.local.kubernetes.sts_tokens import EksTokenVerifier, TokenRejected
+from ebb.local.kubernetes.validation import (
+    ErrorType,
+    FieldError,
+    invalid_message,
+    validate_object_meta_update,
+    validate_scale,
+    validate_workload_update,
+)
 
 JSON_TYPE: Final = "application/json"
 MERGE_PATCH_TYPES: Final = ("application/merge-patch+json", "application/strategic-merge-patch+json")
 OTHER_PATCH_TYPES: Final = ("application/json-patch+json", "application/apply-patch+yaml")
 SCALE_SCHEMA: Final = "io.k8s.api.autoscaling.v1.Scale"
 EVICTION_SCHEMA: Final = "io.k8s.api.policy.v1.Eviction"
+# etcd's revisions are compacted every 5 minutes (kube-apiserver --etcd-compaction-interval): a
+# continue token lives at least that long; the stand-in lets it live exactly that long.
+CONTINUE_LIFETIME_SECONDS: Final = 300.0
+EXPIRED_CONTINUE: Final = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new"
+    " list without the continue parameter, or use the continue token in this response to retrieve the"
+    " remainder of the results. Continuing with the provided token results in an inconsistent list -"
+    " objects that were created, modified, or deleted between the time the first chunk was returned and"
+    " now may show up in the list."
+)
 UNKNOWN_FORMAT: Final = "the body of the request was in an unknown format - accepted media types include: "
 
 
@@ -153,18 +175,24 @@ def bad_request(message: str) -> ApiError:
     return ApiError(status_reply(400, "BadRequest", message))
 
 
-def invalid(kind: str, group: str, name: str, problems: list[Violation]) -> ApiError:
-    """422 Invalid, naming every invalid field."""
+def invalid(kind: str, group: str, name: str, problems: Sequence[FieldError | Violation]) -> ApiError:
+    """422 Invalid, as NewInvalid writes it: every error in the message and in `details.causes`."""
+    errors = [problem if isinstance(problem, FieldError) else _field_error(problem) for problem in problems]
     qualified = f"{kind}.{group}" if group else kind
-    message = f'{qualified} "{name}" is invalid: ' + "; ".join(p.message for p in problems)
-    causes = [
-        {"reason": "FieldValueInvalid", "message": p.message.split(": ", 1)[-1], "field": p.field}
-        for p in problems
-    ]
-    details = {"name": name, "kind": kind, "causes": causes}
+    details: dict[str, Any] = {"name": name, "kind": kind, "causes": [e.cause() for e in errors]}
     if group:
         details["group"] = group
-    return ApiError(status_reply(422, "Invalid", message, details))
+    return ApiError(status_reply(422, "Invalid", invalid_message(qualified, name, errors), details))
+
+
+def _field_error(problem: Violation) -> FieldError:
+    body = problem.message.split(": ", 1)[-1]
+    kind: ErrorType = "Invalid"
+    if body.startswith("Required value"):
+        kind = "Required"
+    elif body.startswith("Unsupported value"):
+        kind = "NotSupported"
+    return FieldError(kind, problem.field, text=body)
 
 
 class ApiServer:
@@ -184,6 +212,7 @@ class ApiServer:
         self._faults: deque[ApiReply] = deque()
         self.requests: list[ApiRequest] = []
         self.hooks: list[Callable[[ApiRequest], None]] = []
+        self._snapshots: dict[tuple[str, int], _Snapshot] = {}
 
     def inject(self, reply: ApiReply) -> None:
         """Answer the next authenticated request with `reply` instead of handling it."""
@@ -275,6 +304,12 @@ class ApiServer:
 
     def _list(self, route: _Route, query: Mapping[str, str]) -> ApiReply:
         resource = route.resource
+        if _is_watch(query.get("watch")):
+            # The stand-in keeps no event history to stream from: it refuses a watch the way the API
+            # server refuses one on a resource without watch support, rather than answer a list.
+            message = f'watch is not supported on resources of kind "{resource.qualified}"'
+            details = {"kind": resource.plural, **({"group": resource.group} if resource.group else {})}
+            raise ApiError(status_reply(405, "MethodNotAllowed", message, details))
         supported = POD_FIELDS if resource is POD else NODE_FIELDS if resource is NODE else DEFAULT_FIELDS
         try:
             labels = parse_label_selector(query.get("labelSelector", ""))
@@ -282,22 +317,43 @@ class ApiServer:
         except SelectorError as error:
             raise bad_request(str(error)) from error
         limit = self._int_param(query, "limit")
-        after = self._continue_after(query.get("continue"))
+        continued = _decode_continue(query.get("continue"))
+        now = self._state.now()
+        self._drop_compacted(now)
+        after: tuple[str, str] | None = None
+        if continued is None or continued.version < 0:
+            # A first page, or an inconsistent continue token: read the objects as they are now.
+            version = int(self._state.store.resource_version)
+            objects = list(self._state.store.live_objects(resource))
+            snapshot = None
+            after = continued.after if continued else None
+        else:
+            version, after = continued.version, continued.after
+            snapshot = self._snapshots.get((resource.kind, version))
+            if snapshot is None:
+                raise _expired(continued.after)
+            objects = snapshot.objects
         selected = [
             obj
-            for obj in self._state.store.live_objects(resource, route.namespace)
-            if labels(obj["metadata"].get("labels", {})) and fields(obj)
+            for obj in objects
+            if (route.namespace is None or obj["metadata"].get("namespace") == route.namespace)
+            and (after is None or _position(obj) > after)
+            and labels(obj["metadata"].get("labels", {}))
+            and fields(obj)
         ]
-        if after is not None:
-            selected = [o for o in selected if _position(o) > after]
-        metadata: dict[str, Any] = {"resourceVersion": self._state.store.resource_version}
+        metadata: dict[str, Any] = {"resourceVersion": str(version)}
         if limit and len(selected) > limit:
             selected = selected[:limit]
-            token = json.dumps(list(_position(selected[-1]))).encode()
-            metadata["continue"] = base64.urlsafe_b64encode(token).decode()
+            if snapshot is None:
+                # Later pages must come from this instant: keep copies, as etcd keeps the revision.
+                self._snapshots[(resource.kind, version)] = _Snapshot(
+                    now, [copy.deepcopy(o) for o in objects]
+                )
+            metadata["continue"] = _encode_continue(version, _position(selected[-1]))
         items = []
         for obj in selected:
-            item = self._checked(resource, obj)
+            # A copy: list items drop apiVersion/kind, the stored object must keep them.
+            item = copy.deepcopy(self._checked(resource, obj))
             if not resource.custom:
                 item.pop("apiVersion", None)
                 item.pop("kind", None)
@@ -310,6 +366,11 @@ class ApiServer:
                 "items": items,
             }
         )
+
+    def _drop_compacted(self, now: datetime) -> None:
+        horizon = now - timedelta(seconds=CONTINUE_LIFETIME_SECONDS)
+        for key in [key for key, snapshot in self._snapshots.items() if snapshot.taken_at <= horizon]:
+            del self._snapshots[key]
 
     def _get(self, route: _Route) -> ApiReply:
         assert route.name is not None
@@ -367,15 +428,19 @@ class ApiServer:
         version = metadata.get("resourceVersion")
         if version and version != parent["metadata"]["resourceVersion"]:
             raise conflict(route.resource, route.name)
+        # The registry fills the namespace from the URL before it validates (ValidateScale).
+        scale = {**body, "metadata": {**metadata, "namespace": route.namespace}}
+        problems = validate_scale(scale)
+        if problems:
+            raise invalid("Scale", "autoscaling", route.name, problems)
         replicas = body.get("spec", {}).get("replicas", 0)
-        if replicas < 0:
-            problem = Violation(
-                "spec.replicas",
-                "invalid",
-                f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0",
-            )
-            raise invalid("Scale", "autoscaling", route.name, [problem])
         if parent["spec"].get("replicas", 1) != replicas:
+            # The new replicas then pass the workload's own update validation, as any update does.
+            updated = copy.deepcopy(parent)
+            updated["spec"]["replicas"] = replicas
+            workload_problems = validate_workload_update(route.resource.kind, updated, parent)
+            if workload_problems:
+                raise invalid(route.resource.kind, route.resource.group, route.name, workload_problems)
             parent["spec"]["replicas"] = replicas
             parent["metadata"]["generation"] += 1
             self._state.store.touch(parent)
@@ -492,33 +557,30 @@ class ApiServer:
             raise invalid(kind, group, name, found)
 
     @staticmethod
-    def _semantic_problems(resource: ResourceType, live: JsonObject, patched: JsonObject) -> list[Violation]:
-        problems = []
-        for immutable in ("name", "namespace", "uid", "creationTimestamp"):
-            if patched["metadata"].get(immutable) != live["metadata"].get(immutable):
-                field_name = f"metadata.{immutable}"
-                problems.append(
-                    Violation(field_name, "invalid", f"{field_name}: Invalid value: field is immutable")
-                )
+    def _semantic_problems(resource: ResourceType, live: JsonObject, patched: JsonObject) -> list[FieldError]:
+        """The update validation kube-apiserver runs for the kind (`validation.py` cites each rule)."""
+        if resource.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+            return validate_workload_update(resource.kind, patched, live)
+        problems = validate_object_meta_update(patched["metadata"], live["metadata"])
         if resource is POD:
             cost = patched["metadata"].get("annotations", {}).get(POD_DELETION_COST)
             if cost is not None and not _is_int32(cost):
-                field_name = f"metadata.annotations[{POD_DELETION_COST}]"
                 problems.append(
-                    Violation(
-                        field_name,
-                        "invalid",
-                        f'{field_name}: Invalid value: "{cost}": must be a 32bit integer',
+                    FieldError(
+                        "Invalid",
+                        f"metadata.annotations[{POD_DELETION_COST}]",
+                        cost,
+                        "must be a 32bit integer",
                     )
                 )
             live_spec = {k: v for k, v in live["spec"].items() if k != "tolerations"}
             patched_spec = {k: v for k, v in patched["spec"].items() if k != "tolerations"}
             if live_spec != patched_spec:
                 problems.append(
-                    Violation(
+                    FieldError(
+                        "Forbidden",
                         "spec",
-                        "invalid",
-                        "spec: Forbidden: pod updates may not change fields other than"
+                        detail="pod updates may not change fields other than"
                         " `spec.containers[*].image`, `spec.tolerations`"
                         " (only additions to existing tolerations)",
                     )
@@ -552,19 +614,63 @@ class ApiServer:
             raise bad_request(f"{name}: invalid integer {query[name]!r}") from error
         return value if value > 0 else None
 
-    @staticmethod
-    def _continue_after(token: str | None) -> tuple[str, str] | None:
-        if not token:
-            return None
-        try:
-            namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
-        except (ValueError, binascii.Error) as error:
-            raise bad_request("continue key is not valid: illegal base64 data or shape") from error
-        return (str(namespace), str(name))
-
 
 def _position(obj: JsonObject) -> tuple[str, str]:
     return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The objects of one kind as they were at a list's resourceVersion (what etcd keeps until it
+    compacts that revision)."""
+
+    taken_at: datetime
+    objects: list[JsonObject]
+
+
+@dataclass(frozen=True)
+class _Continue:
+    version: int  # -1: an inconsistent token, read from the current state
+    after: tuple[str, str]
+
+
+def _encode_continue(version: int, after: tuple[str, str]) -> str:
+    # The shape of apiserver's continue tokens (storage.EncodeContinue): base64 of a small JSON
+    # object naming the resourceVersion and where the next page starts.
+    token = {"v": "meta.k8s.io/v1", "rv": version, "start": f"{after[0]}/{after[1]}\u0000"}
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+
+
+def _decode_continue(token: str | None) -> _Continue | None:
+    if not token:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        namespace, _, name = str(decoded["start"]).rstrip("\u0000").partition("/")
+        return _Continue(int(decoded["rv"]), (namespace, name))
+    except (ValueError, binascii.Error, KeyError, TypeError) as error:
+        raise bad_request("continue key is not valid: illegal base64 data or shape") from error
+
+
+def _expired(after: tuple[str, str]) -> ApiError:
+    """410 Expired for a continue token whose snapshot is compacted, with an inconsistent token to
+    read the rest from the current state (apiserver storage/etcd3 handleCompactedErrorForPaging)."""
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {"continue": _encode_continue(-1, after)},
+        "status": "Failure",
+        "message": EXPIRED_CONTINUE,
+        "reason": "Expired",
+        "code": 410,
+    }
+    return ApiError(ApiReply(410, json.dumps(body).encode()))
+
+
+def _is_watch(value: str | None) -> bool:
+    # A bool query parameter is true unless absent, "0" or "false" in any case (apimachinery
+    # runtime Convert_Slice_string_To_bool): `?watch=` asks for a watch too.
+    return value is not None and value != "0" and value.lower() != "false"
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:

@@ -11,6 +11,7 @@ import contextlib
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +19,22 @@ from urllib.parse import parse_qsl, urlsplit
 from ebb.local.kubernetes.api_server import ApiReply, ApiRequest, ApiServer
 
 _IDLE_SECONDS = 5.0  # real seconds an idle keep-alive connection is kept open
+
+# (method, path, answer) -> the reply of `answer()`. The local world installs one to make each
+# request cost simulated time (ebb.local.latency); the stand-in alone answers at once.
+RequestTiming = Callable[[str, str, Callable[[], ApiReply]], ApiReply]
+_request_timings: list[RequestTiming] = []
+
+
+def install_request_timing(timing: RequestTiming) -> None:
+    """Answer every request through `timing` until `uninstall_request_timing`."""
+    _request_timings.append(timing)
+
+
+def uninstall_request_timing(timing: RequestTiming) -> None:
+    """Undo `install_request_timing`."""
+    if timing in _request_timings:
+        _request_timings.remove(timing)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,7 +56,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        self._send(self.server.api.handle(request))
+        api = self.server.api
+        if _request_timings:
+            reply = _request_timings[-1](request.method, request.path, lambda: api.handle(request))
+        else:
+            reply = api.handle(request)
+        self._send(reply)
 
     def _send(self, reply: ApiReply) -> None:
         self.send_response(reply.status)

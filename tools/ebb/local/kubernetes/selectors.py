@@ -3,8 +3,8 @@
 Label selectors arrive as query strings (``app=web,tier in (a,b),!canary``; Kubernetes docs
 "Labels and Selectors") or as meta/v1 LabelSelector objects (``matchLabels``/``matchExpressions``).
 Field selectors support the fields each type lets clients filter on (Kubernetes docs "Field
-Selectors": ``metadata.name``, ``metadata.namespace`` for all; ``spec.nodeName`` and ``status.phase``
-among the pod fields; ``spec.unschedulable`` for nodes).
+Selectors": ``metadata.name``, ``metadata.namespace`` for all namespaced kinds; the pod fields
+below; ``spec.unschedulable`` for nodes); any other is refused, as the API server refuses it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ _SET_REQUIREMENT: Final = re.compile(r"^\s*(\S+)\s+(in|notin)\s+\(([^)]*)\)\s*$"
 _EQUALITY: Final = re.compile(r"^\s*([^=!\s]+)\s*(==|=|!=)\s*([^=!\s]*)\s*$")
 _EXISTS: Final = re.compile(r"^\s*(!?)\s*([^=!\s(),]+)\s*$")
 
+# The field labels each kind accepts (kubernetes/kubernetes pkg/apis/core/v1/conversion.go, the
+# Pod and Node field label conversion funcs) and the values they select on (ToSelectableFields in
+# pkg/registry/core/pod/strategy.go; NodeToSelectableFields in pkg/registry/core/node/strategy.go).
+# `status.podIPs` is accepted but not selectable: it matches as the empty string. `spec.host` is
+# the old name of `spec.nodeName`.
 POD_FIELDS: Final = frozenset(
     {
         "metadata.name",
@@ -28,15 +33,18 @@ POD_FIELDS: Final = frozenset(
         "spec.restartPolicy",
         "spec.schedulerName",
         "spec.serviceAccountName",
+        "spec.hostNetwork",
         "status.phase",
         "status.podIP",
+        "status.podIPs",
         "status.nominatedNodeName",
     }
 )
 NODE_FIELDS: Final = frozenset({"metadata.name", "spec.unschedulable"})
 DEFAULT_FIELDS: Final = frozenset({"metadata.name", "metadata.namespace"})
+_RENAMED: Final = {"spec.host": "spec.nodeName"}
 # Fields whose Go zero value is printed when the JSON omits them.
-_ZERO_VALUES: Final = {"spec.unschedulable": "false"}
+_ZERO_VALUES: Final = {"spec.unschedulable": "false", "spec.hostNetwork": "false"}
 
 
 class SelectorError(ValueError):
@@ -140,8 +148,10 @@ def parse_field_selector(text: str, supported: frozenset[str]) -> Callable[[Mapp
         if match is None:
             raise SelectorError(f"invalid field selector: {part.strip()!r}")
         field, operator, value = match.groups()
+        if field in _RENAMED and _RENAMED[field] in supported:
+            field = _RENAMED[field]
         if field not in supported:
-            raise SelectorError(f'field label not supported: "{field}"')
+            raise SelectorError(f"field label not supported: {field}")
         checks.append((field, operator != "!=", value))
 
     def matches(obj: Mapping[str, Any]) -> bool:
@@ -151,6 +161,13 @@ def parse_field_selector(text: str, supported: frozenset[str]) -> Callable[[Mapp
 
 
 def _field_value(obj: Mapping[str, Any], field: str) -> str:
+    if field == "status.podIPs":
+        return ""  # accepted by the conversion, absent from the selectable fields
+    if field == "status.podIP":
+        # The selectable value is the first of podIPs (podIP mirrors it).
+        ips = (obj.get("status") or {}).get("podIPs") or []
+        if ips:
+            return str(ips[0].get("ip", ""))
     current: Any = obj
     for part in field.split("."):
         current = current.get(part) if isinstance(current, Mapping) else None

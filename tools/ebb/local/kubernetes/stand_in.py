@@ -10,11 +10,12 @@ Tests and the local world arrange objects directly (`create`), report HyperPod n
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ebb.local.kubernetes.api_server import ApiReply, ApiRequest, ApiServer, status_reply
+from ebb.local.kubernetes.api_server import ApiReply, ApiRequest, ApiServer, invalid, status_reply
 from ebb.local.kubernetes.clock import SimulatedClock
 from ebb.local.kubernetes.disruption import DisruptionController
 from ebb.local.kubernetes.errors import ManifestRejected, StandInMisuse
@@ -28,9 +29,18 @@ from ebb.local.kubernetes.state import ClusterState, StandInTimings
 from ebb.local.kubernetes.store import JsonObject
 from ebb.local.kubernetes.sts_tokens import EksTokenVerifier
 from ebb.local.kubernetes.tls import ClusterCertificates, generate_cluster_certificates
+from ebb.local.kubernetes.validation import invalid_message, validate_object_meta, validate_workload
 from ebb.local.kubernetes.workloads import WorkloadController
 
 T = TypeVar("T")
+
+_REASONS = {
+    401: "Unauthorized",
+    409: "Conflict",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
 
 # Kinds a test may create directly; nodes join through `node_joined`, pods come from controllers.
 _CREATABLE = frozenset(
@@ -160,15 +170,27 @@ class KubernetesStandIn:
                 f"{kind} must be {resource.api_version}, not {obj.get('apiVersion')}", status=400
             )
         problems = violations(resource.schema, obj)
+        if any(p.kind != "invalid" for p in problems):
+            raise ManifestRejected("; ".join(p.message for p in problems), status=400)
         if problems:
-            status = 400 if any(p.kind != "invalid" for p in problems) else 422
-            raise ManifestRejected("; ".join(p.message for p in problems), status=status)
+            # The Status message the API server would give (NewInvalid's aggregate).
+            refusal = invalid(kind, resource.group, obj.get("metadata", {}).get("name", ""), problems)
+            raise ManifestRejected(json.loads(refusal.reply.body)["message"], status=422)
         obj.pop("status", None)
+        obj["metadata"].setdefault("namespace", "default")
         if kind in ("Deployment", "StatefulSet"):
             # The API server's defaulting (apps/v1 SetDefaults_Deployment / _StatefulSet).
             obj["spec"].setdefault("replicas", 1)
             if kind == "StatefulSet":
                 obj["spec"].setdefault("podManagementPolicy", "OrderedReady")
+            rules = validate_workload(kind, obj)
+        else:
+            rules = validate_object_meta(obj["metadata"], namespaced=resource.namespaced)
+        if rules:
+            qualified = f"{kind}.{resource.group}" if resource.group else kind
+            raise ManifestRejected(
+                invalid_message(qualified, obj["metadata"].get("name", ""), rules), status=422
+            )
         with self._state.lock:
             try:
                 created = self._state.store.create(resource, obj)
@@ -256,8 +278,10 @@ class KubernetesStandIn:
                     headers=[*headers, ("X-Content-Type-Options", "nosniff")],
                 )
             else:
-                reason = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}.get(status)
-                reply = status_reply(status, reason, f"injected failure {status}", headers=headers)
+                reason = _REASONS.get(status)
+                # 401 carries the authenticator's own message (kube-apiserver's Unauthorized responder).
+                message = "Unauthorized" if status == 401 else f"injected failure {status}"
+                reply = status_reply(status, reason, message, headers=headers)
             self._api.inject(reply)
 
     def _type(self, kind: str) -> ResourceType:

@@ -5,6 +5,7 @@ Entry point: `decide_replicas(policy, observations, replicas, state, now)`; see
 them off.
 """
 
+from ebb.core.replicas.cloudwatch_window import CloudWatchQueryWindow, cloudwatch_query_window
 from ebb.core.replicas.decision import ReplicaDecision, decide_replicas
 from ebb.core.replicas.explanation import ReplicaExplanation, Rule, TriggerReport
 from ebb.core.replicas.observations import (
@@ -34,6 +35,7 @@ from ebb.core.replicas.state import Recommendation, ScaleEvent, ScalerState, Sta
 
 __all__ = [
     "CloudWatchDatapoint",
+    "CloudWatchQueryWindow",
     "CloudWatchResult",
     "CloudWatchTrigger",
     "Fallback",
@@ -60,6 +62,7 @@ __all__ = [
     "StateError",
     "Trigger",
     "TriggerReport",
+    "cloudwatch_query_window",
     "decide_replicas",
     "load_state",
 ]

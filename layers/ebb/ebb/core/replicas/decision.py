@@ -44,6 +44,7 @@ from ebb.core.replicas.metrics import MetricProblem, MetricReading, read_metric
 from ebb.core.replicas.normalization import HpaCondition, tolerances_for
 from ebb.core.replicas.observations import Observation, ReplicaCounts
 from ebb.core.replicas.policy import ScalerPolicy, SqsQueueTrigger, Trigger
+from ebb.core.replicas.quantities import format_milli_quantity
 from ebb.core.replicas.replica_calculation import Proposal, ProposalError, Tolerances, propose
 from ebb.core.replicas.state import ScalerState
 
@@ -322,7 +323,7 @@ def _rule(
 
 def _report(result: _Result) -> TriggerReport:
     trigger = result.trigger
-    target = f"{trigger.metric_type} {trigger.target_milli / 1000:g}"
+    target = f"{trigger.metric_type} {format_milli_quantity(trigger.target_milli)}"
     reading = result.reading
     proposal = result.proposal
     return TriggerReport(
@@ -330,6 +331,7 @@ def _report(result: _Result) -> TriggerReport:
         kind=trigger.type,
         target=target,
         value=reading.value if isinstance(reading, MetricReading) else None,
+        quantity=format_milli_quantity(reading.milli) if isinstance(reading, MetricReading) else None,
         detail=reading.detail if isinstance(reading, MetricReading) else reading.reason,
         active=isinstance(reading, MetricReading) and reading.active,
         proposal=result.replicas,

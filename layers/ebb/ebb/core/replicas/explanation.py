@@ -40,9 +40,11 @@ class TriggerReport:
     name: str
     kind: str
     target: str
-    """The HPA target, e.g. `AverageValue 5`."""
+    """The HPA target as a Kubernetes quantity, e.g. `AverageValue 5` or `Value 1500m`."""
     value: float | None
     """The metric KEDA read; `None` when it failed."""
+    quantity: str | None
+    """The metric as KEDA reports it to the HPA, a Kubernetes quantity (`-1500m`); `None` when it failed."""
     detail: str
     """How the value was read, or why it could not be."""
     active: bool
@@ -59,7 +61,7 @@ class TriggerReport:
         elif self.value is None:
             reading = f"failed {self.consecutive_failures} times, fallback"
         else:
-            reading = f"{self.value:g} ({self.target}{', active' if self.active else ''})"
+            reading = f"{self.quantity} ({self.target}{', active' if self.active else ''})"
         if self.proposal is None:
             return f"{self.name}={reading}"
         tolerance = " within tolerance" if self.within_tolerance else ""

@@ -5,20 +5,20 @@ SQS (`pkg/scalers/aws_sqs_queue_scaler.go`): the sum of ApproximateNumberOfMessa
 attribute must be present and parse as a base-10 int64. Active when the sum is strictly above
 `activationQueueLength`.
 
-CloudWatch (`pkg/scalers/aws_cloudwatch_scaler.go`): the query ends at `now - metricEndTimeOffset`
-truncated to the period (Go's `Time.Truncate`, which counts from year 1, not from 1970) and starts
-`metricCollectionTime` earlier; GetMetricData returns the datapoints in [start, end) newest first
-and KEDA takes the first. A result without values is an error unless `ignoreNullValues`, then
-`minMetricValue`; no result at all is `minMetricValue`. Active when strictly above
-`activationTargetMetricValue`.
+CloudWatch (`pkg/scalers/aws_cloudwatch_scaler.go`): the query covers the trigger's
+`query_window(now)` (`ebb.core.replicas.cloudwatch_window`); GetMetricData returns the
+datapoints in [start, end) newest first and KEDA takes the first. A result without values is an
+error unless `ignoreNullValues`, then `minMetricValue`; no result at all is `minMetricValue`.
+Active when strictly above `activationTargetMetricValue`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from ebb.core.replicas.cloudwatch_window import cloudwatch_query_window
 from ebb.core.replicas.observations import (
     CloudWatchResult,
     MetricFailure,
@@ -29,7 +29,8 @@ from ebb.core.replicas.observations import (
 from ebb.core.replicas.policy import CloudWatchTrigger, SqsQueueTrigger, Trigger
 from ebb.core.replicas.quantities import INT64_MAX, milli_from_float
 
-_GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+__all__ = ["MetricProblem", "MetricReading", "cloudwatch_query_window", "read_metric", "sqs_queue_length"]
+
 _BASE10_INT64 = re.compile(r"[+-]?[0-9]+")
 
 
@@ -98,16 +99,6 @@ def _read_sqs(trigger: SqsQueueTrigger, observation: SqsQueueAttributes) -> Metr
     )
 
 
-def cloudwatch_query_window(
-    now: datetime, period_seconds: int, end_offset_seconds: int, collection_seconds: int
-) -> tuple[datetime, datetime]:
-    """KEDA's GetMetricData window: [start, end), end truncated to the period as Go truncates."""
-    shifted = now.astimezone(UTC) - timedelta(seconds=end_offset_seconds)
-    since_zero = shifted - _GO_ZERO_TIME
-    end = shifted - since_zero % timedelta(seconds=period_seconds)
-    return end - timedelta(seconds=collection_seconds), end
-
-
 def _read_cloudwatch(
     trigger: CloudWatchTrigger, observation: CloudWatchResult, now: datetime
 ) -> MetricReading | MetricProblem:
@@ -115,10 +106,8 @@ def _read_cloudwatch(
         value = trigger.min_metric_value
         detail = "no result, minMetricValue"
     else:
-        start, end = cloudwatch_query_window(
-            now, trigger.metric_stat_period, trigger.metric_end_time_offset, trigger.metric_collection_time
-        )
-        in_window = [point for point in observation.datapoints if start <= point.timestamp < end]
+        window = trigger.query_window(now)
+        in_window = [point for point in observation.datapoints if window.contains(point.timestamp)]
         if not in_window:
             if not trigger.ignore_null_values:
                 return MetricProblem("empty metric data received, ignoreNullValues is false")

@@ -8,19 +8,32 @@ are KEDA's and Kubernetes', and every check refuses what KEDA or the API server 
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
+from ebb.core.replicas.cloudwatch_window import CloudWatchQueryWindow, cloudwatch_query_window
 from ebb.core.replicas.frozen_model import FrozenModel
-from ebb.core.replicas.quantities import milli_from_float, milli_from_int
+from ebb.core.replicas.quantities import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_TARGET_MILLI,
+    exact_milli_from_float,
+    milli_from_float,
+    milli_from_int,
+)
 
 MAX_STABILIZATION_WINDOW_SECONDS = 3600
 """The API server's upper bound on `stabilizationWindowSeconds` (one hour)."""
 MAX_POLICY_PERIOD_SECONDS = 1800
 """The API server's upper bound on a scaling policy's `periodSeconds` (30 minutes)."""
 INT32_MAX = 2**31 - 1
+MAX_QUEUE_LENGTH = MAX_TARGET_MILLI // 1000
+"""The largest `queueLength` whose milli-value (the HPA's `MilliValue()`) fits an int64."""
+MAX_DURATION_SECONDS = INT64_MAX // 10**9
+"""KEDA builds the CloudWatch window from Go `time.Duration`s (int64 nanoseconds): longer overflows."""
 
 
 class MetricTargetType(StrEnum):
@@ -97,8 +110,9 @@ class SqsQueueTrigger(_TriggerBase):
     """KEDA's `aws-sqs-queue` trigger, as far as the decision needs it."""
 
     type: Literal["aws-sqs-queue"] = "aws-sqs-queue"
-    queue_length: int = Field(default=5, gt=0, le=2**53)
-    activation_queue_length: int = Field(default=0, ge=0, le=2**63 - 1)
+    queue_length: int = Field(default=5, gt=0, le=MAX_QUEUE_LENGTH)
+    activation_queue_length: int = Field(default=0, ge=INT64_MIN, le=INT64_MAX)
+    """An int64, as in KEDA; a negative one makes every queue length, even 0, active."""
     scale_on_in_flight: bool = True
     scale_on_delayed: bool = False
 
@@ -126,14 +140,21 @@ class CloudWatchTrigger(_TriggerBase):
     activation_target_metric_value: float = Field(default=0.0, allow_inf_nan=False)
     min_metric_value: float = Field(allow_inf_nan=False)
     ignore_null_values: bool = True
-    metric_collection_time: int = Field(default=300, ge=0)
-    metric_stat_period: int = Field(default=300, ge=1)
-    metric_end_time_offset: int = Field(default=0, ge=0)
+    metric_collection_time: int = Field(default=300, ge=0, le=MAX_DURATION_SECONDS)
+    metric_stat_period: int = Field(default=300, ge=1, le=MAX_DURATION_SECONDS)
+    metric_end_time_offset: int = Field(default=0, ge=0, le=MAX_DURATION_SECONDS)
 
     @property
     def target_milli(self) -> int:
         """The HPA target KEDA publishes (rounded to milli-units), in milli-units."""
         return milli_from_float(self.target_metric_value)
+
+    def query_window(self, now: datetime) -> CloudWatchQueryWindow:
+        """The GetMetricData window KEDA queries at `now`: the metric reader asks for it, the core
+        keeps only the datapoints inside it."""
+        return cloudwatch_query_window(
+            now, self.metric_stat_period, self.metric_end_time_offset, self.metric_collection_time
+        )
 
     @model_validator(mode="after")
     def _check_window(self) -> Self:
@@ -152,6 +173,11 @@ class CloudWatchTrigger(_TriggerBase):
         if self.target_milli <= 0:
             raise ValueError(
                 f"target_metric_value {self.target_metric_value} is below the HPA's 0.001 resolution"
+            )
+        if exact_milli_from_float(self.target_metric_value) > MAX_TARGET_MILLI:
+            raise ValueError(
+                f"target_metric_value {self.target_metric_value} is above the largest milli-quantity the "
+                "HPA reads (9223372036854775.807)"
             )
         return self
 

@@ -3,10 +3,8 @@
 import os
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import SqsModel
-
-from ebb.service.pool_decisions import PoolDecisions, QueuedRequest
-from ebb.service.powertools import LambdaContext, MetricUnit, logger, metrics, parse, tracer
+from ebb.service.pool_decisions import PoolDecisions, queued_requests
+from ebb.service.powertools import LambdaContext, MetricUnit, SqsModel, logger, metrics, parse, tracer
 from ebb.service.settings import Settings
 
 DECISIONS = PoolDecisions.from_settings(Settings.from_environment(os.environ))
@@ -37,6 +35,4 @@ DECISIONS.on_failure = _failed
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    batch = parse(event=event, model=SqsModel)
-    records = [QueuedRequest(message_id=r.messageId, body=r.body) for r in batch.Records]
-    return DECISIONS.decide(records).model_dump(by_alias=True)
+    return DECISIONS.decide(queued_requests(parse(event=event, model=SqsModel))).model_dump(by_alias=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,22 @@ def deployed(
         eks_cluster_name=binding.eks_cluster.name, kubernetes_timings=TIMINGS, catalogue=config.catalogue
     )
     with start_cluster_world(TEMPLATE, world_config, cluster_config, certificates=certificates) as cluster:
-        create_example_cluster(cluster, config)
         create_example_workloads(cluster, config)
+        create_example_cluster(cluster, config)
         yield cluster, config
 
 
 def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
-    """The binding's HyperPod cluster: Continuous provisioning, its groups empty, fixed boot times."""
+    """The binding's HyperPod cluster: Continuous provisioning, empty groups, each group in a
+    subnet of its stated zone, fixed boot times; returns once the cluster is InService."""
     hyperpod = config.binding.spec.hyper_pod_cluster
+    # The default VPC moto's EC2 has in the region: one default subnet per zone.
+    subnets = {
+        subnet["AvailabilityZone"]: subnet["SubnetId"]
+        for subnet in cluster.world.clients.client("ec2").describe_subnets(
+            Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+        )["Subnets"]
+    }
     groups = []
     for facts in hyperpod.instance_groups:
         kubernetes: dict[str, Any] = {}
@@ -109,19 +118,40 @@ def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
                 "InstanceCount": facts.min_instance_count,
                 "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
                 "ExecutionRole": ROLE,
+                "OverrideVpcConfig": {
+                    "SecurityGroupIds": ["sg-0123456789"],
+                    "Subnets": [subnets[facts.availability_zone]],
+                },
                 **({"KubernetesConfig": kubernetes} if kubernetes else {}),
             }
         )
-    cluster.world.clients.client("sagemaker").create_cluster(
+    sagemaker = cluster.world.clients.client("sagemaker")
+    sagemaker.create_cluster(
         ClusterName=hyperpod.name,
         InstanceGroups=groups,
         Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
-        VpcConfig={"SecurityGroupIds": ["sg-0123456789"], "Subnets": ["subnet-0123456789"]},
+        VpcConfig={
+            "SecurityGroupIds": ["sg-0123456789"],
+            "Subnets": [subnets[hyperpod.instance_groups[0].availability_zone]],
+        },
         NodeProvisioningMode="Continuous",
     )
     for facts in hyperpod.instance_groups:
-        cluster.hyperpod.set_availability_zones(hyperpod.name, facts.name, (facts.availability_zone,))
         cluster.hyperpod.set_timings(hyperpod.name, facts.name, boot_seconds=(BOOT_SECONDS, BOOT_SECONDS))
+    for _ in range(20):
+        if sagemaker.describe_cluster(ClusterName=hyperpod.name)["ClusterStatus"] == "InService":
+            return
+        cluster.world.run_for(15)
+    raise AssertionError(f"HyperPod cluster {hyperpod.name!r} did not become InService")
+
+
+def run_past_next_tick(cluster: HyperPodOnEks, *, margin: float = 10.0) -> datetime:
+    """Run until `margin` seconds past the next whole minute (the tick's decision is done by
+    then); returns that moment, from which the tests read what happened."""
+    now = cluster.world.now()
+    next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    cluster.world.run_until(next_minute + timedelta(seconds=margin))
+    return cluster.world.now()
 
 
 def create_example_workloads(cluster: HyperPodOnEks, config: EbbConfig) -> None:
@@ -158,8 +188,9 @@ def kubernetes(cluster: HyperPodOnEks, config: EbbConfig) -> EksKubernetesClient
     )
 
 
-def audit(cluster: HyperPodOnEks, subject: str) -> list[dict[str, Any]]:
-    """The audit records of a scaler (`namespace/name`) or `POOL#<pool>`, newest first."""
+def audit(cluster: HyperPodOnEks, subject: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The audit records of a scaler (`namespace/name`) or `POOL#<pool>`, newest first (those of
+    decisions from `since` on, when given)."""
     table = cluster.world.clients.client("dynamodb")
     name = f"{STACK}-StateTable"
     items = table.query(
@@ -168,7 +199,10 @@ def audit(cluster: HyperPodOnEks, subject: str) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
         ScanIndexForward=False,
     )["Items"]
-    return [json.loads(item["record"]["S"]) for item in items]
+    records = [json.loads(item["record"]["S"]) for item in items]
+    if since is None:
+        return records
+    return [r for r in records if datetime.fromisoformat(r["at"]) >= since]
 
 
 def send_jobs(cluster: HyperPodOnEks, count: int, queue: str = "batch-jobs") -> None:

@@ -47,10 +47,13 @@ class PoolMessage:
 
 
 class DecisionQueue(Protocol):
-    """What the signals service sends pool messages through."""
+    """What the signals service sends pool messages through, and decide retries them through."""
 
     def send(self, messages: Sequence[PoolMessage]) -> None:
         """Send every message (10 per SendMessageBatch); raise if any was refused."""
+
+    def retry_in(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        """Make received messages visible again after `seconds` (not the queue's visibility timeout)."""
 
 
 class SqsDecisionQueue:
@@ -101,3 +104,20 @@ class SqsDecisionQueue:
             if failed:
                 details = "; ".join(f"{chunk[int(f['Id'])].node_pool}: {f.get('Code')}" for f in failed)
                 raise AwsRequestFailed(f"SendMessageBatch refused {len(failed)} message(s): {details}")
+
+    def retry_in(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        # A failed message otherwise stays invisible for the whole visibility timeout, and in a
+        # FIFO queue its message group (the pool) waits behind it.
+        for start in range(0, len(receipt_handles), MAX_BATCH):
+            chunk = receipt_handles[start : start + MAX_BATCH]
+            self.calls.count("sqs:ChangeMessageVisibilityBatch")
+            try:
+                self._sqs().change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                        for index, handle in enumerate(chunk)
+                    ],
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise translate_aws_error(error, operation="ChangeMessageVisibilityBatch") from error

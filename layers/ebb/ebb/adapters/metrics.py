@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ebb.adapters.aws_errors import translate_aws_error
 from ebb.adapters.call_counts import CallCounts
+from ebb.config.keda_triggers import MetricDataQuery
 from ebb.core.replicas import CloudWatchDatapoint, CloudWatchResult, MetricFailure, SqsQueueAttributes
 
 if TYPE_CHECKING:
@@ -30,19 +31,17 @@ MAX_QUERIES_PER_CALL: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class MetricQuery:
-    """One trigger's GetMetricData query (a MetricStat), with its window."""
+    """One trigger's GetMetricData query, as KEDA builds it, with the window the core judges it by."""
 
-    query_id: str
-    """Unique in a read; `[a-z][a-zA-Z0-9_]*` as GetMetricData requires."""
-    namespace: str
-    metric_name: str
-    dimensions: tuple[tuple[str, str], ...]
-    stat: str
-    period: int
+    query: MetricDataQuery
+    """Its `Id` is unique in a read (`[a-z][a-zA-Z0-9_]*`, as GetMetricData requires)."""
     start: datetime
     end: datetime
-    account_id: str | None = None
-    """Cross-account observability: the account that owns the metric (KEDA's `awsAccountId`)."""
+
+    @property
+    def query_id(self) -> str:
+        """The query's `Id`."""
+        return self.query["Id"]
 
 
 class MetricReader(Protocol):
@@ -100,7 +99,7 @@ class AwsMetricReader:
         points: dict[str, list[CloudWatchDatapoint]] = {query.query_id: [] for query in queries}
         answered: set[str] = set()
         request: dict[str, Any] = {
-            "MetricDataQueries": [_query(query) for query in queries],
+            "MetricDataQueries": [query.query for query in queries],
             "StartTime": start,
             "EndTime": end,
             "ScanBy": "TimestampDescending",
@@ -140,22 +139,6 @@ class AwsMetricReader:
         except (ClientError, BotoCoreError) as error:
             return MetricFailure(reason=str(translate_aws_error(error, operation="GetQueueAttributes")))
         return SqsQueueAttributes(attributes=dict(answer.get("Attributes", {})))
-
-
-def _query(query: MetricQuery) -> dict[str, Any]:
-    stat: dict[str, Any] = {
-        "Metric": {
-            "Namespace": query.namespace,
-            "MetricName": query.metric_name,
-            "Dimensions": [{"Name": name, "Value": value} for name, value in query.dimensions],
-        },
-        "Period": query.period,
-        "Stat": query.stat,
-    }
-    entry: dict[str, Any] = {"Id": query.query_id, "MetricStat": stat, "ReturnData": True}
-    if query.account_id:
-        entry["AccountId"] = query.account_id
-    return entry
 
 
 def _chunks(items: list[MetricQuery], size: int) -> Iterable[list[MetricQuery]]:

@@ -61,7 +61,7 @@ def alarm_specs(config: EbbConfig, prefix: str) -> list[AlarmSpec]:
                         period=metric.metric_stat_period,
                         threshold=float(metric.activation_target_metric_value),
                         treat_missing_data="notBreaching",
-                        account_id=getattr(metric, "aws_account_id", None),
+                        account_id=metric.aws_account_id,
                     )
                 )
     return sorted(specs, key=lambda spec: spec.name)

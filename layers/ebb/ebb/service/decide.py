@@ -70,7 +70,10 @@ class PoolOutcome:
 
 
 def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ...] = ()) -> PoolOutcome:
-    """Decide `node_pool` now and carry the decision out (claim, act, record)."""
+    """Decide `node_pool` now and carry the decision out (claim, act, record).
+
+    `reasons` has one entry per request this decision answers (several coalesce into one).
+    """
     for attempt in range(1, CLAIM_ATTEMPTS + 1):
         stored = context.table.load_pool(node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
@@ -100,6 +103,7 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
             shadow=shadow,
             claim_attempts=attempt,
             calls=calls,
+            acted_by=context.clock(),
         )
         context.table.record(
             node_pool,
@@ -207,11 +211,15 @@ def _audit(
     shadow: bool,
     claim_attempts: int,
     calls: dict[str, int],
+    acted_by: datetime,
 ) -> list[AuditEntry]:
     common = {
+        "at": decision.now.isoformat(),
+        "recordedAt": acted_by.isoformat(),
         "nodePool": decision.node_pool,
         "configVersion": context.config_version,
-        "reasons": list(reasons),
+        "reasons": sorted(set(reasons)),
+        "requests": len(reasons),
         "shadowMode": shadow,
         "claimAttempts": claim_attempts,
     }

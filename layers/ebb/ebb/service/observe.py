@@ -31,8 +31,7 @@ from ebb.config.replica_policy import trigger_name
 from ebb.core.nodes import NodeSelectorTerm, NodeState, Operator, Requirement, Resources, Toleration
 from ebb.core.nodes.quantities import to_millis, to_units
 from ebb.core.nodes.taints import TaintEffect
-from ebb.core.replicas import Observation, ReplicaCounts
-from ebb.core.replicas.metrics import cloudwatch_query_window
+from ebb.core.replicas import Observation, ReplicaCounts, cloudwatch_query_window
 from ebb.service.decision import NodeFailure, ObservedNode, PendingPod, PoolSnapshot, ScalerSnapshot
 
 GPU = "nvidia.com/gpu"
@@ -138,21 +137,12 @@ def _read_metrics(
 
 
 def _query(query_id: str, trigger: AwsCloudWatchTrigger, now: datetime) -> MetricQuery:
+    # The query KEDA makes, over exactly the window the replica core keeps datapoints from.
     metadata = trigger.metadata
-    start, end = cloudwatch_query_window(
+    window = cloudwatch_query_window(
         now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
     )
-    return MetricQuery(
-        query_id=query_id,
-        namespace=metadata.namespace or "",
-        metric_name=metadata.metric_name or "",
-        dimensions=tuple(metadata.dimensions),
-        stat=metadata.metric_stat,
-        period=metadata.metric_stat_period,
-        start=start,
-        end=end,
-        account_id=getattr(metadata, "aws_account_id", None),
-    )
+    return MetricQuery(query=metadata.metric_data_query(query_id), start=window.start, end=window.end)
 
 
 def _owner(pod: Pod, targets: Mapping[str, WorkloadRef]) -> str | None:

@@ -19,13 +19,14 @@ import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
 from ebb.adapters.call_counts import CallCounts, counted
+from ebb.adapters.decision_queue import DecisionQueue, SqsDecisionQueue
 from ebb.adapters.hyperpod import SageMakerHyperPod
 from ebb.adapters.idle_timers import SchedulerIdleTimers
 from ebb.adapters.kubernetes import EksKubernetesClient
 from ebb.adapters.metrics import AwsMetricReader
 from ebb.adapters.state_table import DynamoStateTable
 from ebb.adapters.workflows import StepFunctionsWorkflows
-from ebb.errors import InvalidEvent
+from ebb.errors import EbbError, InvalidEvent
 from ebb.service.configuration import load_for_stack
 from ebb.service.decide import DecideContext, PoolOutcome, decide_now
 from ebb.service.observe import ClusterAccess
@@ -44,10 +45,22 @@ class DecisionMessage(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class QueuedRequest:
-    """One SQS record: its message id and its parsed body."""
+    """One SQS record: its message id, body, receipt handle and how often it was received."""
 
     message_id: str
     body: str
+    receipt_handle: str = ""
+    receive_count: int = 1
+
+
+def retry_delay(receive_count: int) -> int:
+    """Seconds before a failed decision request is delivered again: 5 s doubling, at most 60 s.
+
+    A pool's next tick comes within a minute anyway; retrying sooner keeps an alarm's reaction
+    fast, and the queue's maxReceiveCount sends a request that keeps failing to the dead-letter
+    queue, for inspection.
+    """
+    return int(min(5 * 2 ** max(receive_count - 1, 0), 60))
 
 
 class BatchResult(BaseModel):
@@ -63,6 +76,7 @@ class PoolDecisions:
     """Decide each pool named in a batch."""
 
     context: DecideContext
+    queue: DecisionQueue | None = None
     on_outcome: Callable[[PoolOutcome], None] = lambda outcome: None
     on_failure: Callable[[str, Exception], None] = lambda pool, error: None
 
@@ -114,7 +128,10 @@ class PoolDecisions:
             clock=lambda: datetime.now(UTC),
             calls=calls,
         )
-        return cls(context=context)
+        return cls(
+            context=context,
+            queue=SqsDecisionQueue(settings.decision_queue_url, region_name=region, calls=calls),
+        )
 
     def decide(self, records: Sequence[QueuedRequest]) -> BatchResult:
         """Decide every pool the batch names; report the messages of pools that failed."""
@@ -136,7 +153,7 @@ class PoolDecisions:
             try:
                 if pool not in known:
                     raise InvalidEvent(f"node pool {pool!r} is not in the configuration")
-                outcome = decide_now(pool, self.context, reasons=tuple(sorted(set(reasons[pool]))))
+                outcome = decide_now(pool, self.context, reasons=tuple(reasons[pool]))
             except Exception as error:
                 failures.extend({"itemIdentifier": r.message_id} for r in pool_records)
                 self.on_failure(pool, error)
@@ -144,7 +161,25 @@ class PoolDecisions:
             self.on_outcome(outcome)
         return BatchResult(batch_item_failures=failures)
 
+    def _retry_soon(self, records: Sequence[QueuedRequest]) -> None:
+        handles = [r.receipt_handle for r in records if r.receipt_handle]
+        if self.queue is None or not handles:
+            return
+        try:
+            self.queue.retry_in(handles, retry_delay(max(r.receive_count for r in records)))
+        except EbbError as error:
+            # The messages then come back after the visibility timeout: later, not lost.
+            self.on_failure("(retry)", error)
+
 
 def queued_requests(event: Any) -> list[QueuedRequest]:
-    """The records of an SQS event (already parsed by the handler)."""
-    return [QueuedRequest(message_id=r.messageId, body=r.body) for r in event.Records]
+    """The records of an SQS event, parsed by the handler (Powertools' `SqsModel`)."""
+    return [
+        QueuedRequest(
+            message_id=r.messageId,
+            body=r.body,
+            receipt_handle=r.receiptHandle,
+            receive_count=int(r.attributes.ApproximateReceiveCount),
+        )
+        for r in event.Records
+    ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import SqsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 
-__all__ = ["LambdaContext", "MetricUnit", "logger", "metrics", "parse", "tracer"]
+__all__ = ["LambdaContext", "MetricUnit", "SqsModel", "logger", "metrics", "parse", "tracer"]

@@ -79,6 +79,7 @@ class ProvisioningTasks:
                     subject=f"POOL#{request.node_pool}",
                     at=now,
                     record={
+                        "at": now.isoformat(),
                         "event": "provisioning-started",
                         "execution": execution,
                         "generation": request.generation,

@@ -150,7 +150,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
     for scaled_object in scaled_objects:
         name = pod_group_name(scaled_object)
         observed = snapshot.scalers[name]
-        policy = scaler_policy(scaled_object, keda_exact=config.scaler_binding(scaled_object).keda_exact)
+        policy = scaler_policy(config, scaled_object)
         decision = decide_replicas(
             policy, observed.observations, observed.replicas, state.scalers.get(name), now
         )

@@ -131,6 +131,36 @@ def test_a_scheduled_rule_sends_scheduled_events_on_the_clock(world: LocalWorld)
         assert body["resources"] == [rule_arn]
 
 
+def take_ticks(world: LocalWorld) -> list[str]:
+    """The times of the Scheduled Events waiting in ScheduledTicks (taken off the queue)."""
+    messages = world.receive_all("ScheduledTicks")
+    sqs = world.clients.client("sqs")
+    for message in messages:
+        sqs.delete_message(QueueUrl=world.queue_url("ScheduledTicks"), ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(message["Body"])["time"][11:16] for message in messages]
+
+
+def test_a_disabled_scheduled_rule_sends_nothing_until_enabled_and_stops_when_disabled_again(
+    world: LocalWorld,
+) -> None:
+    # "A disabled rule won't match any events, and won't self-trigger if it has a schedule
+    # expression." (EventBridge API Reference, DisableRule; the same text is in botocore's
+    # events service model). DisabledTick: rate(5 minutes), State DISABLED in the template.
+    events = world.clients.client("events")
+    name = world.stack.rules["DisabledTick"].name
+    assert events.describe_rule(Name=name)["State"] == "DISABLED"
+    world.run_for(16 * 60)
+    assert take_ticks(world) == []
+
+    events.enable_rule(Name=name)
+    world.run_for(11 * 60)
+    assert take_ticks(world) == ["00:20", "00:25"]
+
+    events.disable_rule(Name=name)
+    world.run_for(30 * 60)
+    assert take_ticks(world) == []
+
+
 class _Throttled:
     """A target that is always throttled, to watch the rule's retry policy play out."""
 

@@ -1,12 +1,17 @@
 """EventBridge Scheduler in the local world: schedules fire on the simulated clock.
 
-Facts and sources (EventBridge Scheduler User Guide): a rate() schedule runs every interval from
+Facts and sources (EventBridge Scheduler User Guide): "All schedule types on EventBridge Scheduler
+invoke their targets with 60 second precision. This means that if you set your schedule to run at
+1:00, it will invoke the target API between 1:00:00 and 1:00:59" ("Schedule types on EventBridge
+Scheduler"); a rate() schedule runs every interval from
 its start; an at() schedule runs once, and with ActionAfterCompletion DELETE the schedule is
 deleted after its last invocation (CreateSchedule API reference, ActionAfterCompletion); a
 FLEXIBLE window invokes the target within MaximumWindowInMinutes after the scheduled time
 ("Configuring flexible time windows"); <aws.scheduler.scheduled-time> in the input is replaced by
 the scheduled time ("Adding context attributes"); failed invocations go to the schedule's DLQ with
-the documented attributes ("Configuring a dead-letter queue").
+the documented attributes ("Configuring a dead-letter queue"). AWS does not document an at() in
+the past; the local world refuses it, as DefangLabs/pulumi-defang reports AWS does (pull request
+425, cd/program/selfdestruct_aws.go: "AWS rejects a fire time in the past at create").
 """
 
 from __future__ import annotations
@@ -60,8 +65,8 @@ def test_a_one_time_schedule_fires_once_and_deletes_itself(world: LocalWorld) ->
 
     world.run_for(2 * 60)
     world.run_until_quiet()
-    invocations = [i for i in world.lambda_runtime.invocations if i.event == {"idle": "pool-a"}]
-    assert [i.started_at for i in invocations] == [fire_at]
+    (invocation,) = [i for i in world.lambda_runtime.invocations if i.event == {"idle": "pool-a"}]
+    assert fire_at <= invocation.started_at < fire_at + timedelta(minutes=1)
     with pytest.raises(ClientError) as gone:
         scheduler.get_schedule(Name="idle-timer")
     assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -95,8 +100,83 @@ def test_updating_a_schedule_rearms_it_and_deleting_it_disarms_it(world: LocalWo
     scheduler.delete_schedule(Name="cancelled")
     world.run_for(3600)
 
-    assert [i.started_at for i in world.lambda_runtime.invocations if i.event == {"moved": True}] == [later]
+    (moved,) = [i.started_at for i in world.lambda_runtime.invocations if i.event == {"moved": True}]
+    minute = later.replace(second=0, microsecond=0)
+    assert minute <= moved < minute + timedelta(minutes=1)
     assert not any(i.event == {"cancelled": True} for i in world.lambda_runtime.invocations)
+
+
+def one_time_firings(seed: int, expression: str, *, count: int, created_after: float = 0.0) -> list[datetime]:
+    """When `count` at() schedules, created `created_after` seconds in, fired (in creation order)."""
+    with start_local_world(TEMPLATE, LocalWorldConfig(seed=seed)) as world:
+        world.run_for(created_after)
+        for index in range(count):
+            world.clients.client("scheduler").create_schedule(
+                Name=f"one-time-{index}",
+                ScheduleExpression=expression,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={
+                    "Arn": world.stack.functions["Recorder"].arn,
+                    "RoleArn": ROLE,
+                    "Input": f'{{"once": {index}}}',
+                },
+            )
+        world.run_for(3600)
+        fired = {
+            i.event["once"]: i.started_at
+            for i in world.lambda_runtime.invocations
+            if isinstance(i.event, dict) and "once" in i.event
+        }
+        return [fired[index] for index in range(count)]
+
+
+def test_a_one_time_schedule_fires_at_a_seeded_moment_of_its_minute_even_before_its_seconds() -> None:
+    # at(00:10:30): between 00:10:00 and 00:10:59, so possibly before 00:10:30 (60 s precision).
+    minute = datetime(2025, 1, 6, 0, 10, tzinfo=UTC)
+    moments = one_time_firings(1, "at(2025-01-06T00:10:30)", count=6)
+    assert one_time_firings(1, "at(2025-01-06T00:10:30)", count=6) == moments
+    assert all(minute <= moment < minute + timedelta(minutes=1) for moment in moments)
+    assert len(set(moments)) == 6
+    assert any(moment < minute + timedelta(seconds=30) for moment in moments)
+
+
+def test_a_one_time_schedule_due_later_in_the_current_minute_fires_in_what_is_left_of_it() -> None:
+    created = datetime(2025, 1, 6, 0, 0, 40, tzinfo=UTC)
+    moments = one_time_firings(2, "at(2025-01-06T00:00:50)", count=4, created_after=40)
+    assert all(created <= moment < datetime(2025, 1, 6, 0, 1, tzinfo=UTC) for moment in moments)
+
+
+def test_an_at_schedule_in_the_past_is_refused_on_create_and_on_update(world: LocalWorld) -> None:
+    scheduler = world.clients.client("scheduler")
+    target = {"Arn": world.stack.functions["Recorder"].arn, "RoleArn": ROLE, "Input": "{}"}
+    world.run_for(120)
+    with pytest.raises(
+        ClientError, match=r"Invalid Schedule Expression at\(2025-01-06T00:01:59\): the time is in the past"
+    ) as refused:
+        scheduler.create_schedule(
+            Name="too-late",
+            ScheduleExpression="at(2025-01-06T00:01:59)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target,
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError):
+        scheduler.get_schedule(Name="too-late")
+
+    scheduler.create_schedule(
+        Name="on-time",
+        ScheduleExpression="at(2025-01-06T00:30:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=target,
+    )
+    with pytest.raises(ClientError, match="the time is in the past"):
+        scheduler.update_schedule(
+            Name="on-time",
+            ScheduleExpression="at(2025-01-06T00:00:00)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target,
+        )
+    assert scheduler.get_schedule(Name="on-time")["ScheduleExpression"] == "at(2025-01-06T00:30:00)"
 
 
 def flexible_firing_time(seed: int) -> datetime:

@@ -1,5 +1,11 @@
 """`ebb demo`'s last step: the shipped example, end to end, on the local cluster world.
 
+Work arrives the way it does in AWS: messages on the batch worker's queue, and requests at the
+LLM's Application Load Balancer (`ebb.local.load_balancer`), in front of the Deployment's Ready
+pods, which the world turns into the AWS/ApplicationELB metrics ELB publishes (503s from the load
+balancer itself while no pod is Ready, requests per target once pods serve), each minute's
+readable a minute after it ends. Nothing is put by hand.
+
 This drives ebb's pieces directly, in the order the `decide` service and the `provision` workflow
 will call them (those come in later issues): read the scalers' metrics through boto3 the way the
 real adapters will (SQS GetQueueAttributes; CloudWatch GetMetricData for the window the replica
@@ -52,6 +58,7 @@ from ebb.core.replicas import (
 from ebb.errors import EbbError
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
+from ebb.local.load_balancer import LocalLoadBalancer
 from ebb.local.world import LocalWorldConfig
 
 if TYPE_CHECKING:
@@ -288,6 +295,62 @@ def _alb_dimensions(scaler: Scaler, metric: str) -> dict[str, str] | None:
     return None
 
 
+@dataclass
+class Traffic:
+    """The load balancer in front of a scaler's pods, and the traffic the scenario sends it."""
+
+    scaler: Scaler
+    balancer: LocalLoadBalancer
+    target_group: str
+    served_before: int = 0
+    rejected_before: int = 0
+
+    def last_round(self) -> str:
+        """What the load balancer did since the last call, for the round's header."""
+        served = self.balancer.served_total - self.served_before
+        rejected = self.balancer.rejected_total - self.rejected_before
+        self.served_before, self.rejected_before = self.balancer.served_total, self.balancer.rejected_total
+        return f"ALB: {served} served, {rejected} x 503"
+
+
+def _arn_suffix(value: str, kind: str) -> tuple[str, str]:
+    """(name, id) of an ELB dimension value `<kind>/<name>/<id>` (e.g. app/llm/50dc6c495c0c9188)."""
+    parts = value.split("/")
+    if len(parts) != 3 or parts[0] != kind:
+        raise ValueError(f"{value!r} is not a {kind}/<name>/<id> dimension value")
+    return parts[1], parts[2]
+
+
+def _create_load_balancers(cluster: HyperPodOnEks, config: EbbConfig, scalers: list[Scaler]) -> list[Traffic]:
+    """For each scaler woken by a load balancer's 503s: that ALB, named as its triggers name it.
+
+    The user created the load balancer and its target group before writing the ScaledObject
+    that names their dimension values, so the scenario gives them exactly those names and ids;
+    the target group's targets are the Deployment's Ready pods, and the load balancer spans the
+    zones of the cluster's instance groups.
+    """
+    zones = tuple(
+        sorted({g.availability_zone for g in config.binding.spec.hyper_pod_cluster.instance_groups})
+    )
+    traffic = []
+    for scaler in scalers:
+        wake = _alb_dimensions(scaler, "HTTPCode_ELB_503_Count")
+        per_target = _alb_dimensions(scaler, "RequestCountPerTarget")
+        if wake is None or per_target is None:
+            continue
+        name, identifier = _arn_suffix(wake["LoadBalancer"], "app")
+        group_name, group_identifier = _arn_suffix(per_target["TargetGroup"], "targetgroup")
+        balancer = cluster.world.create_load_balancer(name, availability_zones=zones, identifier=identifier)
+        selector = {"app": scaler.target.name}  # the Deployment's pod labels (see _create_deployments)
+        balancer.add_target_group(
+            group_name,
+            healthy_targets=cluster.ready_pod_targets(scaler.target.namespace, selector),
+            identifier=group_identifier,
+        )
+        traffic.append(Traffic(scaler, balancer, group_name))
+    return traffic
+
+
 # --- the cluster as ebb's adapters see it ---------------------------------------------------------------
 
 
@@ -409,6 +472,7 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
         _create_hyperpod_cluster(cluster, config)
         _create_deployments(cluster, scalers, _raw_pod_specs(examples))
         queue_urls = _create_queues(scalers)
+        traffic = _create_load_balancers(cluster, config, scalers)
         region = config.binding.spec.region
         hyperpod = SageMakerHyperPod(config.binding.spec.hyper_pod_cluster.name, region_name=region)
         kubernetes = EksKubernetesClient.for_eks_cluster(
@@ -432,10 +496,15 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
                     Entries=[{"Id": str(i), "MessageBody": f"job-{i}"} for i in range(BATCH_MESSAGES)],
                 )
                 console.print(f"Sent {BATCH_MESSAGES} messages to {url}.")
-            console.print(
-                f"Traffic: {REQUESTS_PER_MINUTE} requests/min at the LLM's load balancer "
-                "(HTTP 503 from the ALB itself while no target is Ready)."
-            )
+            for flow in traffic:
+                flow.balancer.set_request_rate(flow.target_group, REQUESTS_PER_MINUTE)
+                group = flow.balancer.target_groups[flow.target_group]
+                console.print(
+                    f"Traffic: {REQUESTS_PER_MINUTE} requests/min at load balancer {flow.balancer.dimension} "
+                    f"(target group {group.dimension}: the Ready pods of "
+                    f"{flow.scaler.scaled_object.qualified_name}; HTTP 503 from the ALB itself while none "
+                    "is Ready). AWS/ApplicationELB metrics are readable a minute after each minute."
+                )
             known_nodes: set[str] = set()
             node_memory: dict[str, NodeMemory] = {}
             quiet_rounds = 0
@@ -444,6 +513,8 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
                 if index == LOAD_ROUNDS:
                     for url in queue_urls:
                         sqs.purge_queue(QueueUrl=url)
+                    for flow in traffic:
+                        flow.balancer.set_request_rate(flow.target_group, 0)
                     console.rule("[bold]work done: queue drained, traffic stopped[/bold]")
                 record = _round(
                     console,
@@ -453,12 +524,11 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
                     hyperpod,
                     world_now=world.now(),
                     started=started,
-                    loaded=loaded,
                     pool=pool,
                     pool_groups=pool_groups,
                     known_nodes=known_nodes,
                     node_memory=node_memory,
-                    put_metric=world.put_metric,
+                    traffic=traffic,
                 )
                 outcome.rounds.append(record)
                 world.run_for(ROUND_SECONDS)
@@ -490,45 +560,6 @@ def _create_queues(scalers: list[Scaler]) -> list[str]:
     return urls
 
 
-def _put_traffic(
-    scalers: list[Scaler], ready: Mapping[str, int], loaded: bool, put_metric: Any, now: datetime
-) -> str:
-    """The past minute's ALB datapoints: 503s while no target is Ready, requests per target after.
-
-    The load balancer publishes a minute's count stamped with the minute's start, so it is in the
-    window the next decision reads (GetMetricData's window ends at the current minute).
-    """
-    if not loaded:
-        return "no traffic"
-    notes = []
-    for scaler in scalers:
-        wake = _alb_dimensions(scaler, "HTTPCode_ELB_503_Count")
-        per_target = _alb_dimensions(scaler, "RequestCountPerTarget")
-        if wake is None:
-            continue
-        targets = ready[scaler.scaled_object.qualified_name]
-        if targets == 0:
-            put_metric(
-                "AWS/ApplicationELB",
-                "HTTPCode_ELB_503_Count",
-                float(REQUESTS_PER_MINUTE),
-                wake,
-                timestamp=now - timedelta(seconds=ROUND_SECONDS),
-            )
-            notes.append(f"{REQUESTS_PER_MINUTE} x 503")
-        elif per_target is not None:
-            value = REQUESTS_PER_MINUTE / targets
-            put_metric(
-                "AWS/ApplicationELB",
-                "RequestCountPerTarget",
-                value,
-                per_target,
-                timestamp=now - timedelta(seconds=ROUND_SECONDS),
-            )
-            notes.append(f"{value:g} requests per target")
-    return ", ".join(notes)
-
-
 def _round(
     console: Console,
     config: EbbConfig,
@@ -538,19 +569,18 @@ def _round(
     *,
     world_now: datetime,
     started: datetime,
-    loaded: bool,
     pool: str,
     pool_groups: tuple[str, ...],
     known_nodes: set[str],
     node_memory: dict[str, NodeMemory],
-    put_metric: Any,
+    traffic: list[Traffic],
 ) -> RoundRecord:
     """One decision round: metrics, replicas, scale, plan, add nodes; printed as it goes."""
     elapsed = world_now - started
     minutes, seconds = divmod(int(elapsed.total_seconds()), 60)
     counts = {s.scaled_object.qualified_name: _replica_counts(kubernetes, s.target) for s in scalers}
-    traffic = _put_traffic(scalers, {k: c.ready for k, c in counts.items()}, loaded, put_metric, world_now)
-    console.rule(f"[bold]t+{minutes:02d}:{seconds:02d}[/bold]  ({traffic})", align="left")
+    seen = "; ".join(flow.last_round() for flow in traffic) or "no load balancer"
+    console.rule(f"[bold]t+{minutes:02d}:{seconds:02d}[/bold]  ({seen})", align="left")
 
     decisions: dict[str, ReplicaDecision] = {}
     for scaler in scalers:

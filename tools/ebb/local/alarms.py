@@ -76,6 +76,11 @@ class AlarmEvaluator:
     transitions: list[AlarmTransition] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     _tracked: dict[str, _Tracked] = field(default_factory=dict)
+    # moto's metric data by (namespace, name, dimensions), filled from the entries not yet seen:
+    # with the world publishing every queue's metrics each minute, scanning them all for every
+    # alarm every minute grows with the square of the simulated time.
+    _index: dict[tuple[str, str, frozenset[tuple[str, str]]], list[Any]] = field(default_factory=dict)
+    _indexed: int = 0
 
     def _backend(self) -> Any:
         return cloudwatch_backends[self.account_id][self.region]
@@ -202,11 +207,7 @@ class AlarmEvaluator:
         buckets: list[tuple[list[float], list[tuple[float, float, float, float]]]] = [
             ([], []) for _ in windows
         ]
-        for datum in self._backend().metric_data:
-            if datum.namespace != namespace or datum.name != metric_name:
-                continue
-            if {d.name: d.value for d in datum.dimensions} != dimensions:
-                continue
+        for datum in self._datums(namespace, metric_name, dimensions):
             stamp = _as_utc(datum.timestamp)
             for index, (start, stop) in enumerate(windows):
                 if start <= stamp < stop:
@@ -216,6 +217,17 @@ class AlarmEvaluator:
                         buckets[index][1].append((datum.sum, datum.sample_count, datum.min, datum.max))
                     break
         return [aggregate(raw, sets, statistic) for raw, sets in buckets]
+
+    def _datums(self, namespace: str, metric_name: str, dimensions: dict[str, str]) -> list[Any]:
+        data = self._backend().metric_data
+        if len(data) < self._indexed:  # moto's data was reset: start over
+            self._index.clear()
+            self._indexed = 0
+        for datum in data[self._indexed :]:
+            key = (datum.namespace, datum.name, frozenset((d.name, d.value) for d in datum.dimensions))
+            self._index.setdefault(key, []).append(datum)
+        self._indexed = len(data)
+        return self._index.get((namespace, metric_name, frozenset(dimensions.items())), [])
 
     def _record_external(self, alarm: Any, state: str, reason: str, reason_data: str | None) -> None:
         tracked = self._track(alarm)

@@ -3,9 +3,17 @@
 moto stores schedules but never fires them. Here every ENABLED schedule in moto's backend (from
 the template, or created at run time, e.g. ebb's idle timers) is armed on the clock: at(),
 rate() and cron() in the schedule's time zone, within StartDate/EndDate (EventBridge Scheduler
-User Guide, "Schedule types on EventBridge Scheduler"); with a FLEXIBLE window the invocation
-happens at a seeded-random moment within MaximumWindowInMinutes after the scheduled time
-("Configuring flexible time windows"). The target gets `Target.Input` with its context
+User Guide, "Schedule types on EventBridge Scheduler"). Without a flexible window the invocation
+happens at a seeded-random moment of the scheduled time's minute, never before the schedule was
+armed: "All schedule types on EventBridge Scheduler invoke their targets with 60 second
+precision. This means that if you set your schedule to run at 1:00, it will invoke the target
+API between 1:00:00 and 1:00:59" (same page); so an at() with seconds may fire before them. With
+a FLEXIBLE window it happens at a seeded-random moment within MaximumWindowInMinutes after the
+scheduled time ("Configuring flexible time windows"). CreateSchedule and UpdateSchedule refuse an
+at() already in the past with a ValidationException: AWS does not document what it does with
+one; DefangLabs/pulumi-defang (pull request 425, cd/program/selfdestruct_aws.go) reports that
+"AWS rejects a fire time in the past at create", and refusing is the safe assumption, since code
+that never creates one works whichever way AWS behaves. The target gets `Target.Input` with its context
 attributes replaced (`<aws.scheduler.schedule-arn>`, `scheduled-time`, `execution-id`,
 `attempt-number`; "Adding context attributes"), or `{}` when there is none (the guide says a
 "default notification", whose shape it does not document). Failed deliveries are retried per
@@ -16,19 +24,26 @@ Creating, updating or deleting a schedule through the API re-arms it.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from moto.scheduler.exceptions import ValidationException
 from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
 
 from ebb.local.clock import SimClock
 from ebb.local.event_shapes import iso_seconds, scheduler_dead_letter_attributes
 from ebb.local.patches import PatchSet, PinnedAttribute
 from ebb.local.randomness import SeededRandomness
-from ebb.local.schedule_expressions import OneTime, next_fire_time, parse_expression
+from ebb.local.schedule_expressions import (
+    OneTime,
+    ScheduleExpressionError,
+    next_fire_time,
+    parse_expression,
+)
 from ebb.local.targets import DeliveryError, TargetInvoker, backoff_seconds
 
 
@@ -86,7 +101,13 @@ class SchedulerService:
         )
 
         def rearm(original: Callable[..., Any]) -> Callable[..., Any]:
+            signature = inspect.signature(original)
+
             def change(backend: Any, *args: Any, **kwargs: Any) -> Any:
+                arguments = signature.bind(backend, *args, **kwargs).arguments
+                service.refuse_past_one_time(
+                    arguments["schedule_expression"], arguments["schedule_expression_timezone"]
+                )
                 schedule = original(backend, *args, **kwargs)
                 service.arm(schedule)
                 return schedule
@@ -103,6 +124,18 @@ class SchedulerService:
         patches.wrap_method(create_pin, rearm)
         patches.wrap_method(update_pin, rearm)
         patches.wrap_method(delete_pin, disarm)
+
+    def refuse_past_one_time(self, expression: str, timezone: str | None) -> None:
+        """Raise ValidationException for an at() before now (see the module docstring)."""
+        try:
+            parsed = parse_expression(expression, timezone or "UTC")
+        except ScheduleExpressionError:
+            return  # not ours to judge here: the expression is checked when it is armed
+        if isinstance(parsed, OneTime) and parsed.moment < self.clock.now_datetime():
+            raise ValidationException(
+                f"Invalid Schedule Expression {expression}: the time is in the past "
+                f"(now {iso_seconds(self.clock.now_datetime())})"
+            )
 
     def start(self) -> None:
         """Arm every schedule that exists now."""
@@ -135,9 +168,15 @@ class SchedulerService:
             self._complete(schedule, generation)
             return
         window = schedule.flexible_time_window or {}
-        delay = 0.0
         if window.get("Mode") == "FLEXIBLE":
-            delay = self.randomness.uniform(0.0, float(window.get("MaximumWindowInMinutes", 1)) * 60.0)
+            due = scheduled.timestamp() + self.randomness.uniform(
+                0.0, float(window.get("MaximumWindowInMinutes", 1)) * 60.0
+            )
+        else:
+            # 60-second precision: some moment of the scheduled minute, not before now.
+            minute = scheduled.timestamp() - scheduled.timestamp() % 60
+            earliest = max(self.clock.now(), minute)
+            due = earliest + self.randomness.uniform(0.0, 1.0) * (minute + 60 - earliest)
         key = (schedule.group_name, schedule.name)
 
         def fire() -> None:
@@ -148,7 +187,7 @@ class SchedulerService:
                 name=f"schedule {schedule.name} {iso_seconds(scheduled)}",
             )
 
-        self.clock.call_at(scheduled.timestamp() + delay, fire, name=f"schedule {schedule.name}", daemon=True)
+        self.clock.call_at(due, fire, name=f"schedule {schedule.name}", daemon=True)
 
     def _invoke(
         self, schedule: Any, scheduled: datetime, expression: Any, start: datetime, generation: int

@@ -1,16 +1,21 @@
 """The entry point: start the local world from a template and a config.
 
     with start_local_world(Path("template.yaml"), LocalWorldConfig(seed=7)) as world:
-        world.put_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", 40, {"QueueName": "jobs"})
-        world.run_for(600)
+        world.clients.client("sqs").send_message(QueueUrl=world.queue_url("Jobs"), MessageBody="job")
+        balancer = world.create_load_balancer("web", availability_zones=("us-east-1a",))
+        balancer.add_target_group("web", healthy_targets=lambda: [Target("pod-1", "us-east-1a")])
+        balancer.set_request_rate("web", 600)
+        world.run_for(600)      # AWS/SQS and AWS/ApplicationELB metrics appear, alarms follow
         ...
 
 Starting the world: read and check the template (before anything else, so a wrong template
 fails at once), start moto with real Step Functions execution, seed moto's identifiers, install
 the clock and every patch (each pinned to moto 5.2.5), create the template's resources in moto,
 import the handlers in their environments, and start the alarm evaluator, the scheduled rules,
-Scheduler and the SQS pollers. Stopping undoes everything. Later parts of the world (the
-HyperPod and Kubernetes stand-ins) plug in as `WorldPart`s.
+Scheduler, the SQS pollers and the metrics AWS publishes by itself (`metric_publishing`: the
+AWS/SQS metrics of every queue, and the AWS/ApplicationELB metrics of the load balancers made
+with `create_load_balancer`). Stopping undoes everything. Later parts of the world (the HyperPod
+and Kubernetes stand-ins) plug in as `WorldPart`s.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Annotated, Any, Protocol
 
 import yaml
 from moto import mock_aws
+from moto.cloudwatch.models import CloudWatchBackend, Dimension, cloudwatch_backends
 from moto.core.config import DefaultConfig
 from moto.moto_api._internal import mock_random
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -39,8 +45,11 @@ from ebb.local.eventbridge import EventBridgeBus
 from ebb.local.kubernetes.https_server import install_request_timing, uninstall_request_timing
 from ebb.local.lambda_runtime import InvocationResult, LambdaRuntime
 from ebb.local.latency import LatencyModel, TimingConfig
-from ebb.local.patches import PatchSet
+from ebb.local.load_balancer import LoadBalancerError, LocalLoadBalancer
+from ebb.local.metric_publishing import DEFAULT_PUBLISHING_DELAY_SECONDS, MetricPublisher
+from ebb.local.patches import PatchSet, PinnedAttribute
 from ebb.local.provisioning import provision
+from ebb.local.queue_metrics import QueueMetrics
 from ebb.local.randomness import SeededRandomness
 from ebb.local.scheduler import SchedulerService
 from ebb.local.sqs_event_sources import SqsEventSources
@@ -73,6 +82,23 @@ _MOTO_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp",
     *THREADING_MODULES,
 )
+_PUT_METRIC_DATA = PinnedAttribute(
+    CloudWatchBackend,
+    "put_metric_data",
+    "(self, namespace: str, metric_data: list[dict[str, typing.Any]]) -> None",
+)
+# moto 5.2.5 matches a GetMetricData query's dimensions to a datum's by sorting both lists, with a
+# `Dimension.__lt__` that compares a value with a name: the match then depends on the order the
+# dimensions were given in. In CloudWatch the dimensions are name/value pairs, each "part of the
+# identity of a metric" (CloudWatch API Reference, Dimension; the same text is in botocore's
+# model), with no order among them, so the world orders them by (name, value).
+_DIMENSION_ORDER = PinnedAttribute(Dimension, "__lt__", "(self, other: 'Dimension') -> bool")
+
+
+def _dimension_before(dimension: Any, other: Any) -> bool:
+    return (str(dimension.name), str(dimension.value)) < (str(other.name), str(other.value))
+
+
 _CLOCK_PREFIXES = ("moto", "aws_lambda_powertools", "ebb")
 _TOOL_PACKAGES = ("ebb.local", "ebb.sim", "ebb.cli")
 _running: list[LocalWorld] = []
@@ -93,6 +119,8 @@ class LocalWorldConfig(BaseModel):
     stall_seconds: Annotated[float, Field(gt=0)] = DEFAULT_STALL_SECONDS
     # What calls, cold starts and compute cost in simulated time (ebb.local.latency).
     timing: TimingConfig = Field(default_factory=TimingConfig)
+    metric_publishing_delay_seconds: Annotated[float, Field(ge=0)] = DEFAULT_PUBLISHING_DELAY_SECONDS
+    """From the end of a one-minute period until AWS's datapoints for it are readable."""
 
     @classmethod
     def from_yaml(cls, path: Path) -> LocalWorldConfig:
@@ -181,6 +209,16 @@ class LocalWorld:
             account_id=config.account_id,
             region=config.region,
         )
+        self.metrics = MetricPublisher(
+            clock=self.clock,
+            put_metric_data=self._put_metric_data,
+            delay_seconds=config.metric_publishing_delay_seconds,
+        )
+        self.queue_metrics = QueueMetrics(
+            clock=self.clock, randomness=self.randomness, account_id=config.account_id, region=config.region
+        )
+        self.metrics.add_source(self.queue_metrics)
+        self.load_balancers: dict[str, LocalLoadBalancer] = {}
         self.parts: list[WorldPart] = []
         self._patches = PatchSet()
         # The world's one seeded generator, for the stand-ins (their protocols read `random`).
@@ -251,6 +289,40 @@ class LocalWorld:
         if unit is not None:
             datum["Unit"] = unit
         self.clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[datum])
+
+    def create_load_balancer(
+        self, name: str, *, availability_zones: Sequence[str], identifier: str | None = None
+    ) -> LocalLoadBalancer:
+        """An Application Load Balancer whose AWS/ApplicationELB metrics the world publishes.
+
+        `identifier` (16 hex digits, the end of its ARN) is drawn from the seed unless given, for
+        a configuration that already names the load balancer's dimension value.
+        """
+        if name in self.load_balancers:
+            raise LoadBalancerError(f"a load balancer named {name!r} already exists")
+        balancer = LocalLoadBalancer(
+            clock=self.clock,
+            name=name,
+            identifier=identifier or self.elb_identifier(),
+            arn_prefix=f"arn:aws:elasticloadbalancing:{self.config.region}:{self.config.account_id}",
+            availability_zones=tuple(availability_zones),
+            make_identifier=self.elb_identifier,
+        )
+        self.load_balancers[name] = balancer
+        self.metrics.add_source(balancer)
+        return balancer
+
+    def elb_identifier(self) -> str:
+        """16 hex digits, as ends an ELB ARN, drawn from the world's seed."""
+        return f"{self.randomness.generator.getrandbits(64):016x}"
+
+    def _put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        # Straight into moto's backend, in the shape its PutMetricData parser hands it (and with its
+        # validation): a service publishing is not a client call, and a minute's datapoints of
+        # every queue and load balancer would cost ~25 ms a call through botocore.
+        backend = cloudwatch_backends[self.config.account_id][self.config.region]
+        _PUT_METRIC_DATA.check()
+        backend.put_metric_data(namespace, data)
 
     def emit_event(
         self,
@@ -438,6 +510,8 @@ class LocalWorld:
         self.scheduler.install(self._patches)
         self.alarms.install(self._patches)
         self.sqs_event_sources.install(self._patches)
+        self.queue_metrics.install(self._patches)
+        self._patches.replace(_DIMENSION_ORDER, _dimension_before)
         for part in parts:
             self.parts.append(part)
             part.install(self, self._patches)
@@ -447,6 +521,7 @@ class LocalWorld:
         self.eventbridge.start()
         self.scheduler.start()
         self.sqs_event_sources.start(list(self.stack.event_source_mappings))
+        self.metrics.start()
         for part in self.parts:
             part.start(self)
 

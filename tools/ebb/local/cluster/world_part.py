@@ -20,11 +20,11 @@ HTTPS server down.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import boto3
 import botocore.auth
@@ -46,6 +46,8 @@ from ebb.local.kubernetes import (
     StandInTimings,
     generate_cluster_certificates,
 )
+from ebb.local.kubernetes.pods import is_active, is_ready
+from ebb.local.load_balancer import Target
 from ebb.local.patches import PatchSet, PinnedAttribute
 from ebb.local.world import LocalWorld, LocalWorldConfig, WorldPart, start_local_world
 
@@ -175,6 +177,45 @@ class HyperPodOnEks:
         """The ARN of the EKS cluster, as HyperPod's CreateCluster names it in `Orchestrator.Eks`."""
         config = self.world.config
         return f"arn:aws:eks:{config.region}:{config.account_id}:cluster/{self.config.eks_cluster_name}"
+
+    def ready_pod_targets(
+        self, namespace: str, match_labels: Mapping[str, str]
+    ) -> Callable[[], list[Target]]:
+        """The healthy targets of a load balancer's target group in front of some pods.
+
+        As the AWS Load Balancer Controller registers IP targets: pods of `namespace` whose labels
+        include `match_labels`, Ready and not terminating, in the zone of their node
+        (`topology.kubernetes.io/zone`). Asked afresh each time (see `ebb.local.load_balancer`).
+        """
+        kubernetes = self.kubernetes
+        wanted = dict(match_labels)
+
+        def ready_pods() -> list[Target]:
+            zones = dict(
+                kubernetes.read_all(
+                    "Node",
+                    lambda node: (
+                        node["metadata"]["name"],
+                        node["metadata"].get("labels", {}).get("topology.kubernetes.io/zone", ""),
+                    ),
+                )
+            )
+
+            def target_of(pod: Mapping[str, Any]) -> Target | None:
+                metadata = pod["metadata"]
+                labels = metadata.get("labels", {})
+                if metadata.get("namespace") != namespace or any(
+                    labels.get(k) != v for k, v in wanted.items()
+                ):
+                    return None
+                if not (is_ready(pod) and is_active(pod)):
+                    return None
+                node = pod.get("spec", {}).get("nodeName")
+                return Target(f"{namespace}/{metadata['name']}", zones.get(node, ""))
+
+            return [target for target in kubernetes.read_all("Pod", target_of) if target is not None]
+
+        return ready_pods
 
     def timeline(self) -> list[tuple[str, str, str]]:
         """The world's timeline with the cluster's (HyperPod transitions, node and pod changes)

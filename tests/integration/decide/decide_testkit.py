@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +146,24 @@ def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
 
 
 def run_past_next_tick(cluster: HyperPodOnEks, *, margin: float = 10.0) -> datetime:
-    """Run until `margin` seconds past the next whole minute (the tick's decision is done by
-    then); returns that moment, from which the tests read what happened."""
-    now = cluster.world.now()
-    next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    cluster.world.run_until(next_minute + timedelta(seconds=margin))
-    return cluster.world.now()
+    """Run until the next tick has fired and `margin` seconds more (its decision is done by then);
+    returns that moment, from which the tests read what happened.
+
+    Scheduler fires a rate schedule at a moment of its minute, not on the second (EventBridge
+    Scheduler User Guide, "Schedule types"), so the tick is watched for, not assumed.
+    """
+    world = cluster.world
+
+    def ticks() -> int:
+        return sum(1 for i in world.scheduler.invocations if i.schedule_arn.endswith("SignalsFunctionTick"))
+
+    fired = ticks()
+    for _ in range(30):
+        world.run_for(5)
+        if ticks() > fired:
+            world.run_for(margin)
+            return world.now()
+    raise AssertionError("no tick within 150 s")
 
 
 def create_example_workloads(cluster: HyperPodOnEks, config: EbbConfig) -> None:

@@ -79,7 +79,9 @@ snapshot = PoolSnapshot(
     node_pool="gpu",
     scalers={
         "batch/batch-worker": ScalerSnapshot(
-            observations={"s0-aws-sqs-queue": SqsQueueAttributes(attributes={"ApproximateNumberOfMessages": "40"})},
+            observations={
+                "s0-aws-sqs-queue": SqsQueueAttributes(attributes={"ApproximateNumberOfMessages": "40"})
+            },
             replicas=ReplicaCounts(spec=0, status=0, ready=0),
         ),
         "serving/llm-inference": ScalerSnapshot(
@@ -88,7 +90,10 @@ snapshot = PoolSnapshot(
             replicas=ReplicaCounts(spec=0, status=0, ready=0),
         ),
     },
-    groups={"gpu-g5-use1a": GroupCounts(current=0, target=0), "gpu-g6e-use1b": GroupCounts(current=0, target=0)},
+    groups={
+        "gpu-g5-use1a": GroupCounts(current=0, target=0),
+        "gpu-g6e-use1b": GroupCounts(current=0, target=0),
+    },
 )
 start = time.perf_counter()
 decide_pool(snapshot, PoolState(), config, now)
@@ -135,7 +140,9 @@ def _run(code: str, *args: str, env: dict[str, str]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per measurement (median)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -145,7 +152,10 @@ def main() -> None:
         app = str(ROOT / "functions" / "decide" / "app.py")
         bare = statistics.median(_run(BARE, env=env)[0] for _ in range(args.runs))
         ebb = statistics.median(_run(EBB, app, env=env)[0] for _ in range(args.runs))
-        decisions = [_run(FIRST_DECISION, str(config_dir), str(ROOT / "layers" / "ebb"), env=env) for _ in range(args.runs)]
+        decisions = [
+            _run(FIRST_DECISION, str(config_dir), str(ROOT / "layers" / "ebb"), env=env)
+            for _ in range(args.runs)
+        ]
     first = statistics.median(d[0] for d in decisions)
     later = statistics.median(d[1] for d in decisions)
     print(f"Python {sys.version.split()[0]}, one core, median of {args.runs} fresh interpreters")
@@ -154,7 +164,11 @@ def main() -> None:
     print(f"ebb's own init overhead:                            {ebb - bare:6.3f} s   (goal <= 0.300 s)")
     print(f"first pool decision, compute only:                  {first:6.3f} s   (goal <= 0.300 s)")
     print(f"a later pool decision:                              {later:6.3f} s")
-    print(json.dumps({"bare_s": bare, "ebb_s": ebb, "overhead_s": ebb - bare, "first_s": first, "later_s": later}))
+    print(
+        json.dumps(
+            {"bare_s": bare, "ebb_s": ebb, "overhead_s": ebb - bare, "first_s": first, "later_s": later}
+        )
+    )
 
 
 if __name__ == "__main__":

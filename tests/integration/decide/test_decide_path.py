@@ -21,9 +21,17 @@ import pytest
 
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import (
+    BATCH,
+    ROOT,
+    STACK,
+    audit,
+    deployed,
+    kubernetes,
+    run_past_next_tick,
+    send_jobs,
+)
 from ebb.service.signals import scaler_alarms
-
-from .decide_testkit import BATCH, ROOT, STACK, audit, deployed, kubernetes, run_past_next_tick, send_jobs
 
 EVENTS = ROOT / "events"
 WORKER = "batch/batch-worker"

@@ -1,8 +1,10 @@
-"""The project's own template.yaml, deployed into the local world with the shipped example
-configuration, and the cluster the example describes: what the decide-path tests run on.
+"""The project's own template.yaml deployed into the local world, as `sam deploy` would deploy
+it into an account, with a configuration and the cluster that configuration describes (its
+HyperPod cluster, the Deployments its ScaledObjects scale, their queues).
 
-Differences from the example, each stated: shadow mode is off (the tests check actions), and
-the configuration is read from a directory on disk (`ConfigDir`) rather than the bundled layer.
+What the decide-path tests and benchmarks run on (and the demo will). Differences from a real
+deployment, each stated: the configuration is read from a directory on disk (the `ConfigDir`
+parameter) rather than the bundled layer, and shadow mode is set by the caller.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ebb.local.kubernetes import ClusterCertificates, StandInTimings
 from ebb.local.world import LocalWorldConfig
 
 ROOT = Path(__file__).resolve().parents[3]
+"""The repository (tools/ebb/local/ is three levels down)."""
 TEMPLATE = ROOT / "template.yaml"
 EXAMPLE = ROOT / "examples" / "gpu-inference"
 SEED = 11

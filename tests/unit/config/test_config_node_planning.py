@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ebb.config import EbbConfig, ScaledObject, load_config_text
+from ebb.config import ConfigValidationError, EbbConfig, ScaledObject, load_config_text
 from ebb.config.node_planning import (
     GroupCounts,
     NodePlanningConfigError,
@@ -23,8 +23,10 @@ from ebb.config.node_planning import (
 from ebb.core.nodes import (
     Budget,
     ConsolidationPolicy,
+    ExistingNode,
     NodeSelectorTerm,
     Operator,
+    RemovalKind,
     Requirement,
     Resources,
     Taint,
@@ -100,7 +102,8 @@ def test_the_example_instance_groups_and_types_map_field_by_field(docs: Any) -> 
         ("ml.g6e.12xlarge",),
         0,
     )
-    assert (g5.current_count, g5.target_count, g5.max_count, g5.paid_for) == (0, 0, None, False)
+    # The target is observed: unset, the core counts it from the nodes it is given.
+    assert (g5.current_count, g5.target_count, g5.max_count, g5.paid_for) == (0, None, None, False)
     types = {t.name: t for t in statics.instance_types}
     assert sorted(types) == ["ml.g5.12xlarge", "ml.g6e.12xlarge"]
     g5_type = types["ml.g5.12xlarge"]
@@ -225,3 +228,66 @@ def test_observed_group_counts_reach_the_core(docs: Any) -> None:
     }
     with pytest.raises(KeyError, match="not on node pool"):
         planning_input(config, "gpu", now=NOW, replicas={"serving/other": 1})
+
+
+def test_without_observed_counts_a_groups_target_is_counted_from_its_nodes(docs: Any) -> None:
+    """Leaving group_counts out must not make an idle node unremovable (a target of 0 did)."""
+    config = _load(docs)
+    idle = ExistingNode(
+        name="idle",
+        node_pool="gpu",
+        instance_group="gpu-g5-use1a",
+        instance_type="ml.g5.12xlarge",
+        initialized_at=NOW - timedelta(hours=1),
+    )
+    plan = plan_nodes(planning_input(config, "gpu", now=NOW, replicas={}, nodes=(idle,))).for_pool("gpu")
+    assert [(r.node, r.kind) for r in plan.removals] == [("idle", RemovalKind.EMPTY)]
+    assert [(t.instance_group, t.target_before, t.target_after) for t in plan.targets] == [
+        ("gpu-g5-use1a", 1, 0)
+    ]
+
+
+# The kubelet's maxPods counts every pod on the node, DaemonSet pods included
+# (https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/ `maxPods`), so the
+# DaemonSets' pod slots are per-node overhead like their CPU and memory.
+
+
+def test_node_overhead_states_the_daemon_sets_pod_slots(docs: Any) -> None:
+    docs.binding["spec"]["nodeOverhead"] = {"cpu": "500m", "memory": "1Gi", "pods": 3}
+    pool = pool_statics(_load(docs), "gpu").node_pool
+    assert pool.daemonset_overhead == Resources(cpu_millis=500, memory_bytes=GIB, pods=3)
+
+
+def test_the_daemon_sets_pod_slots_limit_the_pods_a_new_node_takes(docs: Any) -> None:
+    """A node takes 110 pods; with 108 slots held by DaemonSets, three tiny pods need two nodes."""
+    docs.binding["spec"]["nodeOverhead"] = {"pods": 108}
+    docs.binding["spec"]["scalers"][0]["podSpec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "1m", "memory": "1Mi", "nvidia.com/gpu": "0"}
+    }
+    config = _load(docs)
+    two_slots_left = plan_nodes(
+        planning_input(config, "gpu", now=NOW, replicas={"serving/llm-inference": 3})
+    ).for_pool("gpu")
+    assert two_slots_left.nodes_added == 2
+    assert {count for new in two_slots_left.new_nodes for _, count in new.pods_per_node} <= {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("overhead", "message"),
+    [
+        ({"pods": "2.5"}, "spec.nodeOverhead.pods: 2.5 is not a whole number of pods"),
+        ({"nvidia.com/gpu": "500m"}, r"spec.nodeOverhead.nvidia.com/gpu: 500m is not a whole number"),
+        (
+            {"hugepages-2Mi": "1Gi"},
+            r"spec.nodeOverhead.hugepages-2Mi: 'hugepages-2Mi' is not planned per node; allowed here: "
+            r"cpu, memory, nvidia.com/gpu, pods",
+        ),
+    ],
+)
+def test_node_overhead_names_only_what_the_planner_packs(
+    docs: Any, overhead: dict[str, Any], message: str
+) -> None:
+    docs.binding["spec"]["nodeOverhead"] = overhead
+    with pytest.raises(ConfigValidationError, match=message) as raised:
+        _load(docs)
+    assert len(raised.value.errors) == 1

@@ -167,6 +167,24 @@ def _default_idle() -> IdleRule:
     return IdleRule()
 
 
+# What `nodeOverhead` may state: the resources the node planner packs. DaemonSet pods take pod
+# slots too (the kubelet's maxPods counts every pod), hence `pods`; counted resources are whole.
+NODE_OVERHEAD_RESOURCES = ("cpu", "memory", "nvidia.com/gpu", "pods")
+_WHOLE_OVERHEAD_RESOURCES = ("nvidia.com/gpu", "pods")
+
+
+def _node_overhead_findings(overhead: ResourceList) -> Iterator[Finding]:
+    for name, quantity in overhead.items():
+        path = ("nodeOverhead", name)
+        if name not in NODE_OVERHEAD_RESOURCES:
+            yield error_at(
+                path,
+                f"{name!r} is not planned per node; allowed here: {', '.join(NODE_OVERHEAD_RESOURCES)}",
+            )
+        elif name in _WHOLE_OVERHEAD_RESOURCES and quantity.value != quantity.value.to_integral_value():
+            yield error_at(path, f"{quantity} is not a whole number of {name}")
+
+
 class ClusterBindingSpec(ManifestModel):
     """`spec` of the ClusterBinding."""
 
@@ -181,6 +199,7 @@ class ClusterBindingSpec(ManifestModel):
     instance_catalogue: CatalogueOverride | None = Field(None, alias="instanceCatalogue")
 
     def findings(self) -> Iterator[Finding]:
+        yield from _node_overhead_findings(self.node_overhead)
         for index, group in enumerate(self.hyper_pod_cluster.instance_groups):
             zone_region = _ZONE_RE.match(group.availability_zone)
             if zone_region is not None and zone_region.group(1) != self.region:

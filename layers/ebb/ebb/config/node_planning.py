@@ -62,7 +62,7 @@ from ebb.core.nodes import (
     to_planner_resources,
 )
 from ebb.core.nodes.catalogue import node_labels
-from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, to_millis, to_units
+from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, PODS, to_millis, to_units
 
 GIB = Decimal(2**30)
 
@@ -77,7 +77,7 @@ class PoolStatics:
 
     node_pool: NodePool
     instance_groups: tuple[InstanceGroup, ...]
-    """The pool's groups with their configured minimum; counts are zero until observed."""
+    """The pool's groups with their configured minimum; counts are unknown until observed."""
     instance_types: tuple[InstanceType, ...]
     scaled_objects: tuple[ScaledObject, ...]
     """The ScaledObjects whose pods land on this pool."""
@@ -132,7 +132,11 @@ def instance_type(spec: InstanceTypeSpec) -> InstanceType:
 
 
 def instance_group(facts: InstanceGroupFacts) -> InstanceGroup:
-    """A ClusterBinding instance group as the core's (counts zero: they are observed, not configured)."""
+    """A ClusterBinding instance group as the core's.
+
+    Counts are observed, not configured: the current count starts at zero and the target is left
+    for the core to count from the nodes it is given, unless `planning_input` has HyperPod's figure.
+    """
     return InstanceGroup(
         name=facts.name,
         zone=facts.availability_zone,
@@ -206,12 +210,17 @@ def disruption(pool: ConfigNodePool) -> Disruption:
 
 
 def node_overhead(config: EbbConfig) -> Resources:
-    """The binding's `nodeOverhead` (DaemonSets on every node) as the core's per-node overhead."""
+    """The binding's `nodeOverhead` (DaemonSets on every node) as the core's per-node overhead.
+
+    `pods` is the DaemonSet pods' share of the node's pod slots (validation allows only the four
+    resources the core packs, and whole numbers of GPUs and pods).
+    """
     overhead = config.node_overhead()
     return Resources(
         cpu_millis=to_millis(overhead.get(CPU, Decimal(0))),
         memory_bytes=to_units(overhead.get(MEMORY, Decimal(0))),
         gpus=to_units(overhead.get(NVIDIA_GPU, Decimal(0))),
+        pods=to_units(overhead.get(PODS, Decimal(0))),
     )
 
 
@@ -382,7 +391,8 @@ def planning_input(
 
     `replicas` maps each pod group's name (`pod_group_name`) to its desired replicas; a
     ScaledObject of the pool not named there wants none. `group_counts` are the groups' observed
-    counts (HyperPod's DescribeCluster); absent, a group counts as empty.
+    counts (HyperPod's DescribeCluster); absent, a group's target is the number of `nodes` listed
+    for it that are not being deleted.
     """
     statics = pool_statics(config, pool_name)
     known = {pod_group_name(so) for so in statics.scaled_objects}

@@ -200,3 +200,29 @@ def test_latest_hit(expression: str, moment: datetime, expected: datetime) -> No
 
 def test_a_schedule_that_never_fires_is_never_active() -> None:
     assert CronSchedule.parse("0 0 31 2 *").latest_at_or_before(NOW) is None
+
+
+# robfig/cron v3 ``parser.go`` ``getRange``: "N/step" runs from N to the field's maximum, a range
+# with a step stops at its end, and only a bare "*" (step 1) counts as unrestricted for the
+# day-of-month / day-of-week rule.
+
+
+def test_steps_run_to_the_end_of_the_field_or_of_their_range() -> None:
+    assert CronSchedule.parse("5/15 * * * *").minutes == frozenset({5, 20, 35, 50})
+    assert CronSchedule.parse("0 0 1-10/3 * *").days == frozenset({1, 4, 7, 10})
+    every_other_day = CronSchedule.parse("0 0 */2 * 1")
+    assert (every_other_day.days_star, every_other_day.weekdays_star) == (False, False)
+    assert CronSchedule.parse("0 0 */1 * 1").days_star
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 0 * foo *", r"^month: 'foo' is not a number or a name$"),
+        ("x 0 * * *", r"^minute: 'x' is not a number$"),
+        ("1,,2 * * * *", r"^minute: empty element in '1,,2'$"),
+    ],
+)
+def test_cron_errors_say_which_field_and_what(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=message):
+        CronSchedule.parse(expression)

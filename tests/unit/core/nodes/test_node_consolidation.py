@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from ebb.core.nodes import (
     Budget,
     ConsolidationPolicy,
@@ -296,3 +299,161 @@ def test_a_node_that_receives_pending_pods_is_not_removed_in_the_same_plan() -> 
     assert [(p.node, p.count) for p in decision.placements] == [("a", 1)]
     assert "a" not in [r.node for r in decision.removals]
     assert {b.node: b.why for b in decision.blocked} == {"a": "receives pending pods in this plan"}
+
+
+# --- the same-type rule across instance groups ---------------------------------------------------
+# kubernetes-sigs/karpenter ``pkg/controllers/disruption/multinodeconsolidation.go``
+# ``filterOutSameType`` (commit 16a047534beaf0d825f44e1ef46d584c7abddeb7; renamed
+# ``filterOutSameInstanceType`` later): when a candidate's instance type is among the replacement's
+# options, every option must be strictly cheaper than the cheapest candidate of that type, or the
+# command is dropped ("we should just keep that one and do a deletion only to reduce cluster
+# disruption"). Its test in the consolidation suite: "won't merge 2 nodes into 1 of the same type"
+# (expects the node with the fewest pods deleted and the other left alone). The price filter it
+# calls keeps only options cheaper than that price (``filterByPrice``).
+
+TWIN_TYPES = (
+    InstanceType(name="tiny", vcpus=2, memory_mib=8192, price_per_hour=0.10),
+    *TYPES,
+)
+
+
+def decide_in_two_zones(nodes: list[ExistingNode], web: int, groups: tuple[InstanceGroup, ...]) -> NodePlan:
+    """The README's layout: one pool over instance groups of one type, one group per zone."""
+    groups = tuple(
+        g.model_copy(update={"target_count": sum(1 for n in nodes if n.instance_group == g.name)})
+        for g in groups
+    )
+    pool = NodePool(name="default", instance_groups=tuple(g.name for g in groups), disruption=EVERYTHING)
+    workload = (PodGroup(name="web", replicas=web, requests=Resources.of(cpu="1", memory="1Gi")),)
+    return plan_nodes(
+        PlanningInput(
+            now=NOW,
+            pod_groups=workload,
+            node_pools=(pool,),
+            instance_groups=groups,
+            instance_types=TWIN_TYPES,
+            nodes=tuple(nodes),
+        )
+    ).for_pool("default")
+
+
+def zone_group(name: str, zone: str, type_name: str) -> InstanceGroup:
+    return InstanceGroup(name=name, zone=zone, instance_types=(type_name,))
+
+
+def test_multi_node_consolidation_never_launches_a_twin_in_the_other_zone() -> None:
+    """Two large nodes in zone a hold 2 and 1 pods; a large node in zone b is no replacement."""
+    groups = (zone_group("large-a", "z-a", "large"), zone_group("large-b", "z-b", "large"))
+    nodes = [
+        node("two", pods={"web": 2}, instance_group="large-a"),
+        node("one", pods={"web": 1}, instance_group="large-a"),
+    ]
+    decision = decide_in_two_zones(nodes, 3, groups)
+    assert removed(decision) == [("one", RemovalKind.DELETE)]
+    assert not decision.replacements
+    assert [(m.group, m.destination, m.count) for m in decision.moves] == [("web", "two", 1)]
+
+
+def test_the_twin_rule_holds_when_the_candidates_sit_in_both_zones() -> None:
+    groups = (zone_group("large-a", "z-a", "large"), zone_group("large-b", "z-b", "large"))
+    nodes = [
+        node("two", pods={"web": 2}, instance_group="large-a"),
+        node("one", pods={"web": 1}, instance_group="large-b"),
+    ]
+    decision = decide_in_two_zones(nodes, 3, groups)
+    assert removed(decision) == [("one", RemovalKind.DELETE)]
+    assert not decision.replacements
+
+
+def test_a_strictly_cheaper_type_still_replaces_several_nodes() -> None:
+    """filterOutSameType's second example: [2xl, 2xl, small] -> nano is kept, small is filtered out."""
+    groups = (
+        zone_group("large-a", "z-a", "large"),
+        zone_group("small-a", "z-a", "small"),
+        zone_group("small-b", "z-b", "small"),
+        zone_group("tiny-b", "z-b", "tiny"),
+    )
+    nodes = [
+        node("l1", pods={"web": 1}, instance_group="large-a"),
+        node("l2", pods={"web": 1}, instance_group="large-a"),
+    ]
+    # Both large nodes go; the cheapest option holding 2 pods is tiny (small would be allowed too:
+    # no candidate is small, but tiny is cheaper).
+    decision = decide_in_two_zones(nodes, 2, groups)
+    assert sorted(removed(decision)) == [("l1", RemovalKind.REPLACE), ("l2", RemovalKind.REPLACE)]
+    assert [(r.instance_group, r.count) for r in decision.replacements] == [("tiny-b", 1)]
+
+
+def test_a_candidates_type_in_the_options_caps_every_option_at_its_price() -> None:
+    """[large, large, small] -> one small elsewhere is capped at the small candidate's price: refused."""
+    groups = (
+        zone_group("large-a", "z-a", "large"),
+        zone_group("small-a", "z-a", "small"),
+        zone_group("small-b", "z-b", "small"),
+    )
+    nodes = [
+        node("s", "small", pods={"web": 1}, instance_group="small-a"),
+        node("l1", pods={"web": 1}, instance_group="large-a"),
+        node("l2", pods={"web": 1}, instance_group="large-a"),
+    ]
+    decision = decide_in_two_zones(nodes, 3, groups)
+    # Without tiny, a small replacement costs what keeping "s" costs: delete the large nodes instead.
+    assert sorted(removed(decision)) == [("l1", RemovalKind.DELETE), ("l2", RemovalKind.DELETE)]
+    assert not decision.replacements
+    assert sorted((m.destination, m.count) for m in decision.moves) == [("s", 2)]
+
+
+def test_single_node_replacement_never_launches_its_own_type_elsewhere() -> None:
+    """singlenodeconsolidation: the replacement must be strictly cheaper than the candidate."""
+    groups = (zone_group("large-a", "z-a", "large"), zone_group("large-b", "z-b", "large"))
+    decision = decide_in_two_zones([node("only", pods={"web": 14}, instance_group="large-a")], 14, groups)
+    assert removed(decision) == []
+    assert not decision.replacements
+
+
+# --- an instance group's target and the nodes listed for it --------------------------------------
+
+
+def _idle_pool_input(target_count: int | None, *, deleting: bool = False) -> PlanningInput:
+    fields: dict[str, object] = {"name": "ig-large", "zone": "z1", "instance_types": ("large",)}
+    if target_count is not None:
+        fields["target_count"] = target_count
+    return PlanningInput(
+        now=NOW,
+        pod_groups=(PodGroup(name="web", replicas=0, requests=Resources.of(cpu="1")),),
+        node_pools=(NodePool(name="default", instance_groups=("ig-large",), disruption=EVERYTHING),),
+        instance_groups=(InstanceGroup.model_validate(fields),),
+        instance_types=TYPES,
+        nodes=(node("idle-1"), node("idle-2", deleting=deleting)),
+    )
+
+
+def test_an_unset_target_is_the_nodes_listed_for_the_group() -> None:
+    """A caller who leaves target_count out still gets scale-in, counted from the nodes given."""
+    decision = plan_nodes(_idle_pool_input(None)).for_pool("default")
+    assert removed(decision) == [("idle-1", RemovalKind.EMPTY), ("idle-2", RemovalKind.EMPTY)]
+    assert [(t.target_before, t.target_after) for t in decision.targets] == [(2, 0)]
+
+
+def test_a_node_being_deleted_is_not_counted_in_a_derived_target() -> None:
+    """Its removal is already under way: counting it would let the group fall below its minimum."""
+    decision = plan_nodes(_idle_pool_input(None, deleting=True)).for_pool("default")
+    assert removed(decision) == [("idle-1", RemovalKind.EMPTY)]
+    assert [(t.target_before, t.target_after) for t in decision.targets] == [(1, 0)]
+
+
+def test_a_target_below_the_nodes_listed_is_refused() -> None:
+    with pytest.raises(
+        ValidationError,
+        match=r"instance_groups\[0\] 'ig-large': target_count 0 is below the 2 node\(s\) listed "
+        r"for it that are not being deleted",
+    ):
+        _idle_pool_input(0)
+    # A node being deleted may already be out of HyperPod's target: 1 is consistent.
+    assert _idle_pool_input(1, deleting=True).nodes[1].deleting
+
+
+def test_a_target_above_the_nodes_listed_counts_nodes_still_to_come() -> None:
+    """HyperPod may not list a requested node yet: the target, not the list, floors the group."""
+    decision = plan_nodes(_idle_pool_input(3)).for_pool("default")
+    assert [(t.target_before, t.target_after) for t in decision.targets] == [(3, 1)]

@@ -88,6 +88,7 @@ def plan(
     unavailable: UnavailableOfferings | None = None,
     now: datetime = NOW,
     overhead: Resources = ZERO,
+    exact_search_states: int = 20_000,
 ) -> NodePlans:
     groups = groups if groups is not None else [group(t.name) for t in types]
     pools = (
@@ -108,6 +109,7 @@ def plan(
             instance_types=tuple(types),
             nodes=nodes,
             unavailable=unavailable or UnavailableOfferings(),
+            exact_search_states=exact_search_states,
         )
     )
 
@@ -393,3 +395,70 @@ def test_inputs_are_checked_with_the_path_of_the_problem() -> None:
         )
     with pytest.raises(ValidationError, match="paid_for capacity needs max_count"):
         group("small", paid_for=True)
+
+
+# --- equal-cost plans ----------------------------------------------------------------------------
+# kubernetes-sigs/karpenter pkg/controllers/provisioning/scheduling/suite_test.go, "should create new
+# nodes when a node is at capacity" (commit 008f4653825c237b9a4c84c3435f3583b25ab83e): 40 pods that
+# fit two to a node land on 20 nodes of the largest type, never on more, smaller nodes; the
+# scheduler opens a node only for a pod that fits on none it has.
+
+# The shipped catalogue's figures (layers/ebb/ebb/config/instance_catalogue.json, sagemaker-us-east-1):
+# eight ml.p5.4xlarge cost exactly one ml.p5.48xlarge.
+P5 = [
+    itype("ml.p5.4xlarge", 16, 256, 7.912, gpus=1),
+    itype("ml.p5.48xlarge", 192, 2048, 63.296, gpus=8),
+]
+
+
+def tie_note(plans: NodePlans) -> str:
+    (note,) = [n for n in plans.for_pool("default").notes if n.code == "TieBreak"]
+    return note.message
+
+
+@pytest.mark.parametrize("exact_search_states", [20_000, 0], ids=["exact", "heuristic"])
+def test_equal_cost_plans_go_to_fewer_nodes(exact_search_states: int) -> None:
+    result = plan(P5, [pods("llm", 8, "4", "32Gi", gpus=1)], exact_search_states=exact_search_states)
+    assert launched(result) == {"ig-ml.p5.48xlarge": 1}
+    assert result.for_pool("default").exact is bool(exact_search_states)
+    assert tie_note(result).startswith("1 new node(s) rather than 8 at the same $63.2960/h")
+
+
+@pytest.mark.parametrize("exact_search_states", [20_000, 0], ids=["exact", "heuristic"])
+def test_prices_that_differ_in_the_last_bits_are_a_tie(exact_search_states: int) -> None:
+    """3 x 0.7 is 2.0999999999999996 in floating point: not cheaper than one node at 2.1."""
+    types = [itype("one-gpu", 8, 32, 0.7, gpus=1), itype("three-gpu", 24, 96, 2.1, gpus=3)]
+    result = plan(types, [pods("llm", 3, "2", "8Gi", gpus=1)], exact_search_states=exact_search_states)
+    assert launched(result) == {"ig-three-gpu": 1}
+    assert "rather than 3" in tie_note(result)
+
+
+def test_a_cheaper_plan_wins_over_fewer_nodes_and_says_no_tie() -> None:
+    types = [itype("one-gpu", 8, 32, 0.69, gpus=1), itype("three-gpu", 24, 96, 2.1, gpus=3)]
+    result = plan(types, [pods("llm", 3, "2", "8Gi", gpus=1)])
+    assert launched(result) == {"ig-one-gpu": 3}
+    assert not [n for n in result.for_pool("default").notes if n.code == "TieBreak"]
+
+
+def test_many_pods_are_solved_exactly_bottom_up_with_the_same_tie_break() -> None:
+    """640 pods (above the memoised recursion's 600): the bottom-up sweep finds 80 large nodes."""
+    result = plan(P5, [pods("llm", 640, "4", "32Gi", gpus=1)])
+    assert result.for_pool("default").exact
+    assert launched(result) == {"ig-ml.p5.48xlarge": 80}
+    assert tie_note(result).startswith("80 new node(s) rather than 640 at the same $5063.6800/h")
+
+
+def test_many_pods_bottom_up_still_take_the_cheaper_plan() -> None:
+    cheaper_small = [itype("ml.p5.4xlarge", 16, 256, 7.9, gpus=1), P5[1]]
+    result = plan(cheaper_small, [pods("llm", 610, "4", "32Gi", gpus=1)])
+    assert result.for_pool("default").exact
+    assert launched(result) == {"ig-ml.p5.4xlarge": 610}
+    assert not [n for n in result.for_pool("default").notes if n.code == "TieBreak"]
+
+
+def test_a_heuristic_plan_says_it_is_not_proven() -> None:
+    """Too many combinations for the exact search (9 > 5): heuristics, refined, and said so."""
+    result = plan(P5, [pods("llm", 8, "4", "32Gi", gpus=1)], exact_search_states=5)
+    assert result.for_pool("default").exact is False
+    assert launched(result) == {"ig-ml.p5.48xlarge": 1}
+    assert [n.code for n in result.for_pool("default").notes] == ["Heuristic", "TieBreak"]

@@ -114,3 +114,32 @@ def test_unknown_extended_resources_are_refused_by_name() -> None:
 def test_ephemeral_storage_is_not_packed() -> None:
     pod = PodResources(containers=(ContainerResources(requests={"ephemeral-storage": "10Gi", "cpu": "1"}),))
     assert to_planner_resources(effective_requests(pod)) == Resources(cpu_millis=1000, pods=1)
+
+
+def test_an_init_container_alone_sets_a_resource_no_container_requests() -> None:
+    """The init maximum starts from nothing: half a core stays half a core."""
+    pod = PodResources(
+        containers=(ContainerResources(requests={"memory": "1Gi"}),),
+        init_containers=(ContainerResources(requests={"cpu": "500m"}),),
+    )
+    assert effective_requests(pod) == {"memory": Decimal(GIB), "cpu": Decimal("0.5")}
+
+
+def test_a_pod_requesting_no_cpu_needs_none() -> None:
+    pod = PodResources(containers=(ContainerResources(requests={"memory": "1Gi"}),))
+    assert to_planner_resources(effective_requests(pod)) == Resources(memory_bytes=GIB, pods=1)
+
+
+def test_every_unknown_resource_is_named_and_fractional_gpus_are_refused() -> None:
+    pod = PodResources(
+        containers=(ContainerResources(requests={"example.com/b": "1", "example.com/a": "2", "cpu": "1"}),)
+    )
+    with pytest.raises(
+        UnsupportedResource,
+        match=r"^unsupported resource\(s\) example\.com/a, example\.com/b: the node planner packs cpu, "
+        r"memory and nvidia\.com/gpu$",
+    ):
+        to_planner_resources(effective_requests(pod))
+    half = PodResources(containers=(ContainerResources(requests={"nvidia.com/gpu": "500m"}),))
+    with pytest.raises(UnsupportedResource, match=r"^nvidia\.com/gpu must be a whole number, got 0\.5"):
+        to_planner_resources(effective_requests(half))

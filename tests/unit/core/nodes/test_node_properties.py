@@ -166,6 +166,20 @@ def problems(draw: st.DrawFn, constrained: bool = True) -> PlanningInput:
                 if draw(st.integers(0, 3)) == 0:
                     key = OfferingKey(instance_group=group.name, instance_type=type_name, zone=group.zone)
                     unavailable = unavailable.mark(key, NOW - timedelta(minutes=draw(st.integers(0, 5))))
+    # A group's target counts at least its listed nodes that are not being deleted (PlanningInput
+    # refuses less); the drawn target is what is requested beyond them, the headroom kept.
+    for position, group in enumerate(groups):
+        listed = sum(1 for n in nodes if n.instance_group == group.name and not n.deleting)
+        target = max(group.target_count or 0, listed)
+        groups[position] = group.model_copy(
+            update={
+                "target_count": target,
+                "current_count": target,
+                "max_count": None
+                if group.max_count is None
+                else group.max_count - (group.target_count or 0) + target,
+            }
+        )
     return PlanningInput(
         now=NOW,
         pod_groups=tuple(pod_groups),

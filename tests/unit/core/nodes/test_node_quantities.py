@@ -86,3 +86,28 @@ def test_resources_read_well() -> None:
     )
     assert format_cpu(2000) == "2"
     assert format_memory(512) == "512"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (1023, "1023"),
+        (1024, "1Ki"),
+        (1536 * MIB, "1.5Gi"),
+        (3 * MIB, "3Mi"),
+        (2**40, "1Ti"),
+        (5 * 2**40 + 2**39, "5.5Ti"),
+        (123456789, "117.7Mi"),
+    ],
+)
+def test_memory_reads_in_the_largest_binary_unit(size: int, text: str) -> None:
+    assert format_memory(size) == text
+
+
+def test_resources_add_component_wise() -> None:
+    total = Resources(cpu_millis=1, memory_bytes=2, gpus=3, pods=4) + Resources(
+        cpu_millis=10, memory_bytes=20, gpus=30, pods=40
+    )
+    assert total == Resources(cpu_millis=11, memory_bytes=22, gpus=33, pods=44)
+    assert format_cpu(1500) == "1500m"
+    assert format_cpu(0) == "0"

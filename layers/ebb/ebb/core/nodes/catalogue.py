@@ -83,8 +83,12 @@ class InstanceGroup(BaseModel):
     instance_types: tuple[str, ...] = Field(min_length=1)
     current_count: int = Field(default=0, ge=0)
     """Instances that exist now."""
-    target_count: int = Field(default=0, ge=0)
-    """The group's requested count (existing plus still launching)."""
+    target_count: int | None = Field(default=None, ge=0)
+    """The group's requested count (existing plus still launching).
+
+    ``None``: :class:`~ebb.core.nodes.inputs.PlanningInput` counts the nodes it lists for the group
+    that are not being deleted. A stated count below that number is refused there.
+    """
     min_count: int = Field(default=0, ge=0)
     max_count: int | None = Field(default=None, ge=0)
     paid_for: bool = False
@@ -106,10 +110,9 @@ class InstanceGroup(BaseModel):
             )
         return self
 
-    @property
-    def headroom(self) -> int | None:
-        """How many more nodes the group may be asked for (``None``: no cap)."""
-        return None if self.max_count is None else max(self.max_count - self.target_count, 0)
+    def headroom(self, target_count: int) -> int | None:
+        """How many more nodes the group may be asked for at ``target_count`` (``None``: no cap)."""
+        return None if self.max_count is None else max(self.max_count - target_count, 0)
 
     @property
     def capacity_type(self) -> str:

@@ -155,15 +155,17 @@ class _Simulation:
         """Moves for the candidates' pods, and the replacement needed (option, price, pods), or ``None``.
 
         A replacement must cost less than the candidates together and, like Karpenter's
-        ``filterOutSameType``, less than any candidate of its own instance group (otherwise keeping
-        that candidate and deleting the others is the same saving with less disruption).
+        ``filterOutSameType``, when some option that could hold the pods has the instance type of a
+        candidate, every option must cost less than the cheapest candidate of that type: replacing
+        nodes with a twin of one of them (in any group or zone) is the saving of deleting the others,
+        with more disruption and a launch that can fail for capacity.
         """
         leaving = {c.node.name for c in candidates} | self.gone
         total_price = sum(c.price for c in candidates)
-        same_group_price: dict[str, float] = {}
+        type_price: dict[str, float] = {}
         for candidate in candidates:
-            name = candidate.group.name
-            same_group_price[name] = min(same_group_price.get(name, candidate.price), candidate.price)
+            for kind in candidate.types:
+                type_price[kind.name] = min(type_price.get(kind.name, candidate.price), candidate.price)
         free: dict[str, Vector] = {}
         moves: list[tuple[str, str, int]] = []
         rest: dict[str, int] = {}
@@ -217,14 +219,23 @@ class _Simulation:
         for group_name, count in rest.items():
             need = add(need, scale(self.pod_groups[group_name].vector, count))
             mask &= home.option_mask(self.pod_groups[group_name])
+        fitting = [
+            launch
+            for launch in home.options
+            if mask >> launch.option.index & 1
+            and launch.option.available != 0
+            and fits(need, launch.option.capacity)
+            and launch.option.cost < total_price
+        ]
+        # One cap for all options, as Karpenter applies it to the replacement's whole type list.
+        cap = min(
+            (type_price[kind.name] for launch in fitting for kind in launch.types if kind.name in type_price),
+            default=total_price,
+        )
         best: tuple[int, float] | None = None
-        for launch in home.options:
+        for launch in fitting:
             option = launch.option
-            if not mask >> option.index & 1 or option.available == 0 or not fits(need, option.capacity):
-                continue
-            if option.cost >= min(total_price, same_group_price.get(launch.group.name, total_price)):
-                continue
-            if best is None or option.cost < best[1]:
+            if option.cost < cap and (best is None or option.cost < best[1]):
                 best = (option.index, option.cost)
         if best is None:
             return None

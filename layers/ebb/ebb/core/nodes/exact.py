@@ -3,10 +3,12 @@
 A *pattern* is what one node can hold: a number of pods of each group that fits one launch option
 allowed for all of them; its cost is the cheapest such option. The cheapest packing of a multiset
 of pods is the cheapest pattern holding at least one pod of its first group plus the cheapest
-packing of the rest, which a memoised recursion evaluates. States are count vectors stored in one
-integer with a guard bit per field, so "pattern fits in state" and "state minus pattern" are one
-subtraction each. Options another option beats outright are left out first (an optimal packing
-never needs them).
+packing of the rest, which a memoised recursion evaluates. Of equally cheap packings the one with
+fewer nodes wins (:func:`~ebb.core.nodes.packing.better`), and the most nodes a set-aside equally
+cheap packing needed is kept, so that the plan can say a tie-break decided. States are count
+vectors stored in one integer with a guard bit per field, so "pattern fits in state" and "state
+minus pattern" are one subtraction each. Options another option beats outright are left out first
+(an optimal packing never needs them).
 
 It ignores group maxima and pool limits; :func:`exact_pack` returns ``None`` when its answer would
 break one, when the problem has too many states, or when its work budget runs out (the search is
@@ -16,9 +18,23 @@ pure Python: a budget in steps, not a clock, bounds it), and the caller falls ba
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing, bits, dominated, within
+from ebb.core.nodes.packing import (
+    COST_TOLERANCE,
+    Batch,
+    Item,
+    Limits,
+    Option,
+    Packing,
+    better,
+    bits,
+    dominated,
+    same_cost,
+    within,
+)
 from ebb.core.nodes.quantities import Vector, fits
 
 DEFAULT_WORK = 3_000_000
@@ -127,7 +143,44 @@ def _patterns(
 # within Python's default recursion limit; above it the bottom-up sweep takes over.
 RECURSION_PODS = 600
 
-_Solution = dict[int, tuple[float, "_Pattern | None"]]
+
+class _Best(NamedTuple):
+    """The cheapest packing of one state: its cost, its nodes, the first node's pattern.
+
+    ``most`` is the largest node count among the equally cheap packings the search met.
+    """
+
+    cost: float
+    nodes: int
+    most: int
+    pattern: _Pattern | None
+
+
+_NOTHING = _Best(0.0, 0, 0, None)
+_IMPOSSIBLE = _Best(math.inf, 0, 0, None)
+
+_Solution = dict[int, _Best]
+
+
+def _choose(candidates: list[_Pattern], guarded: int, guard: int, rest_of: Callable[[int], _Best]) -> _Best:
+    """The best of ``candidates`` for one state (``guarded``: the state with its guard bits set)."""
+    choice = _IMPOSSIBLE
+    for pattern in candidates:
+        rest = guarded - pattern.encoded
+        # The rest costs at least nothing: a pattern dearer than the best total cannot tie it.
+        if rest & guard != guard or pattern.cost > choice.cost + COST_TOLERANCE:
+            continue
+        after = rest_of(rest & ~guard)
+        total = pattern.cost + after.cost
+        nodes = after.nodes + 1
+        most = after.most + 1
+        if better(total, nodes, choice.cost, choice.nodes):
+            if same_cost(total, choice.cost):
+                most = max(most, choice.most)
+            choice = _Best(total, nodes, most, pattern)
+        elif same_cost(total, choice.cost) and most > choice.most:
+            choice = _Best(choice.cost, choice.nodes, most, choice.pattern)
+    return choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,26 +200,18 @@ class _Layout:
 
 def _top_down(layout: _Layout, full: int, budget: WorkBudget) -> _Solution | None:
     """Memoised recursion from the full state: only states some packing reaches are solved."""
-    best: _Solution = {0: (0.0, None)}
+    best: _Solution = {0: _NOTHING}
 
-    def solve(state: int) -> float:
+    def solve(state: int) -> _Best:
         known = best.get(state)
         if known is not None:
-            return known[0]
+            return known
         candidates = layout.candidates(state)
         if not budget.spend(len(candidates) + 1):
             raise _OutOfWork
-        guarded = state | layout.guard
-        choice: tuple[float, _Pattern | None] = (math.inf, None)
-        for pattern in candidates:
-            rest = guarded - pattern.encoded
-            if rest & layout.guard != layout.guard or pattern.cost >= choice[0]:
-                continue
-            total = pattern.cost + solve(rest & ~layout.guard)
-            if total < choice[0]:
-                choice = (total, pattern)
+        choice = _choose(candidates, state | layout.guard, layout.guard, solve)
         best[state] = choice
-        return choice[0]
+        return choice
 
     try:
         solve(full)
@@ -177,7 +222,7 @@ def _top_down(layout: _Layout, full: int, budget: WorkBudget) -> _Solution | Non
 
 def _bottom_up(layout: _Layout, full: int, budget: WorkBudget) -> _Solution | None:
     """Every count vector in increasing order of its encoding (remainders are always smaller)."""
-    best: _Solution = {0: (0.0, None)}
+    best: _Solution = {0: _NOTHING}
     items, shifts, guard = layout.items, layout.shifts, layout.guard
     counts = [0] * len(items)
     state = 0
@@ -192,16 +237,7 @@ def _bottom_up(layout: _Layout, full: int, budget: WorkBudget) -> _Solution | No
         candidates = layout.candidates(state)
         if not budget.spend(len(candidates) + 1):
             return None
-        guarded = state | guard
-        choice: tuple[float, _Pattern | None] = (math.inf, None)
-        for pattern in candidates:
-            rest = guarded - pattern.encoded
-            if rest & guard != guard or pattern.cost >= choice[0]:
-                continue
-            total = pattern.cost + best[rest & ~guard][0]
-            if total < choice[0]:
-                choice = (total, pattern)
-        best[state] = choice
+        best[state] = _choose(candidates, state | guard, guard, best.__getitem__)
     return best
 
 
@@ -241,14 +277,14 @@ def exact_pack(
     solved = _top_down(layout, full, budget) if sum(i.count for i in items) <= RECURSION_PODS else None
     if solved is None:
         solved = _bottom_up(layout, full, budget)
-    if solved is None or math.isinf(solved[full][0]):
+    if solved is None or math.isinf(solved[full].cost):
         return None
     best = solved
 
     nodes: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
     state = full
     while state:
-        pattern = best[state][1]
+        pattern = best[state].pattern
         assert pattern is not None
         contents = tuple((items[i].key, n) for i, n in enumerate(pattern.counts) if n)
         nodes[(pattern.option, contents)] = nodes.get((pattern.option, contents), 0) + 1
@@ -257,4 +293,5 @@ def exact_pack(
     packing.batches = [Batch(option=o, count=c, contents=contents) for (o, contents), c in nodes.items()]
     if not within(packing, options, limits):
         return None
+    packing.note_tie(best[full].most)
     return packing

@@ -90,6 +90,28 @@ class PlanningInput(BaseModel):
                         f"{where}: runs pods of {placed.group!r}, which is not in pod_groups "
                         "(pass pods ebb does not manage as unmanaged)"
                     )
+        listed = self._nodes_listed()
+        for index, group in enumerate(self.instance_groups):
+            count = listed.get(group.name, 0)
+            if group.target_count is not None and group.target_count < count:
+                problems.append(
+                    f"instance_groups[{index}] {group.name!r}: target_count {group.target_count} is below "
+                    f"the {count} node(s) listed for it that are not being deleted (HyperPod's target "
+                    "counts each of them; leave target_count unset to count them from nodes)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _nodes_listed(self) -> Counter[str]:
+        # A node being deleted may already be out of HyperPod's target; counting it would let a
+        # derived target take the group below its minimum.
+        return Counter(node.instance_group for node in self.nodes if not node.deleting)
+
+    def target_counts(self) -> dict[str, int]:
+        """Each instance group's target: as stated, or the nodes listed for it that are not being deleted."""
+        listed = self._nodes_listed()
+        return {
+            group.name: listed.get(group.name, 0) if group.target_count is None else group.target_count
+            for group in self.instance_groups
+        }

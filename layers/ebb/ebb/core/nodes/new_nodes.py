@@ -28,6 +28,7 @@ from ebb.core.nodes.packing import (
     Limits,
     Option,
     Packing,
+    better,
     bits,
     consume,
     dominated,
@@ -36,6 +37,7 @@ from ebb.core.nodes.packing import (
     greedy_pack,
     limit_room,
     right_size,
+    same_cost,
 )
 from ebb.core.nodes.quantities import fits
 from ebb.core.nodes.repack import improve
@@ -89,10 +91,29 @@ def pack(items: list[Item], options: list[Option], limits: Limits, exact_states:
         )
         for c in candidates
     ]
-    best = min(refined, key=lambda p: (_unplaced(p), p.cost(options)))
+    best = _cheapest(refined, options)
     result = improve(best, items, options=options, limits=limits, exact_states=exact_states, budget=budget)
     result.leftover.update(hopeless.leftover)
     return result
+
+
+def _cheapest(packings: list[Packing], options: list[Option]) -> Packing:
+    """The packing that places the most pods, then costs least, then launches fewest nodes.
+
+    Equally cheap packings with more nodes are recorded on the winner (the plan says a tie-break
+    decided).
+    """
+    best = packings[0]
+    for packing in packings[1:]:
+        if _unplaced(packing) < _unplaced(best) or (
+            _unplaced(packing) == _unplaced(best)
+            and better(packing.cost(options), packing.nodes, best.cost(options), best.nodes)
+        ):
+            best = packing
+    for packing in packings:
+        if _unplaced(packing) == _unplaced(best) and same_cost(packing.cost(options), best.cost(options)):
+            best.note_tie(packing.tied_with or packing.nodes)
+    return best
 
 
 def _placeable(items: list[Item], options: list[Option], limits: Limits) -> tuple[list[Item], Packing]:
@@ -221,11 +242,15 @@ def _repack_tail(
             reserved_options,
             reserved_limits,
         )
-    if again.leftover or again.cost(options) >= sum(options[b.option].cost * b.count for b in tail) - 1e-9:
+    before = sum(options[b.option].cost * b.count for b in tail)
+    tail_nodes = sum(b.count for b in tail)
+    if again.leftover or not better(again.cost(options), again.nodes, before, tail_nodes):
         return packing
-    result = Packing(leftover=dict(packing.leftover))
+    result = Packing(leftover=dict(packing.leftover), tied_with=packing.tied_with)
     result.batches = [
         *kept,
         *(Batch(option=b.option, count=b.count, contents=b.contents) for b in again.batches),
     ]
+    if same_cost(again.cost(options), before):
+        result.note_tie(packing.nodes)
     return result

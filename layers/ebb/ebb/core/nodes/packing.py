@@ -68,6 +68,26 @@ class Shortfall(StrEnum):
     LIMIT = "the node pool's limits are reached"
 
 
+COST_TOLERANCE = 1e-9
+"""Dollars per hour below which two plans cost the same (sums of float prices differ in the last bits)."""
+
+
+def better(cost: float, nodes: int, than_cost: float, than_nodes: int) -> bool:
+    """Whether a plan of ``cost`` and ``nodes`` beats another: cheaper, or as cheap with fewer nodes.
+
+    Ties go to fewer launches: each launch can fail for capacity and carries the daemon sets'
+    overhead (Karpenter's scheduler, too, opens a new node only when the pod fits on none it has).
+    """
+    if cost < than_cost - COST_TOLERANCE:
+        return True
+    return cost <= than_cost + COST_TOLERANCE and nodes < than_nodes
+
+
+def same_cost(cost: float, other: float) -> bool:
+    """Whether two prices are equal within :data:`COST_TOLERANCE`."""
+    return abs(cost - other) <= COST_TOLERANCE
+
+
 @dataclass(slots=True)
 class Packing:
     """New nodes for the pods, and the pods left over with the reason."""
@@ -76,10 +96,22 @@ class Packing:
     leftover: dict[int, tuple[int, Shortfall, str]] = field(default_factory=dict)
     """Item key -> (count, reason, detail)."""
     exact: bool = False
+    tied_with: int | None = None
+    """The most nodes an equally cheap packing that was set aside needed (``None``: no such tie)."""
 
     def cost(self, options: list[Option]) -> float:
         """Price per hour of the new nodes."""
         return sum(options[b.option].cost * b.count for b in self.batches)
+
+    @property
+    def nodes(self) -> int:
+        """Number of new nodes."""
+        return sum(b.count for b in self.batches)
+
+    def note_tie(self, nodes: int) -> None:
+        """Record that an equally cheap packing of ``nodes`` nodes lost on its node count."""
+        if nodes > self.nodes:
+            self.tied_with = max(self.tied_with or 0, nodes)
 
 
 def bits(mask: int) -> list[int]:
@@ -493,7 +525,7 @@ def right_size(packing: Packing, items: list[Item], options: list[Option], limit
             left -= take
         if left:
             merged[(batch.option, batch.contents)] = merged.get((batch.option, batch.contents), 0) + left
-    result = Packing(leftover=dict(packing.leftover), exact=packing.exact)
+    result = Packing(leftover=dict(packing.leftover), exact=packing.exact, tied_with=packing.tied_with)
     result.batches = [Batch(option=o, count=c, contents=contents) for (o, contents), c in merged.items()]
     return result
 

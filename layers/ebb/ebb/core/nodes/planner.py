@@ -54,6 +54,8 @@ class _Launches:
 
     new_nodes: list[NewNodes] = field(default_factory=list)
     exact: bool = False
+    tied_with: int | None = None
+    """An equally cheap packing of this many nodes lost on its node count."""
 
 
 class _Planning:
@@ -62,6 +64,7 @@ class _Planning:
     def __init__(self, inp: PlanningInput) -> None:
         self.inp = inp
         self.groups = {g.name: g for g in inp.instance_groups}
+        self.targets = inp.target_counts()
         self.pod_groups = {g.name: g for g in inp.pod_groups}
         self.pools = sorted(inp.node_pools, key=lambda p: (-p.weight, p.name))
         types = {t.name: t for t in inp.instance_types}
@@ -72,6 +75,7 @@ class _Planning:
             pool.name: PoolView(
                 pool,
                 groups=self.groups,
+                targets=self.targets,
                 types=types,
                 nodes=nodes_by_pool[pool.name],
                 pod_groups=self.pod_groups,
@@ -132,7 +136,7 @@ class _Planning:
         packing = pack(
             items, [launch.option for launch in view.options], view.limits, self.inp.exact_search_states
         )
-        result = _Launches(exact=packing.exact)
+        result = _Launches(exact=packing.exact, tied_with=packing.tied_with)
         for batch in packing.batches:
             launch = view.options[batch.option]
             for key, count in batch.contents:
@@ -215,6 +219,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
         for nodes in launched.new_nodes:
             added[nodes.instance_group] += nodes.count
         groups = planning.groups
+        targets = planning.targets
         scale_in = consolidate(
             planning.views[pool.name],
             now=inp.now,
@@ -224,7 +229,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
             receiving=receiving,
             emptied=emptied,
             removable={
-                name: max(groups[name].target_count + added[name] - groups[name].min_count, 0)
+                name: max(targets[name] + added[name] - groups[name].min_count, 0)
                 for name in pool.instance_groups
             },
             growing=bool(launched.new_nodes) or bool(unplaced[pool.name]),
@@ -240,6 +245,19 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                     message="new nodes chosen by heuristics: too many pod combinations to prove the cheapest",
                 ),
             )
+        if launched.tied_with is not None:
+            launching = sum(n.count for n in launched.new_nodes)
+            cost = sum(n.cost_per_hour for n in launched.new_nodes)
+            notes += (
+                PlanNote(
+                    code="TieBreak",
+                    message=(
+                        f"{launching} new node(s) rather than {launched.tied_with} at the same "
+                        f"${cost:.4f}/h: equal-cost plans go to fewer launches (each can fail for "
+                        "capacity and carries the daemon sets' overhead)"
+                    ),
+                ),
+            )
         plans.append(
             NodePlan(
                 node_pool=pool.name,
@@ -248,8 +266,8 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 targets=tuple(
                     GroupTarget(
                         instance_group=name,
-                        target_before=groups[name].target_count,
-                        target_after=groups[name].target_count + added[name] - removed[name],
+                        target_before=targets[name],
+                        target_after=targets[name] + added[name] - removed[name],
                     )
                     for name in pool.instance_groups
                     if added[name] or removed[name]

@@ -82,6 +82,7 @@ class PoolView:
         pool: NodePool,
         *,
         groups: Mapping[str, InstanceGroup],
+        targets: Mapping[str, int],
         types: Mapping[str, InstanceType],
         nodes: list[ExistingNode],
         pod_groups: Mapping[str, PodGroup],
@@ -117,7 +118,7 @@ class PoolView:
                 index=len(self.options),
                 capacity=capacity,
                 cost=0.0 if group.paid_for else max(t.price_per_hour for t in chosen),
-                available=group.headroom if available else 0,
+                available=group.headroom(targets[group.name]) if available else 0,
                 limit_usage=limit_usage(chosen),
             )
             self.options.append(

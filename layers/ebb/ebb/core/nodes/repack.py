@@ -19,7 +19,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from ebb.core.nodes.exact import WorkBudget, exact_pack, state_count
-from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing, Shortfall, pod_values
+from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing, better, pod_values, same_cost
 
 # How many of the most wasteful nodes are combined, and how many exact re-packs one call may run.
 CANDIDATE_NODES = 8
@@ -34,12 +34,12 @@ def _nodes(packing: Packing) -> list[Batch]:
     ]
 
 
-def _merge(nodes: list[Batch], leftover: dict[int, tuple[int, Shortfall, str]], exact: bool) -> Packing:
+def _merge(nodes: list[Batch], original: Packing, tied_with: int | None) -> Packing:
     merged: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
     for node in nodes:
         key = (node.option, tuple(sorted(node.contents)))
         merged[key] = merged.get(key, 0) + 1
-    packing = Packing(leftover=dict(leftover), exact=exact)
+    packing = Packing(leftover=dict(original.leftover), exact=original.exact, tied_with=tied_with)
     packing.batches = [Batch(option=o, count=c, contents=contents) for (o, contents), c in merged.items()]
     return packing
 
@@ -105,7 +105,7 @@ def split_batches(
         replaced[position] = [
             Batch(option=b.option, count=b.count * batch.count, contents=b.contents) for b in again.batches
         ]
-    result = Packing(leftover=dict(packing.leftover), exact=packing.exact)
+    result = Packing(leftover=dict(packing.leftover), exact=packing.exact, tied_with=packing.tied_with)
     result.batches = [b for i, b in enumerate(batches) if i not in replaced]
     result.batches += [b for split in replaced.values() for b in split]
     return result
@@ -129,6 +129,7 @@ def improve(
     by_key = {item.key: item for item in items}
     values = pod_values(items, options)  # masks arrive narrowed to undominated options
     nodes = _nodes(packing)
+    tied_with = packing.tied_with
     repacks = 0
     improved = True
     while improved and repacks < MAX_REPACKS and budget.left > 0:
@@ -158,16 +159,21 @@ def improve(
                 repacks += 1
                 again = exact_pack(sub_items, sub_options, sub_limits, exact_states, budget)
                 if budget.left <= 0:
-                    return _merge(nodes, packing.leftover, packing.exact)
+                    return _merge(nodes, packing, tied_with)
                 before = sum(options[node.option].cost for node in subset)
-                if again is None or again.cost(options) >= before - 1e-9:
+                if again is None or not better(again.cost(options), again.nodes, before, len(subset)):
                     continue
+                if same_cost(again.cost(options), before):
+                    tied_with = max(tied_with or 0, len(nodes))
                 nodes = others + _nodes(again)
                 improved = True
                 break
             if improved or repacks >= MAX_REPACKS:
                 break
-    return _merge(nodes, packing.leftover, packing.exact)
+    result = _merge(nodes, packing, None)
+    if tied_with is not None:
+        result.note_tie(tied_with)
+    return result
 
 
 def _reserve(options: list[Option], limits: Limits, kept: list[Batch]) -> tuple[list[Option], Limits]:

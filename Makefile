@@ -1,6 +1,6 @@
 # ebb's two set-up commands (see README): each creates the virtual environments it needs from
 # the pinned lock files under requirements/ (scripts/venv.sh), then runs.
-.PHONY: demo test lock clean
+.PHONY: demo test lock mutate clean
 
 # ebb's main job on the local default (no AWS account needed).
 demo:
@@ -16,6 +16,11 @@ test:
 # Re-pin every lock file after changing layers/ebb/requirements.in, pyproject.toml or requirements/*.in.
 lock:
 	@scripts/lock.sh
+
+# Mutation testing of ebb.core, per area (replicas, nodes, top; all three by default), on a
+# workstation: too slow for CI, which never runs it. `make mutate AREAS=replicas` runs one area.
+mutate:
+	@scripts/mutate.sh $(AREAS)
 
 clean:
 	rm -rf .venv .venvs node_modules .aws-sam

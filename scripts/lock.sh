@@ -12,6 +12,9 @@ common=(--quiet --no-header --annotation-style line)
     layers/ebb/requirements.in -o layers/ebb/requirements.txt
 "$uv" pip compile "${common[@]}" --universal --python-version 3.11 pyproject.toml \
     --extra tools --extra dev -c layers/ebb/requirements.txt -o requirements/dev.txt
+# mutmut, for `make mutate` only: installed beside the development lock, so constrained by it.
+"$uv" pip compile "${common[@]}" --universal --python-version 3.11 requirements/mutate.in \
+    -c requirements/dev.txt -o requirements/mutate.txt
 for tool in sam checkov; do
     "$uv" pip compile "${common[@]}" --python-version 3.11 "requirements/$tool.in" -o "requirements/$tool.txt"
 done

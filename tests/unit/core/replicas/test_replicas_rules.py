@@ -119,6 +119,38 @@ def test_average_value_with_no_pods_is_the_rounded_up_total_over_target() -> Non
     assert proposal.replicas == 9
 
 
+@pytest.mark.parametrize(
+    ("metric", "replicas", "expected"),
+    [
+        # getUsageRatioReplicaCount returns the usage ratio with the count, and the HPA reports the
+        # metric as read (a Value target is not divided per pod).
+        pytest.param(2500, counts(0), Proposal(3, 2.5, False, 2500), id="from zero: ceil(ratio)"),
+        pytest.param(1050, counts(4), Proposal(4, 1.05, True, 1050), id="within tolerance"),
+        pytest.param(2500, counts(4, ready=2), Proposal(5, 2.5, False, 2500), id="ratio times ready"),
+    ],
+)
+def test_a_value_proposal_carries_its_ratio_and_reported_value(
+    metric: int, replicas: ReplicaCounts, expected: Proposal
+) -> None:
+    assert propose(MetricTargetType.VALUE, metric, 1000, replicas, Tolerances()) == expected
+
+
+@pytest.mark.parametrize(
+    ("replicas", "expected"),
+    [
+        # GetExternalPerPodMetricReplicas: ratio = metric / (target x status pods); the HPA
+        # reports the metric per pod, rounded up.
+        pytest.param(counts(4), Proposal(9, 2.1, False, 10500), id="per pod"),
+        # With no pod there is no per-pod value to report: 0.
+        pytest.param(counts(4, status=0), Proposal(9, math.inf, False, 0), id="no pod"),
+    ],
+)
+def test_an_average_value_proposal_carries_its_ratio_and_reported_value(
+    replicas: ReplicaCounts, expected: Proposal
+) -> None:
+    assert propose(MetricTargetType.AVERAGE_VALUE, 42000, 5000, replicas, Tolerances()) == expected
+
+
 def test_value_target_without_pods_is_an_error_outside_tolerance() -> None:
     # getReadyPodsCount errors when the selector lists no pod.
     assert not isinstance(

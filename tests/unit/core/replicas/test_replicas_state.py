@@ -45,6 +45,27 @@ def test_a_decided_state_survives_a_json_round_trip() -> None:
     assert load_state(stored) == first.state
 
 
+def test_a_version_1_state_without_history_migrates_to_no_history() -> None:
+    # No recommendations in version 1 means none recorded yet (the HPA seeds them), not an empty
+    # history; zero changes and zero failure counts carry nothing and are dropped.
+    stored = {
+        "version": 1,
+        "last_active": None,
+        "recommendations": None,
+        "scale_events": [[ago(40).isoformat(), 1], [ago(30).isoformat(), 0], [ago(20).isoformat(), -1]],
+        "failures": {"queue": 1, "backlog": 0},
+    }
+
+    state = load_state(stored)
+
+    assert state == ScalerState(
+        recommendations=None,
+        scale_up_events=(ScaleEvent(at=ago(40), change=1),),
+        scale_down_events=(ScaleEvent(at=ago(20), change=1),),
+        consecutive_failures={"queue": 1},
+    )
+
+
 def test_no_stored_state_is_none() -> None:
     assert load_state(None) is None
 
@@ -123,6 +144,7 @@ def test_failure_counts_of_removed_triggers_are_forgotten() -> None:
     assert decision.state.consecutive_failures == {"queue": 2}
 
 
+@pytest.mark.slow
 def test_the_state_stays_bounded_over_a_day_of_decisions() -> None:
     # A decision every 15 s for 24 h with a noisy queue: the recommendation history never exceeds
     # the longest stabilization window and the events never exceed the longest policy period.

@@ -97,6 +97,40 @@ def test_sqs_get_metrics_errors(observation: SqsQueueAttributes | MetricFailure)
 
 
 @pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        pytest.param("9223372036854775807", 9223372036854775807, id="int64 maximum"),
+        pytest.param("9223372036854775808", None, id="int64 maximum + 1"),
+        pytest.param("-9223372036854775808", -9223372036854775808, id="int64 minimum"),
+        pytest.param("-9223372036854775809", None, id="int64 minimum - 1"),
+    ],
+)
+def test_queue_length_parses_as_a_base_10_int64(text: str, length: int | None) -> None:
+    # The scaler reads each attribute with strconv.ParseInt(value, 10, 64), whose range is the
+    # int64 range (https://pkg.go.dev/strconv#ParseInt); outside it, an error.
+    trigger = SqsQueueTrigger(name="q", scale_on_in_flight=False)
+
+    result = sqs_queue_length(trigger, {"ApproximateNumberOfMessages": text})
+
+    if length is None:
+        assert result == MetricProblem(
+            f"SQS attribute ApproximateNumberOfMessages={text!r} is not a base-10 int64"
+        )
+    else:
+        assert result == length
+
+
+def test_a_missing_attribute_is_named() -> None:
+    trigger = SqsQueueTrigger(name="q", scale_on_in_flight=True)
+
+    result = sqs_queue_length(trigger, {"ApproximateNumberOfMessages": "3"})
+
+    assert result == MetricProblem(
+        "metric ApproximateNumberOfMessagesNotVisible not found in SQS queue attributes"
+    )
+
+
+@pytest.mark.parametrize(
     ("attributes", "expected"),
     [
         pytest.param(

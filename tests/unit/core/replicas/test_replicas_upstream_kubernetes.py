@@ -12,9 +12,9 @@ Metric values are milli-units, as in the Go tests. Object metrics use the same a
 external metrics (`getUsageRatioReplicaCount` for a Value target, the per-pod formula for an
 AverageValue target), so their cases check the external-metric code too.
 
-Where ebb keeps less state than the HPA (it drops recommendations older than every window and
-events older than every policy period, which the HPA only keeps as slots to overwrite), the
-expected stored values below are upstream's minus those inert entries; the comments say which.
+Where ebb keeps less state than the HPA (it drops recommendations older than every window, which
+the HPA only keeps as slots to overwrite), the expected stored values below are upstream's minus
+those inert entries; the comments say which. Scale events are kept slot for slot as upstream.
 """
 
 from __future__ import annotations
@@ -837,7 +837,7 @@ class StoreCase:
     rules: HpaScalingRules | None
     expected_change_in_60s: int
     expected_live: tuple[int, ...] = field(default=())
-    """Changes of the events kept after storing a change of 5 (upstream's minus the outdated ones)."""
+    """Changes of the events, slot by slot, after storing a change of 5, as upstream keeps them."""
 
 
 STORE_CASES = [
@@ -850,14 +850,14 @@ STORE_CASES = [
     StoreCase(
         "one actual entry to be not touched with behavior", ((7, 58),), R(10, 60, 100, 60, 0), 7, (7, 5)
     ),
-    StoreCase("two entries, one of them to be replaced", ((7, 61), (6, 59)), R(10, 60, 0, 0, 0), 6, (6, 5)),
-    # Upstream stores 8, 6, 7 (marked outdated) and 5 (in the other outdated event's slot).
+    StoreCase("two entries, one of them to be replaced", ((7, 61), (6, 59)), R(10, 60, 0, 0, 0), 6, (5, 6)),
+    # 7 and 9 are outdated; 5 takes the last outdated slot, 7 stays (marked outdated upstream).
     StoreCase(
         "replace one entry, use policies with different periods",
         ((8, 29), (6, 59), (7, 61), (9, 61)),
         R(10, 60, 100, 30, 0),
         14,
-        (8, 6, 5),
+        (8, 6, 7, 5),
     ),
     StoreCase("two entries, both actual", ((7, 58), (6, 59)), R(10, 120, 100, 30, 0), 13, (7, 6, 5)),
 ]

@@ -9,7 +9,8 @@ Order of the rules:
 4. Otherwise the largest metric proposal (see `combine`) is normalized with or without
    `behavior`; a failed metric blocks a scale-down and every metric failing blocks all scaling,
    in which case no recommendation is recorded.
-5. With `behavior`, every change is stored as a scale event for the rate-limit policies.
+5. With `behavior`, every change is stored as a scale event for the rate-limit policies, in the
+   slot of an outdated event of its direction when there is one (`storeScaleEvent`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ebb.core.replicas.normalization import (
 )
 from ebb.core.replicas.policy import HpaBehavior
 from ebb.core.replicas.replica_calculation import combine
-from ebb.core.replicas.state import Recommendation, ScaleEvent, live_events, live_recommendations
+from ebb.core.replicas.state import Recommendation, ScaleEvent, live_recommendations
 
 _RATE_LIMITS = (HpaCondition.SCALE_UP_LIMIT, HpaCondition.SCALE_DOWN_LIMIT)
 
@@ -143,11 +144,31 @@ def store_scale_event(
 def _record_event(spec: HpaSpec, memory: HpaMemory, current: int, desired: int, now: datetime) -> HpaMemory:
     if spec.behavior is None or desired == current:
         return memory
+    up_rules, down_rules = effective_rules(spec.behavior, spec.downscale_stabilization_seconds)
     if desired > current:
         event = ScaleEvent.model_construct(at=now, change=desired - current)
-        return HpaMemory(memory.recommendations, (*memory.scale_up_events, event), memory.scale_down_events)
+        up = _in_slot(memory.scale_up_events, event, up_rules.longest_period_seconds, now)
+        return HpaMemory(memory.recommendations, up, memory.scale_down_events)
     event = ScaleEvent.model_construct(at=now, change=current - desired)
-    return HpaMemory(memory.recommendations, memory.scale_up_events, (*memory.scale_down_events, event))
+    down = _in_slot(memory.scale_down_events, event, down_rules.longest_period_seconds, now)
+    return HpaMemory(memory.recommendations, memory.scale_up_events, down)
+
+
+def _in_slot(
+    events: tuple[ScaleEvent, ...], event: ScaleEvent, longest_period_seconds: int, now: datetime
+) -> tuple[ScaleEvent, ...]:
+    """`storeScaleEvent`: the new event takes the slot of the last one outdated for its direction.
+
+    Outdated is strictly older than the direction's longest policy period (`markScaleEventsOutdated`);
+    with none outdated the event is appended. Until its slot is taken an outdated event still
+    counts wherever a policy period reaches it, including the other direction's longer periods.
+    """
+    cutoff = now - timedelta(seconds=longest_period_seconds)
+    outdated = [index for index, old in enumerate(events) if old.at < cutoff]
+    if not outdated:
+        return (*events, event)
+    slot = outdated[-1]
+    return (*events[:slot], event, *events[slot + 1 :])
 
 
 def seeded(memory: HpaMemory, current: int, now: datetime) -> HpaMemory:
@@ -159,9 +180,12 @@ def seeded(memory: HpaMemory, current: int, now: datetime) -> HpaMemory:
 
 
 def forget_expired(spec: HpaSpec, memory: HpaMemory, now: datetime) -> HpaMemory:
-    """Drop what no window or period of the current spec can read any more.
+    """Drop the recommendations no stabilization window of the current spec can read any more.
 
-    A legacy HPA (no `behavior`) never reads scale events, so none are kept for it.
+    Scale events stay as the HPA keeps them, in slots (`_in_slot`): an event past its own
+    direction's periods may still count in the other direction's longer period until a newer
+    event of its direction takes its slot, and the slots already bound their number. A legacy HPA
+    (no `behavior`) never reads scale events, so none are kept for it.
     """
     history = memory.recommendations or ()
     if spec.behavior is None:
@@ -171,6 +195,6 @@ def forget_expired(spec: HpaSpec, memory: HpaMemory, now: datetime) -> HpaMemory
     window = max(up_rules.stabilization_window_seconds, down_rules.stabilization_window_seconds)
     return HpaMemory(
         live_recommendations(history, now - timedelta(seconds=window)),
-        live_events(memory.scale_up_events, now - timedelta(seconds=up_rules.longest_period_seconds)),
-        live_events(memory.scale_down_events, now - timedelta(seconds=down_rules.longest_period_seconds)),
+        memory.scale_up_events,
+        memory.scale_down_events,
     )

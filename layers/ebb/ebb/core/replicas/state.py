@@ -6,9 +6,10 @@ last time a trigger was active (cooldown), when ebb first saw the scaler (initia
 the consecutive failures per trigger (fallback). It is one small serializable value with a
 `version`; `load_state` migrates older versions and never drops them.
 
-It stays bounded: each decision prunes what no stabilization window or policy period can use any
-more (the HPA keeps such entries only as slots to overwrite), and the failure counts of triggers
-that no longer exist.
+It stays bounded: each decision prunes the recommendations no stabilization window can read any
+more (the HPA keeps such entries only as slots to overwrite) and the failure counts of triggers
+that no longer exist; scale events are kept in the HPA's own slots, where a new event replaces one
+older than its direction's longest policy period.
 """
 
 from __future__ import annotations
@@ -118,10 +119,3 @@ def live_recommendations(
     if all(entry.at >= horizon for entry in history):
         return history
     return tuple(entry for entry in history if entry.at >= horizon)
-
-
-def live_events(events: tuple[ScaleEvent, ...], horizon: datetime) -> tuple[ScaleEvent, ...]:
-    """The scale events not older than `horizon` (the longest policy period of their direction)."""
-    if all(event.at >= horizon for event in events):
-        return events
-    return tuple(event for event in events if event.at >= horizon)

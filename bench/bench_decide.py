@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from ebb.local.kubernetes import generate_cluster_certificates
-from ebb.local.stack_deployment import ROOT, STACK, audit, deployed, run_past_next_tick, send_jobs
+from ebb.local.stack_deployment import (
+    ROOT,
+    STACK,
+    audit,
+    deployed,
+    run_past_next_tick,
+    send_jobs,
+    stop_ticking,
+)
 from ebb.service.signals import scaler_alarms
 
 WORKER = "batch/batch-worker"
@@ -45,15 +53,7 @@ def alarm_to_action(certificates: Any) -> None:
         since = run_past_next_tick(cluster, margin=1.0)
         # The tick off, so that the decision that acts is the alarm's (the tick would otherwise
         # often come first: the queue's metric reaches the alarm a minute after its period).
-        scheduler = world.clients.client("scheduler")
-        tick = scheduler.get_schedule(Name=f"{STACK}-SignalsFunctionTick")
-        scheduler.update_schedule(
-            Name=tick["Name"],
-            ScheduleExpression=tick["ScheduleExpression"],
-            FlexibleTimeWindow=tick["FlexibleTimeWindow"],
-            Target=tick["Target"],
-            State="DISABLED",
-        )
+        stop_ticking(cluster)
         send_jobs(cluster, 8)
         (alarm,) = [n for n, owner in scaler_alarms(config, STACK).items() if owner == WORKER]
         cloudwatch = world.clients.client("cloudwatch")

@@ -30,6 +30,7 @@ from ebb.local.stack_deployment import (
     kubernetes,
     run_past_next_tick,
     send_jobs,
+    stop_ticking,
 )
 from ebb.service.signals import scaler_alarms
 
@@ -177,14 +178,7 @@ def test_an_idle_scaler_arms_one_timer_which_fires_and_is_deleted_then_it_goes_t
         assert json.loads(detail["Target"]["Input"])["scaler"] == WORKER
 
         # Without ticks (lost, or slower for idle scalers) the timer alone must wake the decision.
-        tick = scheduler.get_schedule(Name=f"{STACK}-SignalsFunctionTick")
-        scheduler.update_schedule(
-            Name=tick["Name"],
-            ScheduleExpression=tick["ScheduleExpression"],
-            FlexibleTimeWindow=tick["FlexibleTimeWindow"],
-            Target=tick["Target"],
-            State="DISABLED",
-        )
+        stop_ticking(cluster)
         world.run_for(60 * 3)
         fired = [
             i for i in world.scheduler.invocations if i.schedule_arn.endswith(f"/{group}/{timer['Name']}")

@@ -196,6 +196,19 @@ def create_example_workloads(cluster: HyperPodOnEks, config: EbbConfig) -> None:
                 cluster.world.clients.client("sqs").create_queue(QueueName=metadata.queue_name)  # type: ignore[union-attr]
 
 
+def stop_ticking(cluster: HyperPodOnEks) -> None:
+    """Disable the stack's tick schedule, as if ticks were lost (only the other signals remain)."""
+    scheduler = cluster.world.clients.client("scheduler")
+    tick = scheduler.get_schedule(Name=f"{STACK}-SignalsFunctionTick")
+    scheduler.update_schedule(
+        Name=tick["Name"],
+        ScheduleExpression=tick["ScheduleExpression"],
+        FlexibleTimeWindow=tick["FlexibleTimeWindow"],
+        Target=tick["Target"],
+        State="DISABLED",
+    )
+
+
 def kubernetes(cluster: HyperPodOnEks, config: EbbConfig) -> EksKubernetesClient:
     """ebb's Kubernetes adapter against the world's EKS cluster, for reading what happened."""
     return EksKubernetesClient.for_eks_cluster(

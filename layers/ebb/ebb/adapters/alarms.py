@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 
@@ -64,24 +64,13 @@ class CloudWatchAlarms:
         calls: CallCounts | None = None,
         client_factory: Callable[[], CloudWatchClient] | None = None,
     ) -> None:
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: CloudWatchClient | None = None
+        self._client: LazyClient[CloudWatchClient] = LazyClient("cloudwatch", region_name, client_factory)
         self.calls = calls or CallCounts()
-
-    def _cloudwatch(self) -> CloudWatchClient:
-        if self._client is None:
-            self._client = (
-                self._factory()
-                if self._factory
-                else boto3.client("cloudwatch", region_name=self._region_name)
-            )
-        return self._client
 
     def reconcile(self, prefix: str, wanted: Sequence[AlarmSpec]) -> AlarmChanges:
         if not prefix.endswith("."):
             raise ValueError(f"alarm prefix {prefix!r} must end with '.' (no stack name contains one)")
-        cloudwatch = self._cloudwatch()
+        cloudwatch = self._client()
         existing: dict[str, dict[str, Any]] = {}
         try:
             for page in cloudwatch.get_paginator("describe_alarms").paginate(

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import AwsRequestFailed, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 
@@ -68,17 +68,8 @@ class SqsDecisionQueue:
         client_factory: Callable[[], SQSClient] | None = None,
     ) -> None:
         self.queue_url = queue_url
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: SQSClient | None = None
+        self._client: LazyClient[SQSClient] = LazyClient("sqs", region_name, client_factory)
         self.calls = calls or CallCounts()
-
-    def _sqs(self) -> SQSClient:
-        if self._client is None:
-            self._client = (
-                self._factory() if self._factory else boto3.client("sqs", region_name=self._region_name)
-            )
-        return self._client
 
     def send(self, messages: Sequence[PoolMessage]) -> None:
         for start in range(0, len(messages), MAX_BATCH):
@@ -97,7 +88,7 @@ class SqsDecisionQueue:
             ]
             self.calls.count("sqs:SendMessageBatch")
             try:
-                response = self._sqs().send_message_batch(QueueUrl=self.queue_url, Entries=entries)  # type: ignore[arg-type]
+                response = self._client().send_message_batch(QueueUrl=self.queue_url, Entries=entries)  # type: ignore[arg-type]
             except (ClientError, BotoCoreError) as error:
                 raise translate_aws_error(error, operation="SendMessageBatch") from error
             failed = response.get("Failed", [])
@@ -112,7 +103,7 @@ class SqsDecisionQueue:
             chunk = receipt_handles[start : start + MAX_BATCH]
             self.calls.count("sqs:ChangeMessageVisibilityBatch")
             try:
-                self._sqs().change_message_visibility_batch(
+                self._client().change_message_visibility_batch(
                     QueueUrl=self.queue_url,
                     Entries=[
                         {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import error_code, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 
@@ -61,17 +61,10 @@ class SchedulerIdleTimers:
         self._group = group_name
         self._target_arn = target_arn
         self._role_arn = role_arn
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: EventBridgeSchedulerClient | None = None
+        self._client: LazyClient[EventBridgeSchedulerClient] = LazyClient(
+            "scheduler", region_name, client_factory
+        )
         self.calls = calls or CallCounts()
-
-    def _scheduler(self) -> EventBridgeSchedulerClient:
-        if self._client is None:
-            self._client = (
-                self._factory() if self._factory else boto3.client("scheduler", region_name=self._region_name)
-            )
-        return self._client
 
     def arm(self, scaler: str, node_pool: str, at: datetime) -> None:
         # at() takes a minute-precise local time without zone; round up so it never fires early.
@@ -93,7 +86,7 @@ class SchedulerIdleTimers:
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
             },
         }
-        client = self._scheduler()
+        client = self._client()
         try:
             self.calls.count("scheduler:CreateSchedule")
             client.create_schedule(**request)  # type: ignore[arg-type]
@@ -111,7 +104,7 @@ class SchedulerIdleTimers:
     def disarm(self, scaler: str) -> None:
         try:
             self.calls.count("scheduler:DeleteSchedule")
-            self._scheduler().delete_schedule(Name=timer_name(self._prefix, scaler), GroupName=self._group)
+            self._client().delete_schedule(Name=timer_name(self._prefix, scaler), GroupName=self._group)
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise translate_aws_error(error, operation="DeleteSchedule") from error

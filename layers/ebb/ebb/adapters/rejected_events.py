@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 
@@ -39,19 +39,13 @@ class SqsRejectedEvents:
         client_factory: Callable[[], SQSClient] | None = None,
     ) -> None:
         self.queue_url = queue_url
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: SQSClient | None = None
+        self._client: LazyClient[SQSClient] = LazyClient("sqs", region_name, client_factory)
         self.calls = calls or CallCounts()
 
     def keep(self, event: Any, reason: str, *, function: str) -> None:
-        if self._client is None:
-            self._client = (
-                self._factory() if self._factory else boto3.client("sqs", region_name=self._region_name)
-            )
         self.calls.count("sqs:SendMessage")
         try:
-            self._client.send_message(
+            self._client().send_message(
                 QueueUrl=self.queue_url,
                 MessageBody=json.dumps(event, default=str)[:262_000],
                 MessageAttributes={

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import error_code, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 from ebb.errors import EbbError
@@ -123,23 +123,14 @@ class DynamoStateTable:
     ) -> None:
         self.table_name = table_name
         self._retention = audit_retention
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: DynamoDBClient | None = None
+        self._client: LazyClient[DynamoDBClient] = LazyClient("dynamodb", region_name, client_factory)
         self.calls = calls or CallCounts()
-
-    def _dynamodb(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = (
-                self._factory() if self._factory else boto3.client("dynamodb", region_name=self._region_name)
-            )
-        return self._client
 
     def load_pool(self, node_pool: str) -> StoredPool:
         self.calls.count("dynamodb:GetItem")
         try:
             item = (
-                self._dynamodb()
+                self._client()
                 .get_item(TableName=self.table_name, Key=_pool_key(node_pool), ConsistentRead=True)
                 .get("Item")
             )
@@ -163,7 +154,7 @@ class DynamoStateTable:
         claimed = seen + 1
         self.calls.count("dynamodb:UpdateItem")
         try:
-            self._dynamodb().update_item(
+            self._client().update_item(
                 TableName=self.table_name,
                 Key=_pool_key(node_pool),
                 UpdateExpression="SET decisions = :claimed, claim_token = :token, claim_until = :until",
@@ -228,7 +219,7 @@ class DynamoStateTable:
         self.calls.count("dynamodb:TransactWriteItems")
         try:
             # A transaction holds at most 100 items; a pool's scalers plus its own entry fit.
-            self._dynamodb().transact_write_items(TransactItems=items)
+            self._client().transact_write_items(TransactItems=items)
         except ClientError as error:
             reasons = error.response.get("CancellationReasons", [])
             if error_code(error) == "TransactionCanceledException" and any(
@@ -245,14 +236,14 @@ class DynamoStateTable:
         for entry in audit:
             self.calls.count("dynamodb:PutItem")
             try:
-                self._dynamodb().put_item(TableName=self.table_name, Item=self._audit_item(entry, 0))
+                self._client().put_item(TableName=self.table_name, Item=self._audit_item(entry, 0))
             except (ClientError, BotoCoreError) as error:
                 raise translate_aws_error(error, operation="PutItem") from error
 
     def alarms_version(self) -> str | None:
         self.calls.count("dynamodb:GetItem")
         try:
-            item = self._dynamodb().get_item(TableName=self.table_name, Key=_ALARMS_KEY, ConsistentRead=True)
+            item = self._client().get_item(TableName=self.table_name, Key=_ALARMS_KEY, ConsistentRead=True)
         except (ClientError, BotoCoreError) as error:
             raise translate_aws_error(error, operation="GetItem") from error
         found = item.get("Item")
@@ -261,7 +252,7 @@ class DynamoStateTable:
     def set_alarms_version(self, version: str) -> None:
         self.calls.count("dynamodb:PutItem")
         try:
-            self._dynamodb().put_item(
+            self._client().put_item(
                 TableName=self.table_name, Item={**_ALARMS_KEY, "version": {"S": version}}
             )
         except (ClientError, BotoCoreError) as error:
@@ -280,7 +271,7 @@ class DynamoStateTable:
         """The newest `limit` audit records of a scaler (`namespace/name`) or `POOL#<pool>`."""
         self.calls.count("dynamodb:Query")
         try:
-            items = self._dynamodb().query(
+            items = self._client().query(
                 TableName=self.table_name,
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
@@ -293,7 +284,7 @@ class DynamoStateTable:
 
     def epoch(self) -> str:
         key = {"pk": {"S": "TABLE"}, "sk": {"S": "EPOCH"}}
-        client = self._dynamodb()
+        client = self._client()
         self.calls.count("dynamodb:GetItem")
         try:
             found = client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")

@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import error_code, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
 from ebb.errors import EbbError
@@ -65,24 +65,13 @@ class StepFunctionsWorkflows:
         client_factory: Callable[[], SFNClient] | None = None,
     ) -> None:
         self.state_machine_arn = state_machine_arn
-        self._region_name = region_name
-        self._factory = client_factory
-        self._client: SFNClient | None = None
+        self._client: LazyClient[SFNClient] = LazyClient("stepfunctions", region_name, client_factory)
         self.calls = calls or CallCounts()
-
-    def _sfn(self) -> SFNClient:
-        if self._client is None:
-            self._client = (
-                self._factory()
-                if self._factory
-                else boto3.client("stepfunctions", region_name=self._region_name)
-            )
-        return self._client
 
     def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         self.calls.count("stepfunctions:StartExecution")
         try:
-            response = self._sfn().start_execution(
+            response = self._client().start_execution(
                 stateMachineArn=self.state_machine_arn,
                 name=name,
                 input=json.dumps(execution_input, sort_keys=True),
@@ -98,7 +87,7 @@ class StepFunctionsWorkflows:
     def stop(self, execution_arn: str, *, cause: str) -> None:
         self.calls.count("stepfunctions:StopExecution")
         try:
-            self._sfn().stop_execution(executionArn=execution_arn, error="Superseded", cause=cause[:32768])
+            self._client().stop_execution(executionArn=execution_arn, error="Superseded", cause=cause[:32768])
         except ClientError as error:
             if error_code(error) not in {"ExecutionDoesNotExist", "ExecutionNotStoppable"}:
                 raise translate_aws_error(error, operation="StopExecution") from error

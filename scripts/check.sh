@@ -29,6 +29,8 @@ pytest_suite() {  # pytest_suite VENV: the whole suite, on both cores; exit 5 (n
 
 sam_build() {
     # `sam build` resolves the runtime's interpreter (python3.13) from PATH.
+    # The config layer's build validates and bundles the shipped example (layers/config/Makefile).
+    EBB_CONFIG="$root/examples/gpu-inference" EBB="$root/.venv/bin/ebb" \
     PATH="$(runtime_python_dir):$PATH" .venvs/sam/bin/sam build --template-file template.yaml \
         && .venv/bin/ebb build-report --check
 }

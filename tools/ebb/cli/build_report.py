@@ -42,11 +42,15 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def layer_targets(template: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """`logical id -> (architecture, python tag)` of each layer `sam build` builds."""
+    """`logical id -> (architecture, python tag)` of each Python layer `sam build` builds.
+
+    Layers built otherwise (the configuration layer's makefile build) carry no Python packages.
+    """
     targets = {}
     for logical_id, resource in template.get("Resources", {}).items():
         metadata = resource.get("Metadata", {})
-        if resource.get("Type") == "AWS::Serverless::LayerVersion" and "BuildMethod" in metadata:
+        method = str(metadata.get("BuildMethod", ""))
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and method.startswith("python"):
             architecture = {"arm64": "aarch64", "x86_64": "x86_64"}[
                 metadata.get("BuildArchitecture", "x86_64")
             ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,16 @@ def run(args: argparse.Namespace) -> int:
         return exit_code
     if not args.skip_build:
         console.rule("[bold]2. sam build[/bold]")
+        # The config layer's build validates and bundles this configuration (layers/config/Makefile).
+        environment = {
+            **os.environ,
+            "EBB_CONFIG": str(args.examples.resolve()),
+            "EBB": shutil.which("ebb") or str(Path(sys.argv[0]).resolve()),
+        }
         completed = subprocess.run(
             [args.sam, "build", "--template-file", str(args.template), "--build-dir", str(args.build_dir)],
             check=False,
+            env=environment,
         )
         if completed.returncode != 0:
             console.print(f"[red]sam build failed (exit {completed.returncode})[/red]")

@@ -94,6 +94,8 @@ def provision(stack: Stack, clients: AwsClients, lambda_runtime: LambdaRuntime) 
         if targets:
             events.put_targets(Rule=rule.name, EventBusName=rule.event_bus_name, Targets=targets)
     scheduler = clients.client("scheduler")
+    for group in stack.schedule_groups.values():
+        scheduler.create_schedule_group(Name=group.name)
     for schedule in stack.schedules.values():
         if schedule.group_name != "default":
             with suppress(scheduler.exceptions.ConflictException):

@@ -56,6 +56,7 @@ _NAME_PROPERTY = {
     "AWS::StepFunctions::StateMachine": ("StateMachineName", 80),
     "AWS::Events::Rule": ("Name", 64),
     "AWS::Scheduler::Schedule": ("Name", 64),
+    "AWS::Scheduler::ScheduleGroup": ("Name", 64),
     "AWS::CloudWatch::Alarm": ("AlarmName", 255),
     "AWS::DynamoDB::Table": ("TableName", 255),
     "AWS::SNS::Topic": ("TopicName", 256),
@@ -74,6 +75,7 @@ _NOT_MODELLED = {
     "AWS::Lambda::LayerVersion": "the layer's code is imported from the working tree",
     "AWS::Logs::LogGroup": "logs go to the test process",
     "AWS::CloudWatch::Dashboard": "dashboards are not rendered",
+    "AWS::EKS::AccessEntry": "the local Kubernetes API authorizes the world's identity, not access entries",
     "AWS::Lambda::EventInvokeConfig": "",
 }
 
@@ -152,6 +154,7 @@ class _StackReader:
             "AWS::Scheduler::Schedule": (
                 f"arn:aws:scheduler:{region}:{account}:schedule/{self._schedule_group(logical_id)}/{name}"
             ),
+            "AWS::Scheduler::ScheduleGroup": f"arn:aws:scheduler:{region}:{account}:schedule-group/{name}",
             "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
             "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
@@ -305,6 +308,7 @@ def read_stack(
         "tables": {},
         "topics": {},
         "event_buses": {},
+        "schedule_groups": {},
         "unmodelled": {},
     }
     invoke_configs: dict[str, AsyncInvokeConfig] = {}
@@ -464,6 +468,10 @@ def _read_resource(reader: _StackReader, logical_id: str, parts: dict[str, Any])
         )
     elif kind == "AWS::Events::EventBus":
         parts["event_buses"][logical_id] = NamedResourceSpec(
+            logical_id=logical_id, name=name, arn=reader.arn(logical_id)
+        )
+    elif kind == "AWS::Scheduler::ScheduleGroup":
+        parts["schedule_groups"][logical_id] = NamedResourceSpec(
             logical_id=logical_id, name=name, arn=reader.arn(logical_id)
         )
     elif kind not in _NOT_MODELLED and logical_id not in parts["unmodelled"]:

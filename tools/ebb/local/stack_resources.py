@@ -431,6 +431,7 @@ class Stack(BaseModel):
     tables: dict[str, TableSpec]
     topics: dict[str, NamedResourceSpec]
     event_buses: dict[str, NamedResourceSpec]
+    schedule_groups: dict[str, NamedResourceSpec] = Field(default_factory=dict)
     unmodelled: dict[str, str]
     outputs: dict[str, Any]
 

@@ -1,0 +1,38 @@
+"""Decide: a batch of per-pool decision requests from the FIFO queue, each pool decided once."""
+
+import os
+from typing import Any
+
+from ebb.service.pool_decisions import PoolDecisions, queued_requests
+from ebb.service.powertools import LambdaContext, MetricUnit, SqsModel, logger, metrics, parse, tracer
+from ebb.service.settings import Settings
+
+DECISIONS = PoolDecisions.from_settings(Settings.from_environment(os.environ))
+
+
+def _decided(outcome: Any) -> None:
+    logger.info(
+        "decided",
+        extra={"nodePool": outcome.node_pool, "actions": list(outcome.actions), "calls": outcome.calls},
+    )
+    metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+
+
+def _failed(pool: str, error: Exception) -> None:
+    logger.error(
+        "decision failed",
+        extra={"nodePool": pool, "error": f"{type(error).__name__}: {error}"},
+        exc_info=error,
+    )
+    metrics.add_metric(name="FailedDecisions", unit=MetricUnit.Count, value=1)
+
+
+DECISIONS.on_outcome = _decided
+DECISIONS.on_failure = _failed
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return DECISIONS.decide(queued_requests(parse(event=event, model=SqsModel))).model_dump(by_alias=True)

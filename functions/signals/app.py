@@ -1,0 +1,23 @@
+"""Signals: alarms, HyperPod cluster events, the tick and idle timers in; per-pool requests out."""
+
+import os
+from typing import Any
+
+from ebb.service.powertools import LambdaContext, MetricUnit, logger, metrics, tracer
+from ebb.service.settings import Settings
+from ebb.service.signal_intake import SignalIntake
+
+INTAKE = SignalIntake.from_settings(Settings.from_environment(os.environ))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = INTAKE.take(event)
+    if result.rejected:
+        logger.error("event rejected", extra={"reason": result.rejected, "kind": result.kind})
+        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

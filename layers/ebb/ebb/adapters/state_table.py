@@ -1,0 +1,313 @@
+"""ebb's DynamoDB table: each NodePool's stored state, the claim that serializes its decisions,
+and the audit trail.
+
+Items (one table, `pk`/`sk`):
+
+| pk                    | sk                         | what                                              |
+|-----------------------|----------------------------|---------------------------------------------------|
+| `POOL#<pool>`         | `STATE`                    | the pool's state, its decision counter and claim  |
+| `AUDIT#<scaler>`      | `<time>#<counter>`         | one decision of a scaler (expires: `expires_at`)  |
+| `AUDIT#POOL#<pool>`   | `<time>#<counter>`         | one decision of a pool's nodes (expires likewise) |
+| `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
+| `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
+
+Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`,
+its token and a lease on the condition that the counter is still `n` and no other claim's lease
+is running, acts, and records the new state and its audit entries in one transaction on the
+condition that its claim still stands (which ends the lease). Of two racers only one claim
+succeeds; the other gets `ClaimLost` and decides again on fresh state, and a racer that read the
+counter after the first one claimed still cannot claim until the first has recorded. The lease
+is longer than the decide function's timeout, so a claimant can never act after its lease ran out
+(Lambda stops it first). A crash between claim and record leaves the old state with a higher
+counter and a lease that runs out: the next decision after it decides again from the old state,
+which is what the level-triggered design wants.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ebb.adapters.aws_clients import LazyClient
+from ebb.adapters.aws_errors import error_code, translate_aws_error
+from ebb.adapters.call_counts import CallCounts
+from ebb.errors import EbbError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class ClaimLost(EbbError):
+    """Another decision claimed the pool first (or took it over): decide again on fresh state."""
+
+
+class StoredStateInvalid(EbbError):
+    """A stored item does not have the shape this version of ebb reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPool:
+    """A pool's item as read: its decision counter, its state (as stored JSON) and its execution."""
+
+    node_pool: str
+    decisions: int
+    state_json: str | None
+    """The service's serialized pool state; `None` for a pool never recorded."""
+    execution_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit record: whose decision (`AUDIT#...` key), at what time, and what it said."""
+
+    subject: str
+    """`<namespace>/<name>` of a scaler, or `POOL#<pool>`."""
+    at: datetime
+    record: dict[str, Any]
+
+
+class StateTable(Protocol):
+    """What the decide service stores through."""
+
+    def load_pool(self, node_pool: str) -> StoredPool:
+        """The pool's stored item (counter 0 and no state if it has none)."""
+
+    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
+        """Claim the pool for `lease` if its counter is still `seen` and no other lease runs.
+
+        Returns the new counter; raises `ClaimLost` otherwise.
+        """
+
+    def record(
+        self,
+        node_pool: str,
+        *,
+        claim: int,
+        token: str,
+        state_json: str,
+        execution_arn: str | None,
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        """Store the state and the audit entries if the claim (`claim`, `token`) still stands."""
+
+    def epoch(self) -> str:
+        """The table's epoch (made on first use)."""
+
+    def append_audit(self, audit: Sequence[AuditEntry]) -> None:
+        """Store audit entries outside a decision (a provisioning execution's own events)."""
+
+    def alarms_version(self) -> str | None:
+        """The configuration version ebb's alarms were last made to match."""
+
+    def set_alarms_version(self, version: str) -> None:
+        """Record that the alarms match configuration `version`."""
+
+
+class DynamoStateTable:
+    """`StateTable` over DynamoDB (boto3 low-level client, created on first use)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        audit_retention: timedelta,
+        region_name: str | None = None,
+        calls: CallCounts | None = None,
+        client_factory: Callable[[], DynamoDBClient] | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self._retention = audit_retention
+        self._client: LazyClient[DynamoDBClient] = LazyClient("dynamodb", region_name, client_factory)
+        self.calls = calls or CallCounts()
+
+    def load_pool(self, node_pool: str) -> StoredPool:
+        self.calls.count("dynamodb:GetItem")
+        try:
+            item = (
+                self._client()
+                .get_item(TableName=self.table_name, Key=_pool_key(node_pool), ConsistentRead=True)
+                .get("Item")
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+        if item is None:
+            return StoredPool(node_pool=node_pool, decisions=0, state_json=None)
+        try:
+            return StoredPool(
+                node_pool=node_pool,
+                decisions=int(item.get("decisions", {}).get("N", "0")),
+                state_json=item["state"]["S"] if "state" in item else None,
+                execution_arn=item.get("execution_arn", {}).get("S"),
+            )
+        except (KeyError, ValueError) as error:
+            raise StoredStateInvalid(
+                f"state of node pool {node_pool!r} in {self.table_name}: {error}"
+            ) from error
+
+    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
+        claimed = seen + 1
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="SET decisions = :claimed, claim_token = :token, claim_until = :until",
+                ConditionExpression=(
+                    "(attribute_not_exists(decisions) OR decisions = :seen)"
+                    " AND (attribute_not_exists(claim_until) OR claim_until <= :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":claimed": {"N": str(claimed)},
+                    ":seen": {"N": str(seen)},
+                    ":token": {"S": token},
+                    ":now": {"N": str(now.timestamp())},
+                    ":until": {"N": str((now + lease).timestamp())},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise ClaimLost(
+                    f"node pool {node_pool!r}: decision {seen} was claimed already, "
+                    "or another claim's lease runs"
+                ) from error
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        return claimed
+
+    def record(
+        self,
+        node_pool: str,
+        *,
+        claim: int,
+        token: str,
+        state_json: str,
+        execution_arn: str | None,
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        values: dict[str, Any] = {
+            ":state": {"S": state_json},
+            ":claim": {"N": str(claim)},
+            ":token": {"S": token},
+        }
+        assignments = ["#state = :state"]
+        if execution_arn is not None:
+            assignments.append("execution_arn = :execution")
+            values[":execution"] = {"S": execution_arn}
+        # Recording ends the claim's lease.
+        update = f"SET {', '.join(assignments)} REMOVE claim_until"
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _pool_key(node_pool),
+                    "UpdateExpression": update,
+                    "ConditionExpression": "decisions = :claim AND claim_token = :token",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        ]
+        for entry in audit:
+            items.append({"Put": {"TableName": self.table_name, "Item": self._audit_item(entry, claim)}})
+        self.calls.count("dynamodb:TransactWriteItems")
+        try:
+            # A transaction holds at most 100 items; a pool's scalers plus its own entry fit.
+            self._client().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if error_code(error) == "TransactionCanceledException" and any(
+                reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+            ):
+                raise ClaimLost(
+                    f"node pool {node_pool!r}: claim {claim} was taken over before recording"
+                ) from error
+            raise translate_aws_error(error, operation="TransactWriteItems") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="TransactWriteItems") from error
+
+    def append_audit(self, audit: Sequence[AuditEntry]) -> None:
+        for entry in audit:
+            self.calls.count("dynamodb:PutItem")
+            try:
+                self._client().put_item(TableName=self.table_name, Item=self._audit_item(entry, 0))
+            except (ClientError, BotoCoreError) as error:
+                raise translate_aws_error(error, operation="PutItem") from error
+
+    def alarms_version(self) -> str | None:
+        self.calls.count("dynamodb:GetItem")
+        try:
+            item = self._client().get_item(TableName=self.table_name, Key=_ALARMS_KEY, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+        found = item.get("Item")
+        return found["version"]["S"] if found else None
+
+    def set_alarms_version(self, version: str) -> None:
+        self.calls.count("dynamodb:PutItem")
+        try:
+            self._client().put_item(
+                TableName=self.table_name, Item={**_ALARMS_KEY, "version": {"S": version}}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="PutItem") from error
+
+    def _audit_item(self, entry: AuditEntry, claim: int) -> dict[str, Any]:
+        expires = int((entry.at + self._retention).timestamp())
+        return {
+            "pk": {"S": f"AUDIT#{entry.subject}"},
+            "sk": {"S": f"{entry.at.isoformat()}#{claim:012d}"},
+            "record": {"S": json.dumps(entry.record, sort_keys=True, default=str)},
+            "expires_at": {"N": str(expires)},
+        }
+
+    def audit(self, subject: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest `limit` audit records of a scaler (`namespace/name`) or `POOL#<pool>`."""
+        self.calls.count("dynamodb:Query")
+        try:
+            items = self._client().query(
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )["Items"]
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="Query") from error
+        return [json.loads(item["record"]["S"]) for item in items]
+
+    def epoch(self) -> str:
+        key = {"pk": {"S": "TABLE"}, "sk": {"S": "EPOCH"}}
+        client = self._client()
+        self.calls.count("dynamodb:GetItem")
+        try:
+            found = client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+            if found is not None:
+                return found["epoch"]["S"]
+            candidate = secrets.token_hex(4)
+            self.calls.count("dynamodb:PutItem")
+            client.put_item(
+                TableName=self.table_name,
+                Item={**key, "epoch": {"S": candidate}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return candidate
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return self.epoch()  # another invocation made it first: use theirs
+            raise translate_aws_error(error, operation="PutItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+
+
+_ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
+
+
+def _pool_key(node_pool: str) -> dict[str, Any]:
+    return {"pk": {"S": f"POOL#{node_pool}"}, "sk": {"S": "STATE"}}

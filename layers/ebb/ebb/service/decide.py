@@ -1,0 +1,263 @@
+"""The decide use case: observe a NodePool, run the pool decision step, and carry it out.
+
+Claim, act, record. The pool's stored decision counter is read first; after observing and
+deciding, the pool is claimed with a conditional write of that counter plus one (of two racers
+only one can), then the decision is carried out (pod-deletion costs, replicas, idle timers, the
+provisioning execution), then the new state and the audit entries are stored on the condition
+that the claim still stands. The replica core's state is therefore recorded only after its
+replicas were applied; a crash in between leaves the old state and the next decision (at the
+latest the next tick) decides again. A lost claim means another invocation decided first: decide
+again, on fresh state.
+
+In shadow mode (the binding's default) everything is decided and recorded, and nothing acts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ebb.adapters.call_counts import CallCounts
+from ebb.adapters.idle_timers import IdleTimers
+from ebb.adapters.kubernetes import WorkloadRef
+from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable
+from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
+from ebb.config import EbbConfig
+from ebb.config.node_planning import pod_group_name
+from ebb.service.decision import PoolDecision, PoolState, decide_pool
+from ebb.service.observe import ClusterAccess, observe_pool, target_of
+from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
+
+CLAIM_LEASE = timedelta(seconds=90)
+"""How long a claim keeps other decisions of the pool off: longer than the decide function's
+timeout (60 s in template.yaml), so a claimant is stopped by Lambda before its lease runs out."""
+CLAIM_ATTEMPTS = 3
+"""Decisions that lose their claim decide again on fresh state, this many times in all."""
+DELETION_COST_FIRST = -(2**31)
+"""The lowest int32 pod-deletion-cost: the ReplicaSet deletes these pods before every other."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecideContext:
+    """Everything a decision reads from and acts through."""
+
+    config: EbbConfig
+    config_version: str
+    access: ClusterAccess
+    table: StateTable
+    timers: IdleTimers
+    workflows: Workflows
+    state_machine_arn: str
+    clock: Callable[[], datetime]
+    calls: CallCounts = field(default_factory=CallCounts)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOutcome:
+    """What one decision of a pool did."""
+
+    node_pool: str
+    decision: PoolDecision
+    acted: bool
+    """False in shadow mode."""
+    actions: tuple[str, ...]
+    execution_arn: str | None
+    claim_attempts: int
+    calls: dict[str, int]
+
+
+def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ...] = ()) -> PoolOutcome:
+    """Decide `node_pool` now and carry the decision out (claim, act, record).
+
+    `reasons` has one entry per request this decision answers (several coalesce into one).
+    """
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        stored = context.table.load_pool(node_pool)
+        state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+        now = context.clock()
+        snapshot = observe_pool(context.config, node_pool, context.access, now)
+        decision = decide_pool(snapshot, state, context.config, now)
+        token = secrets.token_hex(8)
+        try:
+            claim = context.table.claim(node_pool, stored.decisions, token, now=now, lease=CLAIM_LEASE)
+        except ClaimLost:
+            if attempt == CLAIM_ATTEMPTS:
+                raise
+            continue
+        shadow = context.config.binding.spec.shadow_mode
+        actions: list[str] = []
+        execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
+        if not shadow:
+            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context)
+        recorded = decision.state.model_copy(update={"idle_timers": armed})
+        # The audit counts the calls made to observe, claim and act; the outcome adds the record.
+        calls = context.calls.take()
+        audit = _audit(
+            decision,
+            context,
+            reasons=reasons,
+            actions=actions,
+            shadow=shadow,
+            claim_attempts=attempt,
+            calls=calls,
+            acted_by=context.clock(),
+        )
+        context.table.record(
+            node_pool,
+            claim=claim,
+            token=token,
+            state_json=recorded.model_dump_json(),
+            execution_arn=execution_arn,
+            audit=audit,
+        )
+        return PoolOutcome(
+            node_pool=node_pool,
+            decision=decision,
+            acted=not shadow,
+            actions=tuple(actions),
+            execution_arn=execution_arn,
+            claim_attempts=attempt,
+            calls=_merged(calls, context.calls.take()),
+        )
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    return {kind: first.get(kind, 0) + second.get(kind, 0) for kind in sorted(first.keys() | second.keys())}
+
+
+def _act(
+    decision: PoolDecision, state: PoolState, execution_arn: str | None, context: DecideContext
+) -> tuple[list[str], str | None, dict[str, datetime]]:
+    """Carry the decision out; return what was done, the pool's execution and the armed timers."""
+    actions: list[str] = []
+    kubernetes = context.access.kubernetes
+    targets = {pod_group_name(so): target_of(so) for so in context.config.scaled_objects}
+    # Before any replicas go down: the pods on the nodes the plan wants to empty go first.
+    for deletion in decision.delete_first:
+        pods = [
+            pod
+            for pod in kubernetes.pods_on_node(deletion.node)
+            if _controls(targets[deletion.group], pod.metadata.labels, pod.metadata.controller)
+        ][: deletion.count]
+        for pod in pods:
+            kubernetes.set_pod_deletion_cost(pod.namespace, pod.name, DELETION_COST_FIRST + deletion.rank)
+            actions.append(f"pod-deletion-cost {pod.namespace}/{pod.name} (rank {deletion.rank})")
+    for scale in decision.scale:
+        kubernetes.scale(targets[scale.scaler], scale.replicas)
+        actions.append(str(scale))
+
+    armed = dict(state.idle_timers)
+    for scaler, wake_at in sorted(decision.idle_timers.items()):
+        if wake_at is not None and armed.get(scaler) != wake_at:
+            context.timers.arm(scaler, decision.node_pool, wake_at)
+            armed[scaler] = wake_at
+            actions.append(f"idle timer {scaler} at {wake_at.isoformat()}")
+        elif wake_at is None and scaler in armed:
+            context.timers.disarm(scaler)
+            del armed[scaler]
+            actions.append(f"idle timer {scaler} deleted")
+
+    order = decision.provisioning
+    if order is not None:
+        name = execution_name(decision.node_pool, context.table.epoch(), order.generation)
+        request = DecisionRequest(
+            node_pool=order.node_pool,
+            generation=order.generation,
+            node_targets=order.node_targets,
+            removals=tuple(
+                NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
+                for r in order.removals
+            ),
+            decided_at=decision.now,
+        )
+        try:
+            started = context.workflows.start(name, request.model_dump(mode="json", by_alias=True))
+        except ExecutionNameTaken:
+            # An earlier attempt of this very decision started it: it is the current one.
+            started = _execution_arn(context.state_machine_arn, name)
+        if execution_arn and execution_arn != started:
+            context.workflows.stop(execution_arn, cause=f"superseded by generation {order.generation}")
+            actions.append(f"stopped {execution_arn.rsplit(':', 1)[-1]}")
+        execution_arn = started
+        actions.append(f"started provisioning {name}")
+    return actions, execution_arn, armed
+
+
+def _controls(target: WorkloadRef, labels: dict[str, str], controller: Any) -> bool:
+    if controller is None:
+        return False
+    if controller.kind == "ReplicaSet":
+        template_hash = labels.get("pod-template-hash", "")
+        return target.kind == "Deployment" and controller.name == f"{target.name}-{template_hash}"
+    return bool(controller.kind == target.kind and controller.name == target.name)
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    # arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>
+    prefix, machine = state_machine_arn.rsplit(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def _audit(
+    decision: PoolDecision,
+    context: DecideContext,
+    *,
+    reasons: tuple[str, ...],
+    actions: list[str],
+    shadow: bool,
+    claim_attempts: int,
+    calls: dict[str, int],
+    acted_by: datetime,
+) -> list[AuditEntry]:
+    common = {
+        "at": decision.now.isoformat(),
+        "recordedAt": acted_by.isoformat(),
+        "nodePool": decision.node_pool,
+        "configVersion": context.config_version,
+        "reasons": sorted(set(reasons)),
+        "requests": len(reasons),
+        "shadowMode": shadow,
+        "claimAttempts": claim_attempts,
+    }
+    scale_of = {action.scaler: str(action) for action in decision.scale}
+    entries = []
+    for outcome in decision.scalers:
+        explanation = outcome.decision.explanation
+        entries.append(
+            AuditEntry(
+                subject=outcome.scaler,
+                at=decision.now,
+                record={
+                    **common,
+                    "scaler": outcome.scaler,
+                    "current": explanation.current,
+                    "desired": explanation.desired,
+                    "rule": str(explanation.rule),
+                    "steps": list(explanation.steps),
+                    "triggers": [str(t) for t in explanation.triggers],
+                    "wakeAt": outcome.decision.wake_at.isoformat() if outcome.decision.wake_at else None,
+                    "action": scale_of.get(outcome.scaler),
+                    "applied": not shadow and outcome.scaler in scale_of,
+                },
+            )
+        )
+    entries.append(
+        AuditEntry(
+            subject=f"POOL#{decision.node_pool}",
+            at=decision.now,
+            record={
+                **common,
+                "nodeTargets": decision.node_targets,
+                "generation": decision.state.generation,
+                "plan": str(decision.plan),
+                "unplaceable": [str(u) for u in decision.unplaceable],
+                "actions": actions,
+                "calls": calls,
+            },
+        )
+    )
+    return entries

@@ -1,0 +1,363 @@
+"""`decide_pool`: one NodePool's decision, from what was observed, what was stored and `now`.
+
+It runs, for every scaler of the pool, the replica core (KEDA and HPA semantics), then one node
+plan for the pool with the node core, packing the pods of all the pool's scalers together with the
+pending pods of no scaler that this pool owns (`owning_pool`). The result says exactly what to do:
+which targets to scale, which pods to delete first, which idle timers to arm and, only when the
+pool's node targets change, a provisioning order for a new generation. Node targets are absolute
+per instance group, so whoever carries them out computes what to add or remove from a fresh read.
+
+The Lambda, the simulator and the demo all run this function; none of them decides anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ebb.config import EbbConfig, ScaledObject
+from ebb.config.node_planning import planning_input, pod_group_name
+from ebb.config.replica_policy import scaler_policy
+from ebb.core.nodes import (
+    DEFAULT_UNAVAILABLE_TTL,
+    ExistingNode,
+    NodePlan,
+    NodeRemoval,
+    NodeState,
+    OfferingKey,
+    PlanningInput,
+    PodDeletion,
+    PodsOnNode,
+    UnavailableOfferings,
+    plan_nodes,
+)
+from ebb.core.replicas import ReplicaDecision, decide_replicas
+from ebb.service.decision.pending_pods import owning_pool, pending_pod_group
+from ebb.service.decision.pool_state import NodeMemory, PoolState
+from ebb.service.decision.snapshot import NodeFailure, ObservedNode, PoolSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleAction:
+    """Set a scale target's replicas."""
+
+    scaler: str
+    namespace: str
+    kind: str
+    name: str
+    replicas_before: int
+    replicas: int
+
+    def __str__(self) -> str:
+        return f"scale {self.kind} {self.namespace}/{self.name}: {self.replicas_before} -> {self.replicas}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScalerOutcome:
+    """One scaler's replica decision."""
+
+    scaler: str
+    decision: ReplicaDecision
+
+    @property
+    def desired(self) -> int:
+        """The replicas to set."""
+        return self.decision.desired_replicas
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaceable:
+    """Pods the plan does not give a node, and why (including constraints ebb does not model yet)."""
+
+    pods: str
+    """A scaler's ``namespace/name`` or ``pending:namespace/name``."""
+    count: int
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.count} pod(s) of {self.pods!r} unplaceable: {self.reason}{extra}"
+
+
+UNMODELLED_CONSTRAINT = "UnmodelledConstraint"
+"""The pods use a scheduling constraint the node core does not model yet: never planned as if
+they fit, since a node chosen without it could be one the scheduler refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisioningOrder:
+    """Start provisioning toward new absolute node targets, as generation `generation`."""
+
+    node_pool: str
+    generation: int
+    node_targets: dict[str, int]
+    removals: tuple[NodeRemoval, ...]
+    """Nodes the plan chose to take away (drained before deletion)."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDecision:
+    """Everything one decision of a pool does, and the state to store once it is done."""
+
+    node_pool: str
+    now: datetime
+    scalers: tuple[ScalerOutcome, ...]
+    plan: NodePlan
+    node_targets: dict[str, int]
+    """The absolute target of every instance group of the pool after this decision."""
+    scale: tuple[ScaleAction, ...]
+    delete_first: tuple[PodDeletion, ...]
+    """Pods to give the lowest pod-deletion-cost before the replicas of their scaler go down."""
+    provisioning: ProvisioningOrder | None
+    idle_timers: dict[str, datetime | None]
+    """Per scaler: when a cooldown ends (arm its idle timer), or ``None`` (delete it)."""
+    unplaceable: tuple[Unplaceable, ...]
+    state: PoolState
+
+    def explain(self) -> str:
+        """The decision, readable: each scaler's rule, the node plan, the provisioning order."""
+        lines = [f"node pool {self.node_pool!r} at {self.now.isoformat()}"]
+        for outcome in self.scalers:
+            explanation = outcome.decision.explanation
+            lines.append(
+                f"  {outcome.scaler}: {explanation.current} -> {explanation.desired} ({explanation.rule})"
+            )
+        lines.extend("  " + line for line in str(self.plan).splitlines())
+        lines.extend(f"  {u}" for u in self.unplaceable)
+        if self.provisioning is not None:
+            targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
+            lines.append(
+                f"  provisioning generation {self.provisioning.generation}: {targets} "
+                f"({self.provisioning.reason})"
+            )
+        return "\n".join(lines)
+
+
+def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now: datetime) -> PoolDecision:
+    """Decide the replicas of every scaler of one NodePool and its node targets at `now`."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    pool_config = config.node_pool(snapshot.node_pool)
+    if pool_config is None:
+        raise ValueError(f"node pool {snapshot.node_pool!r} is not in the configuration")
+    scaled_objects = sorted(config.scaled_objects_of(pool_config), key=pod_group_name)
+    group_names = [g.name for g in config.instance_groups_of(pool_config)]
+    _check_coverage(snapshot, [pod_group_name(so) for so in scaled_objects], group_names)
+
+    outcomes = []
+    for scaled_object in scaled_objects:
+        name = pod_group_name(scaled_object)
+        observed = snapshot.scalers[name]
+        policy = scaler_policy(config, scaled_object)
+        decision = decide_replicas(
+            policy, observed.observations, observed.replicas, state.scalers.get(name), now
+        )
+        outcomes.append(ScalerOutcome(scaler=name, decision=decision))
+
+    zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
+    unavailable = _mark_shortages(state.unavailable.prune(now), snapshot.nodes, zones, now)
+    memory = _remember_nodes(state.nodes, snapshot.nodes, now)
+    managed = {pod_group_name(so) for so in scaled_objects}
+
+    unplaceable: list[Unplaceable] = []
+    replicas: dict[str, int] = {}
+    for outcome in outcomes:
+        observed = snapshot.scalers[outcome.scaler]
+        if observed.unmodelled_constraints:
+            running = sum(node.pods.get(outcome.scaler, 0) for node in snapshot.nodes)
+            waiting = max(outcome.desired - running, 0)
+            if waiting:
+                unplaceable.append(
+                    Unplaceable(
+                        outcome.scaler,
+                        waiting,
+                        UNMODELLED_CONSTRAINT,
+                        ", ".join(observed.unmodelled_constraints),
+                    )
+                )
+            # Its running pods keep their room; no node is planned for the rest.
+            replicas[outcome.scaler] = min(outcome.desired, running)
+        else:
+            replicas[outcome.scaler] = outcome.desired
+
+    planning = planning_input(
+        config,
+        snapshot.node_pool,
+        now=now,
+        replicas=replicas,
+        nodes=tuple(
+            _existing(node, snapshot.node_pool, managed, memory) for node in snapshot.nodes if node.state
+        ),
+        group_counts=snapshot.groups,
+        unavailable=unavailable,
+    )
+    extra_groups = []
+    for pod in snapshot.pending:
+        if owning_pool(config, pod) != snapshot.node_pool:
+            continue
+        if pod.unmodelled_constraints:
+            unplaceable.append(
+                Unplaceable(
+                    f"pending:{pod.qualified_name}",
+                    1,
+                    UNMODELLED_CONSTRAINT,
+                    ", ".join(pod.unmodelled_constraints),
+                )
+            )
+        else:
+            extra_groups.append(pending_pod_group(pod))
+    if extra_groups:
+        planning = PlanningInput.model_validate(
+            {**dict(planning), "pod_groups": planning.pod_groups + tuple(extra_groups)}
+        )
+    plan = plan_nodes(planning).for_pool(snapshot.node_pool)
+    unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
+
+    targets = {name: snapshot.groups[name].target for name in group_names}
+    for target in plan.targets:
+        targets[target.instance_group] = target.target_after
+    provisioning = _provisioning(snapshot, state, plan, targets)
+
+    lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
+    new_state = PoolState(
+        generation=provisioning.generation if provisioning else state.generation,
+        node_targets=targets if provisioning or not state.node_targets else state.node_targets,
+        provisioning_open=True if provisioning else state.provisioning_open,
+        scalers={o.scaler: o.decision.state for o in outcomes},
+        nodes=memory,
+        unavailable=unavailable,
+        idle_timers=state.idle_timers,
+    )
+    return PoolDecision(
+        node_pool=snapshot.node_pool,
+        now=now,
+        scalers=tuple(outcomes),
+        plan=plan,
+        node_targets=targets,
+        scale=tuple(
+            _scale_action(so, snapshot.scalers[pod_group_name(so)].replicas.spec, outcome.desired)
+            for so, outcome in zip(scaled_objects, outcomes, strict=True)
+            if outcome.desired != snapshot.scalers[outcome.scaler].replicas.spec
+        ),
+        delete_first=tuple(d for d in plan.deletions if d.group in lowering),
+        provisioning=provisioning,
+        idle_timers={o.scaler: o.decision.wake_at for o in outcomes},
+        unplaceable=tuple(unplaceable),
+        state=new_state,
+    )
+
+
+def _check_coverage(snapshot: PoolSnapshot, scalers: list[str], groups: list[str]) -> None:
+    # A snapshot that misses a scaler or a group would silently plan without it.
+    problems = []
+    if missing := sorted(set(scalers) - set(snapshot.scalers)):
+        problems.append(f"no observation of scaler(s) {', '.join(missing)}")
+    if strangers := sorted(set(snapshot.scalers) - set(scalers)):
+        problems.append(f"scaler(s) {', '.join(strangers)} are not on this node pool")
+    if missing := sorted(set(groups) - set(snapshot.groups)):
+        problems.append(f"no counts for instance group(s) {', '.join(missing)}")
+    for node in snapshot.nodes:
+        if node.instance_group not in groups:
+            problems.append(f"node {node.name!r} is in group {node.instance_group!r}, not one of the pool's")
+    if problems:
+        raise ValueError(f"snapshot of node pool {snapshot.node_pool!r}: " + "; ".join(problems))
+
+
+def _mark_shortages(
+    unavailable: UnavailableOfferings, nodes: tuple[ObservedNode, ...], zones: dict[str, str], now: datetime
+) -> UnavailableOfferings:
+    """Each node that failed to launch for lack of capacity marks its offering (type x zone) out.
+
+    HyperPod keeps retrying such a node by itself, so the mark is refreshed while it stays failed.
+    """
+    for node in nodes:
+        if node.failure is NodeFailure.CAPACITY:
+            offering = OfferingKey(
+                instance_group=node.instance_group,
+                instance_type=node.instance_type,
+                zone=zones[node.instance_group],
+            )
+            unavailable = unavailable.mark(offering, now, DEFAULT_UNAVAILABLE_TTL)
+    return unavailable
+
+
+def _remember_nodes(
+    memory: dict[str, NodeMemory], nodes: tuple[ObservedNode, ...], now: datetime
+) -> dict[str, NodeMemory]:
+    """Carry each joined node's initialization and last pod event; forget nodes that are gone."""
+    remembered: dict[str, NodeMemory] = {}
+    for node in nodes:
+        if node.state not in (NodeState.READY, NodeState.REGISTERED, NodeState.NOT_READY):
+            continue
+        before = memory.get(node.name)
+        initialized_at = before.initialized_at if before else None
+        if initialized_at is None and node.state is NodeState.READY:
+            initialized_at = now
+        # A pod came or went since the last decision (or the node is new): that is the last event.
+        changed = before is None or before.pods != node.pods
+        last_event = now if changed or before is None else before.last_pod_event_at
+        remembered[node.name] = NodeMemory(
+            initialized_at=initialized_at, pods=dict(node.pods), last_pod_event_at=last_event
+        )
+    return remembered
+
+
+def _existing(
+    node: ObservedNode, pool: str, managed: set[str], memory: dict[str, NodeMemory]
+) -> ExistingNode:
+    remembered = memory.get(node.name)
+    assert node.state is not None  # the caller passes capacity only
+    return ExistingNode(
+        name=node.name,
+        node_pool=pool,
+        instance_group=node.instance_group,
+        instance_type=node.instance_type,
+        state=node.state,
+        pods=tuple(PodsOnNode(group=g, count=c) for g, c in sorted(node.pods.items()) if g in managed),
+        unmanaged=node.unmanaged,
+        unmanaged_pods=node.unmanaged_pods,
+        do_not_disrupt=node.do_not_disrupt,
+        deleting=node.deleting,
+        launched_at=node.launched_at,
+        initialized_at=remembered.initialized_at if remembered else None,
+        last_pod_event_at=remembered.last_pod_event_at if remembered else None,
+    )
+
+
+def _provisioning(
+    snapshot: PoolSnapshot, state: PoolState, plan: NodePlan, targets: dict[str, int]
+) -> ProvisioningOrder | None:
+    """A new generation when the targets differ from the current generation's.
+
+    With no execution open (the last one ended, or none was ever started), targets that differ
+    from what HyperPod reports also need one: the tick heals a crash or a lost execution.
+    """
+    observed = {name: counts.target for name, counts in snapshot.groups.items()}
+    decided = state.node_targets or observed
+    if targets != decided:
+        reason = "node targets changed"
+    elif not state.provisioning_open and targets != observed:
+        reason = "HyperPod's targets differ from the current generation's and no execution is open"
+    else:
+        return None
+    return ProvisioningOrder(
+        node_pool=snapshot.node_pool,
+        generation=state.generation + 1,
+        node_targets=dict(targets),
+        removals=plan.removals,
+        reason=reason,
+    )
+
+
+def _scale_action(scaled_object: ScaledObject, before: int, after: int) -> ScaleAction:
+    ref = scaled_object.spec.scale_target_ref
+    return ScaleAction(
+        scaler=pod_group_name(scaled_object),
+        namespace=scaled_object.namespace,
+        kind=ref.kind,
+        name=ref.name,
+        replicas_before=before,
+        replicas=after,
+    )

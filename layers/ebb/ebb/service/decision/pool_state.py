@@ -1,0 +1,40 @@
+"""What one NodePool's decisions carry from one invocation to the next (stored in the state table)."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ebb.core.nodes import UnavailableOfferings
+from ebb.core.replicas import ScalerState
+
+
+class NodeMemory(BaseModel):
+    """What Karpenter's consolidation needs of a joined node that the Node object does not say."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initialized_at: AwareDatetime | None = None
+    """The first decision that saw the node usable (Karpenter's Initialized condition)."""
+    pods: dict[str, int] = Field(default_factory=dict)
+    """The scalers' pods seen on it by the last decision."""
+    last_pod_event_at: AwareDatetime | None = None
+    """The decision that first saw the current pods (a pod came or went then)."""
+
+
+class PoolState(BaseModel):
+    """The pool's stored state; a pool never decided before starts from ``PoolState()``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = 1
+    generation: int = Field(default=0, ge=0)
+    """Bumped each time the pool's node targets change; provisioning executions are fenced on it."""
+    node_targets: dict[str, int] = Field(default_factory=dict)
+    """The absolute target per instance group of the current generation."""
+    provisioning_open: bool = False
+    """A provisioning execution of the current generation has not reported its end yet."""
+    scalers: dict[str, ScalerState] = Field(default_factory=dict)
+    nodes: dict[str, NodeMemory] = Field(default_factory=dict)
+    unavailable: UnavailableOfferings = UnavailableOfferings()
+    idle_timers: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """The idle timers armed, per scaler (the service arms one only when its time changes)."""

@@ -1,0 +1,100 @@
+"""What the `decide` service observed for one NodePool at one instant, in the decision's vocabulary.
+
+The adapters speak their systems' languages (ListClusterNodes summaries, Kubernetes Pods and
+Nodes); the gatherer translates what it read into these values, so the decision step never sees
+an adapter type and the simulator can build the same snapshot from its own cluster.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ebb.config.node_planning import GroupCounts
+from ebb.core.nodes import NodeSelectorTerm, NodeState, Resources, Toleration
+from ebb.core.nodes.quantities import ZERO
+from ebb.core.replicas import Observation, ReplicaCounts
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScalerSnapshot(_Frozen):
+    """One ScaledObject's metrics (per trigger name) and its target's replica counts."""
+
+    observations: dict[str, Observation] = Field(default_factory=dict)
+    replicas: ReplicaCounts
+    unmodelled_constraints: tuple[str, ...] = ()
+    """Scheduling constraints of the target's pod template that the node core does not model
+    (``topologySpreadConstraints``, ``podAffinity``, ``podAntiAffinity``): its pods are reported
+    unplaceable with that reason rather than planned as if they fit."""
+
+
+class NodeFailure(StrEnum):
+    """Why HyperPod reports a node of the pool as failed."""
+
+    CAPACITY = "InsufficientCapacity"
+    """The launch found no capacity; in Continuous mode HyperPod keeps retrying it."""
+    OTHER = "Failed"
+
+
+class ObservedNode(_Frozen):
+    """A node of the pool's instance groups: HyperPod's view joined with the Kubernetes Node."""
+
+    name: str = Field(min_length=1)
+    """The Kubernetes node name once joined, HyperPod's NodeLogicalId (or instance id) before."""
+    instance_group: str = Field(min_length=1)
+    instance_type: str = Field(min_length=1)
+    state: NodeState | None
+    """Where the node is for planning; ``None`` when it is no capacity at all (failed, leaving)."""
+    failure: NodeFailure | None = None
+    launched_at: AwareDatetime | None = None
+    pods: dict[str, int] = Field(default_factory=dict)
+    """Bound, not terminating pods per scaler of this pool (``namespace/name``)."""
+    unmanaged: Resources = ZERO
+    """Requests of the other non-DaemonSet pods running here."""
+    unmanaged_pods: int = Field(default=0, ge=0)
+    do_not_disrupt: bool = False
+    deleting: bool = False
+    """Cordoned or being deleted."""
+
+    @model_validator(mode="after")
+    def _failed_is_no_capacity(self) -> Self:
+        if self.failure is not None and self.state is not None:
+            raise ValueError(f"node {self.name!r}: a failed node has no planning state")
+        if any(count <= 0 for count in self.pods.values()):
+            raise ValueError(f"node {self.name!r}: pod counts must be positive")
+        return self
+
+
+class PendingPod(_Frozen):
+    """A pending pod that no scaler of the configuration owns, with what it asks of a node."""
+
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    requests: Resources
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    node_affinity: tuple[NodeSelectorTerm, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    unmodelled_constraints: tuple[str, ...] = ()
+
+    @property
+    def qualified_name(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+
+class PoolSnapshot(_Frozen):
+    """Everything observed for one NodePool's decision."""
+
+    node_pool: str = Field(min_length=1)
+    scalers: dict[str, ScalerSnapshot]
+    """Every ScaledObject of the pool, by ``namespace/name``."""
+    groups: dict[str, GroupCounts]
+    """Every instance group of the pool, by name."""
+    nodes: tuple[ObservedNode, ...] = ()
+    pending: tuple[PendingPod, ...] = ()
+    """Pending pods of no scaler, cluster-wide: the decision keeps those this pool owns."""

@@ -1,0 +1,319 @@
+"""Observing one NodePool: its scalers' metrics, HyperPod's groups and nodes, the Kubernetes nodes
+and pods, gathered through the adapters into the decision step's `PoolSnapshot`.
+
+Reads per decision, and why they do not grow with the number of scalers except where they must:
+- metrics: one GetQueueAttributes per SQS trigger; every CloudWatch trigger of the pool in
+  GetMetricData calls batched per time window (500 queries a call);
+- HyperPod: DescribeCluster and ListClusterNodes (IncludeNodeLogicalIds), once;
+- Kubernetes: each target's `/scale` and workload (its selector and pod template), the pool's
+  nodes in one list by instance-group label, the pods bound to each of those nodes, and the
+  cluster's pending pods in one list.
+A pod belongs to a scaler when its controller is the scaler's target (a ReplicaSet named
+`<deployment>-<pod-template-hash>`, or the StatefulSet itself), which needs no further read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ebb.adapters.hyperpod import HyperPodCluster
+from ebb.adapters.hyperpod_models import ClusterNode, NodeCondition, classify_node
+from ebb.adapters.kubernetes import KubernetesCluster, Node, Pod, WorkloadRef
+from ebb.adapters.metrics import MetricQuery, MetricReader
+from ebb.config import EbbConfig, ScaledObject
+from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
+from ebb.config.node_planning import GroupCounts, pod_group_name
+from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
+from ebb.config.replica_policy import trigger_name
+from ebb.core.nodes import NodeSelectorTerm, NodeState, Operator, Requirement, Resources, Toleration
+from ebb.core.nodes.quantities import to_millis, to_units
+from ebb.core.nodes.taints import TaintEffect
+from ebb.core.replicas import Observation, ReplicaCounts, cloudwatch_query_window
+from ebb.service.decision import NodeFailure, ObservedNode, PendingPod, PoolSnapshot, ScalerSnapshot
+
+GPU = "nvidia.com/gpu"
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAccess:
+    """The adapters a pool is observed through."""
+
+    metrics: MetricReader
+    hyperpod: HyperPodCluster
+    kubernetes: KubernetesCluster
+
+
+def target_of(scaled_object: ScaledObject) -> WorkloadRef:
+    """The scale target of a ScaledObject."""
+    ref = scaled_object.spec.scale_target_ref
+    return WorkloadRef(kind=ref.kind, namespace=scaled_object.namespace, name=ref.name)
+
+
+def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: datetime) -> PoolSnapshot:
+    """Read everything the decision of `node_pool` at `now` needs."""
+    pool = config.node_pool(node_pool)
+    if pool is None:
+        raise KeyError(node_pool)
+    scaled_objects = config.scaled_objects_of(pool)
+    group_names = tuple(g.name for g in config.instance_groups_of(pool))
+
+    observations = _read_metrics(scaled_objects, access.metrics, now)
+    description = access.hyperpod.describe_cluster()
+    hyperpod_nodes = [n for n in access.hyperpod.list_nodes() if n.instance_group in group_names]
+    kubernetes = access.kubernetes
+    selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(group_names)})"
+    kubernetes_nodes = {node.name: node for node in kubernetes.list_nodes(selector)} if group_names else {}
+    pods_by_node = {name: kubernetes.pods_on_node(name) for name in sorted(kubernetes_nodes)}
+
+    targets = {pod_group_name(so): target_of(so) for so in config.scaled_objects}
+    scalers: dict[str, ScalerSnapshot] = {}
+    for scaled_object in scaled_objects:
+        name = pod_group_name(scaled_object)
+        target = targets[name]
+        scale = kubernetes.read_scale(target)
+        workload = kubernetes.read_workload(target)
+        ready = sum(
+            1
+            for pods in pods_by_node.values()
+            for pod in pods
+            if _owner(pod, targets) == name and pod.is_ready and not pod.is_terminating
+        )
+        scalers[name] = ScalerSnapshot(
+            observations=observations[name],
+            replicas=ReplicaCounts(spec=scale.spec.replicas, status=scale.status.replicas, ready=ready),
+            unmodelled_constraints=_unmodelled(workload.spec.template.spec),
+        )
+
+    managed = {pod_group_name(so) for so in scaled_objects}
+    nodes = _observed_nodes(
+        hyperpod_nodes,
+        kubernetes_nodes,
+        pods_by_node,
+        targets=targets,
+        managed=managed,
+        node_recovery=description.node_recovery,
+    )
+    pending = tuple(
+        _pending(pod)
+        for pod in kubernetes.pending_pods()
+        if pod.node_name is None and not pod.is_terminating and _owner(pod, targets) is None
+    )
+    groups = {
+        name: GroupCounts(current=state.current_count, target=state.target_count)
+        for name in group_names
+        if (state := description.group(name)) is not None
+    }
+    return PoolSnapshot(node_pool=node_pool, scalers=scalers, groups=groups, nodes=nodes, pending=pending)
+
+
+def _read_metrics(
+    scaled_objects: Iterable[ScaledObject], reader: MetricReader, now: datetime
+) -> dict[str, dict[str, Observation]]:
+    observations: dict[str, dict[str, Observation]] = {}
+    queries: list[MetricQuery] = []
+    owners: dict[str, tuple[str, str]] = {}
+    for scaled_object in scaled_objects:
+        name = pod_group_name(scaled_object)
+        found: dict[str, Observation] = {}
+        observations[name] = found
+        for index, trigger in enumerate(scaled_object.spec.triggers):
+            trigger_id = trigger_name(index, trigger)
+            if isinstance(trigger, AwsSqsQueueTrigger):
+                found[trigger_id] = reader.read_queue(
+                    trigger.metadata.queue_url, trigger.metadata.attribute_names
+                )
+                continue
+            query = _query(f"q{len(queries)}", trigger, now)
+            owners[query.query_id] = (name, trigger_id)
+            queries.append(query)
+    for query_id, result in reader.read_cloudwatch(queries).items():
+        scaler, trigger_id = owners[query_id]
+        observations[scaler][trigger_id] = result
+    return observations
+
+
+def _query(query_id: str, trigger: AwsCloudWatchTrigger, now: datetime) -> MetricQuery:
+    # The query KEDA makes, over exactly the window the replica core keeps datapoints from.
+    metadata = trigger.metadata
+    window = cloudwatch_query_window(
+        now, metadata.metric_stat_period, metadata.metric_end_time_offset, metadata.metric_collection_time
+    )
+    return MetricQuery(query=metadata.metric_data_query(query_id), start=window.start, end=window.end)
+
+
+def _owner(pod: Pod, targets: Mapping[str, WorkloadRef]) -> str | None:
+    """The scaler whose target controls `pod`, from its controller reference alone."""
+    controller = pod.metadata.controller
+    if controller is None:
+        return None
+    namespace = pod.namespace
+    if controller.kind == "ReplicaSet":
+        template_hash = pod.metadata.labels.get("pod-template-hash")
+        if not template_hash or not controller.name.endswith(f"-{template_hash}"):
+            return None
+        owner_kind, owner_name = "Deployment", controller.name[: -len(template_hash) - 1]
+    else:
+        owner_kind, owner_name = controller.kind, controller.name
+    for scaler, target in targets.items():
+        if (target.kind, target.namespace, target.name) == (owner_kind, namespace, owner_name):
+            return scaler
+    return None
+
+
+def _unmodelled(spec: object) -> tuple[str, ...]:
+    """Constraints of a pod spec the node core does not model yet."""
+    found = []
+    affinity = getattr(spec, "affinity", None)
+    if getattr(spec, "topology_spread_constraints", None):
+        found.append("topologySpreadConstraints")
+    if (
+        affinity is not None
+        and affinity.pod_affinity
+        and affinity.pod_affinity.required_during_scheduling_ignored_during_execution
+    ):
+        found.append("podAffinity")
+    if (
+        affinity is not None
+        and affinity.pod_anti_affinity
+        and affinity.pod_anti_affinity.required_during_scheduling_ignored_during_execution
+    ):
+        found.append("podAntiAffinity")
+    return tuple(found)
+
+
+def _instance_id(node: Node) -> str | None:
+    provider = node.spec.provider_id or ""
+    return provider.rsplit("/", 1)[-1] or None
+
+
+def _node_state(condition: NodeCondition, joined: Node | None) -> NodeState | None:
+    if condition is NodeCondition.SHUTTING_DOWN or condition in (
+        NodeCondition.FAILED,
+        NodeCondition.FAILED_CAPACITY,
+    ):
+        return None
+    if joined is None:
+        return NodeState.LAUNCHING
+    if condition is NodeCondition.RECOVERING:
+        return NodeState.NOT_READY
+    usable = (
+        condition is NodeCondition.USABLE
+        and joined.is_ready
+        and not joined.spec.unschedulable
+        # A GPU node takes GPU pods only once the device plugin has registered its GPUs.
+        and (GPU not in joined.status.capacity or bool(joined.status.allocatable.get(GPU, 0)))
+    )
+    return NodeState.READY if usable else NodeState.REGISTERED
+
+
+def _observed_nodes(
+    hyperpod_nodes: Iterable[ClusterNode],
+    kubernetes_nodes: Mapping[str, Node],
+    pods_by_node: Mapping[str, list[Pod]],
+    *,
+    targets: Mapping[str, WorkloadRef],
+    managed: set[str],
+    node_recovery: str | None,
+) -> tuple[ObservedNode, ...]:
+    by_instance = {_instance_id(node): node for node in kubernetes_nodes.values()}
+    observed = []
+    for hyperpod_node in sorted(hyperpod_nodes, key=lambda n: n.key):
+        joined = by_instance.get(hyperpod_node.instance_id) if hyperpod_node.instance_id else None
+        condition = classify_node(
+            hyperpod_node,
+            node_recovery=node_recovery,  # type: ignore[arg-type]
+            kubernetes_labels=joined.labels if joined else None,
+        )
+        failure = None
+        if condition is NodeCondition.FAILED_CAPACITY:
+            failure = NodeFailure.CAPACITY
+        elif condition is NodeCondition.FAILED:
+            failure = NodeFailure.OTHER
+        pods: dict[str, int] = {}
+        unmanaged = Resources()
+        unmanaged_pods = 0
+        do_not_disrupt = False
+        for pod in pods_by_node.get(joined.name, []) if joined else []:
+            if pod.is_terminating or pod.status.phase in ("Succeeded", "Failed") or _is_daemon(pod):
+                continue
+            do_not_disrupt = do_not_disrupt or pod.metadata.annotations.get(DO_NOT_DISRUPT) == "true"
+            owner = _owner(pod, targets)
+            if owner in managed:
+                pods[owner] = pods.get(owner, 0) + 1
+            else:
+                unmanaged = unmanaged + _requests(pod)
+                unmanaged_pods += 1
+        if joined is not None:
+            do_not_disrupt = do_not_disrupt or joined.metadata.annotations.get(DO_NOT_DISRUPT) == "true"
+        observed.append(
+            ObservedNode(
+                name=joined.name if joined else hyperpod_node.key,
+                instance_group=hyperpod_node.instance_group,
+                instance_type=hyperpod_node.instance_type,
+                state=_node_state(condition, joined),
+                failure=failure,
+                launched_at=hyperpod_node.launch_time,
+                pods=pods,
+                unmanaged=unmanaged,
+                unmanaged_pods=unmanaged_pods,
+                do_not_disrupt=do_not_disrupt,
+                deleting=bool(joined and joined.spec.unschedulable),
+            )
+        )
+    return tuple(observed)
+
+
+def _is_daemon(pod: Pod) -> bool:
+    controller = pod.metadata.controller
+    return controller is not None and controller.kind == "DaemonSet"
+
+
+def _requests(pod: Pod) -> Resources:
+    requests = pod.spec.effective_requests()
+    zero = Decimal(0)
+    return Resources(
+        cpu_millis=to_millis(requests.get("cpu", zero)),
+        memory_bytes=to_units(requests.get("memory", zero)),
+        gpus=to_units(requests.get(GPU, zero)),
+    )
+
+
+def _pending(pod: Pod) -> PendingPod:
+    spec = pod.spec
+    terms: tuple[NodeSelectorTerm, ...] = ()
+    required = (
+        spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+        if (spec.affinity and spec.affinity.node_affinity)
+        else None
+    )
+    if required is not None:
+        terms = tuple(
+            NodeSelectorTerm(
+                match_expressions=tuple(
+                    Requirement(key=e.key, operator=Operator(e.operator), values=e.values)
+                    for e in term.match_expressions
+                )
+            )
+            for term in required.node_selector_terms
+        )
+    return PendingPod(
+        namespace=pod.namespace,
+        name=pod.name,
+        requests=_requests(pod),
+        node_selector=dict(spec.node_selector),
+        node_affinity=terms,
+        tolerations=tuple(
+            Toleration(
+                key=t.key or "",
+                operator=t.operator,
+                value=t.value or "",
+                effect=TaintEffect(t.effect) if t.effect else None,
+            )
+            for t in spec.tolerations
+        ),
+        unmodelled_constraints=_unmodelled(spec),
+    )

@@ -1,0 +1,107 @@
+"""The signals use case: an event in, one decision request per NodePool out (or the event kept
+as rejected, with the reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ebb.adapters.alarms import Alarms, CloudWatchAlarms
+from ebb.adapters.call_counts import CallCounts
+from ebb.adapters.decision_queue import DecisionQueue, SqsDecisionQueue
+from ebb.adapters.rejected_events import RejectedEvents, SqsRejectedEvents
+from ebb.adapters.state_table import DynamoStateTable, StateTable
+from ebb.config import EbbConfig
+from ebb.errors import InvalidEvent
+from ebb.service.alarm_specs import alarm_specs
+from ebb.service.configuration import load_for_stack
+from ebb.service.settings import Settings
+from ebb.service.signals import Tick, parse_signal, route
+
+
+class IntakeResult(BaseModel):
+    """What became of one event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    node_pools: tuple[str, ...] = ()
+    alarms_changed: tuple[str, ...] = ()
+    """Alarms created, updated or deleted to match a new configuration (on a tick)."""
+    rejected: str | None = None
+    """Why the event was refused (it was kept in the rejected-events queue)."""
+
+
+@dataclass
+class SignalIntake:
+    """Parse, route and enqueue; refuse what is not a signal."""
+
+    config: EbbConfig
+    config_version: str
+    queue: DecisionQueue
+    alarms: Alarms
+    table: StateTable
+    rejected: RejectedEvents
+    alarm_prefix: str
+    cluster_arn: str | None
+    function_name: str = "signals"
+    calls: CallCounts | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignalIntake:
+        calls = CallCounts()
+        loaded = load_for_stack(
+            settings.config_dir,
+            hyperpod_cluster=settings.hyperpod_cluster,
+            eks_cluster=settings.eks_cluster,
+            region=settings.region,
+        )
+        return cls(
+            config=loaded.config,
+            config_version=loaded.version,
+            alarms=CloudWatchAlarms(region_name=settings.region, calls=calls),
+            table=DynamoStateTable(
+                settings.state_table,
+                audit_retention=settings.audit_retention,
+                region_name=settings.region,
+                calls=calls,
+            ),
+            queue=SqsDecisionQueue(settings.decision_queue_url, region_name=settings.region, calls=calls),
+            rejected=SqsRejectedEvents(
+                settings.rejected_events_queue_url, region_name=settings.region, calls=calls
+            ),
+            alarm_prefix=settings.alarm_prefix,
+            # The rule filters on the cluster's ARN; ebb checks it again rather than trust the rule.
+            cluster_arn=None,
+            calls=calls,
+        )
+
+    def take(self, event: Any) -> IntakeResult:
+        """Handle one event."""
+        try:
+            signal = parse_signal(event)
+            messages = route(
+                signal, self.config, alarm_prefix=self.alarm_prefix, cluster_arn=self.cluster_arn
+            )
+        except InvalidEvent as error:
+            kind = event.get("detail-type") or event.get("ebb") if isinstance(event, dict) else None
+            self.rejected.keep(event, str(error), function=self.function_name)
+            return IntakeResult(kind=str(kind or "unknown"), rejected=str(error))
+        changed: tuple[str, ...] = ()
+        if isinstance(signal, Tick):
+            changed = self.reconcile_alarms()
+        self.queue.send(messages)
+        kind = type(signal).__name__
+        return IntakeResult(
+            kind=kind, node_pools=tuple(m.node_pool for m in messages), alarms_changed=changed
+        )
+
+    def reconcile_alarms(self) -> tuple[str, ...]:
+        """Make ebb's alarms match the configuration, once per configuration version."""
+        if self.table.alarms_version() == self.config_version:
+            return ()
+        changes = self.alarms.reconcile(f"{self.alarm_prefix}.", alarm_specs(self.config, self.alarm_prefix))
+        self.table.set_alarms_version(self.config_version)
+        return changes.created_or_updated + changes.deleted

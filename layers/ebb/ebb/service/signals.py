@@ -1,0 +1,199 @@
+"""Signals: every event that wakes ebb, parsed, and turned into one decision request per NodePool.
+
+| signal                             | from                                  | wakes the pools of   |
+|------------------------------------|---------------------------------------|----------------------|
+| "CloudWatch Alarm State Change"    | EventBridge rule on `<stack>.` alarms | the alarm's scaler   |
+| "SageMaker HyperPod Cluster Event" | EventBridge rule on ebb's cluster     | the group, or all    |
+| the tick (`{"ebb": "tick"}`)       | EventBridge Scheduler, once a minute  | all pools            |
+| an idle timer (`"idle-timer"`)     | a one-shot Scheduler schedule         | the timer's scaler   |
+
+Anything else, or an event of the right kind that does not have its documented shape, is an
+`InvalidEvent`: it decides nothing, and the handler keeps it in the rejected-events queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ebb.adapters.decision_queue import PoolMessage
+from ebb.config import EbbConfig
+from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
+from ebb.config.node_planning import pod_group_name
+from ebb.config.replica_policy import trigger_name
+from ebb.errors import InvalidEvent
+
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+HYPERPOD_CLUSTER_EVENT = "SageMaker HyperPod Cluster Event"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class AlarmState(_Event):
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    timestamp: str
+
+
+class AlarmDetail(_Event):
+    alarm_name: str = Field(min_length=1, alias="alarmName")
+    state: AlarmState
+    previous_state: AlarmState | None = Field(None, alias="previousState")
+
+
+class AlarmStateChange(_Event):
+    """EventBridge's "CloudWatch Alarm State Change".
+
+    CloudWatch User Guide, "Alarm events and EventBridge".
+    """
+
+    id: str = Field(min_length=1)
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: AlarmDetail
+
+
+class HyperPodEventDetails(_Event):
+    cluster_arn: str = Field(min_length=1, alias="ClusterArn")
+    instance_group_name: str | None = Field(None, alias="InstanceGroupName")
+    resource_type: str = Field(alias="ResourceType")
+    event_level: str | None = Field(None, alias="EventLevel")
+    description: str | None = Field(None, alias="Description")
+
+
+class HyperPodDetail(_Event):
+    event_details: HyperPodEventDetails = Field(alias="EventDetails")
+
+
+class HyperPodClusterEvent(_Event):
+    """ "SageMaker HyperPod Cluster Event" (SageMaker HyperPod cluster events reference)."""
+
+    id: str = Field(min_length=1)
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker HyperPod Cluster Event"] = Field(alias="detail-type")
+    time: AwareDatetime
+    detail: HyperPodDetail
+
+
+class Tick(_Event):
+    """The periodic tick: the Scheduler schedule's input, with its context attributes filled in."""
+
+    ebb: Literal["tick"]
+    execution_id: str = Field(min_length=1, alias="executionId")
+    scheduled_time: AwareDatetime = Field(alias="scheduledTime")
+
+
+class IdleTimerFired(_Event):
+    """An idle timer's input (written by `SchedulerIdleTimers.arm`)."""
+
+    ebb: Literal["idle-timer"]
+    scaler: str = Field(min_length=3)
+    node_pool: str = Field(min_length=1, alias="nodePool")
+    execution_id: str | None = Field(None, alias="executionId")
+
+
+Signal = AlarmStateChange | HyperPodClusterEvent | Tick | IdleTimerFired
+_SIGNAL: TypeAdapter[Signal] = TypeAdapter(Signal)
+
+
+def alarm_name(prefix: str, scaler: str, trigger: str) -> str:
+    """The name of the alarm ebb owns on one trigger's metric: `<stack>.<hash>.<trigger>`.
+
+    Every alarm of the stack starts with `<stack>.`; a stack name cannot hold a dot, so no other
+    stack's alarms share the prefix (stack `ebb` and stack `ebb-staging` both own theirs), and
+    IAM, the EventBridge rule and the clean-up of unneeded alarms can all be scoped to it. The
+    hash keeps names within CloudWatch's 255 characters whatever the scaler's name.
+    """
+    digest = hashlib.sha256(scaler.encode()).hexdigest()[:12]
+    return f"{prefix}.{digest}.{trigger}"[:255]
+
+
+def scaler_alarms(config: EbbConfig, prefix: str) -> dict[str, str]:
+    """Every alarm name the configuration implies, with the scaler it belongs to."""
+    names = {}
+    for scaled_object in config.scaled_objects:
+        scaler = pod_group_name(scaled_object)
+        for index, trigger in enumerate(scaled_object.spec.triggers):
+            if isinstance(trigger, AwsCloudWatchTrigger | AwsSqsQueueTrigger):
+                names[alarm_name(prefix, scaler, trigger_name(index, trigger))] = scaler
+    return names
+
+
+def parse_signal(event: Any) -> Signal:
+    """The event as one of ebb's signals, or `InvalidEvent` saying what is wrong and where."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"an event must be a JSON object, got {type(event).__name__}")
+    try:
+        return _SIGNAL.validate_python(event)
+    except ValidationError as error:
+        kind = event.get("detail-type") or event.get("ebb") or "unknown kind"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in issue['loc'][1:]) or '(event)'}: {issue['msg']}"
+            for issue in error.errors()
+            if _relevant(issue, kind)
+        )
+        raise InvalidEvent(f"event of {kind!r} does not have the expected shape: {problems}") from None
+
+
+def _relevant(issue: Any, kind: str) -> bool:
+    # The union reports every member's mismatch; keep the member the event claims to be.
+    member = str(issue["loc"][0]) if issue["loc"] else ""
+    claimed = {
+        ALARM_STATE_CHANGE: "AlarmStateChange",
+        HYPERPOD_CLUSTER_EVENT: "HyperPodClusterEvent",
+        "tick": "Tick",
+        "idle-timer": "IdleTimerFired",
+    }.get(kind)
+    return claimed is None or member == claimed
+
+
+def route(
+    signal: Signal, config: EbbConfig, *, alarm_prefix: str, cluster_arn: str | None
+) -> list[PoolMessage]:
+    """The pools a signal wakes, one message each."""
+    pools = sorted(pool.name for pool in config.node_pools)
+    if isinstance(signal, Tick):
+        return [PoolMessage(p, f"tick:{signal.execution_id}", "tick", {}) for p in pools]
+    if isinstance(signal, IdleTimerFired):
+        scaled = [so for so in config.scaled_objects if pod_group_name(so) == signal.scaler]
+        if not scaled:
+            raise InvalidEvent(f"idle timer of scaler {signal.scaler!r}, which is not in the configuration")
+        pool = config.scaler_binding(scaled[0]).node_pool
+        event_id = signal.execution_id or f"idle:{signal.scaler}"
+        return [PoolMessage(pool, f"idle:{event_id}", "idle-timer", {"scaler": signal.scaler})]
+    if isinstance(signal, AlarmStateChange):
+        owner = scaler_alarms(config, alarm_prefix).get(signal.detail.alarm_name)
+        if owner is None:
+            raise InvalidEvent(
+                f"alarm {signal.detail.alarm_name!r} is not one the configuration implies "
+                f"(ebb's alarms are named {alarm_prefix}.<scaler hash>.<trigger>)"
+            )
+        owning = next(so for so in config.scaled_objects if pod_group_name(so) == owner)
+        pool = config.scaler_binding(owning).node_pool
+        return [
+            PoolMessage(
+                pool,
+                signal.id,
+                "alarm",
+                {"alarm": signal.detail.alarm_name, "state": signal.detail.state.value},
+            )
+        ]
+    details = signal.detail.event_details
+    if cluster_arn is not None and details.cluster_arn != cluster_arn:
+        raise InvalidEvent(
+            f"HyperPod event of cluster {details.cluster_arn}, not of ebb's cluster {cluster_arn}"
+        )
+    group = details.instance_group_name
+    if group:
+        owners = [
+            pool.name
+            for pool in config.node_pools
+            if any(g.name == group for g in config.instance_groups_of(pool))
+        ]
+        pools = sorted(owners)
+    body = {"resourceType": details.resource_type, "instanceGroup": group}
+    return [PoolMessage(p, signal.id, "hyperpod-event", body) for p in pools]

@@ -193,7 +193,8 @@ CASES = [
         {"cw": cloudwatch((NOW.replace(minute=8, second=0), 10.5))},
         counts(4),
         _state(),
-        "orders: 4 -> 4 (tolerance) | HPA: metrics want 4 | cw=10.5 (Value 10, active) -> 4 within tolerance",
+        "orders: 4 -> 4 (tolerance) | HPA: metrics want 4 | "
+        "cw=10500m (Value 10, active) -> 4 within tolerance",
         id="a Value target within tolerance",
     ),
     pytest.param(
@@ -480,6 +481,7 @@ def test_an_sqs_report_says_which_attributes_it_added() -> None:
             kind="aws-sqs-queue",
             target="AverageValue 5",
             value=15.0,
+            quantity="15",
             detail="ApproximateNumberOfMessages=10 + ApproximateNumberOfMessagesNotVisible=3 + "
             "ApproximateNumberOfMessagesDelayed=2",
             active=True,
@@ -512,6 +514,7 @@ def test_a_fallback_report_through_a_decision(behavior: FallbackBehavior, expect
             kind="aws-sqs-queue",
             target="AverageValue 5",
             value=None,
+            quantity=None,
             detail="timeout",
             active=False,
             proposal=expected,
@@ -608,6 +611,7 @@ def test_a_keda_exact_value_fallback_the_hpa_cannot_compute_reports_the_hpa_s_re
             kind="aws-cloudwatch",
             target="Value 10",
             value=None,
+            quantity=None,
             detail="no pods returned by selector while calculating replica count",
             active=False,
             proposal=None,

@@ -111,3 +111,64 @@ def test_resources_add_component_wise() -> None:
     assert total == Resources(cpu_millis=11, memory_bytes=22, gpus=33, pods=44)
     assert format_cpu(1500) == "1500m"
     assert format_cpu(0) == "0"
+
+
+def test_quantities_compare_by_value_whatever_their_spelling() -> None:
+    # apimachinery: a Quantity's Cmp and Equal compare amounts, not text ("1k" equals "1000").
+    from ebb.core.quantity import parse_quantity as parse
+
+    assert parse("1k") == parse("1000")
+    assert hash(parse("1k")) == hash(parse("1000"))
+    assert str(parse("1k")) == "1k"
+    assert parse("999") < parse("1k") < parse("1Ki")
+    assert parse("1Ki") > parse("1k")
+    assert parse("1k") <= parse("1000") <= parse("1k")
+    assert parse("1k") != "1k"  # only quantities compare: equality with another type is not defined
+    with pytest.raises(TypeError):
+        _ = parse("1k") < "2k"  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Below nanounits, Kubernetes rounds away from zero (quantity.go: "rounded up ... to the
+        # nearest nanounit"; TestQuantityParse's "0.0000000001" -> 1n).
+        ("0.0000000001", Decimal("1e-9")),
+        ("-0.0000000001", Decimal("-1e-9")),
+        ("1.0000000001", Decimal("1.000000001")),
+        ("0.000000001", Decimal("1e-9")),  # exactly a nanounit is kept as it is
+        ("1n", Decimal("1e-9")),
+        ("0.5n", Decimal("1e-9")),
+    ],
+)
+def test_amounts_below_a_nanounit_round_away_from_zero(text: str, expected: Decimal) -> None:
+    from ebb.core.quantity import parse_quantity as parse
+
+    assert parse(text).value == expected
+
+
+def test_amounts_beyond_int64_saturate() -> None:
+    # ebb keeps quantities within int64, as the HPA and kubelet read them (Quantity.Value()).
+    from ebb.core.quantity import MAX_QUANTITY
+    from ebb.core.quantity import parse_quantity as parse
+
+    assert MAX_QUANTITY == Decimal(2**63 - 1)
+    assert parse("9Ei").value == MAX_QUANTITY
+    assert parse("-9Ei").value == -MAX_QUANTITY
+    assert parse("9223372036854775807").value == MAX_QUANTITY
+    assert parse("9223372036854775806").value == MAX_QUANTITY - 1
+
+
+def test_a_bad_quantity_says_what_the_syntax_is() -> None:
+    from ebb.core.quantity import parse_quantity as parse
+
+    with pytest.raises(QuantityError) as raised:
+        parse("12Kb")
+    assert str(raised.value) == (
+        "'12Kb' is not a Kubernetes quantity; write a number with an optional suffix (n, u, m, k, M, G, "
+        "T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or an exponent such as e3), for example 500m or 16Gi"
+    )
+    assert type(raised.value) is QuantityError
+    for text in ("", ".", "-", "+", "e3", "1e", "1e+", "1.2.3", " 1", "1 "):
+        with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
+            parse(text)

@@ -152,7 +152,7 @@ def test_amounts_beyond_int64_saturate() -> None:
     from ebb.core.quantity import MAX_QUANTITY
     from ebb.core.quantity import parse_quantity as parse
 
-    assert MAX_QUANTITY == Decimal(2**63 - 1)
+    assert Decimal(2**63 - 1) == MAX_QUANTITY
     assert parse("9Ei").value == MAX_QUANTITY
     assert parse("-9Ei").value == -MAX_QUANTITY
     assert parse("9223372036854775807").value == MAX_QUANTITY

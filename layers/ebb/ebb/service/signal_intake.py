@@ -73,7 +73,8 @@ class SignalIntake:
                 settings.rejected_events_queue_url, region_name=settings.region, calls=calls
             ),
             alarm_prefix=settings.alarm_prefix,
-            # The rule filters on the cluster's ARN; ebb checks it again rather than trust the rule.
+            # The rule filters on the cluster's name (its ARN ends in an id drawn at creation, which
+            # the stack does not know); `route` checks an ARN when one is given.
             cluster_arn=None,
             calls=calls,
         )

@@ -55,10 +55,10 @@ from ebb.core.replicas import (
     SqsQueueAttributes,
     decide_replicas,
 )
-from ebb.errors import EbbError
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import StandInTimings
 from ebb.local.load_balancer import LocalLoadBalancer
+from ebb.local.stack_deployment import BOOT_SECONDS, create_example_cluster
 from ebb.local.world import LocalWorldConfig
 
 if TYPE_CHECKING:
@@ -75,11 +75,6 @@ MAX_QUIET_ROUNDS = 20
 REQUESTS_PER_MINUTE = 900
 """Traffic at the LLM's load balancer while work comes in."""
 BATCH_MESSAGES = 10
-BOOT_SECONDS = 240.0
-"""A HyperPod GPU instance from BatchAddClusterNodes to a Kubernetes node."""
-_CREATION_POLL_SECONDS = 30
-_CREATION_POLLS = 40
-"""DescribeCluster every 30 simulated seconds, for up to 20 minutes, until the cluster is InService."""
 TIMINGS = StandInTimings(
     controller_delay_seconds=1,
     container_start_seconds=20,
@@ -91,7 +86,6 @@ GPU = "nvidia.com/gpu"
 # A template of no resources: the scenario creates the one queue it needs itself, as a user would
 # have created it before writing the ScaledObject that names it.
 _TEMPLATE = 'AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n'
-_EXECUTION_ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
 
 
 @dataclass
@@ -146,63 +140,9 @@ def _world(config: EbbConfig, seed: int) -> Iterator[HyperPodOnEks]:
 
 
 def _create_hyperpod_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
-    """CreateCluster with the binding's instance groups, Continuous provisioning, empty groups,
-    each group in a subnet of its stated zone; returns once the cluster is InService."""
-    hyperpod = config.binding.spec.hyper_pod_cluster
-    # The default VPC moto's EC2 has in the world's region: one default subnet per zone.
-    subnets = {
-        subnet["AvailabilityZone"]: subnet["SubnetId"]
-        for subnet in cluster.world.clients.client("ec2").describe_subnets(
-            Filters=[{"Name": "default-for-az", "Values": ["true"]}]
-        )["Subnets"]
-    }
-    groups = []
-    for facts in hyperpod.instance_groups:
-        kubernetes: dict[str, Any] = {}
-        if facts.labels:
-            kubernetes["Labels"] = dict(facts.labels)
-        if facts.taints:
-            kubernetes["Taints"] = [
-                {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": t.effect}
-                for t in facts.taints
-            ]
-        groups.append(
-            {
-                "InstanceGroupName": facts.name,
-                "InstanceType": facts.instance_type,
-                "InstanceCount": facts.min_instance_count,
-                "MinInstanceCount": facts.min_instance_count,
-                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
-                "ExecutionRole": _EXECUTION_ROLE,
-                # One zone per group, as HyperPod's Karpenter requires ("Create a NodeClass").
-                "OverrideVpcConfig": {
-                    "SecurityGroupIds": ["sg-0123456789"],
-                    "Subnets": [subnets[facts.availability_zone]],
-                },
-                **({"KubernetesConfig": kubernetes} if kubernetes else {}),
-            }
-        )
-    first_zone = hyperpod.instance_groups[0].availability_zone
-    sagemaker = cluster.world.clients.client("sagemaker")
-    sagemaker.create_cluster(
-        ClusterName=hyperpod.name,
-        InstanceGroups=groups,
-        Orchestrator={"Eks": {"ClusterArn": cluster.eks_cluster_arn}},
-        VpcConfig={
-            "SecurityGroupIds": ["sg-0123456789"],
-            "Subnets": [subnets[first_zone]],
-        },
-        NodeProvisioningMode="Continuous",
-    )
-    for facts in hyperpod.instance_groups:
-        # Boot times are fixed so the story is exact.
-        cluster.hyperpod.set_timings(hyperpod.name, facts.name, boot_seconds=(BOOT_SECONDS, BOOT_SECONDS))
-    for _ in range(_CREATION_POLLS):
-        status = sagemaker.describe_cluster(ClusterName=hyperpod.name)["ClusterStatus"]
-        if status == "InService":
-            return
-        cluster.world.run_for(_CREATION_POLL_SECONDS)
-    raise EbbError(f"HyperPod cluster {hyperpod.name!r} is still {status} after creation")
+    """The binding's HyperPod cluster (each group in a subnet of its zone, Continuous provisioning,
+    fixed boot times so the story is exact); returns once it is InService."""
+    create_example_cluster(cluster, config)
 
 
 def _raw_pod_specs(examples: Path) -> dict[str, dict[str, Any]]:

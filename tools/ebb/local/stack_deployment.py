@@ -33,6 +33,7 @@ SEED = 11
 STACK = "ebb-local"
 ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
 BOOT_SECONDS = 240.0
+"""A HyperPod GPU instance from BatchAddClusterNodes to a Kubernetes node (fixed, so runs are exact)."""
 TIMINGS = StandInTimings(
     controller_delay_seconds=1,
     container_start_seconds=10,
@@ -109,6 +110,8 @@ def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
     groups = []
     for facts in hyperpod.instance_groups:
         kubernetes: dict[str, Any] = {}
+        if facts.labels:
+            kubernetes["Labels"] = dict(facts.labels)
         if facts.taints:
             kubernetes["Taints"] = [
                 {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": t.effect}
@@ -119,8 +122,10 @@ def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
                 "InstanceGroupName": facts.name,
                 "InstanceType": facts.instance_type,
                 "InstanceCount": facts.min_instance_count,
+                "MinInstanceCount": facts.min_instance_count,
                 "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/", "OnCreate": "on_create.sh"},
                 "ExecutionRole": ROLE,
+                # One zone per group, as HyperPod's Karpenter requires ("Create a NodeClass").
                 "OverrideVpcConfig": {
                     "SecurityGroupIds": ["sg-0123456789"],
                     "Subnets": [subnets[facts.availability_zone]],

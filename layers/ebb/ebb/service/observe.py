@@ -22,6 +22,7 @@ from decimal import Decimal
 from ebb.adapters.hyperpod import HyperPodCluster
 from ebb.adapters.hyperpod_models import ClusterNode, NodeCondition, classify_node
 from ebb.adapters.kubernetes import KubernetesCluster, Node, Pod, WorkloadRef
+from ebb.adapters.kubernetes.objects import PodSpec
 from ebb.adapters.metrics import MetricQuery, MetricReader
 from ebb.config import EbbConfig, ScaledObject
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
@@ -164,11 +165,11 @@ def _owner(pod: Pod, targets: Mapping[str, WorkloadRef]) -> str | None:
     return None
 
 
-def _unmodelled(spec: object) -> tuple[str, ...]:
+def _unmodelled(spec: PodSpec) -> tuple[str, ...]:
     """Constraints of a pod spec the node core does not model yet."""
     found = []
-    affinity = getattr(spec, "affinity", None)
-    if getattr(spec, "topology_spread_constraints", None):
+    affinity = spec.affinity
+    if spec.topology_spread_constraints:
         found.append("topologySpreadConstraints")
     if (
         affinity is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -234,6 +234,8 @@ class PodSpec(KubernetesModel):
     tolerations: tuple[Toleration, ...] = ()
     overhead: ResourceList = Field(default_factory=dict)
     priority_class_name: str | None = None
+    topology_spread_constraints: tuple[dict[str, Any], ...] = ()
+    """Kept only to be seen: the node core does not model them yet, so their pods are reported."""
 
     def effective_requests(self) -> dict[str, Decimal]:
         """What the scheduler reserves for the pod, per resource.

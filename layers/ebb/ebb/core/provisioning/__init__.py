@@ -1,0 +1,6 @@
+"""The provisioning policy: how a NodePool generation's node targets become nodes.
+
+Pure code, called by the provisioning workflow's tasks and by the simulator alike: what to add
+from a fresh read of the groups, what a shortage marks, which pending nodes to cancel, when to
+hand back to decide and when to try a starved offering again.
+"""

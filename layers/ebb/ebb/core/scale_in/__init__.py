@@ -1,0 +1,6 @@
+"""The scale-in policy: which nodes may go now, and how their drain proceeds.
+
+Pure code, called by the provisioning workflow's tasks and by the simulator alike: cordon first,
+evict through the Eviction API within PodDisruptionBudgets, give up past the deadline, delete
+within the NodePool's disruption budget, never a node running pods ebb does not manage.
+"""

@@ -157,6 +157,7 @@ class PoolDecisions:
             except Exception as error:
                 failures.extend({"itemIdentifier": r.message_id} for r in pool_records)
                 self.on_failure(pool, error)
+                self._retry_soon(pool_records)
                 continue
             self.on_outcome(outcome)
         return BatchResult(batch_item_failures=failures)

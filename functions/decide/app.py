@@ -16,6 +16,10 @@ def _decided(outcome: Any) -> None:
         extra={"nodePool": outcome.node_pool, "actions": list(outcome.actions), "calls": outcome.calls},
     )
     metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+    if held := outcome.decision.held:
+        # Targets ebb left alone because another autoscaler (HPA, KEDA ScaledObject) scales them.
+        logger.warning("held by another autoscaler", extra={"nodePool": outcome.node_pool, "heldBy": held})
+        metrics.add_metric(name="AutoscalerConflicts", unit=MetricUnit.Count, value=len(held))
 
 
 def _failed(pool: str, error: Exception) -> None:

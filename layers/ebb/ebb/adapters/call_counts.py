@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,19 +11,33 @@ T = TypeVar("T")
 
 
 class CallCounts:
-    """A counter of calls by kind; `take()` returns what was counted since the last take."""
+    """A counter of calls by kind, per thread: `take()` returns what the calling thread counted
+    since its last take.
+
+    Per thread so that a decision reports its own calls only: a Lambda environment runs one
+    invocation at a time, but where invocations share a process and its adapters (the local world
+    runs each in its own thread over one loaded handler module), one decision's take would
+    otherwise carry the calls of another made meanwhile.
+    """
 
     def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
+        self._local = threading.local()
+
+    def _counts(self) -> Counter[str]:
+        counts: Counter[str] | None = getattr(self._local, "counts", None)
+        if counts is None:
+            counts = self._local.counts = Counter()
+        return counts
 
     def count(self, kind: str, n: int = 1) -> None:
         """Count `n` calls of `kind`."""
-        self._counts[kind] += n
+        self._counts()[kind] += n
 
     def take(self) -> dict[str, int]:
         """The counts since the last take, and start again from zero."""
-        taken = dict(sorted(self._counts.items()))
-        self._counts.clear()
+        counts = self._counts()
+        taken = dict(sorted(counts.items()))
+        counts.clear()
         return taken
 
 

@@ -241,6 +241,7 @@ def _audit(
                     "triggers": [str(t) for t in explanation.triggers],
                     "wakeAt": outcome.decision.wake_at.isoformat() if outcome.decision.wake_at else None,
                     "action": scale_of.get(outcome.scaler),
+                    "heldBy": list(outcome.held_by),
                     "applied": not shadow and outcome.scaler in scale_of,
                 },
             )
@@ -255,6 +256,7 @@ def _audit(
                 "generation": decision.state.generation,
                 "plan": str(decision.plan),
                 "unplaceable": [str(u) for u in decision.unplaceable],
+                "heldBy": {scaler: list(held_by) for scaler, held_by in decision.held.items()},
                 "actions": actions,
                 "calls": calls,
             },

@@ -5,9 +5,13 @@ Reads per decision, and why they do not grow with the number of scalers except w
 - metrics: one GetQueueAttributes per SQS trigger; every CloudWatch trigger of the pool in
   GetMetricData calls batched per time window (500 queries a call);
 - HyperPod: DescribeCluster and ListClusterNodes (IncludeNodeLogicalIds), once;
-- Kubernetes: each target's `/scale` and workload (its selector and pod template), the pool's
-  nodes in one list by instance-group label, the pods bound to each of those nodes, and the
-  cluster's pending pods in one list.
+- Kubernetes: one list of the pool's nodes by instance-group label; one list of the cluster's pods
+  not in a terminal phase (those bound to the pool's nodes and the pending ones); per namespace the
+  pool's scalers use, one list of each workload kind they target, one of HorizontalPodAutoscalers
+  and one of KEDA ScaledObjects (another autoscaler on a target: ebb does not scale it). The
+  configuration admits apps/v1 Deployments and StatefulSets only, whose objects carry what their
+  `scale` subresource reports (kubernetes/kubernetes pkg/registry/apps/deployment/storage/storage.go,
+  `scaleFromDeployment`: spec.replicas, status.replicas, the selector), so no `/scale` is read.
 A pod belongs to a scaler when its controller is the scaler's target (a ReplicaSet named
 `<deployment>-<pod-template-hash>`, or the StatefulSet itself), which needs no further read.
 """
@@ -21,8 +25,8 @@ from decimal import Decimal
 
 from ebb.adapters.hyperpod import HyperPodCluster
 from ebb.adapters.hyperpod_models import ClusterNode, NodeCondition, classify_node
-from ebb.adapters.kubernetes import KubernetesCluster, Node, Pod, WorkloadRef
-from ebb.adapters.kubernetes.objects import PodSpec
+from ebb.adapters.kubernetes import KubernetesCluster, KubernetesNotFound, Node, Pod, Workload, WorkloadRef
+from ebb.adapters.kubernetes.objects import PodSpec, WorkloadKind
 from ebb.adapters.metrics import MetricQuery, MetricReader
 from ebb.config import EbbConfig, ScaledObject
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
@@ -68,15 +72,22 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
     kubernetes = access.kubernetes
     selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(group_names)})"
     kubernetes_nodes = {node.name: node for node in kubernetes.list_nodes(selector)} if group_names else {}
-    pods_by_node = {name: kubernetes.pods_on_node(name) for name in sorted(kubernetes_nodes)}
+    pods_by_node: dict[str, list[Pod]] = {name: [] for name in sorted(kubernetes_nodes)}
+    waiting: list[Pod] = []
+    for pod in kubernetes.list_live_pods():
+        if pod.node_name is None:
+            if pod.status.phase == "Pending":
+                waiting.append(pod)
+        elif pod.node_name in pods_by_node:
+            pods_by_node[pod.node_name].append(pod)
 
     targets = {pod_group_name(so): target_of(so) for so in config.scaled_objects}
+    pool_targets = {pod_group_name(so): targets[pod_group_name(so)] for so in scaled_objects}
+    workloads = _read_workloads(kubernetes, pool_targets.values())
+    held_by = _read_conflicts(kubernetes, pool_targets.values())
     scalers: dict[str, ScalerSnapshot] = {}
-    for scaled_object in scaled_objects:
-        name = pod_group_name(scaled_object)
-        target = targets[name]
-        scale = kubernetes.read_scale(target)
-        workload = kubernetes.read_workload(target)
+    for name, target in pool_targets.items():
+        workload = workloads[_key(target)]
         ready = sum(
             1
             for pods in pods_by_node.values()
@@ -85,11 +96,14 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         )
         scalers[name] = ScalerSnapshot(
             observations=observations[name],
-            replicas=ReplicaCounts(spec=scale.spec.replicas, status=scale.status.replicas, ready=ready),
+            replicas=ReplicaCounts(spec=workload.spec.replicas, status=workload.status.replicas, ready=ready),
             unmodelled_constraints=_unmodelled(workload.spec.template.spec),
+            held_by=held_by.get(_key(target), ()),
         )
 
-    managed = {pod_group_name(so) for so in scaled_objects}
+    # A target another autoscaler holds: its pods are pods ebb does not manage.
+    held = {name for name, scaler in scalers.items() if scaler.held_by}
+    managed = set(pool_targets) - held
     nodes = _observed_nodes(
         hyperpod_nodes,
         kubernetes_nodes,
@@ -99,9 +113,9 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         node_recovery=description.node_recovery,
     )
     pending = tuple(
-        _pending(pod)
-        for pod in kubernetes.pending_pods()
-        if pod.node_name is None and not pod.is_terminating and _owner(pod, targets) is None
+        _pending(pod, held_scaler=owner if owner in held else None)
+        for pod in waiting
+        if not pod.is_terminating and ((owner := _owner(pod, targets)) is None or owner in held)
     )
     groups = {
         name: GroupCounts(current=state.current_count, target=state.target_count)
@@ -109,6 +123,53 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         if (state := description.group(name)) is not None
     }
     return PoolSnapshot(node_pool=node_pool, scalers=scalers, groups=groups, nodes=nodes, pending=pending)
+
+
+WorkloadKey = tuple[str, str, str]
+"""A target as (kind, namespace, name)."""
+
+
+def _key(target: WorkloadRef) -> WorkloadKey:
+    return (target.kind, target.namespace, target.name)
+
+
+def _read_workloads(
+    kubernetes: KubernetesCluster, targets: Iterable[WorkloadRef]
+) -> dict[WorkloadKey, Workload]:
+    """The targets' objects: one list per (kind, namespace), narrowed by name when it holds one target."""
+    wanted: dict[tuple[WorkloadKind, str], set[str]] = {}
+    for target in targets:
+        wanted.setdefault((target.kind, target.namespace), set()).add(target.name)
+    found: dict[WorkloadKey, Workload] = {}
+    for (kind, namespace), names in sorted(wanted.items()):
+        only = next(iter(names)) if len(names) == 1 else None
+        listed = {w.metadata.name: w for w in kubernetes.list_workloads(kind, namespace, name=only)}
+        if missing := sorted(names - listed.keys()):
+            # What a GET of each missing object would have answered.
+            raise KubernetesNotFound(
+                f"{kind} {', '.join(f'{namespace}/{name}' for name in missing)} not found", status=404
+            )
+        found.update({(kind, namespace, name): listed[name] for name in names})
+    return found
+
+
+def _read_conflicts(
+    kubernetes: KubernetesCluster, targets: Iterable[WorkloadRef]
+) -> dict[WorkloadKey, tuple[str, ...]]:
+    """Other autoscalers on the targets, named: one list of HPAs and one of ScaledObjects per namespace."""
+    by_namespace: dict[str, list[WorkloadRef]] = {}
+    for target in targets:
+        by_namespace.setdefault(target.namespace, []).append(target)
+    held: dict[WorkloadKey, list[str]] = {}
+    for namespace, in_namespace in sorted(by_namespace.items()):
+        conflicts = kubernetes.conflicting_hpas(
+            namespace, in_namespace
+        ) + kubernetes.conflicting_scaled_objects(namespace, in_namespace)
+        for conflict in conflicts:
+            held.setdefault(_key(conflict.target), []).append(
+                f"{conflict.kind} {conflict.namespace}/{conflict.name}"
+            )
+    return {key: tuple(sorted(names)) for key, names in held.items()}
 
 
 def _read_metrics(
@@ -283,7 +344,7 @@ def _requests(pod: Pod) -> Resources:
     )
 
 
-def _pending(pod: Pod) -> PendingPod:
+def _pending(pod: Pod, *, held_scaler: str | None = None) -> PendingPod:
     spec = pod.spec
     terms: tuple[NodeSelectorTerm, ...] = ()
     required = (
@@ -317,4 +378,5 @@ def _pending(pod: Pod) -> PendingPod:
             for t in spec.tolerations
         ),
         unmodelled_constraints=_unmodelled(spec),
+        held_scaler=held_scaler,
     )

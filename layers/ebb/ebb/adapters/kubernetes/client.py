@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
@@ -39,6 +39,7 @@ from ebb.adapters.kubernetes.objects import (
     Scale,
     ScaledObject,
     Workload,
+    WorkloadKind,
     WorkloadRef,
 )
 from ebb.adapters.kubernetes.token import EksTokenSource, utc_now
@@ -54,6 +55,7 @@ STRICT: Final = {"fieldValidation": "Strict"}
 CONFLICT_ATTEMPTS: Final = 5
 CONFLICT_DELAY_SECONDS: Final = 0.01
 LIST_RESTARTS: Final = 3
+WORKLOAD_PLURALS: Final[Mapping[str, str]] = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 
 
 class EksKubernetesClient:
@@ -110,6 +112,30 @@ class EksKubernetesClient:
         body = self._api.request("GET", _workload_path(target)).body
         return _parse(Workload, body, str(target))
 
+    def list_workloads(
+        self, kind: WorkloadKind, namespace: str, *, name: str | None = None
+    ) -> list[Workload]:
+        """The Deployments or StatefulSets of a namespace in one list (with `name`, only that one).
+
+        For these apps/v1 kinds the object carries all that their `scale` subresource reports
+        (spec.replicas, status.replicas, the selector), so one list serves every target of a kind
+        in a namespace. `name` narrows the answer with the `metadata.name` field selector, which
+        every resource type supports (Kubernetes documentation, "Field Selectors").
+        """
+        path = f"/apis/apps/v1/namespaces/{_segment(namespace)}/{WORKLOAD_PLURALS[kind]}"
+        query = {"fieldSelector": f"metadata.name={name}"} if name else {}
+        return [_parse(Workload, item, kind) for item in self._list(path, query)]
+
+    def list_live_pods(self) -> list[Pod]:
+        """Every pod not in a terminal phase (neither Succeeded nor Failed), in every namespace.
+
+        One list for the pods bound to any node and the pending ones: `status.phase` is a field
+        selector of pods and selectors chain with commas (Kubernetes documentation, "Field
+        Selectors"; kubernetes/kubernetes pkg/registry/core/pod/strategy.go, `PodToSelectableFields`).
+        """
+        query = {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"}
+        return [_parse(Pod, item, "pod") for item in self._list("/api/v1/pods", query)]
+
     def list_nodes(self, label_selector: str | None = None) -> list[Node]:
         """Nodes, optionally only those matching a label selector."""
         query = {"labelSelector": label_selector} if label_selector else {}
@@ -144,26 +170,39 @@ class EksKubernetesClient:
 
     def find_autoscaler_conflicts(self, target: WorkloadRef) -> list[AutoscalerConflict]:
         """HorizontalPodAutoscalers and KEDA ScaledObjects that scale the same target."""
-        namespace = _segment(target.namespace)
+        return self.conflicting_hpas(target.namespace, [target]) + self.conflicting_scaled_objects(
+            target.namespace, [target]
+        )
+
+    def conflicting_hpas(self, namespace: str, targets: Collection[WorkloadRef]) -> list[AutoscalerConflict]:
+        """The HorizontalPodAutoscalers of `namespace` whose scale target is one of `targets` (one list)."""
+        wanted = _by_name(namespace, targets)
         conflicts: list[AutoscalerConflict] = []
-        hpa_path = f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
-        for item in self._list(hpa_path, {}):
+        path = f"/apis/autoscaling/v2/namespaces/{_segment(namespace)}/horizontalpodautoscalers"
+        for item in self._list(path, {}):
             hpa = _parse(HorizontalPodAutoscaler, item, "HorizontalPodAutoscaler")
             ref = hpa.spec.scale_target_ref
-            if ref.kind == target.kind and ref.name == target.name and _is_apps_group(ref.api_version):
+            target = wanted.get((ref.kind, ref.name))
+            if target is not None and _is_apps_group(ref.api_version):
                 conflicts.append(_conflict("HorizontalPodAutoscaler", hpa.metadata.name, target))
+        return conflicts
+
+    def conflicting_scaled_objects(
+        self, namespace: str, targets: Collection[WorkloadRef]
+    ) -> list[AutoscalerConflict]:
+        """The KEDA ScaledObjects of `namespace` whose scale target is one of `targets` (one list)."""
+        wanted = _by_name(namespace, targets)
+        path = f"/apis/keda.sh/v1alpha1/namespaces/{_segment(namespace)}/scaledobjects"
         try:
-            scaled_objects = self._list(f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects", {})
+            items = self._list(path, {})
         except KubernetesNotFound:
-            scaled_objects = []  # the ScaledObject type is not installed: KEDA is not in this cluster
-        for item in scaled_objects:
+            return []  # the ScaledObject type is not installed: KEDA is not in this cluster
+        conflicts: list[AutoscalerConflict] = []
+        for item in items:
             scaled = _parse(ScaledObject, item, "ScaledObject")
-            keda_ref = scaled.spec.scale_target_ref
-            if (
-                keda_ref.kind == target.kind
-                and keda_ref.name == target.name
-                and _is_apps_group(keda_ref.api_version)
-            ):
+            ref = scaled.spec.scale_target_ref
+            target = wanted.get((ref.kind, ref.name))
+            if target is not None and _is_apps_group(ref.api_version):
                 conflicts.append(_conflict("ScaledObject", scaled.metadata.name, target))
         return conflicts
 
@@ -291,6 +330,15 @@ def _segment(value: str) -> str:
     if not value or value in (".", "..") or "/" in value:
         raise ValueError(f"{value!r} is not a valid object name")
     return quote(value, safe="")
+
+
+def _by_name(namespace: str, targets: Collection[WorkloadRef]) -> dict[tuple[str, str], WorkloadRef]:
+    found: dict[tuple[str, str], WorkloadRef] = {}
+    for target in targets:
+        if target.namespace != namespace:
+            raise ValueError(f"{target} is not in namespace {namespace!r}")
+        found[(target.kind, target.name)] = target
+    return found
 
 
 def _is_apps_group(api_version: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal, Protocol
 
 from ebb.adapters.kubernetes.objects import (
@@ -11,6 +12,7 @@ from ebb.adapters.kubernetes.objects import (
     PodDisruptionBudget,
     Scale,
     Workload,
+    WorkloadKind,
     WorkloadRef,
 )
 
@@ -26,6 +28,12 @@ class KubernetesCluster(Protocol):
 
     def read_workload(self, target: WorkloadRef) -> Workload:
         """The Deployment or StatefulSet: replicas, readiness and pod template."""
+        ...
+
+    def list_workloads(
+        self, kind: WorkloadKind, namespace: str, *, name: str | None = None
+    ) -> list[Workload]:
+        """The Deployments or StatefulSets of a namespace in one list (with `name`, only that one)."""
         ...
 
     def scale(self, target: WorkloadRef, replicas: int) -> Scale:
@@ -48,12 +56,26 @@ class KubernetesCluster(Protocol):
         """Every pod in phase Pending, in every namespace."""
         ...
 
+    def list_live_pods(self) -> list[Pod]:
+        """Every pod not in a terminal phase (neither Succeeded nor Failed), in every namespace."""
+        ...
+
     def list_disruption_budgets(self, namespace: str | None = None) -> list[PodDisruptionBudget]:
         """PodDisruptionBudgets of a namespace, or of all namespaces."""
         ...
 
     def find_autoscaler_conflicts(self, target: WorkloadRef) -> list[AutoscalerConflict]:
         """HorizontalPodAutoscalers and KEDA ScaledObjects that scale the same target."""
+        ...
+
+    def conflicting_hpas(self, namespace: str, targets: Collection[WorkloadRef]) -> list[AutoscalerConflict]:
+        """The HorizontalPodAutoscalers of `namespace` whose scale target is one of `targets`."""
+        ...
+
+    def conflicting_scaled_objects(
+        self, namespace: str, targets: Collection[WorkloadRef]
+    ) -> list[AutoscalerConflict]:
+        """The KEDA ScaledObjects of `namespace` whose scale target is one of `targets`."""
         ...
 
     def set_pod_deletion_cost(self, namespace: str, pod: str, cost: int) -> None:

@@ -12,7 +12,7 @@ The Lambda, the simulator and the demo all run this function; none of them decid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ebb.config import EbbConfig, ScaledObject
@@ -58,6 +58,8 @@ class ScalerOutcome:
 
     scaler: str
     decision: ReplicaDecision
+    held_by: tuple[str, ...] = ()
+    """The other autoscalers on its target: ebb scaled nothing (its replicas are theirs)."""
 
     @property
     def desired(self) -> int:
@@ -116,14 +118,18 @@ class PoolDecision:
     unplaceable: tuple[Unplaceable, ...]
     state: PoolState
 
+    @property
+    def held(self) -> dict[str, tuple[str, ...]]:
+        """The scalers whose targets another autoscaler holds, with those autoscalers."""
+        return {o.scaler: o.held_by for o in self.scalers if o.held_by}
+
     def explain(self) -> str:
         """The decision, readable: each scaler's rule, the node plan, the provisioning order."""
         lines = [f"node pool {self.node_pool!r} at {self.now.isoformat()}"]
         for outcome in self.scalers:
             explanation = outcome.decision.explanation
-            lines.append(
-                f"  {outcome.scaler}: {explanation.current} -> {explanation.desired} ({explanation.rule})"
-            )
+            why = str(explanation.rule) + (f", {held_by_text(outcome.held_by)}" if outcome.held_by else "")
+            lines.append(f"  {outcome.scaler}: {explanation.current} -> {explanation.desired} ({why})")
         lines.extend("  " + line for line in str(self.plan).splitlines())
         lines.extend(f"  {u}" for u in self.unplaceable)
         if self.provisioning is not None:
@@ -133,6 +139,16 @@ class PoolDecision:
                 f"({self.provisioning.reason})"
             )
         return "\n".join(lines)
+
+
+def held_by_text(held_by: tuple[str, ...]) -> str:
+    """Why a target is not scaled: the other autoscalers that hold it, named."""
+    return f"held by {', '.join(held_by)}: ebb does not scale a target another autoscaler scales"
+
+
+def _held(decision: ReplicaDecision, held_by: tuple[str, ...]) -> ReplicaDecision:
+    explanation = replace(decision.explanation, steps=(*decision.explanation.steps, held_by_text(held_by)))
+    return replace(decision, explanation=explanation)
 
 
 def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now: datetime) -> PoolDecision:
@@ -151,21 +167,34 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         name = pod_group_name(scaled_object)
         observed = snapshot.scalers[name]
         policy = scaler_policy(config, scaled_object)
+        if observed.held_by:
+            # Another autoscaler holds the target. Two would fight over its replicas, which is why
+            # KEDA's admission webhook refuses a ScaledObject on a target an HPA already manages
+            # (kedacore/keda apis/keda/v1alpha1/scaledobject_webhook.go, verifyHpas). ebb keeps
+            # the replicas as KEDA's pause does, forgetting the HPA history of its own scaling.
+            policy = policy.model_copy(update={"paused": True, "paused_replicas": None})
         decision = decide_replicas(
             policy, observed.observations, observed.replicas, state.scalers.get(name), now
         )
-        outcomes.append(ScalerOutcome(scaler=name, decision=decision))
+        if observed.held_by:
+            decision = _held(decision, observed.held_by)
+        outcomes.append(ScalerOutcome(scaler=name, decision=decision, held_by=observed.held_by))
 
     zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
     unavailable = _mark_shortages(state.unavailable.prune(now), snapshot.nodes, zones, now)
     memory = _remember_nodes(state.nodes, snapshot.nodes, now)
-    managed = {pod_group_name(so) for so in scaled_objects}
+    # The pods of a held target count as pods ebb does not manage (the snapshot says so on nodes).
+    managed = {
+        pod_group_name(so) for so in scaled_objects if not snapshot.scalers[pod_group_name(so)].held_by
+    }
 
     unplaceable: list[Unplaceable] = []
     replicas: dict[str, int] = {}
     for outcome in outcomes:
         observed = snapshot.scalers[outcome.scaler]
-        if observed.unmodelled_constraints:
+        if outcome.held_by:
+            replicas[outcome.scaler] = 0  # its pods: pending pods of no scaler, or unmanaged on nodes
+        elif observed.unmodelled_constraints:
             running = sum(node.pods.get(outcome.scaler, 0) for node in snapshot.nodes)
             waiting = max(outcome.desired - running, 0)
             if waiting:
@@ -195,7 +224,8 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
     )
     extra_groups = []
     for pod in snapshot.pending:
-        if owning_pool(config, pod) != snapshot.node_pool:
+        # A held target's pending pods are this pool's (its binding says so); others, Karpenter's order.
+        if pod.held_scaler is None and owning_pool(config, pod) != snapshot.node_pool:
             continue
         if pod.unmodelled_constraints:
             unplaceable.append(

@@ -31,6 +31,10 @@ class ScalerSnapshot(_Frozen):
     """Scheduling constraints of the target's pod template that the node core does not model
     (``topologySpreadConstraints``, ``podAffinity``, ``podAntiAffinity``): its pods are reported
     unplaceable with that reason rather than planned as if they fit."""
+    held_by: tuple[str, ...] = ()
+    """Other autoscalers on the same target (``HorizontalPodAutoscaler serving/web``, ``ScaledObject
+    serving/web``): ebb refuses to fight them, so it scales nothing and plans the target's pods as
+    pods it does not manage."""
 
 
 class NodeFailure(StrEnum):
@@ -80,6 +84,10 @@ class PendingPod(_Frozen):
     node_affinity: tuple[NodeSelectorTerm, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     unmodelled_constraints: tuple[str, ...] = ()
+    held_scaler: str | None = None
+    """The scaler of the pool deciding whose target the pod belongs to, when another autoscaler
+    holds that target: the pool its binding names plans a node for it (as for a scaler's pod),
+    but as a pod ebb does not manage."""
 
     @property
     def qualified_name(self) -> str:

@@ -1,0 +1,79 @@
+"""A tick over a fleet of NodePools, as `sam deploy` installs the decide path (local world): every
+pool decided, and what each decision reads.
+
+The 50-pool figures are bench/bench_tick.py's (deploying 50 pools here takes minutes of wall
+time); 10 pools here. Sources: SQS Developer Guide, "FIFO queue logic" (one message group per
+pool); EventBridge Scheduler User Guide (rate schedules); for the Kubernetes reads, the scale
+subresource of apps/v1 kinds is computed from the object itself (kubernetes/kubernetes
+pkg/registry/apps/deployment/storage/storage.go, `scaleFromDeployment`: spec.replicas,
+status.replicas, the selector), and `status.phase` is a pod field selector that chains with
+commas (Kubernetes documentation, "Field Selectors"; pkg/registry/core/pod/strategy.go,
+`PodToSelectableFields`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ebb.adapters.kubernetes import WorkloadRef
+from ebb.local.fleet_deployment import deployed_fleet, pool_name
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import audit, kubernetes, run_past_next_tick
+
+pytestmark = pytest.mark.integration
+
+POOLS = 10
+SCALERS = [5 if index % 5 == 0 else 1 for index in range(POOLS)]
+"""Pools 0 and 5 have five scalers (SQS and CloudWatch triggers each), the others one."""
+KUBERNETES_READS = {
+    "kubernetes:list_nodes": 1,
+    "kubernetes:list_live_pods": 1,
+    "kubernetes:list_workloads": 1,
+    "kubernetes:conflicting_hpas": 1,
+    "kubernetes:conflicting_scaled_objects": 1,
+}
+
+
+def test_a_tick_for_10_pools_reaches_every_pool_with_reads_that_do_not_grow_with_scalers(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed_fleet(tmp_path / "config", certificates, SCALERS) as (cluster, config):
+        since = run_past_next_tick(cluster, margin=30)  # the first ticks make the alarms
+        run_past_next_tick(cluster, margin=30)
+
+        for index, scalers in enumerate(SCALERS):
+            pool = pool_name(index)
+            decisions = [
+                d
+                for d in audit(cluster, f"POOL#{pool}", since)
+                if d.get("event") is None and "tick" in d["reasons"]
+            ]
+            assert len(decisions) == 1, pool
+            calls = decisions[0]["calls"]
+            assert {k: n for k, n in calls.items() if k.startswith("kubernetes:")} == KUBERNETES_READS, pool
+            assert (calls["hyperpod:describe_cluster"], calls["hyperpod:list_nodes"]) == (1, 1), pool
+            assert calls["sqs:GetQueueAttributes"] == scalers, pool
+            # The pool's CloudWatch triggers share one window: one GetMetricData for all of them.
+            assert calls.get("cloudwatch:GetMetricData", 0) == (1 if scalers > 1 else 0), pool
+            assert len(audit(cluster, f"team-{index:02d}/worker-0", since)) >= 1
+
+        # The list's object says what `/scale` says, for a target ebb scaled and one it did not.
+        client = kubernetes(cluster, config)
+        try:
+            target = WorkloadRef(namespace="team-01", name="worker-0")
+            client.scale(target, 3)
+            cluster.world.run_for(5)
+            (listed,) = client.list_workloads("Deployment", "team-01")
+            scale = client.read_scale(target)
+            assert (listed.spec.replicas, listed.status.replicas) == (
+                scale.spec.replicas,
+                scale.status.replicas,
+            )
+            assert scale.spec.replicas == 3
+            (named,) = client.list_workloads("Deployment", "team-00", name="worker-3")
+            assert named.metadata.name == "worker-3"
+            assert len(client.list_workloads("Deployment", "team-00")) == 5
+        finally:
+            client.close()

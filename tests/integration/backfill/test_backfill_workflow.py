@@ -356,3 +356,33 @@ def test_a_malformed_backfill_is_rejected_with_the_field_before_anything_changes
         entered = _entered(cluster, execution)
         assert entered[-3:] == [failed_in, "RejectionReason", "Rejected"]
         assert _everything(cluster, config) == before
+
+
+def test_in_shadow_mode_a_backfill_is_recorded_and_nothing_acts(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates, shadow_mode=True) as (cluster, config):
+        run_past_next_tick(cluster)
+        execution = _start(
+            cluster,
+            "backfill-gpu-shadow",
+            _backfill(cluster, 60, nodes=2, replicas=[{"scaler": WORKER, "replicas": 3}]),
+        )
+        cluster.world.run_for(20)
+
+        assert _entered(cluster, execution) == [
+            "ValidateRequest",
+            "RequestKind",
+            "BackfillTakeOver",
+            "BackfillCarryOut",
+            "BackfillRecorded",
+        ]
+        output = json.loads(_described(cluster, execution)["output"])["backfill"]
+        assert output["carryOut"] is False
+        assert output["outcome"].endswith("(shadow mode: recorded, nothing acts)")
+        state = _pool_state(cluster)
+        assert state["backfill"]["replicas"] == {WORKER: 3}
+        assert state["node_targets"] == {G5: 2, G6E: 0}
+        assert "execution_arn" not in _pool_item(cluster)
+        assert _replicas(cluster, config) == 0
+        assert _group_targets(cluster, config) == {G5: 0, G6E: 0}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -59,8 +60,8 @@ def test_an_unknown_kind_is_blamed_on_kind_with_the_kinds_allowed() -> None:
 
 
 def test_a_cancellation_names_only_its_pool() -> None:
-    cancel = validate_request({"kind": "backfill-cancel", "nodePool": "gpu"})
-    assert isinstance(cancel, BackfillCancelRequest)
+    cancel = validate_request(json.loads((ROOT / "events" / "backfill-cancel-request.json").read_text()))
+    assert cancel == BackfillCancelRequest(node_pool="gpu")
     with pytest.raises(
         InvalidProvisioningRequest, match=r"backfill-cancel\.nodes: Extra inputs are not permitted"
     ):

@@ -205,6 +205,10 @@ def test_execution_names_fit_80_characters() -> None:
             "--nodes: not with --cancel (allowed: --nodepool, --name)",
         ),
         (
+            ("--cancel", "--nodepool", "gpu", "--name", "x" * 41),
+            "--name: String should have at most 40 characters",
+        ),
+        (
             ("--nodepool", "gpu", "--nodes", "1", "--until", "2026-12-03T18:00:00"),
             "backfill.until (--until): Input should have timezone info",
         ),

@@ -30,9 +30,11 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from ebb.service.provisioning import InvalidProvisioningRequest, validate_request
+from ebb.service.provisioning_request import BackfillName
 
 EXIT_OK = 0
 EXIT_AWS_ERROR = 1
@@ -121,6 +123,12 @@ def build_request(args: argparse.Namespace, now: datetime) -> tuple[dict[str, An
         given += [o for o, v in (("--group-nodes", args.group_nodes), ("--scaler", args.scaler)) if v]
         if given:
             raise RequestError(f"{', '.join(given)}: not with --cancel (allowed: --nodepool, --name)")
+        if args.name is not None:
+            try:
+                TypeAdapter(BackfillName).validate_python(args.name)
+            except ValidationError as error:
+                # The cancellation's input has no name; its execution's name carries it.
+                raise RequestError(f"--name: {error.errors()[0]['msg']}") from None
         request: dict[str, Any] = {"schemaVersion": 1, "kind": "backfill-cancel", "nodePool": args.nodepool}
     else:
         if args.until is None:

@@ -88,7 +88,7 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         default=[],
         type=int,
         metavar="M",
-        help="the floor of the --scaler before it",
+        help="a replica floor; the n-th --replicas goes with the n-th --scaler",
     )
     parser.add_argument(
         "--until",

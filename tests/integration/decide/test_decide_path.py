@@ -229,7 +229,7 @@ def test_new_node_targets_start_a_new_generation_whose_fence_an_older_execution_
             for e in world.execution_history(stale["executionArn"])
             if e["type"].endswith("StateEntered")
         ]
-        assert entered == ["ValidateRequest", "CheckGeneration", "StillCurrent", "Superseded"]
+        assert entered == ["ValidateRequest", "RequestKind", "CheckGeneration", "StillCurrent", "Superseded"]
 
 
 def test_a_hyperpod_cluster_event_for_the_pools_group_re_plans_at_once(

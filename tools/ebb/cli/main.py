@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ebb.cli import build_report, demo, validate
+from ebb.cli import backfill, build_report, demo, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="ebb: a serverless autoscaler for GPU inference on SageMaker HyperPod (EKS).",
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (demo, validate, build_report):
+    for command in (demo, validate, build_report, backfill):
         command.add_parser(subcommands)
     return parser
 

@@ -27,7 +27,7 @@ from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable
 from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
-from ebb.service.decision import PoolDecision, PoolState, decide_pool
+from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
@@ -56,6 +56,21 @@ class DecideContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Takeover:
+    """A provisioning execution started by hand (a backfill, or its cancellation) that takes the
+    pool's next generation and carries it out itself.
+
+    Its floor replaces the pool's backfill in the state before deciding (`None` removes it), the
+    decision takes a new generation whatever its targets (so every older execution is fenced
+    off), no execution is started for it, and the pool's previous execution is stopped.
+    """
+
+    execution_arn: str
+    backfill: BackfillFloor | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PoolOutcome:
     """What one decision of a pool did."""
 
@@ -67,19 +82,32 @@ class PoolOutcome:
     execution_arn: str | None
     claim_attempts: int
     calls: dict[str, int]
+    request: DecisionRequest | None = None
+    """The provisioning request of the generation this decision took (started or taken over)."""
 
 
-def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ...] = ()) -> PoolOutcome:
+def decide_now(
+    node_pool: str,
+    context: DecideContext,
+    *,
+    reasons: tuple[str, ...] = (),
+    takeover: Takeover | None = None,
+) -> PoolOutcome:
     """Decide `node_pool` now and carry the decision out (claim, act, record).
 
     `reasons` has one entry per request this decision answers (several coalesce into one).
+    With `takeover`, the decision is a backfill's (see :class:`Takeover`).
     """
     for attempt in range(1, CLAIM_ATTEMPTS + 1):
         stored = context.table.load_pool(node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+        if takeover is not None:
+            state = state.model_copy(update={"backfill": takeover.backfill})
         now = context.clock()
         snapshot = observe_pool(context.config, node_pool, context.access, now)
-        decision = decide_pool(snapshot, state, context.config, now)
+        decision = decide_pool(
+            snapshot, state, context.config, now, new_generation=takeover.reason if takeover else None
+        )
         token = secrets.token_hex(8)
         try:
             claim = context.table.claim(node_pool, stored.decisions, token, now=now, lease=CLAIM_LEASE)
@@ -91,7 +119,7 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
         actions: list[str] = []
         execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
         if not shadow:
-            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context)
+            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context, takeover)
         recorded = decision.state.model_copy(update={"idle_timers": armed})
         # The audit counts the calls made to observe, claim and act; the outcome adds the record.
         calls = context.calls.take()
@@ -121,6 +149,11 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
             execution_arn=execution_arn,
             claim_attempts=attempt,
             calls=_merged(calls, context.calls.take()),
+            request=(
+                _decision_request(decision, decision.provisioning)
+                if decision.provisioning is not None and not shadow
+                else None
+            ),
         )
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -130,7 +163,11 @@ def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
 
 
 def _act(
-    decision: PoolDecision, state: PoolState, execution_arn: str | None, context: DecideContext
+    decision: PoolDecision,
+    state: PoolState,
+    execution_arn: str | None,
+    context: DecideContext,
+    takeover: Takeover | None = None,
 ) -> tuple[list[str], str | None, dict[str, datetime]]:
     """Carry the decision out; return what was done, the pool's execution and the armed timers."""
     actions: list[str] = []
@@ -162,18 +199,17 @@ def _act(
             actions.append(f"idle timer {scaler} deleted")
 
     order = decision.provisioning
-    if order is not None:
+    if order is not None and takeover is not None:
+        # The backfill's own execution carries the generation out: nothing to start.
+        started = takeover.execution_arn
+        if execution_arn and execution_arn != started:
+            context.workflows.stop(execution_arn, cause=f"superseded by generation {order.generation}")
+            actions.append(f"stopped {execution_arn.rsplit(':', 1)[-1]}")
+        execution_arn = started
+        actions.append(f"took over provisioning as {started.rsplit(':', 1)[-1]}")
+    elif order is not None:
         name = execution_name(decision.node_pool, context.table.epoch(), order.generation)
-        request = DecisionRequest(
-            node_pool=order.node_pool,
-            generation=order.generation,
-            node_targets=order.node_targets,
-            removals=tuple(
-                NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
-                for r in order.removals
-            ),
-            decided_at=decision.now,
-        )
+        request = _decision_request(decision, order)
         try:
             started = context.workflows.start(name, request.model_dump(mode="json", by_alias=True))
         except ExecutionNameTaken:
@@ -185,6 +221,19 @@ def _act(
         execution_arn = started
         actions.append(f"started provisioning {name}")
     return actions, execution_arn, armed
+
+
+def _decision_request(decision: PoolDecision, order: ProvisioningOrder) -> DecisionRequest:
+    return DecisionRequest(
+        node_pool=order.node_pool,
+        generation=order.generation,
+        node_targets=order.node_targets,
+        removals=tuple(
+            NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
+            for r in order.removals
+        ),
+        decided_at=decision.now,
+    )
 
 
 def _controls(target: WorkloadRef, labels: dict[str, str], controller: Any) -> bool:
@@ -257,6 +306,10 @@ def _audit(
                 "plan": str(decision.plan),
                 "unplaceable": [str(u) for u in decision.unplaceable],
                 "heldBy": {scaler: list(held_by) for scaler, held_by in decision.held.items()},
+                "backfill": (
+                    decision.state.backfill.model_dump(mode="json") if decision.state.backfill else None
+                ),
+                "backfillNotes": list(decision.backfill_notes),
                 "actions": actions,
                 "calls": calls,
             },

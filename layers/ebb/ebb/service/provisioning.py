@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ebb.adapters.state_table import AuditEntry, DynamoStateTable, StateTable
 from ebb.errors import InvalidEvent
 from ebb.service.decision import PoolState
-from ebb.service.provisioning_request import PROVISIONING_REQUEST, BackfillRequest, DecisionRequest
+from ebb.service.provisioning_request import (
+    PROVISIONING_REQUEST,
+    BackfillCancelRequest,
+    BackfillRequest,
+    DecisionRequest,
+)
 from ebb.service.settings import Settings
 
 
@@ -34,16 +39,20 @@ class FenceResult(BaseModel):
     pool_generation: int = Field(alias="poolGeneration")
 
 
-def validate_request(execution_input: Any) -> DecisionRequest | BackfillRequest:
+def validate_request(execution_input: Any) -> DecisionRequest | BackfillRequest | BackfillCancelRequest:
     """The input as a request, or `InvalidProvisioningRequest` naming each wrong field."""
     try:
         return PROVISIONING_REQUEST.validate_python(execution_input)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in issue['loc']) or '(input)'}: {issue['msg']}"
-            for issue in error.errors()
-        )
+        problems = "; ".join(f"{_field(issue)}: {issue['msg']}" for issue in error.errors())
         raise InvalidProvisioningRequest(f"provisioning request: {problems}") from None
+
+
+def _field(issue: Any) -> str:
+    # A missing or unknown `kind` is reported by pydantic at the input's root; it is `kind`'s fault.
+    if not issue["loc"] and issue["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        return "kind"
+    return ".".join(str(p) for p in issue["loc"]) or "(input)"
 
 
 @dataclass

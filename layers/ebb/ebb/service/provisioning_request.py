@@ -8,9 +8,9 @@ input can be checked before it is sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -50,12 +50,17 @@ class ReplicaFloor(_Strict):
     replicas: int = Field(ge=0)
 
 
+BackfillName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+"""A backfill's name: part of its execution's name, which Step Functions keeps unique for 90 days."""
+
+
 class BackfillRequest(_Strict):
     """A person's request to pre-provision a NodePool until `until` (a manual execution)."""
 
     schema_version: Literal[1] = Field(1, alias="schemaVersion")
     kind: Literal["backfill"] = "backfill"
     node_pool: PoolName = Field(alias="nodePool")
+    name: BackfillName | None = Field(None, description="the backfill's name (the audit trail shows it)")
     nodes: int | None = Field(None, ge=0, description="a floor on the pool's nodes in total")
     group_nodes: dict[GroupName, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, alias="groupNodes"
@@ -63,11 +68,33 @@ class BackfillRequest(_Strict):
     replicas: tuple[ReplicaFloor, ...] = ()
     until: AwareDatetime
 
+    @model_validator(mode="after")
+    def _floors_something(self) -> Self:
+        # A backfill without a floor would only take a generation: almost certainly a mistake.
+        if self.nodes is None and not self.group_nodes and not self.replicas:
+            raise ValueError("give at least one floor: nodes, groupNodes or replicas")
+        scalers = [floor.scaler for floor in self.replicas]
+        if twice := sorted({s for s in scalers if scalers.count(s) > 1}):
+            raise ValueError(f"replicas: scaler(s) {', '.join(twice)} given more than once (one floor each)")
+        return self
 
-ProvisioningRequest = Annotated[DecisionRequest | BackfillRequest, Field(discriminator="kind")]
+
+class BackfillCancelRequest(_Strict):
+    """A person's request to end a NodePool's backfill now (its floor goes; decide scales as usual)."""
+
+    schema_version: Literal[1] = Field(1, alias="schemaVersion")
+    kind: Literal["backfill-cancel"] = "backfill-cancel"
+    node_pool: PoolName = Field(alias="nodePool")
+
+
+ProvisioningRequest = Annotated[
+    DecisionRequest | BackfillRequest | BackfillCancelRequest, Field(discriminator="kind")
+]
 """What a provisioning execution is started with."""
 
-PROVISIONING_REQUEST: TypeAdapter[DecisionRequest | BackfillRequest] = TypeAdapter(ProvisioningRequest)
+PROVISIONING_REQUEST: TypeAdapter[DecisionRequest | BackfillRequest | BackfillCancelRequest] = TypeAdapter(
+    ProvisioningRequest
+)
 
 
 def provisioning_schema() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from ebb.service.decision.pool_decision import (
     Unplaceable,
     decide_pool,
 )
-from ebb.service.decision.pool_state import NodeMemory, PoolState
+from ebb.service.decision.pool_state import BackfillFloor, NodeMemory, PoolState
 from ebb.service.decision.snapshot import (
     NodeFailure,
     ObservedNode,
@@ -26,6 +26,7 @@ from ebb.service.decision.snapshot import (
 )
 
 __all__ = [
+    "BackfillFloor",
     "GroupCounts",
     "NodeFailure",
     "NodeMemory",

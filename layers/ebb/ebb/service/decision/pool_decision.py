@@ -32,8 +32,9 @@ from ebb.core.nodes import (
     plan_nodes,
 )
 from ebb.core.replicas import ReplicaDecision, decide_replicas
+from ebb.service.decision.backfill_floor import raise_to_floor, with_group_floors
 from ebb.service.decision.pending_pods import owning_pool, pending_pod_group
-from ebb.service.decision.pool_state import NodeMemory, PoolState
+from ebb.service.decision.pool_state import BackfillFloor, NodeMemory, PoolState
 from ebb.service.decision.snapshot import NodeFailure, ObservedNode, PoolSnapshot
 
 
@@ -117,6 +118,8 @@ class PoolDecision:
     """Per scaler: when a cooldown ends (arm its idle timer), or ``None`` (delete it)."""
     unplaceable: tuple[Unplaceable, ...]
     state: PoolState
+    backfill_notes: tuple[str, ...] = ()
+    """What the pool's backfill changed in this decision (or that its window ended)."""
 
     @property
     def held(self) -> dict[str, tuple[str, ...]]:
@@ -132,6 +135,7 @@ class PoolDecision:
             lines.append(f"  {outcome.scaler}: {explanation.current} -> {explanation.desired} ({why})")
         lines.extend("  " + line for line in str(self.plan).splitlines())
         lines.extend(f"  {u}" for u in self.unplaceable)
+        lines.extend(f"  {note}" for note in self.backfill_notes)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
             lines.append(
@@ -151,8 +155,21 @@ def _held(decision: ReplicaDecision, held_by: tuple[str, ...]) -> ReplicaDecisio
     return replace(decision, explanation=explanation)
 
 
-def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now: datetime) -> PoolDecision:
-    """Decide the replicas of every scaler of one NodePool and its node targets at `now`."""
+def decide_pool(
+    snapshot: PoolSnapshot,
+    state: PoolState,
+    config: EbbConfig,
+    now: datetime,
+    *,
+    new_generation: str | None = None,
+) -> PoolDecision:
+    """Decide the replicas of every scaler of one NodePool and its node targets at `now`.
+
+    While the state's backfill window is open, its floors hold: node targets never below its
+    node floor, replicas never below its replica floors (decided by the replica core, then
+    raised). `new_generation` (a reason) takes a new generation even if the targets stay, for a
+    backfill's execution, which must supersede every older one.
+    """
     if now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
     pool_config = config.node_pool(snapshot.node_pool)
@@ -161,6 +178,10 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
     scaled_objects = sorted(config.scaled_objects_of(pool_config), key=pod_group_name)
     group_names = [g.name for g in config.instance_groups_of(pool_config)]
     _check_coverage(snapshot, [pod_group_name(so) for so in scaled_objects], group_names)
+    backfill = state.backfill if state.backfill is not None and state.backfill.holds(now) else None
+    backfill_notes: tuple[str, ...] = ()
+    if state.backfill is not None and backfill is None:
+        backfill_notes = (f"{state.backfill} ended: normal scaling resumes",)
 
     outcomes = []
     for scaled_object in scaled_objects:
@@ -178,6 +199,9 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         )
         if observed.held_by:
             decision = _held(decision, observed.held_by)
+        elif backfill is not None and name in backfill.replicas:
+            floor = min(backfill.replicas[name], policy.max_replica_count)
+            decision = _with_replica_floor(decision, floor, backfill)
         outcomes.append(ScalerOutcome(scaler=name, decision=decision, held_by=observed.held_by))
 
     zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
@@ -242,13 +266,20 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         planning = PlanningInput.model_validate(
             {**dict(planning), "pod_groups": planning.pod_groups + tuple(extra_groups)}
         )
+    if backfill is not None:
+        planning = with_group_floors(planning, backfill)
     plan = plan_nodes(planning).for_pool(snapshot.node_pool)
     unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
 
     targets = {name: snapshot.groups[name].target for name in group_names}
     for target in plan.targets:
         targets[target.instance_group] = target.target_after
-    provisioning = _provisioning(snapshot, state, plan, targets)
+    removals = plan.removals
+    if backfill is not None:
+        floored = raise_to_floor(planning, plan, targets, backfill)
+        targets, removals = floored.targets, floored.removals
+        backfill_notes = floored.notes(backfill)
+    provisioning = _provisioning(snapshot, state, removals, targets, new_generation)
 
     lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
     new_state = PoolState(
@@ -259,6 +290,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         nodes=memory,
         unavailable=unavailable,
         idle_timers=state.idle_timers,
+        backfill=backfill,
     )
     return PoolDecision(
         node_pool=snapshot.node_pool,
@@ -276,6 +308,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         idle_timers={o.scaler: o.decision.wake_at for o in outcomes},
         unplaceable=tuple(unplaceable),
         state=new_state,
+        backfill_notes=backfill_notes,
     )
 
 
@@ -357,12 +390,17 @@ def _existing(
 
 
 def _provisioning(
-    snapshot: PoolSnapshot, state: PoolState, plan: NodePlan, targets: dict[str, int]
+    snapshot: PoolSnapshot,
+    state: PoolState,
+    removals: tuple[NodeRemoval, ...],
+    targets: dict[str, int],
+    new_generation: str | None = None,
 ) -> ProvisioningOrder | None:
     """A new generation when the targets differ from the current generation's.
 
     With no execution open (the last one ended, or none was ever started), targets that differ
     from what HyperPod reports also need one: the tick heals a crash or a lost execution.
+    `new_generation` asks for one whatever the targets (its reason is given).
     """
     observed = {name: counts.target for name, counts in snapshot.groups.items()}
     decided = state.node_targets or observed
@@ -370,13 +408,15 @@ def _provisioning(
         reason = "node targets changed"
     elif not state.provisioning_open and targets != observed:
         reason = "HyperPod's targets differ from the current generation's and no execution is open"
+    elif new_generation is not None:
+        reason = new_generation
     else:
         return None
     return ProvisioningOrder(
         node_pool=snapshot.node_pool,
         generation=state.generation + 1,
         node_targets=dict(targets),
-        removals=plan.removals,
+        removals=removals,
         reason=reason,
     )
 
@@ -391,3 +431,12 @@ def _scale_action(scaled_object: ScaledObject, before: int, after: int) -> Scale
         replicas_before=before,
         replicas=after,
     )
+
+
+def _with_replica_floor(decision: ReplicaDecision, floor: int, backfill: BackfillFloor) -> ReplicaDecision:
+    """The replica core's decision, raised to the backfill's floor (explained) when it is below."""
+    if decision.desired_replicas >= floor:
+        return decision
+    step = f"backfill floor until {backfill.until.isoformat()}: at least {floor} (backfill {backfill.name!r})"
+    explanation = replace(decision.explanation, desired=floor, steps=(*decision.explanation.steps, step))
+    return replace(decision, desired_replicas=floor, explanation=explanation)

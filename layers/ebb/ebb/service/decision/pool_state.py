@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ebb.core.nodes import UnavailableOfferings
@@ -21,6 +23,34 @@ class NodeMemory(BaseModel):
     """The decision that first saw the current pods (a pod came or went then)."""
 
 
+class BackfillFloor(BaseModel):
+    """A backfill's floor on the pool, held by every decision until `until` (a manual execution set it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """The backfill's name (its execution's, when none was given)."""
+    nodes: int | None = Field(default=None, ge=0)
+    """At least this many nodes in the pool's groups together."""
+    group_nodes: dict[str, int] = Field(default_factory=dict)
+    """At least this many nodes in each of these groups."""
+    replicas: dict[str, int] = Field(default_factory=dict)
+    """At least this many replicas of each of these scalers (`namespace/name`)."""
+    until: AwareDatetime
+
+    def holds(self, now: datetime) -> bool:
+        """Whether the window is still open at `now` (it ends at `until`)."""
+        return now < self.until
+
+    def __str__(self) -> str:
+        parts = []
+        if self.nodes is not None:
+            parts.append(f"{self.nodes} node(s) in total")
+        parts.extend(f"{group}>={count}" for group, count in sorted(self.group_nodes.items()))
+        parts.extend(f"{scaler}>={count} replicas" for scaler, count in sorted(self.replicas.items()))
+        return f"backfill {self.name!r} floor until {self.until.isoformat()}: {', '.join(parts)}"
+
+
 class PoolState(BaseModel):
     """The pool's stored state; a pool never decided before starts from ``PoolState()``."""
 
@@ -38,3 +68,5 @@ class PoolState(BaseModel):
     unavailable: UnavailableOfferings = UnavailableOfferings()
     idle_timers: dict[str, AwareDatetime] = Field(default_factory=dict)
     """The idle timers armed, per scaler (the service arms one only when its time changes)."""
+    backfill: BackfillFloor | None = None
+    """The pool's backfill while its window is open; decisions drop it once it has ended."""

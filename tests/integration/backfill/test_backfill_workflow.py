@@ -1,0 +1,388 @@
+"""Backfills through the deployed stack: template.yaml's provisioning state machine started by hand
+(as `aws stepfunctions start-execution` starts it), its Lambda tasks being ebb's handlers, on the
+local world's HyperPod and Kubernetes, with the decide path's ticks running alongside.
+
+The workflow's node actions (adding and removing nodes) are built in parallel (issue 13, scale-out
+and scale-in) and are not on this branch: where a test needs the nodes a generation asks for, it
+adds them itself with BatchAddClusterNodes, the call those states make, and says so.
+
+Sources: Step Functions API Reference, "StopExecution" and "DescribeExecution" (an aborted
+execution's status is ABORTED); "StartExecution" (an execution's name is kept for 90 days);
+Step Functions Developer Guide, "Fail workflow state" (`CausePath`) and "Intrinsic functions"
+(`States.StringToJson`); Karpenter documentation, "Disruption" (consolidation of empty nodes
+after `consolidateAfter`, within the NodePool's budgets).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ebb.local.cluster import HyperPodOnEks
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import (
+    BATCH,
+    LLM,
+    ROOT,
+    STACK,
+    audit,
+    deployed,
+    kubernetes,
+    run_past_next_tick,
+    send_jobs,
+    stop_ticking,
+)
+
+EVENTS = ROOT / "events"
+WORKER = "batch/batch-worker"
+G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"
+TABLE = f"{STACK}-StateTable"
+NORMAL_PATH = ["CheckGeneration", "StillCurrent", "RecordStart", "Started"]
+TAKE_OVER = ["ValidateRequest", "RequestKind", "BackfillTakeOver", "BackfillCarryOut", "BackfillHandOver"]
+
+pytestmark = pytest.mark.integration
+
+
+def _start(cluster: HyperPodOnEks, name: str, request: dict[str, Any]) -> str:
+    sfn = cluster.world.clients.client("stepfunctions")
+    machine = cluster.world.state_machine_arn("ProvisionStateMachine")
+    return str(
+        sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(request))["executionArn"]
+    )
+
+
+def _described(cluster: HyperPodOnEks, execution: str) -> dict[str, Any]:
+    described: dict[str, Any] = cluster.world.clients.client("stepfunctions").describe_execution(
+        executionArn=execution
+    )
+    return described
+
+
+def _entered(cluster: HyperPodOnEks, execution: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in cluster.world.execution_history(execution)
+        if e["type"].endswith("StateEntered")
+    ]
+
+
+def _pool_item(cluster: HyperPodOnEks) -> dict[str, Any]:
+    item: dict[str, Any] = cluster.world.clients.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": "POOL#gpu"}, "sk": {"S": "STATE"}}, ConsistentRead=True
+    )["Item"]
+    return item
+
+
+def _pool_state(cluster: HyperPodOnEks) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads(_pool_item(cluster)["state"]["S"])
+    return state
+
+
+def _decisions(cluster: HyperPodOnEks, since: datetime) -> list[dict[str, Any]]:
+    """The pool's decisions from `since` on, oldest first (not the workflow's own entries)."""
+    return [r for r in reversed(audit(cluster, "POOL#gpu", since)) if r.get("event") is None]
+
+
+def _replicas(cluster: HyperPodOnEks, config: Any, target: Any = BATCH) -> int:
+    client = kubernetes(cluster, config)
+    try:
+        return client.read_scale(target).spec.replicas
+    finally:
+        client.close()
+
+
+def _backfill(cluster: HyperPodOnEks, minutes: float, **fields: Any) -> dict[str, Any]:
+    until = (cluster.world.now() + timedelta(minutes=minutes)).isoformat()
+    return {"schemaVersion": 1, "kind": "backfill", "nodePool": "gpu", "until": until, **fields}
+
+
+def _group_targets(cluster: HyperPodOnEks, config: Any) -> dict[str, int]:
+    described = cluster.world.clients.client("sagemaker").describe_cluster(
+        ClusterName=config.binding.spec.hyper_pod_cluster.name
+    )
+    return {g["InstanceGroupName"]: g["TargetCount"] for g in described["InstanceGroups"]}
+
+
+def test_a_backfill_raises_the_pool_to_its_floor_and_an_older_execution_cannot_act(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        since = run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        run_past_next_tick(cluster)  # decide: 4 workers, one g5 node, generation 1
+        (first,) = {d["generation"] for d in _decisions(cluster, since)}
+        assert first == 1
+        older = _pool_item(cluster)["execution_arn"]["S"]
+        assert older.endswith("-g1-c0")
+
+        request = _backfill(
+            cluster, 60, name="nightly", nodes=3, replicas=[{"scaler": WORKER, "replicas": 6}]
+        )
+        execution = _start(cluster, "backfill-gpu-nightly", request)
+        cluster.world.run_for(20)
+
+        described = _described(cluster, execution)
+        assert described["status"] == "SUCCEEDED"
+        assert _entered(cluster, execution) == [*TAKE_OVER, *NORMAL_PATH]
+        output = json.loads(described["output"])
+        # The execution carried the generation it took, and its fence found it current.
+        assert output["request"]["kind"] == "decision"
+        assert output["request"]["generation"] == 2
+        assert output["fence"] == {"current": True, "generation": 2, "poolGeneration": 2}
+        # Six workers (the metrics want four) on two g5 nodes; the floor's third node goes to the
+        # cheaper group as well.
+        assert output["request"]["nodeTargets"] == {G5: 3, G6E: 0}
+        assert _replicas(cluster, config) == 6
+
+        state = _pool_state(cluster)
+        assert state["generation"] == 2
+        assert state["backfill"] == {
+            "name": "nightly",
+            "nodes": 3,
+            "group_nodes": {},
+            "replicas": {WORKER: 6},
+            "until": request["until"].replace("+00:00", "Z"),
+        }
+        # It is the pool's execution now; the one it superseded was stopped as decide stops one.
+        assert _pool_item(cluster)["execution_arn"]["S"] == execution
+        (taken,) = [d for d in _decisions(cluster, since) if d["reasons"] == ["backfill"]]
+        assert f"stopped {older.rsplit(':', 1)[-1]}" in taken["actions"]
+        assert "took over provisioning as backfill-gpu-nightly" in taken["actions"]
+        (worker,) = [d for d in audit(cluster, WORKER, since) if d["reasons"] == ["backfill"]]
+        assert worker["desired"] == 6
+        assert worker["steps"][-1].startswith("backfill floor until ")
+
+        # Generation 1's request, started again by hand: its fence stops it before it acts.
+        stale = json.loads((EVENTS / "provision-request.json").read_text()) | {"generation": 1}
+        replay = _start(cluster, "stale-g1", stale)
+        cluster.world.run_for(10)
+        assert _entered(cluster, replay) == [
+            "ValidateRequest",
+            "RequestKind",
+            "CheckGeneration",
+            "StillCurrent",
+            "Superseded",
+        ]
+
+
+def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        run_past_next_tick(cluster)
+        # No traffic at all: without the backfill the pool would stay at zero.
+        request = _backfill(cluster, 16, name="window", nodes=2, replicas=[{"scaler": WORKER, "replicas": 1}])
+        until = datetime.fromisoformat(request["until"])
+        execution = _start(cluster, "backfill-gpu-window", request)
+        cluster.world.run_for(20)
+        assert _described(cluster, execution)["status"] == "SUCCEEDED"
+        assert _pool_state(cluster)["node_targets"] == {G5: 2, G6E: 0}
+        # The generation's nodes, added as the workflow's scale-out states will add them.
+        cluster.world.clients.client("sagemaker").batch_add_cluster_nodes(
+            ClusterName=config.binding.spec.hyper_pod_cluster.name,
+            NodesToAdd=[{"InstanceGroupName": G5, "IncrementTargetCountBy": 2}],
+        )
+        since = cluster.world.now()
+        while cluster.world.now() < until - timedelta(minutes=1):
+            run_past_next_tick(cluster)
+
+        during = _decisions(cluster, since)
+        assert len(during) >= 12
+        assert {json.dumps(d["nodeTargets"], sort_keys=True) for d in during} == {
+            json.dumps({G5: 2, G6E: 0}, sort_keys=True)
+        }
+        assert {d["generation"] for d in during} == {_pool_state(cluster)["generation"]}
+        # The two nodes joined and stayed empty but for the floor's one worker: one of them has been
+        # empty far longer than consolidateAfter (5m), and the floor kept it.
+        assert any("keeps" in note for d in during[-3:] for note in d["backfillNotes"])
+        assert _group_targets(cluster, config)[G5] == 2
+        assert _replicas(cluster, config) == 1
+
+        after = cluster.world.now()
+        while cluster.world.now() < until + timedelta(minutes=3):
+            run_past_next_tick(cluster)
+        ended = [d for d in _decisions(cluster, after) if d["at"] >= until.isoformat()]
+        assert any("ended: normal scaling resumes" in note for note in ended[0]["backfillNotes"])
+        assert ended[-1]["backfill"] is None
+        assert _pool_state(cluster)["backfill"] is None
+        # Normal scaling: the worker goes to zero (no messages, cooldown long past), and empty nodes
+        # go within the budget of one node at a time.
+        assert _replicas(cluster, config) == 0
+        lowered = [d for d in ended if sum(d["nodeTargets"].values()) < 2]
+        assert lowered, [d["nodeTargets"] for d in ended]
+        assert lowered[0]["nodeTargets"] == {G5: 1, G6E: 0}
+        assert "remove" in lowered[0]["plan"]
+
+
+def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        since = run_past_next_tick(cluster)
+        backfill = _start(
+            cluster,
+            "backfill-gpu-c",
+            _backfill(cluster, 120, nodes=2, replicas=[{"scaler": WORKER, "replicas": 2}]),
+        )
+        cluster.world.run_for(20)
+        assert _described(cluster, backfill)["status"] == "SUCCEEDED"
+        assert _replicas(cluster, config) == 2
+        assert _pool_state(cluster)["backfill"]["name"] == "backfill-gpu-c"
+
+        cancel = _start(
+            cluster, "cancel-gpu-c", {"schemaVersion": 1, "kind": "backfill-cancel", "nodePool": "gpu"}
+        )
+        cluster.world.run_for(20)
+        assert _described(cluster, cancel)["status"] == "SUCCEEDED"
+        assert _entered(cluster, cancel) == [*TAKE_OVER, *NORMAL_PATH]
+        state = _pool_state(cluster)
+        assert state["backfill"] is None
+        # The cancellation's generation is decide's alone: no work, no nodes, no workers.
+        assert state["node_targets"] == {G5: 0, G6E: 0}
+        assert _pool_item(cluster)["execution_arn"]["S"] == cancel
+        (cancelled,) = [d for d in _decisions(cluster, since) if d["reasons"] == ["backfill-cancel"]]
+        assert cancelled["generation"] == state["generation"]
+        assert "stopped backfill-gpu-c" in cancelled["actions"]
+        assert _replicas(cluster, config) == 0
+
+        # Decide scales normally again: work brings workers, none of the floor's.
+        send_jobs(cluster, 8)
+        run_past_next_tick(cluster)
+        assert _replicas(cluster, config) == 4
+        assert _pool_state(cluster)["backfill"] is None
+
+        # A second cancellation finds nothing to cancel and changes nothing.
+        generation = _pool_state(cluster)["generation"]
+        again = _start(
+            cluster, "cancel-gpu-c2", {"schemaVersion": 1, "kind": "backfill-cancel", "nodePool": "gpu"}
+        )
+        cluster.world.run_for(20)
+        assert _entered(cluster, again) == [
+            "ValidateRequest",
+            "RequestKind",
+            "BackfillTakeOver",
+            "BackfillCarryOut",
+            "BackfillRecorded",
+        ]
+        assert json.loads(_described(cluster, again)["output"])["backfill"]["outcome"] == (
+            "node pool 'gpu' has no backfill in its window: nothing to cancel"
+        )
+        assert _pool_state(cluster)["generation"] == generation
+
+
+def _everything(cluster: HyperPodOnEks, config: Any) -> dict[str, Any]:
+    """What a request could change: the state table, the Deployments' replicas, HyperPod's targets."""
+    items = cluster.world.clients.client("dynamodb").scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    return {
+        "table": sorted(json.dumps(item, sort_keys=True) for item in items),
+        "replicas": {str(t): _replicas(cluster, config, t) for t in (BATCH, LLM)},
+        "hyperpod": _group_targets(cluster, config),
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "failed_in", "named"),
+    [
+        (
+            {"nodes": -1},
+            "ValidateRequest",
+            ["backfill.nodes: Input should be greater than or equal to 0"],
+        ),
+        (
+            {"kind": "backfil"},
+            "ValidateRequest",
+            [
+                "kind: Input tag 'backfil' found using 'kind' does not match any of the expected tags: "
+                "'decision', 'backfill', 'backfill-cancel'"
+            ],
+        ),
+        (
+            {"groupNodes": {"gpu-p5": 1}, "replicas": [{"scaler": "batch/unknown", "replicas": 1}]},
+            "BackfillTakeOver",
+            [
+                "backfill.groupNodes.gpu-p5: not an instance group of node pool 'gpu' "
+                f"(allowed: {G5}, {G6E})",
+                "backfill.replicas.0.scaler: 'batch/unknown' is not a scaler of node pool 'gpu' "
+                f"(allowed: {WORKER}, serving/llm-inference)",
+            ],
+        ),
+        (
+            {"nodes": 9, "replicas": [{"scaler": WORKER, "replicas": 9}]},
+            "BackfillTakeOver",
+            [
+                "backfill.nodes: 9 is above node pool 'gpu''s limits.nodes (allowed: 0 to 8)",
+                f"backfill.replicas.0.replicas: 9 is above {WORKER}'s maxReplicaCount (allowed: 0 to 8)",
+            ],
+        ),
+        (
+            {"until": "2020-01-01T00:00:00Z"},
+            "BackfillTakeOver",
+            ["backfill.until: 2020-01-01T00:00:00+00:00 has passed"],
+        ),
+    ],
+)
+def test_a_malformed_backfill_is_rejected_with_the_field_before_anything_changes(
+    tmp_path: Path,
+    certificates: ClusterCertificates,
+    change: dict[str, Any],
+    failed_in: str,
+    named: list[str],
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        # A pool with a backfill already: a bad request must not touch it either.
+        _start(
+            cluster,
+            "backfill-gpu-good",
+            _backfill(cluster, 60, nodes=1, replicas=[{"scaler": WORKER, "replicas": 2}]),
+        )
+        run_past_next_tick(cluster)
+        # No ticks and no traffic (so no alarm edges): only the request could change anything now.
+        stop_ticking(cluster)
+        cluster.world.run_for(60)
+        before = _everything(cluster, config)
+        assert before["replicas"][str(BATCH)] == 2
+
+        execution = _start(cluster, "backfill-gpu-bad", _backfill(cluster, 60, nodes=2) | change)
+        cluster.world.run_for(30)
+
+        described = _described(cluster, execution)
+        assert (described["status"], described["error"]) == ("FAILED", "InvalidProvisioningRequest")
+        for problem in named:
+            assert problem in described["cause"]
+        entered = _entered(cluster, execution)
+        assert entered[-3:] == [failed_in, "RejectionReason", "Rejected"]
+        assert _everything(cluster, config) == before
+
+
+def test_in_shadow_mode_a_backfill_is_recorded_and_nothing_acts(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates, shadow_mode=True) as (cluster, config):
+        run_past_next_tick(cluster)
+        execution = _start(
+            cluster,
+            "backfill-gpu-shadow",
+            _backfill(cluster, 60, nodes=2, replicas=[{"scaler": WORKER, "replicas": 3}]),
+        )
+        cluster.world.run_for(20)
+
+        assert _entered(cluster, execution) == [
+            "ValidateRequest",
+            "RequestKind",
+            "BackfillTakeOver",
+            "BackfillCarryOut",
+            "BackfillRecorded",
+        ]
+        output = json.loads(_described(cluster, execution)["output"])["backfill"]
+        assert output["carryOut"] is False
+        assert output["outcome"].endswith("(shadow mode: recorded, nothing acts)")
+        state = _pool_state(cluster)
+        assert state["backfill"]["replicas"] == {WORKER: 3}
+        assert state["node_targets"] == {G5: 2, G6E: 0}
+        assert "execution_arn" not in _pool_item(cluster)
+        assert _replicas(cluster, config) == 0
+        assert _group_targets(cluster, config) == {G5: 0, G6E: 0}

@@ -12,11 +12,12 @@ The Lambda, the simulator and the demo all run this function; none of them decid
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from ebb.config import EbbConfig, ScaledObject
-from ebb.config.node_planning import planning_input, pod_group_name
+from ebb.config.node_planning import GroupCounts, planning_input, pod_group_name
 from ebb.config.replica_policy import scaler_policy
 from ebb.core.nodes import (
     DEFAULT_UNAVAILABLE_TTL,
@@ -182,6 +183,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         else:
             replicas[outcome.scaler] = outcome.desired
 
+    group_counts = _without_leaving(snapshot)
     planning = planning_input(
         config,
         snapshot.node_pool,
@@ -190,7 +192,7 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
         nodes=tuple(
             _existing(node, snapshot.node_pool, managed, memory) for node in snapshot.nodes if node.state
         ),
-        group_counts=snapshot.groups,
+        group_counts=group_counts,
         unavailable=unavailable,
     )
     extra_groups = []
@@ -215,10 +217,10 @@ def decide_pool(snapshot: PoolSnapshot, state: PoolState, config: EbbConfig, now
     plan = plan_nodes(planning).for_pool(snapshot.node_pool)
     unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
 
-    targets = {name: snapshot.groups[name].target for name in group_names}
+    targets = {name: group_counts[name].target for name in group_names}
     for target in plan.targets:
         targets[target.instance_group] = target.target_after
-    provisioning = _provisioning(snapshot, state, plan, targets)
+    provisioning = _provisioning(snapshot, group_counts, state, plan, targets)
 
     lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
     new_state = PoolState(
@@ -326,15 +328,34 @@ def _existing(
     )
 
 
+def _without_leaving(snapshot: PoolSnapshot) -> dict[str, GroupCounts]:
+    """The groups' counts without the nodes on their way out (cordoned or being deleted).
+
+    HyperPod counts a node in its group's target until BatchDeleteClusterNodes; while ebb drains
+    it, it is no capacity (Karpenter leaves a node marked for deletion out of its cluster state),
+    so the target the decision starts from leaves it out too: otherwise every decision taken
+    during a drain would restore the target and supersede the execution that is draining.
+    """
+    leaving = Counter(node.instance_group for node in snapshot.nodes if node.deleting and node.state)
+    return {
+        name: GroupCounts(current=counts.current, target=max(counts.target - leaving[name], 0))
+        for name, counts in snapshot.groups.items()
+    }
+
+
 def _provisioning(
-    snapshot: PoolSnapshot, state: PoolState, plan: NodePlan, targets: dict[str, int]
+    snapshot: PoolSnapshot,
+    group_counts: dict[str, GroupCounts],
+    state: PoolState,
+    plan: NodePlan,
+    targets: dict[str, int],
 ) -> ProvisioningOrder | None:
     """A new generation when the targets differ from the current generation's.
 
     With no execution open (the last one ended, or none was ever started), targets that differ
     from what HyperPod reports also need one: the tick heals a crash or a lost execution.
     """
-    observed = {name: counts.target for name, counts in snapshot.groups.items()}
+    observed = {name: counts.target for name, counts in group_counts.items()}
     decided = state.node_targets or observed
     if targets != decided:
         reason = "node targets changed"

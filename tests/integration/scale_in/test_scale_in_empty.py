@@ -42,7 +42,7 @@ def _two_minutes(spec: dict[str, Any]) -> None:
 def test_an_empty_pool_goes_to_zero_after_consolidate_after_and_comes_back(
     tmp_path: Path, certificates: ClusterCertificates
 ) -> None:
-    with deployed_pool(tmp_path / "config", certificates, _two_minutes) as (cluster, config):
+    with deployed_pool(tmp_path / "config", certificates, _two_minutes) as (cluster, _):
         since = run_past_next_tick(cluster)
         add_nodes(cluster, G5, 1, "scale-out-1")  # what the workflow's scale-out part will do
         (node,) = node_names(cluster)

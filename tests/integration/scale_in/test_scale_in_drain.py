@@ -98,7 +98,7 @@ def test_scale_in_cordons_then_evicts_then_deletes_the_node_whose_pods_fit_elsew
         ]
 
 
-def test_a_disruption_budget_refusing_every_eviction_holds_the_drain_until_the_deadline_then_the_node_is_uncordoned(
+def test_a_pdb_refusing_every_eviction_holds_the_drain_until_the_deadline_then_the_node_is_uncordoned(
     tmp_path: Path, certificates: ClusterCertificates
 ) -> None:
     with deployed_pool(tmp_path / "config", certificates, _underutilized) as (cluster, _):

@@ -8,7 +8,8 @@ Sources:
 - NodePool: kubernetes-sigs/karpenter pkg/apis/v1/nodepool.go (a559e048) and nodeclaim.go
   (9a803f89) kubebuilder defaults: disruption {consolidateAfter: 0s}, consolidationPolicy
   WhenEmptyOrUnderutilized, budgets [{nodes: 10%}], expireAfter 720h.
-- ClusterBinding: ebb's safe defaults (shadow mode on, empty nodes kept 10 minutes, no pre-warming).
+- ClusterBinding: ebb's safe defaults (shadow mode on, no pre-warming; the empty-node delay is the
+  NodePool's consolidateAfter, so `idle.emptyNodeAfter` is unset).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def test_cluster_binding_defaults_are_safe() -> None:
         }
     )
     assert spec.shadow_mode is True
-    assert spec.idle.empty_node_after.seconds == 600
+    assert spec.idle.empty_node_after is None
     assert spec.prewarm == ()
     assert dict(spec.node_overhead) == {}
     group = spec.hyper_pod_cluster.instance_groups[0]

@@ -102,8 +102,8 @@ def test_the_config_is_immutable(config: EbbConfig) -> None:
     with pytest.raises(TypeError):
         config.binding.spec.node_overhead["cpu"] = config.binding.spec.node_overhead["cpu"]  # type: ignore[index]
     with pytest.raises(FrozenInstanceError):
-        config.binding.spec.idle.empty_node_after.seconds = 1  # type: ignore[misc]
-    assert isinstance(config.binding.spec.idle.empty_node_after, Duration)
+        config.node_pools[0].spec.disruption.consolidate_after.seconds = 1  # type: ignore[misc]
+    assert isinstance(config.node_pools[0].spec.disruption.consolidate_after, Duration)
     assert isinstance(config.scaled_objects, tuple)
 
 
@@ -120,7 +120,7 @@ def test_the_config_dumps_to_json_as_written(config: EbbConfig) -> None:
     # Quantities and durations keep the user's spelling, so a dump reads like the input.
     dumped = config.model_dump(mode="json", by_alias=True)
     assert dumped["binding"]["spec"]["nodeOverhead"] == {"cpu": "500m", "memory": "1Gi"}
-    assert dumped["binding"]["spec"]["idle"] == {"emptyNodeAfter": "10m"}
+    assert dumped["binding"]["spec"]["idle"] == {"emptyNodeAfter": None}
     pool = dumped["node_pools"][0]["spec"]
     assert (pool["limits"], pool["disruption"]["consolidateAfter"]) == (
         {"nvidia.com/gpu": "32", "nodes": "8"},

@@ -623,6 +623,55 @@ def expire_after_days(d: Any) -> None:
     d.pool_template["expireAfter"] = "30d"
 
 
+# ebb's rule, one knob per behaviour: the empty-node delay is the NodePool's consolidateAfter
+# (Karpenter docs "Disruption", https://karpenter.sh/docs/concepts/disruption/, consolidateAfter).
+@case(
+    [
+        "config.yaml: document 2 (ClusterBinding gpu-inference): spec.idle.emptyNodeAfter: is not used: "
+        "how long an empty node is kept is its NodePool's spec.disruption.consolidateAfter (Karpenter "
+        "semantics); set it there, e.g. consolidateAfter: 10m",
+    ]
+)
+def empty_node_after_is_the_pools_consolidate_after(d: Any) -> None:
+    d.binding["spec"]["idle"] = {"emptyNodeAfter": "10m"}
+
+
+# ebb's rule: a Karpenter field ebb parses but does not act on is refused, not silently ignored.
+# Karpenter's default expireAfter is 720h (kubernetes-sigs/karpenter pkg/apis/v1/nodeclaim.go, ExpireAfter
+# `+kubebuilder:default:="720h"`); ebb does not replace expired nodes.
+@case(
+    [
+        "config.yaml: document 4 (NodePool gpu): spec.template.spec.expireAfter: 720h is not supported: "
+        "ebb does not expire nodes (replacing expired nodes is not implemented); allowed: Never",
+    ]
+)
+def expire_after_a_duration(d: Any) -> None:
+    d.pool_template["expireAfter"] = "720h"
+
+
+@case(
+    [
+        "config.yaml: document 4 (NodePool gpu): spec.template.spec.expireAfter: absent, Karpenter expires "
+        "nodes after 720h: ebb does not expire nodes (replacing expired nodes is not implemented); "
+        "allowed: Never",
+    ]
+)
+def expire_after_left_to_karpenters_default(d: Any) -> None:
+    del d.pool_template["expireAfter"]
+
+
+# kubernetes-sigs/karpenter pkg/apis/v1/nodeclaim.go (minValues 1..50) parses it; ebb refuses it.
+@case(
+    [
+        "config.yaml: document 4 (NodePool gpu): spec.template.spec.requirements[0].minValues: ebb does not "
+        "enforce minValues (how many distinct values a launch may choose from): each HyperPod instance "
+        "group launches its own instance type, and ebb plans groups; remove it",
+    ]
+)
+def min_values(d: Any) -> None:
+    d.pool_template["requirements"][0]["minValues"] = 2
+
+
 # kubernetes/kubernetes staging/src/k8s.io/apimachinery/pkg/api/resource/quantity.go, ParseQuantity
 @case(
     [

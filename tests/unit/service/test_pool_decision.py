@@ -287,3 +287,20 @@ def test_the_idle_timer_is_the_cooldown_end(config: EbbConfig) -> None:
     )
     assert decision.scale == ()
     assert decision.idle_timers[BATCH] == NOW - timedelta(minutes=1) + timedelta(seconds=300)
+
+
+def test_a_node_being_drained_does_not_count_toward_its_groups_target(config: EbbConfig) -> None:
+    # Generation 3 removes node b (target 2 -> 1); the scale-in has cordoned it, and HyperPod
+    # still counts it until BatchDeleteClusterNodes. A node marked for deletion is not capacity
+    # (Karpenter's cluster state excludes it, docs "Disruption", "Control Flow"): the decisions
+    # taken during the drain keep generation 3 rather than restoring the target and superseding it.
+    state = PoolState(generation=3, node_targets={G5: 1, G6E: 0}, provisioning_open=True)
+    snapshot = _snapshot(
+        batch=_batch(replicas=1),
+        groups={G5: 2, G6E: 0},
+        nodes=(_node("a", pods={BATCH: 1}), _node("b", deleting=True)),
+    )
+    decision = decide_pool(snapshot, state, config, NOW)
+    assert decision.provisioning is None
+    assert decision.node_targets == {G5: 1, G6E: 0}
+    assert decision.state.generation == 3

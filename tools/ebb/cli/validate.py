@@ -85,8 +85,8 @@ def _render_summary(console: Console, summary: ConfigSummary) -> None:
     console.print(Text("Configuration is valid", style="bold green"))
     console.print(
         f"ClusterBinding [bold]{summary.binding}[/]: HyperPod cluster [bold]{summary.hyperpod_cluster}[/], "
-        f"EKS cluster [bold]{summary.eks_cluster}[/], region {summary.region}; {mode}; empty nodes kept "
-        f"{summary.empty_node_after}; {summary.prewarm_windows} pre-warm window(s)",
+        f"EKS cluster [bold]{summary.eks_cluster}[/], region {summary.region}; {mode}; "
+        f"{summary.prewarm_windows} pre-warm window(s)",
         highlight=False,
     )
     console.print(_scalers_table(summary))

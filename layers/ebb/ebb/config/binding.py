@@ -4,7 +4,7 @@ It binds the KEDA and Karpenter documents to one HyperPod cluster and its EKS cl
 facts about HyperPod instance groups that validation needs offline (instance type, zone, minimum
 count), maps each ScaledObject to the NodePool its pods land on, and holds the settings only ebb
 has. Every ebb-only setting has a safe default: shadow mode on (decide and record, change
-nothing), empty nodes kept 10 minutes, no pre-warming.
+nothing), no pre-warming. How long an empty node is kept is the NodePool's `consolidateAfter`.
 
 Name patterns come from botocore's service models: sagemaker `ClusterNameOrArn`, eks
 `ClusterName`; `minInstanceCount` is HyperPod's `MinInstanceCount` (0..6758).
@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
 from ebb.config.catalogue import InstanceTypeSpec, PriceSource
-from ebb.config.durations import Duration, PositiveDuration, cron_problem, parse_duration
+from ebb.config.durations import PositiveDuration, cron_problem
 from ebb.config.kubernetes_names import LabelValue, NamespaceName, ObjectName, QualifiedName
 from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, error_at
 from ebb.config.model_errors import custom_error
@@ -125,21 +125,24 @@ class ScalerBinding(ManifestModel):
     """Compute exactly what KEDA and the HPA would, turning off ebb's deliberate differences."""
 
 
-def _default_empty_node_after() -> Duration:
-    return parse_duration("10m", allow_never=False)
-
-
 class IdleRule(ManifestModel):
-    """When an idle node is released.
+    """`idle`: kept so that an older configuration gets a clear answer, not an unknown field.
 
-    A node that has run no pod of any scaler for `emptyNodeAfter` may be deleted (and only when its
-    NodePool's disruption settings allow it too). The default, 10 minutes, keeps a short lull from
-    costing a GPU cold start; Karpenter's own default `consolidateAfter` is 0s.
+    One knob per behaviour: how long an empty node is kept is its NodePool's
+    `spec.disruption.consolidateAfter` (Karpenter's semantics: a node may be consolidated once no
+    pod has been added or removed for that long), so `emptyNodeAfter` is refused with that advice.
     """
 
-    empty_node_after: PositiveDuration = Field(
-        default_factory=_default_empty_node_after, alias="emptyNodeAfter"
-    )
+    empty_node_after: PositiveDuration | None = Field(None, alias="emptyNodeAfter")
+
+    def findings(self) -> Iterator[Finding]:
+        if self.empty_node_after is not None:
+            yield error_at(
+                ("emptyNodeAfter",),
+                "is not used: how long an empty node is kept is its NodePool's "
+                "spec.disruption.consolidateAfter (Karpenter semantics); set it there, e.g. "
+                f"consolidateAfter: {self.empty_node_after}",
+            )
 
 
 class PrewarmWindow(ManifestModel):

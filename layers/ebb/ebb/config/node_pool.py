@@ -5,6 +5,13 @@ nodeclaim.go (CRD markers: weight 1..100, at most 50 budgets, budget `nodes` pat
 with `duration`, at most 100 requirements, `minValues` 1..50) and nodeclaim_validation.go
 (`ValidateRequirement`, duplicate taints). ebb plans HyperPod instance groups, whose nodes it cannot
 label, so requirements may only use the keys below; Gt and Lt only numeric ones.
+
+Fields ebb parses and what it does with them: requirements, taints, nodeClassRef, limits, weight,
+disruption (consolidationPolicy, consolidateAfter, budgets) are acted on by the node planner and
+the scale-in; terminationGracePeriod bounds a drain (given up, not forced, when it passes);
+expireAfter other than Never and requirements' minValues are refused (not acted on); template
+labels and annotations and startupTaints are noted as unused (HyperPod sets a node's labels and
+taints); status is ignored.
 """
 
 from __future__ import annotations
@@ -120,6 +127,13 @@ class NodeSelectorRequirementWithMinValues(ManifestModel):
             problem = label_value_problem(value)
             if problem is not None:
                 yield error_at(("values", index), f"invalid value {value!r} for key {self.key}: {problem}")
+        if self.min_values is not None:
+            yield error_at(
+                ("minValues",),
+                "ebb does not enforce minValues (how many distinct values a launch may choose from): "
+                "each HyperPod instance group launches its own instance type, and ebb plans groups; "
+                "remove it",
+            )
         if self.operator == "In" and self.min_values is not None and len(self.values) < self.min_values:
             yield error_at(
                 ("minValues",),
@@ -189,6 +203,19 @@ class NodeClaimTemplateSpec(ManifestModel):
                     ("taints", index), f"duplicate taint Key/Effect pair {taint.key}={taint.effect}"
                 )
             seen.add(pair)
+        if not self.expire_after.is_never:
+            # Honouring it means replacing expired nodes within the disruption budget, replacement
+            # first; ebb does not do that yet, so it must not look as if it did.
+            stated = "expire_after" in self.model_fields_set
+            yield error_at(
+                ("expireAfter",),
+                (
+                    f"{self.expire_after} is not supported"
+                    if stated
+                    else "absent, Karpenter expires nodes after 720h"
+                )
+                + ": ebb does not expire nodes (replacing expired nodes is not implemented); allowed: Never",
+            )
         if self.termination_grace_period is not None and self.termination_grace_period.is_never:
             yield error_at(
                 ("terminationGracePeriod",), "'Never' is not allowed here; allowed: a duration such as 30m"

@@ -94,7 +94,6 @@ class ConfigSummary(_Summary):
     hyperpod_cluster: str
     eks_cluster: str
     shadow_mode: bool
-    empty_node_after: str
     prewarm_windows: int
     price_basis: str
     scalers: tuple[ScalerSummary, ...]
@@ -114,7 +113,6 @@ def summarize(config: EbbConfig) -> ConfigSummary:
         hyperpod_cluster=spec.hyper_pod_cluster.name,
         eks_cluster=spec.eks_cluster.name,
         shadow_mode=spec.shadow_mode,
-        empty_node_after=str(spec.idle.empty_node_after),
         prewarm_windows=len(spec.prewarm),
         price_basis=f"{prices.currency} per hour, {prices.region}, {prices.retrieved}",
         scalers=tuple(_scaler(config, so) for so in config.scaled_objects),

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ebb.adapters.state_table import AuditEntry, DynamoStateTable, StateTable
-from ebb.errors import InvalidEvent
+from ebb.errors import InvalidEvent, RetryableError
 from ebb.service.decision import PoolState
 from ebb.service.provisioning_request import (
     PROVISIONING_REQUEST,
@@ -27,6 +27,11 @@ from ebb.service.settings import Settings
 
 class InvalidProvisioningRequest(InvalidEvent):
     """The execution input is not a provisioning request; the message names the field."""
+
+
+class GenerationNotRecorded(RetryableError):
+    """The pool's stored generation is older than the execution's: decide starts an execution
+    before it records the generation (act, then record), so the check waits for the record."""
 
 
 class FenceResult(BaseModel):
@@ -73,6 +78,11 @@ class ProvisioningTasks:
         """Is `request`'s generation still the pool's current one?"""
         stored = self.table.load_pool(request.node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+        if state.generation < request.generation:
+            raise GenerationNotRecorded(
+                f"node pool {request.node_pool!r}: generation {request.generation} is not recorded yet "
+                f"(the pool is at {state.generation})"
+            )
         return FenceResult(
             current=state.generation == request.generation,
             generation=request.generation,

@@ -4,3 +4,41 @@ Pure code, called by the provisioning workflow's tasks and by the simulator alik
 evict through the Eviction API within PodDisruptionBudgets, give up past the deadline, delete
 within the NodePool's disruption budget, never a node running pods ebb does not manage.
 """
+
+from ebb.core.scale_in.drain import (
+    BLOCKED_POLL,
+    DEFAULT_DRAIN_DEADLINE,
+    DRAIN_POLL,
+    DrainProgress,
+    DrainStep,
+    NodeNow,
+    NodeToDelete,
+    NodeToRelease,
+    Phase,
+    PodOnNode,
+    PodToEvict,
+    PoolBudget,
+    Refusal,
+    Removal,
+    RemovalProgress,
+    drain_step,
+)
+
+__all__ = [
+    "BLOCKED_POLL",
+    "DEFAULT_DRAIN_DEADLINE",
+    "DRAIN_POLL",
+    "DrainProgress",
+    "DrainStep",
+    "NodeNow",
+    "NodeToDelete",
+    "NodeToRelease",
+    "Phase",
+    "PodOnNode",
+    "PodToEvict",
+    "PoolBudget",
+    "Refusal",
+    "Removal",
+    "RemovalProgress",
+    "drain_step",
+]

@@ -12,11 +12,12 @@ The Lambda, the simulator and the demo all run this function; none of them decid
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ebb.config import EbbConfig, ScaledObject
-from ebb.config.node_planning import planning_input, pod_group_name
+from ebb.config.node_planning import GroupCounts, planning_input, pod_group_name
 from ebb.config.replica_policy import scaler_policy
 from ebb.core.nodes import (
     DEFAULT_UNAVAILABLE_TTL,
@@ -235,6 +236,7 @@ def decide_pool(
         else:
             replicas[outcome.scaler] = outcome.desired
 
+    group_counts = _without_leaving(snapshot)
     planning = planning_input(
         config,
         snapshot.node_pool,
@@ -243,7 +245,7 @@ def decide_pool(
         nodes=tuple(
             _existing(node, snapshot.node_pool, managed, memory) for node in snapshot.nodes if node.state
         ),
-        group_counts=snapshot.groups,
+        group_counts=group_counts,
         unavailable=unavailable,
     )
     extra_groups = []
@@ -271,7 +273,7 @@ def decide_pool(
     plan = plan_nodes(planning).for_pool(snapshot.node_pool)
     unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
 
-    targets = {name: snapshot.groups[name].target for name in group_names}
+    targets = {name: group_counts[name].target for name in group_names}
     for target in plan.targets:
         targets[target.instance_group] = target.target_after
     removals = plan.removals
@@ -279,7 +281,9 @@ def decide_pool(
         floored = raise_to_floor(planning, plan, targets, backfill)
         targets, removals = floored.targets, floored.removals
         backfill_notes = floored.notes(backfill)
-    provisioning = _provisioning(snapshot, state, removals, targets, new_generation)
+    provisioning = _provisioning(
+        snapshot, group_counts, state, removals, targets, new_generation=new_generation
+    )
 
     lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
     new_state = PoolState(
@@ -389,11 +393,28 @@ def _existing(
     )
 
 
+def _without_leaving(snapshot: PoolSnapshot) -> dict[str, GroupCounts]:
+    """The groups' counts without the nodes on their way out (cordoned or being deleted).
+
+    HyperPod counts a node in its group's target until BatchDeleteClusterNodes; while ebb drains
+    it, it is no capacity (Karpenter leaves a node marked for deletion out of its cluster state),
+    so the target the decision starts from leaves it out too: otherwise every decision taken
+    during a drain would restore the target and supersede the execution that is draining.
+    """
+    leaving = Counter(node.instance_group for node in snapshot.nodes if node.deleting and node.state)
+    return {
+        name: GroupCounts(current=counts.current, target=max(counts.target - leaving[name], 0))
+        for name, counts in snapshot.groups.items()
+    }
+
+
 def _provisioning(
     snapshot: PoolSnapshot,
+    group_counts: dict[str, GroupCounts],
     state: PoolState,
     removals: tuple[NodeRemoval, ...],
     targets: dict[str, int],
+    *,
     new_generation: str | None = None,
 ) -> ProvisioningOrder | None:
     """A new generation when the targets differ from the current generation's.
@@ -402,7 +423,7 @@ def _provisioning(
     from what HyperPod reports also need one: the tick heals a crash or a lost execution.
     `new_generation` asks for one whatever the targets (its reason is given).
     """
-    observed = {name: counts.target for name, counts in snapshot.groups.items()}
+    observed = {name: counts.target for name, counts in group_counts.items()}
     decided = state.node_targets or observed
     if targets != decided:
         reason = "node targets changed"

@@ -1,0 +1,150 @@
+"""Scale-in that drains: cordon, then evict through the Eviction API, then delete; and a
+PodDisruptionBudget that refuses every eviction until the drain's deadline.
+
+Sources: kubernetes-sigs/karpenter ``pkg/controllers/node/termination/suite_test.go`` (commit
+0038e3b2bff7c301d8dd8414be6e30a4e03f6ae7), "should not delete nodes until all pods are deleted"
+and "should fail to evict pods that violate a PDB" (the refused pod is tried again); Karpenter docs
+"Disruption" (https://karpenter.sh/docs/concepts/disruption/): consolidation deletes a node whose
+pods fit on other nodes ("Consolidation"), the node is tainted before it is drained ("Control
+Flow"), and `terminationGracePeriod` bounds the drain ("TerminationGracePeriod"; where Karpenter
+then deletes the pods, ebb uncordons the node and records why). Kubernetes docs "API-initiated
+Eviction": a refused eviction answers 429 TooManyRequests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_in_testkit import (
+    G5,
+    add_nodes,
+    deployed_pool,
+    first,
+    group_target,
+    hyperpod_nodes,
+    kubernetes_writes,
+    node_names,
+    run_until,
+    scale_in_records,
+    timeline,
+)
+
+from ebb.local.cluster import HyperPodOnEks
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import run_past_next_tick, send_jobs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _underutilized(spec: dict[str, Any]) -> None:
+    spec["disruption"]["consolidationPolicy"] = "WhenEmptyOrUnderutilized"
+    spec["disruption"]["consolidateAfter"] = "2m"
+    spec["template"]["spec"]["terminationGracePeriod"] = "10m"
+
+
+def _running_pods(cluster: HyperPodOnEks) -> dict[str, str]:
+    """The batch worker's Running, not terminating pods: name -> node."""
+    return {
+        pod["metadata"]["name"]: pod["spec"].get("nodeName", "")
+        for pod in cluster.kubernetes.objects("Pod", "batch")
+        if pod.get("status", {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+    }
+
+
+def _two_nodes_one_pod_each(cluster: HyperPodOnEks) -> None:
+    run_past_next_tick(cluster)
+    add_nodes(cluster, G5, 2, "scale-out-1")  # what the workflow's scale-out part will do
+    send_jobs(cluster, 4)  # queueLength 2: two workers, spread over the two nodes
+    run_until(cluster, lambda: len(set(_running_pods(cluster).values())) == 2, seconds=300)
+
+
+def test_scale_in_cordons_then_evicts_then_deletes_the_node_whose_pods_fit_elsewhere(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed_pool(tmp_path / "config", certificates, _underutilized) as (cluster, _):
+        _two_nodes_one_pod_each(cluster)
+        before = dict(_running_pods(cluster))
+        run_until(cluster, lambda: len(hyperpod_nodes(cluster)) == 1, seconds=900)
+        run_until(cluster, lambda: len(node_names(cluster)) == 1, seconds=300)
+        (kept,) = node_names(cluster)
+        (removed,) = set(before.values()) - {kept}
+        (moved,) = [name for name, node in before.items() if node == removed]
+        assert group_target(cluster, G5) == 1
+
+        entries = timeline(cluster)
+        cordoned = first(entries, lambda k, w: k == "node" and w[0] == removed and w[2]["cordoned"])
+        evicted = first(entries, lambda k, w: k == "pod" and w[0] == f"batch/{moved}" and w[2]["terminating"])
+        shutting = first(entries, lambda k, w: k == "hyperpod" and w[5] == "ShuttingDown")
+        assert cordoned <= evicted < shutting
+        # Not deleted before the evicted pod was gone ("wait until pods are fully deleted").
+        pod_gone = first(entries, lambda k, w: k == "pod" and w[0] == f"batch/{moved}" and w[1] == "gone")
+        assert pod_gone <= shutting
+        # Its replacement runs on the node that stays; the other pod was never touched.
+        run_until(cluster, lambda: len(_running_pods(cluster)) == 2, seconds=300)
+        assert set(_running_pods(cluster).values()) == {kept}
+        writes = kubernetes_writes(cluster)
+        assert writes.index(("PATCH", f"/api/v1/nodes/{removed}")) < writes.index(
+            ("POST", f"/api/v1/namespaces/batch/pods/{moved}/eviction")
+        )
+        assert [w for w in writes if w[1].endswith("/eviction")] == [
+            ("POST", f"/api/v1/namespaces/batch/pods/{moved}/eviction")
+        ]
+        finished = scale_in_records(cluster)[-1]
+        assert [(r["node"], r["kind"], r["phase"]) for r in finished["removals"]] == [
+            (removed, "Delete", "Deleted")
+        ]
+
+
+def test_a_pdb_refusing_every_eviction_holds_the_drain_until_the_deadline_then_the_node_is_uncordoned(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed_pool(tmp_path / "config", certificates, _underutilized) as (cluster, _):
+        cluster.kubernetes.create(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "batch-worker", "namespace": "batch"},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "batch-worker"}}},
+            }
+        )
+        _two_nodes_one_pod_each(cluster)
+        before = dict(_running_pods(cluster))
+
+        def cordoned_nodes() -> list[str]:
+            return [
+                n["metadata"]["name"]
+                for n in cluster.kubernetes.objects("Node", None)
+                if n["spec"].get("unschedulable")
+            ]
+
+        run_until(cluster, lambda: bool(cordoned_nodes()), seconds=900, step=10)
+        (drained,) = cordoned_nodes()
+        (pod,) = [name for name, node in before.items() if node == drained]
+        run_until(cluster, lambda: not cordoned_nodes(), seconds=900, step=10)
+
+        # Nothing was deleted, nothing evicted: the budget held until the deadline.
+        assert len(hyperpod_nodes(cluster)) == 2
+        assert group_target(cluster, G5) == 2
+        assert _running_pods(cluster) == before
+        entries = timeline(cluster)
+        cordoned = first(entries, lambda k, w: k == "node" and w[0] == drained and w[2]["cordoned"])
+        released = first(
+            [e for e in entries if e[0] > cordoned],
+            lambda k, w: k == "node" and w[0] == drained and not w[2]["cordoned"],
+        )
+        assert timedelta(minutes=10) <= released - cordoned < timedelta(minutes=10, seconds=40)
+        evictions = [w for w in kubernetes_writes(cluster) if w[1].endswith("/eviction")]
+        assert set(evictions) == {("POST", f"/api/v1/namespaces/batch/pods/{pod}/eviction")}
+        assert len(evictions) >= 10  # refused (429) and tried again every step
+        finished = scale_in_records(cluster)[-1]
+        (removal,) = finished["removals"]
+        assert (removal["node"], removal["kind"], removal["phase"]) == (drained, "Delete", "GaveUp")
+        assert removal["reason"] == (
+            f"drain not finished within 10m: batch/{pod} still on the node; last eviction refusal: "
+            "The disruption budget batch-worker needs 2 healthy pods and has 2 currently"
+        )
+        assert removal["evictionRefusals"] == len(evictions)
+        assert finished["actions"] == [f"uncordoned {drained}: {removal['reason']}"]

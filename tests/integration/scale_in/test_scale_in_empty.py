@@ -1,0 +1,100 @@
+"""A NodePool with no pods left goes to zero through the deployed workflow, and comes back.
+
+The empty-node delay is the NodePool's `consolidateAfter` (Karpenter docs "Disruption",
+https://karpenter.sh/docs/concepts/disruption/, "Consolidation": `consolidateAfter` is how long
+after a pod is added or removed a node may be consolidated; "Control Flow": the node is tainted so
+nothing schedules to it, then drained, then deleted). The order is read from the stand-ins' own
+records: the cluster timeline (Kubernetes node changes and HyperPod's node transitions) and the
+Kubernetes API's request log.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_in_testkit import (
+    G5,
+    add_nodes,
+    deployed_pool,
+    first,
+    group_target,
+    hyperpod_nodes,
+    kubernetes_writes,
+    node_names,
+    run_until,
+    scale_in_records,
+    timeline,
+)
+
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import audit, run_past_next_tick, send_jobs
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _two_minutes(spec: dict[str, Any]) -> None:
+    spec["disruption"]["consolidateAfter"] = "2m"
+
+
+def test_an_empty_pool_goes_to_zero_after_consolidate_after_and_comes_back(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed_pool(tmp_path / "config", certificates, _two_minutes) as (cluster, _):
+        since = run_past_next_tick(cluster)
+        add_nodes(cluster, G5, 1, "scale-out-1")  # what the workflow's scale-out part will do
+        (node,) = node_names(cluster)
+
+        run_until(cluster, lambda: not hyperpod_nodes(cluster), seconds=900)
+        gone = cluster.world.now()
+        assert group_target(cluster, G5) == 0
+        assert node_names(cluster) == []
+
+        entries = timeline(cluster)
+        # Usable once its GPUs are allocatable (the device plugin registered them).
+        usable = first(
+            entries, lambda kind, what: kind == "node" and what[0] == node and what[2]["gpus"] != "0"
+        )
+        cordoned = first(
+            entries, lambda kind, what: kind == "node" and what[0] == node and what[2]["cordoned"]
+        )
+        shutting = first(entries, lambda kind, what: kind == "hyperpod" and what[5] == "ShuttingDown")
+        assert cordoned < shutting
+        # Not before consolidateAfter: the node was empty from the moment it joined.
+        assert cordoned - usable >= timedelta(minutes=2)
+        assert gone - usable < timedelta(minutes=5)
+        writes = kubernetes_writes(cluster)
+        assert (("PATCH", f"/api/v1/nodes/{node}")) in writes
+        assert not [w for w in writes if w[1].endswith("/eviction")]  # nothing to evict
+
+        (step, finished) = scale_in_records(cluster, since)
+        assert step["actions"] == [f"cordoned {node}"]
+        assert finished["event"] == "scale-in-finished"
+        assert len(finished["actions"]) == 1
+        assert finished["actions"][0].startswith("deleted i-")
+        assert [(r["node"], r["kind"], r["phase"]) for r in finished["removals"]] == [
+            (node, "Empty", "Deleted")
+        ]
+
+        # And back: work arrives, decide orders a node again (generation 3), the pods run on it.
+        back = cluster.world.now()
+        send_jobs(cluster, 4)
+        run_past_next_tick(cluster)
+        started = [r for r in audit(cluster, "POOL#gpu", back) if r.get("event") == "provisioning-started"]
+        assert [(r["generation"], r["nodeTargets"]) for r in started][-1] == (3, {G5: 1, "gpu-g6e-use1b": 0})
+        add_nodes(cluster, G5, 1, "scale-out-3")
+        run_until(
+            cluster,
+            lambda: (
+                sum(
+                    1
+                    for pod in cluster.kubernetes.objects("Pod", "batch")
+                    if pod.get("status", {}).get("phase") == "Running"
+                )
+                == 2
+            ),
+            seconds=300,
+        )
+        assert len(node_names(cluster)) == 1

@@ -102,7 +102,17 @@ def test_the_decide_function_imports_what_its_first_decision_uses(imported: dict
     assert needed <= imported["decide"]
 
 
-def test_the_provisioning_tasks_do_not_import_the_configuration_loader(imported: dict[str, set[str]]) -> None:
-    # They read the state table only; the configuration's YAML reader and checks are not theirs.
-    assert _under(imported["provision_tasks"], "ebb.config.loader") == []
+def test_the_provisioning_tasks_import_neither_the_configuration_nor_the_planners(
+    imported: dict[str, set[str]],
+) -> None:
+    # They read and write the state table only: the stored pool state, not the configuration.
+    assert _under(imported["provision_tasks"], "ebb.config") == []
     assert _under(imported["provision_tasks"], "yaml") == []
+    assert _under(imported["provision_tasks"], "ebb.core.nodes.planner") == []
+    assert _under(imported["provision_tasks"], "ebb.core.replicas.decision") == []
+
+
+def test_the_signals_function_does_not_import_the_node_planner(imported: dict[str, set[str]]) -> None:
+    # It reads the configuration (alarms, routes) but plans nothing: that is the decide function's.
+    assert _under(imported["signals"], "ebb.core.nodes.planner") == []
+    assert _under(imported["signals"], "ebb.service.decision") == []

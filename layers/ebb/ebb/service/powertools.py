@@ -25,19 +25,21 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
 
-_PARSER = {
+_MODULES = {
     "parse": "aws_lambda_powertools.utilities.parser",
     "SqsModel": "aws_lambda_powertools.utilities.parser.models",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _PARSER.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+if not TYPE_CHECKING:  # for mypy, only the names imported above exist
+
+    def __getattr__(name: str) -> Any:
+        module = _MODULES.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
 
 __all__ = ["LambdaContext", "MetricUnit", "SqsModel", "logger", "metrics", "parse", "tracer"]

@@ -1,0 +1,118 @@
+"""What each function's cold start imports: only what that function uses.
+
+Every module a handler imports is compiled and run at each cold start (a SAM-built layer ships
+no bytecode and `/opt` is read-only), so a module a function never uses is cold-start time for
+nothing. Each case is a fresh interpreter importing `functions/<name>/app.py` with the
+environment `template.yaml` gives it, as Lambda's init does; `bench/bench_cold_start.py` measures
+the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+_IMPORTED = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+# Used by no function at run time: the CLI's summary and the tools.
+NO_FUNCTION_NEEDS = ("ebb.config.summary", "ebb.local", "ebb.cli", "ebb.sim", "moto")
+PARSER = "aws_lambda_powertools.utilities.parser"
+
+
+def _imported(function: str, config_dir: Path) -> set[str]:
+    arn = "arn:aws:{}:us-east-1:123456789012:{}"
+    env = {
+        **os.environ,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "POWERTOOLS_SERVICE_NAME": "ebb",
+        "POWERTOOLS_METRICS_NAMESPACE": "ebb",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "EBB_STACK_NAME": "ebb",
+        "EBB_STATE_TABLE": "ebb-state",
+        "EBB_HYPERPOD_CLUSTER": "ml-inference",
+        "EBB_EKS_CLUSTER": "ml-inference-eks",
+        "EBB_CONFIG_DIR": str(config_dir),
+        "EBB_AUDIT_RETENTION_DAYS": "30",
+        "EBB_DECISION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ebb-decisions.fifo",
+        "EBB_REJECTED_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ebb-rejected",
+        "EBB_PROVISION_STATE_MACHINE_ARN": arn.format("states", "stateMachine:ebb-provision"),
+        "EBB_SIGNALS_FUNCTION_ARN": arn.format("lambda", "function:ebb-signals"),
+        "EBB_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/ebb-scheduler",
+        "EBB_SCHEDULE_GROUP": "ebb-idle",
+        "PYTHONPATH": str(ROOT / "layers" / "ebb"),
+    }
+    app = ROOT / "functions" / function / "app.py"
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, str(app)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def imported() -> dict[str, set[str]]:
+    config_dir = ROOT / "examples" / "gpu-inference"
+    return {name: _imported(name, config_dir) for name in ("signals", "decide", "provision_tasks")}
+
+
+def _under(modules: set[str], package: str) -> list[str]:
+    return sorted(m for m in modules if m == package or m.startswith(package + "."))
+
+
+@pytest.mark.parametrize("function", ["signals", "decide", "provision_tasks"])
+def test_no_function_imports_the_cli_summary_or_the_tools(
+    imported: dict[str, set[str]], function: str
+) -> None:
+    assert [m for package in NO_FUNCTION_NEEDS for m in _under(imported[function], package)] == []
+
+
+@pytest.mark.parametrize("function", ["signals", "provision_tasks"])
+def test_only_the_decide_function_imports_the_kubernetes_adapter_and_the_event_parser(
+    imported: dict[str, set[str]], function: str
+) -> None:
+    assert _under(imported[function], "ebb.adapters.kubernetes") == []
+    assert _under(imported[function], PARSER) == []
+
+
+def test_the_decide_function_imports_what_its_first_decision_uses(imported: dict[str, set[str]]) -> None:
+    # So that the cold-start bench, which times the first decision after init, counts these in
+    # the init: nothing the decision path needs is left to be imported on its first event.
+    needed = {"ebb.adapters.kubernetes.objects", "ebb.config.loader", "ebb.service.decision", PARSER}
+    assert needed <= imported["decide"]
+
+
+def test_the_provisioning_tasks_import_neither_the_configuration_nor_the_planners(
+    imported: dict[str, set[str]],
+) -> None:
+    # They read and write the state table only: the stored pool state, not the configuration.
+    assert _under(imported["provision_tasks"], "ebb.config") == []
+    assert _under(imported["provision_tasks"], "yaml") == []
+    assert _under(imported["provision_tasks"], "ebb.core.nodes.planner") == []
+    assert _under(imported["provision_tasks"], "ebb.core.replicas.decision") == []
+
+
+def test_the_signals_function_does_not_import_the_node_planner(imported: dict[str, set[str]]) -> None:
+    # It reads the configuration (alarms, routes) but plans nothing: that is the decide function's.
+    assert _under(imported["signals"], "ebb.core.nodes.planner") == []
+    assert _under(imported["signals"], "ebb.service.decision") == []

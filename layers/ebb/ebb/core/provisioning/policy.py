@@ -157,7 +157,8 @@ def shortage_duration(count: int) -> timedelta:
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     # 2**min(...) keeps the number small whatever the count.
-    return min(SHORTAGE_BASE * 2 ** min(count - 1, 16), SHORTAGE_CAP)
+    doubled: timedelta = SHORTAGE_BASE * (2 ** min(count - 1, 16))
+    return min(doubled, SHORTAGE_CAP)
 
 
 class Standing(StrEnum):

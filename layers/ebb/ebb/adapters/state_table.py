@@ -10,6 +10,17 @@ Items (one table, `pk`/`sk`):
 | `AUDIT#POOL#<pool>`   | `<time>#<counter>`         | one decision of a pool's nodes (expires likewise) |
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 | `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
+| `TABLE`               | `CONFIG`                   | the current configuration digest and its sequence |
+
+The pool's item also holds what its provisioning executions write, in attributes of their own
+(decide's `record` never touches them, so neither side overwrites the other): `wait_token` and
+`wait_generation` (the task token of the execution that waits for an event), `closed_generation`
+(the newest generation whose execution has ended) and `shortages` (the offerings short of
+capacity or quota, as the provisioning policy records them).
+
+Configuration versions are ordered: the first decision under a digest other than the current one
+takes the next sequence number (a conditional write, so two racers cannot both take it), and a
+provisioning execution carries the number it was started under.
 
 Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`,
 its token and a lease on the condition that the counter is still `n` and no other claim's lease
@@ -60,6 +71,20 @@ class StoredPool:
     state_json: str | None
     """The service's serialized pool state; `None` for a pool never recorded."""
     execution_arn: str | None = None
+    closed_generation: int = 0
+    """The newest generation whose provisioning execution has ended (0: none)."""
+    shortages_json: str | None = None
+    """The provisioning policy's shortage record, as stored JSON."""
+    wait_token: str | None = None
+    wait_generation: int = 0
+
+
+class WaitSuperseded(EbbError):
+    """A newer generation's execution waits on the pool already: this one must not wait."""
+
+
+class ShortagesChanged(EbbError):
+    """The pool's shortage record changed since it was read: read it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +133,24 @@ class StateTable(Protocol):
     def set_alarms_version(self, version: str) -> None:
         """Record that the alarms match configuration `version`."""
 
+    def config_sequence(self, digest: str) -> int:
+        """The sequence number of configuration `digest`, taking the next one if it is not current."""
+
+    def current_config_sequence(self) -> int:
+        """The current configuration's sequence number (0 before any decision)."""
+
+    def store_wait_token(self, node_pool: str, generation: int, token: str) -> None:
+        """Keep the token of `generation`'s waiting task; `WaitSuperseded` if a newer one waits."""
+
+    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
+        """Remove and return the waiting task's (generation, token), if one is stored."""
+
+    def close_generation(self, node_pool: str, generation: int) -> None:
+        """Record that `generation`'s execution has ended (a newer closed one stays)."""
+
+    def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
+        """Replace the shortage record `before` by `after`; `ShortagesChanged` if it is not `before`."""
+
 
 class DynamoStateTable:
     """`StateTable` over DynamoDB (boto3 low-level client, created on first use)."""
@@ -144,6 +187,10 @@ class DynamoStateTable:
                 decisions=int(item.get("decisions", {}).get("N", "0")),
                 state_json=item["state"]["S"] if "state" in item else None,
                 execution_arn=item.get("execution_arn", {}).get("S"),
+                closed_generation=int(item.get("closed_generation", {}).get("N", "0")),
+                shortages_json=item.get("shortages", {}).get("S"),
+                wait_token=item.get("wait_token", {}).get("S"),
+                wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
@@ -258,6 +305,114 @@ class DynamoStateTable:
         except (ClientError, BotoCoreError) as error:
             raise translate_aws_error(error, operation="PutItem") from error
 
+    def config_sequence(self, digest: str) -> int:
+        for _ in range(5):
+            item = self._get(_CONFIG_KEY)
+            current = int(item["sequence"]["N"]) if item else 0
+            if item and item["digest"]["S"] == digest:
+                return current
+            self.calls.count("dynamodb:PutItem")
+            try:
+                self._client().put_item(
+                    TableName=self.table_name,
+                    Item={**_CONFIG_KEY, "digest": {"S": digest}, "sequence": {"N": str(current + 1)}},
+                    ConditionExpression="attribute_not_exists(pk) OR #sequence = :seen",
+                    ExpressionAttributeNames={"#sequence": "sequence"},
+                    ExpressionAttributeValues={":seen": {"N": str(current)}},
+                )
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    continue  # another decision moved it first: read again
+                raise translate_aws_error(error, operation="PutItem") from error
+            except BotoCoreError as error:
+                raise translate_aws_error(error, operation="PutItem") from error
+            return current + 1
+        raise StoredStateInvalid(f"{self.table_name}: the configuration sequence keeps moving")
+
+    def current_config_sequence(self) -> int:
+        item = self._get(_CONFIG_KEY)
+        return int(item["sequence"]["N"]) if item else 0
+
+    def store_wait_token(self, node_pool: str, generation: int, token: str) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET wait_token = :token, wait_generation = :generation",
+                {":token": {"S": token}, ":generation": {"N": str(generation)}},
+                condition="attribute_not_exists(wait_generation) OR wait_generation <= :generation",
+            )
+        except _ConditionFailed:
+            raise WaitSuperseded(
+                f"node pool {node_pool!r}: a generation newer than {generation} waits already"
+            ) from None
+
+    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            response = self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="REMOVE wait_token",
+                ConditionExpression="attribute_exists(wait_token)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        old = response.get("Attributes", {})
+        return int(old.get("wait_generation", {}).get("N", "0")), old["wait_token"]["S"]
+
+    def close_generation(self, node_pool: str, generation: int) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET closed_generation = :generation",
+                {":generation": {"N": str(generation)}},
+                condition="attribute_not_exists(closed_generation) OR closed_generation < :generation",
+            )
+        except _ConditionFailed:
+            return  # this generation or a newer one is closed already
+
+    def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
+        values: dict[str, Any] = {":after": {"S": after}}
+        if before is None:
+            condition = "attribute_not_exists(shortages)"
+        else:
+            condition = "shortages = :before"
+            values[":before"] = {"S": before}
+        try:
+            self._update(node_pool, "SET shortages = :after", values, condition=condition)
+        except _ConditionFailed:
+            raise ShortagesChanged(f"node pool {node_pool!r}: the shortage record changed") from None
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        self.calls.count("dynamodb:GetItem")
+        try:
+            found = self._client().get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+        return found.get("Item")
+
+    def _update(self, node_pool: str, expression: str, values: dict[str, Any], *, condition: str) -> None:
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise _ConditionFailed from error
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+
     def _audit_item(self, entry: AuditEntry, claim: int) -> dict[str, Any]:
         expires = int((entry.at + self._retention).timestamp())
         return {
@@ -307,6 +462,11 @@ class DynamoStateTable:
 
 
 _ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
+_CONFIG_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "CONFIG"}}
+
+
+class _ConditionFailed(Exception):
+    """A conditional write's condition did not hold (each caller says what that means)."""
 
 
 def _pool_key(node_pool: str) -> dict[str, Any]:

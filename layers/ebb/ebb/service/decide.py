@@ -23,10 +23,11 @@ from typing import Any
 from ebb.adapters.call_counts import CallCounts
 from ebb.adapters.idle_timers import IdleTimers
 from ebb.adapters.kubernetes import WorkloadRef
-from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable
+from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable, StoredPool
 from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
+from ebb.core.provisioning import Shortages
 from ebb.service.decision import PoolDecision, PoolState, decide_pool
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
@@ -78,6 +79,7 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
         stored = context.table.load_pool(node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
         now = context.clock()
+        state = with_provisioning_news(state, stored, now)
         snapshot = observe_pool(context.config, node_pool, context.access, now)
         decision = decide_pool(snapshot, state, context.config, now)
         token = secrets.token_hex(8)
@@ -91,7 +93,7 @@ def decide_now(node_pool: str, context: DecideContext, *, reasons: tuple[str, ..
         actions: list[str] = []
         execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
         if not shadow:
-            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context)
+            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context, reasons)
         recorded = decision.state.model_copy(update={"idle_timers": armed})
         # The audit counts the calls made to observe, claim and act; the outcome adds the record.
         calls = context.calls.take()
@@ -129,8 +131,28 @@ def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
     return {kind: first.get(kind, 0) + second.get(kind, 0) for kind in sorted(first.keys() | second.keys())}
 
 
+def with_provisioning_news(state: PoolState, stored: StoredPool, now: datetime) -> PoolState:
+    """The pool's state with what its provisioning executions wrote beside it: a generation whose
+    execution ended is no longer open, and the shortages they found mark their offerings."""
+    update: dict[str, Any] = {}
+    if state.provisioning_open and stored.closed_generation >= state.generation:
+        update["provisioning_open"] = False
+    if stored.shortages_json:
+        unavailable = state.unavailable
+        for shortage in Shortages.model_validate_json(stored.shortages_json).entries:
+            if now < shortage.until:
+                unavailable = unavailable.mark(shortage.offering, now, shortage.until - now, shortage.reason)
+        if unavailable != state.unavailable:
+            update["unavailable"] = unavailable
+    return state.model_copy(update=update) if update else state
+
+
 def _act(
-    decision: PoolDecision, state: PoolState, execution_arn: str | None, context: DecideContext
+    decision: PoolDecision,
+    state: PoolState,
+    execution_arn: str | None,
+    context: DecideContext,
+    reasons: tuple[str, ...] = (),
 ) -> tuple[list[str], str | None, dict[str, datetime]]:
     """Carry the decision out; return what was done, the pool's execution and the armed timers."""
     actions: list[str] = []
@@ -162,11 +184,18 @@ def _act(
             actions.append(f"idle timer {scaler} deleted")
 
     order = decision.provisioning
+    # A waiting execution is woken by a HyperPod event for the pool (it reacts at once instead of
+    # at its fallback poll) and by a new generation (it fences, finds itself superseded and ends,
+    # recording what it did; it is not stopped, so its outcome is recorded).
+    waiting = None
+    if order is not None or "hyperpod-event" in reasons:
+        waiting = context.table.take_wait_token(decision.node_pool)
     if order is not None:
         name = execution_name(decision.node_pool, context.table.epoch(), order.generation)
         request = DecisionRequest(
             node_pool=order.node_pool,
             generation=order.generation,
+            config_version=context.table.config_sequence(context.config_version),
             node_targets=order.node_targets,
             removals=tuple(
                 NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
@@ -179,11 +208,13 @@ def _act(
         except ExecutionNameTaken:
             # An earlier attempt of this very decision started it: it is the current one.
             started = _execution_arn(context.state_machine_arn, name)
-        if execution_arn and execution_arn != started:
-            context.workflows.stop(execution_arn, cause=f"superseded by generation {order.generation}")
-            actions.append(f"stopped {execution_arn.rsplit(':', 1)[-1]}")
         execution_arn = started
         actions.append(f"started provisioning {name}")
+    if waiting is not None:
+        generation, token = waiting
+        why = "new-generation" if order is not None else "hyperpod-event"
+        if context.workflows.wake(token, {"woken": why, "generation": decision.state.generation}):
+            actions.append(f"woke generation {generation} ({why})")
     return actions, execution_arn, armed
 
 
@@ -220,6 +251,7 @@ def _audit(
         "configVersion": context.config_version,
         "reasons": sorted(set(reasons)),
         "requests": len(reasons),
+        "requestsByReason": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "shadowMode": shadow,
         "claimAttempts": claim_attempts,
     }

@@ -10,6 +10,7 @@ transitions (`add_node_observer`), and the Kubernetes labels and taints HyperPod
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -76,6 +77,9 @@ class LocalHyperPod:
         self._regions: dict[tuple[str, str], tuple[RegionState, RegionApi, NodeLifecycle]] = {}
         self._injected: dict[str, deque[str]] = {}
         self._observers: list[NodeObserver] = []
+        self.requests: list[dict[str, Any]] = []
+        """Every call the stand-in answered, in order: operation, time, request, error code (or
+        None) and response, so tests and benchmarks can check what ebb asked of HyperPod."""
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -87,14 +91,28 @@ class LocalHyperPod:
     ) -> dict[str, Any]:
         """Serve one API call; raises `ApiError` as SageMaker would answer with an error."""
         with self._lock:
+            entry: dict[str, Any] = {
+                "operation": operation,
+                "at": self.world.now(),
+                "request": copy.deepcopy(dict(request)),
+                "error": None,
+                "response": None,
+            }
+            self.requests.append(entry)
             queued = self._injected.get(operation)
             if queued:
                 code = queued.popleft()
                 status, message = INJECTABLE_ERRORS[code]
+                entry["error"] = code
                 raise ApiError(code, message, status=status)
             if operation not in SERVED_OPERATIONS:
                 raise StandInMisuse(f"the stand-in does not serve {operation}")
-            return self._region(account, region)[1].handle(operation, request)
+            try:
+                entry["response"] = self._region(account, region)[1].handle(operation, request)
+            except ApiError as error:
+                entry["error"] = error.code
+                raise
+            return entry["response"]  # type: ignore[no-any-return]
 
     # -- controls -------------------------------------------------------------------------------
 

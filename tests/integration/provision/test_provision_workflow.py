@@ -19,10 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from ebb.local.kubernetes import ClusterCertificates
-from ebb.local.stack_deployment import STACK, BOOT_SECONDS, deployed, run_past_next_tick, send_jobs
-from ebb.service.provisioning import POLL_SECONDS
 from provision_testkit import (
     G5,
     G6E,
@@ -35,6 +31,10 @@ from provision_testkit import (
     status,
     switch_off_decide,
 )
+
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.stack_deployment import BOOT_SECONDS, STACK, deployed, run_past_next_tick, send_jobs
+from ebb.service.provisioning import POLL_SECONDS
 
 pytestmark = pytest.mark.integration
 

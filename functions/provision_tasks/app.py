@@ -25,7 +25,7 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def check_fence(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return TASKS.check_fence(DecisionRequest.model_validate(event)).model_dump(mode="json", by_alias=True)
+    return TASKS.first_fence(DecisionRequest.model_validate(event)).model_dump(mode="json", by_alias=True)
 
 
 @logger.inject_lambda_context

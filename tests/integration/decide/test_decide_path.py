@@ -294,8 +294,9 @@ def test_a_queue_that_cannot_be_read_falls_back_to_the_scalers_fallback_replicas
         ]
         # Two failures keep the 4 workers (no scale-down on a failed metric); the third gives the
         # fallback, above the current 4, so no downscale stabilization holds it back.
-        assert [d["desired"] for d in failed] == [4, 4, 6]
-        assert failed[-1]["triggers"] == ["s0-aws-sqs-queue=failed 3 times, fallback -> 6"]
+        # (The workflow's nodes send HyperPod events, which add decisions after the third.)
+        assert [d["desired"] for d in failed][:3] == [4, 4, 6]
+        assert failed[2]["triggers"] == ["s0-aws-sqs-queue=failed 3 times, fallback -> 6"]
 
 
 def test_a_storm_of_signals_for_one_pool_is_decided_one_batch_at_a_time(

@@ -42,6 +42,11 @@ def pin_generation(cluster: HyperPodOnEks, targets: Mapping[str, int]) -> tuple[
     """Record the pool's next generation with `targets` as decide does (under the current
     configuration sequence) and start its execution; returns (request, execution ARN)."""
     cluster.world.run_for(15)  # decisions already queued are done
+    return record_generation(cluster, targets)
+
+
+def record_generation(cluster: HyperPodOnEks, targets: Mapping[str, int]) -> tuple[DecisionRequest, str]:
+    """`pin_generation` without running the world first (for use inside a world callback)."""
     dynamodb = cluster.world.clients.client("dynamodb")
     stored = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"POOL#{POOL}"}, "sk": {"S": "STATE"}})
     before = PoolState.model_validate_json(stored["Item"]["state"]["S"]) if "Item" in stored else PoolState()

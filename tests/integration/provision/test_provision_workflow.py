@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from provision_testkit import (
+    CLUSTER,
     G5,
     G6E,
     add_requests,
     group,
     pin_generation,
     pool_events,
+    record_generation,
     running,
     states_entered,
     status,
@@ -98,8 +101,9 @@ def test_a_quota_error_marks_the_offering_out_alarms_and_decide_re_plans_onto_th
         (quota,) = pool_events(cluster, "provisioning-quota-exceeded", since)
         assert quota["offerings"] == [f"{G5}/ml.g5.12xlarge/us-east-1a"]
         ended = pool_events(cluster, "provisioning-ended", since)
-        assert ended[0]["outcome"] == "superseded"
-        assert ended[0]["quota"] == [f"{G5}/ml.g5.12xlarge/us-east-1a"]
+        (refused,) = [e for e in ended if e["quota"]]
+        assert refused["outcome"] == "superseded"
+        assert refused["quota"] == [f"{G5}/ml.g5.12xlarge/us-east-1a"]
         assert ended[-1]["outcome"] == "satisfied"
         assert ended[-1]["granted"]["us-east-1b"][G6E] >= 1
         assert group(cluster, G5)["TargetCount"] == 0
@@ -112,3 +116,186 @@ def test_a_quota_error_marks_the_offering_out_alarms_and_decide_re_plans_onto_th
         fired = [at for state, at in changes if state == "ALARM"]
         assert len(fired) == 1
         assert timedelta(0) < fired[0] - datetime.fromisoformat(quota["at"]) <= timedelta(minutes=2)
+
+
+def test_one_zone_out_of_capacity_its_pending_nodes_are_cancelled_the_share_moves_and_comes_back(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        world = cluster.world
+        cluster.hyperpod.set_capacity("ml.g5.12xlarge", 0, availability_zone="us-east-1a")
+        since = run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        run_past_next_tick(cluster)  # generation 1: one g5 node, whose launch finds no capacity
+        world.run_for(BOOT_SECONDS + 90)
+
+        deletions = [r for r in cluster.hyperpod.requests if r["operation"] == "BatchDeleteClusterNodes"]
+        assert deletions
+        assert all(set(d["request"]) == {"ClusterName", "NodeLogicalIds"} for d in deletions)
+        assert group(cluster, G5)["TargetCount"] == 0  # cancelled: HyperPod stops retrying them
+        assert running(cluster, G6E) >= 1  # the share moved to the other zone's group
+        ended = pool_events(cluster, "provisioning-ended", since)
+        satisfied = [e for e in ended if e["outcome"] == "satisfied"]
+        assert satisfied
+        assert satisfied[-1]["granted"]["us-east-1b"][G6E] >= 1
+        offering = f"{G5}/ml.g5.12xlarge/us-east-1a"
+        assert any(offering in e["shortages"] for e in ended)
+
+        # Capacity is back; once the mark has expired, new demand is planned onto g5 again.
+        cluster.hyperpod.set_capacity("ml.g5.12xlarge", None, availability_zone="us-east-1a")
+        world.run_for(6 * 60)
+        send_jobs(cluster, 12)
+        run_past_next_tick(cluster)
+        world.run_for(BOOT_SECONDS + 60)
+        assert running(cluster, G5) >= 1
+
+
+def test_a_newer_generation_supersedes_an_older_execution_delayed_before_its_call(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ebb.adapters.hyperpod import SageMakerHyperPod
+    from ebb.local.clock_threads import clock_sleep
+
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        switch_off_decide(cluster)
+        reading = SageMakerHyperPod.list_nodes
+        delayed = {"first": True}
+
+        def slow_read(adapter: SageMakerHyperPod) -> Any:
+            # The first round stalls after its fence check, before its fresh read and its call;
+            # meanwhile decide records generation 2 and starts its execution.
+            if delayed.pop("first", False):
+                record_generation(cluster, {G5: 1, G6E: 0})
+                clock_sleep(30)
+            return reading(adapter)
+
+        _old, older = pin_generation(cluster, {G5: 3, G6E: 0})
+        monkeypatch.setattr(SageMakerHyperPod, "list_nodes", slow_read)  # started, not yet run
+        cluster.world.run_for(90)
+
+        adds = add_requests(cluster)
+        assert [[s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"]] for a in adds] == [[1]]
+        assert group(cluster, G5)["TargetCount"] == 1
+        (ended,) = pool_events(cluster, "provisioning-ended")
+        assert (ended["generation"], ended["outcome"], ended["requested"]) == (
+            _old.generation,
+            "superseded",
+            {},
+        )
+        assert status(cluster, older) == "SUCCEEDED"
+
+
+def test_a_superseded_round_already_past_its_last_fence_adds_its_delta_once_and_never_alongside(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ebb.adapters.hyperpod import SageMakerHyperPod
+    from ebb.local.clock_threads import clock_sleep
+
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        switch_off_decide(cluster)
+        adding = SageMakerHyperPod.add_nodes
+        newer: dict[str, str] = {}
+
+        def slow_add(adapter: SageMakerHyperPod, request: Any) -> Any:
+            if not newer:
+                _request, newer["arn"] = record_generation(cluster, {G5: 2, G6E: 0})
+                clock_sleep(30)
+            return adding(adapter, request)
+
+        monkeypatch.setattr(SageMakerHyperPod, "add_nodes", slow_add)
+        pin_generation(cluster, {G5: 3, G6E: 0})
+        cluster.world.run_for(120)
+
+        # The older round holds the pool's acting lease through its call; the newer one waits for
+        # it (PoolBusy, retried), then reads the group and finds nothing missing.
+        adds = add_requests(cluster)
+        assert [[s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"]] for a in adds] == [[3]]
+        assert group(cluster, G5)["TargetCount"] == 3
+        busy = [w for w in cluster.world.retry_waits(newer["arn"]) if w.state_name == "ScaleOut"]
+        assert busy
+
+
+def test_a_crash_in_the_middle_is_recorded_alarmed_and_the_next_tick_reconciles(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ebb.service.provisioning import ProvisioningTasks
+
+    original = ProvisioningTasks._add
+    crashes = {"left": 1}
+
+    def crash_once(self: ProvisioningTasks, *args: Any, **kwargs: Any) -> Any:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("injected crash between the fresh read and the call")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProvisioningTasks, "_add", crash_once)
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        since = run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        run_past_next_tick(cluster)  # generation 1 starts and crashes in its first round
+        (failed,) = pool_events(cluster, "provisioning-failed", since)
+        assert failed["error"] == "RuntimeError"
+        assert "injected crash" in failed["cause"]
+        run_past_next_tick(cluster)  # the tick sees no execution open and HyperPod behind the plan
+        cluster.world.run_for(BOOT_SECONDS + 60)
+
+        started = pool_events(cluster, "provisioning-started", since)
+        assert [r["generation"] for r in started] == [failed["generation"], failed["generation"] + 1]
+        assert pool_events(cluster, "provisioning-ended", since)[-1]["outcome"] == "satisfied"
+        assert running(cluster, G5) + running(cluster, G6E) >= 1
+        fired = [
+            c.at
+            for c in cluster.world.alarms.transitions
+            if c.alarm_name == f"{STACK}-provisioning-failure" and c.state == "ALARM"
+        ]
+        assert len(fired) == 1
+
+
+def test_a_node_under_automatic_recovery_is_in_flight_not_failed(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        switch_off_decide(cluster)
+        pin_generation(cluster, {G5: 1, G6E: 0})
+        cluster.world.run_for(BOOT_SECONDS + 30)
+        (node,) = cluster.world.clients.client("sagemaker").list_cluster_nodes(
+            ClusterName=CLUSTER, IncludeNodeLogicalIds=True
+        )["ClusterNodeSummaries"]
+        cluster.hyperpod.inject_fault(CLUSTER, node["NodeLogicalId"], repair="Replace")
+        cluster.world.run_for(60)  # automatic recovery starts the replacement
+        _request, execution = pin_generation(cluster, {G5: 2, G6E: 0})
+        cluster.world.run_for(BOOT_SECONDS + POLL_SECONDS)
+
+        adds = add_requests(cluster)
+        # One node for generation 1, one more for generation 2: the node being replaced is not
+        # requested again, not cancelled, and no shortage is recorded.
+        assert [sum(s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"]) for a in adds] == [1, 1]
+        assert not [r for r in cluster.hyperpod.requests if r["operation"] == "BatchDeleteClusterNodes"]
+        ended = pool_events(cluster, "provisioning-ended")
+        assert ended[-1]["outcome"] == "satisfied"
+        assert ended[-1]["shortages"] == []
+        assert running(cluster, G5) == 2
+        assert status(cluster, execution) == "SUCCEEDED"
+
+
+def test_a_long_wait_continues_as_a_new_execution_of_the_same_generation(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ebb.service.provisioning.ROUNDS_PER_EXECUTION", 2)
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        switch_off_decide(cluster)
+        cluster.hyperpod.set_timings(CLUSTER, G5, boot_seconds=(900.0, 900.0))  # a long boot
+        request, first = pin_generation(cluster, {G5: 1, G6E: 0})
+        cluster.world.run_for(2 * POLL_SECONDS + 60)
+
+        assert states_entered(cluster, first)[-2:] == ["ContinueAsNew", "Continued"]
+        (continued,) = pool_events(cluster, "provisioning-continued")
+        assert continued["next"].endswith(f"-g{request.generation}-c1")
+        cluster.world.run_for(2 * POLL_SECONDS)
+        (ended,) = pool_events(cluster, "provisioning-ended")
+        assert (ended["execution"], ended["outcome"]) == (continued["next"], "satisfied")
+        assert [
+            sum(s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"])
+            for a in add_requests(cluster)
+        ] == [1]

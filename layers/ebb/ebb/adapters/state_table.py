@@ -15,8 +15,11 @@ Items (one table, `pk`/`sk`):
 The pool's item also holds what its provisioning executions write, in attributes of their own
 (decide's `record` never touches them, so neither side overwrites the other): `wait_token` and
 `wait_generation` (the task token of the execution that waits for an event), `closed_generation`
-(the newest generation whose execution has ended) and `shortages` (the offerings short of
-capacity or quota, as the provisioning policy records them).
+(the newest generation whose execution has ended), `shortages` (the offerings short of
+capacity or quota, as the provisioning policy records them), and `acting_by`/`acting_until`: the
+lease a provisioning round holds while it reads the groups and changes them, so that two
+executions never act on a pool at once (a round reads, computes its delta and calls HyperPod
+under it; the lease, 90 s, outlasts the round function's 60 s timeout).
 
 Configuration versions are ordered: the first decision under a digest other than the current one
 takes the next sequence number (a conditional write, so two racers cannot both take it), and a
@@ -48,7 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import error_code, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
-from ebb.errors import EbbError
+from ebb.errors import EbbError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -81,6 +84,10 @@ class StoredPool:
 
 class WaitSuperseded(EbbError):
     """A newer generation's execution waits on the pool already: this one must not wait."""
+
+
+class PoolBusy(RetryableError):
+    """Another provisioning execution is acting on the pool (holds its acting lease): retry shortly."""
 
 
 class ShortagesChanged(EbbError):
@@ -139,14 +146,21 @@ class StateTable(Protocol):
     def current_config_sequence(self) -> int:
         """The current configuration's sequence number (0 before any decision)."""
 
-    def store_wait_token(self, node_pool: str, generation: int, token: str) -> None:
-        """Keep the token of `generation`'s waiting task; `WaitSuperseded` if a newer one waits."""
+    def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
+        """Keep the token of `generation`'s waiting task if the pool's decision counter is still
+        `decisions` (no decision came in between); `WaitSuperseded` otherwise or if a newer one waits."""
 
     def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
         """Remove and return the waiting task's (generation, token), if one is stored."""
 
     def close_generation(self, node_pool: str, generation: int) -> None:
         """Record that `generation`'s execution has ended (a newer closed one stays)."""
+
+    def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
+        """Take the pool's acting lease for `holder` (an execution); `PoolBusy` if another holds it."""
+
+    def release_acting(self, node_pool: str, holder: str) -> None:
+        """Give the acting lease back (nothing if `holder` does not hold it)."""
 
     def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
         """Replace the shortage record `before` by `after`; `ShortagesChanged` if it is not `before`."""
@@ -333,17 +347,25 @@ class DynamoStateTable:
         item = self._get(_CONFIG_KEY)
         return int(item["sequence"]["N"]) if item else 0
 
-    def store_wait_token(self, node_pool: str, generation: int, token: str) -> None:
+    def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
         try:
             self._update(
                 node_pool,
                 "SET wait_token = :token, wait_generation = :generation",
-                {":token": {"S": token}, ":generation": {"N": str(generation)}},
-                condition="attribute_not_exists(wait_generation) OR wait_generation <= :generation",
+                {
+                    ":token": {"S": token},
+                    ":generation": {"N": str(generation)},
+                    ":decisions": {"N": str(decisions)},
+                },
+                condition=(
+                    "(attribute_not_exists(wait_generation) OR wait_generation <= :generation)"
+                    " AND (attribute_not_exists(decisions) OR decisions = :decisions)"
+                ),
             )
         except _ConditionFailed:
             raise WaitSuperseded(
-                f"node pool {node_pool!r}: a generation newer than {generation} waits already"
+                f"node pool {node_pool!r}: a decision came in since generation {generation} checked "
+                "its fence, or a newer generation waits"
             ) from None
 
     def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
@@ -375,6 +397,34 @@ class DynamoStateTable:
             )
         except _ConditionFailed:
             return  # this generation or a newer one is closed already
+
+    def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET acting_by = :holder, acting_until = :until",
+                {
+                    ":holder": {"S": holder},
+                    ":now": {"N": str(now.timestamp())},
+                    ":until": {"N": str((now + lease).timestamp())},
+                },
+                condition="attribute_not_exists(acting_until) OR acting_until <= :now OR acting_by = :holder",
+            )
+        except _ConditionFailed:
+            raise PoolBusy(
+                f"node pool {node_pool!r}: another provisioning execution is acting on it"
+            ) from None
+
+    def release_acting(self, node_pool: str, holder: str) -> None:
+        try:
+            self._update(
+                node_pool,
+                "REMOVE acting_by, acting_until",
+                {":holder": {"S": holder}},
+                condition="acting_by = :holder",
+            )
+        except _ConditionFailed:
+            return  # its lease ran out and another took it, or it was released already
 
     def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
         values: dict[str, Any] = {":after": {"S": after}}

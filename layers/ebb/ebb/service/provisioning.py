@@ -14,10 +14,14 @@ deadline (`record_outcome`), continues as a new execution after `ROUNDS_PER_EXEC
 pool's generation closed, so the next tick starts a new one (`record_failure`).
 
 Every cluster-changing step is fenced on the generation and on the configuration version (an
-ordered sequence number, see `StateTable.config_sequence`). Residual window, stated: between the
-last fence read and BatchAddClusterNodes (one call's latency) a newer generation can start; the
-older execution then adds at most its own delta from a read made a moment before, which is
-never more than its generation's targets.
+ordered sequence number, see `StateTable.config_sequence`), and a round reads, decides and acts
+under the pool's acting lease, so two executions never act on a pool at once and a delta is
+never computed from a read another execution has since made stale. What remains, stated: a
+newer generation can start between a round's last fence check and its BatchAddClusterNodes;
+that round then adds the delta toward its own (now superseded) targets, once, and the newer
+generation's round, waiting for the lease, reads it and adds only what its targets still miss.
+If the newer targets are lower, the pool has that difference more than they ask, until
+scale-in takes it away.
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ from ebb.adapters.hyperpod_events import ClusterEvent, replacements_in_progress
 from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode, classify_node
 from ebb.adapters.hyperpod_requests import chunk_additions, chunk_deletions
 from ebb.adapters.operational_metrics import CloudWatchOperationalMetrics, OperationalMetrics
-from ebb.adapters.state_table import AuditEntry, DynamoStateTable, ShortagesChanged, StateTable
+from ebb.adapters.state_table import (
+    AuditEntry,
+    DynamoStateTable,
+    ShortagesChanged,
+    StateTable,
+    WaitSuperseded,
+)
 from ebb.adapters.workflows import StepFunctionsWorkflows, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.core.nodes import OfferingKey
@@ -52,7 +62,7 @@ from ebb.core.provisioning import (
     Standing,
     plan_round,
 )
-from ebb.errors import InvalidEvent
+from ebb.errors import InvalidEvent, RetryableError
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
 from ebb.service.provisioning_request import PROVISIONING_REQUEST, BackfillRequest, DecisionRequest
@@ -63,10 +73,12 @@ ROUNDS_PER_EXECUTION: Final = 400
 events, so 400 rounds stay near 6,000 of the 25,000 a Standard execution may have."""
 POLL_SECONDS: Final = 600
 """The wait's timeout, the fallback poll when no event wakes it: 6 polls a quiet hour."""
-DEADLINE: Final = timedelta(minutes=30)
+DEADLINE: Final = timedelta(hours=2)
 """How long after its decision a generation may take to be satisfied before it ends as past its deadline."""
 EVENT_LOOKBACK: Final = timedelta(minutes=15)
 """Cluster events read from this long before the decision (a replacement started earlier counts)."""
+ACTING_LEASE: Final = timedelta(seconds=90)
+"""Longer than the round function's 60 s timeout: Lambda stops a round before its lease ends."""
 METRICS_NAMESPACE: Final = "ebb"
 QUOTA_METRIC: Final = "ProvisioningQuotaExceeded"
 FAILURE_METRIC: Final = "ProvisioningFailures"
@@ -77,6 +89,11 @@ Status = Literal["waiting", "satisfied", "superseded", "deadline", "continue"]
 
 class InvalidProvisioningRequest(InvalidEvent):
     """The execution input is not a provisioning request; the message names the field."""
+
+
+class GenerationNotRecorded(RetryableError):
+    """The pool has not recorded the execution's generation yet (decide records just after it
+    starts the execution): the state machine retries the fence for a while, then gives up."""
 
 
 class FenceResult(BaseModel):
@@ -165,6 +182,16 @@ class ProvisioningTasks:
 
     # -- fence -----------------------------------------------------------------------------------
 
+    def first_fence(self, request: DecisionRequest) -> FenceResult:
+        """`check_fence`, raising `GenerationNotRecorded` while decide has not recorded it yet."""
+        result = self.check_fence(request)
+        if result.verdict is FenceVerdict.NOT_RECORDED:
+            raise GenerationNotRecorded(
+                f"node pool {request.node_pool!r}: generation {request.generation} is not recorded yet "
+                f"(the pool's is {result.pool_generation})"
+            )
+        return result
+
     def check_fence(self, request: DecisionRequest) -> FenceResult:
         """Is `request`'s generation the pool's current one, under the current configuration?"""
         stored = self.table.load_pool(request.node_pool)
@@ -206,11 +233,23 @@ class ProvisioningTasks:
         self, request: DecisionRequest, execution: str, progress: Progress, *, attempt: int, now: datetime
     ) -> Progress:
         """One round (see the module docstring); `attempt` is Step Functions' retry count."""
-        hyperpod = self._need(self.hyperpod, "hyperpod")
+        self._need(self.hyperpod, "hyperpod")
         progress = progress.model_copy(update={"retries": progress.retries + attempt})
         fence = self.check_fence(request)
         if not fence.current:
             return progress.model_copy(update={"status": "superseded", "fence": fence.verdict})
+        # Read, decide and act under the pool's acting lease: another execution (a newer
+        # generation) waits until this round is done, then reads what it did.
+        self.table.acquire_acting(request.node_pool, execution, now=now, lease=ACTING_LEASE)
+        try:
+            return self._round(request, execution, progress, attempt=attempt, now=now)
+        finally:
+            self.table.release_acting(request.node_pool, execution)
+
+    def _round(
+        self, request: DecisionRequest, execution: str, progress: Progress, *, attempt: int, now: datetime
+    ) -> Progress:
+        hyperpod = self._need(self.hyperpod, "hyperpod")
         description = hyperpod.describe_cluster()
         nodes = hyperpod.list_nodes()
         events = hyperpod.list_events(after=request.decided_at - EVENT_LOOKBACK)
@@ -497,8 +536,21 @@ class ProvisioningTasks:
     # -- waiting -------------------------------------------------------------------------------------
 
     def store_wait_token(self, request: DecisionRequest, token: str) -> None:
-        """Keep the waiting task's token on the pool, for decide to complete on an event."""
-        self.table.store_wait_token(request.node_pool, request.generation, token)
+        """Keep the waiting task's token on the pool, for decide to complete on an event.
+
+        Only while the execution is current and no decision came in since it checked: a decision
+        that started a newer generation before the token was stored could not wake it. Otherwise
+        `WaitSuperseded`, which the state machine catches by going straight to the next round
+        (whose fence ends a superseded execution, or which simply runs again).
+        """
+        stored = self.table.load_pool(request.node_pool)
+        state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+        if state.generation != request.generation:
+            raise WaitSuperseded(
+                f"node pool {request.node_pool!r}: generation {state.generation} "
+                f"supersedes {request.generation}"
+            )
+        self.table.store_wait_token(request.node_pool, request.generation, token, decisions=stored.decisions)
 
     # -- the end -------------------------------------------------------------------------------------
 

@@ -180,6 +180,7 @@ def test_the_same_offering_twice_is_refused() -> None:
         (4, 2, FenceVerdict.CURRENT),
         (4, 3, FenceVerdict.CURRENT),
         (3, 2, FenceVerdict.NEWER_GENERATION),
+        (5, 2, FenceVerdict.NOT_RECORDED),
         (4, 1, FenceVerdict.NEWER_CONFIGURATION),
     ],
 )

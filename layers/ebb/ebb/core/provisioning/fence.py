@@ -16,6 +16,9 @@ class FenceVerdict(StrEnum):
     """Why an execution may or may not act."""
 
     CURRENT = "current"
+    NOT_RECORDED = "not-recorded"
+    """The pool has not recorded this generation yet: decide starts the execution before it
+    records the decision (act, then record), so the first fence may come first. Wait for it."""
     NEWER_GENERATION = "newer-generation"
     NEWER_CONFIGURATION = "newer-configuration"
 
@@ -33,7 +36,9 @@ class Fence(BaseModel):
     @property
     def verdict(self) -> FenceVerdict:
         """`CURRENT` only for the pool's generation under the current (or a newer) configuration."""
-        if self.generation != self.pool_generation:
+        if self.generation > self.pool_generation:
+            return FenceVerdict.NOT_RECORDED
+        if self.generation < self.pool_generation:
             return FenceVerdict.NEWER_GENERATION
         if self.config_version < self.current_config_version:
             return FenceVerdict.NEWER_CONFIGURATION

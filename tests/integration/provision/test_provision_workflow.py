@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from provision_testkit import (
+
+from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.provisioning_runs import (
     CLUSTER,
     G5,
     G6E,
@@ -34,9 +36,7 @@ from provision_testkit import (
     status,
     switch_off_decide,
 )
-
-from ebb.local.kubernetes import ClusterCertificates
-from ebb.local.stack_deployment import BOOT_SECONDS, STACK, deployed, run_past_next_tick, send_jobs
+from ebb.local.stack_deployment import BOOT_SECONDS, STACK, audit, deployed, run_past_next_tick, send_jobs
 from ebb.service.provisioning import POLL_SECONDS
 
 pytestmark = pytest.mark.integration
@@ -299,3 +299,30 @@ def test_a_long_wait_continues_as_a_new_execution_of_the_same_generation(
             sum(s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"])
             for a in add_requests(cluster)
         ] == [1]
+
+
+def test_a_cancellation_that_does_not_lower_the_target_is_recorded_alarmed_and_not_handed_back(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    # ebb assumes (README, "HyperPod behaviours assumed") that BatchDeleteClusterNodes of pending
+    # NodeLogicalIds lowers the group's target; the stand-in is told to break that assumption.
+    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+        switch_off_decide(cluster)
+        cluster.hyperpod.set_capacity("ml.g5.12xlarge", 0, availability_zone="us-east-1a")
+        cluster.hyperpod.set_cancel_keeps_target(True)
+        pin_generation(cluster, {G5: 1, G6E: 0})
+        cluster.world.run_for(POLL_SECONDS + 90)  # the launch fails; the next round sees it
+
+        deletions = [r for r in cluster.hyperpod.requests if r["operation"] == "BatchDeleteClusterNodes"]
+        assert len(deletions) == 1
+        assert group(cluster, G5)["TargetCount"] == 1
+        (kept,) = pool_events(cluster, "provisioning-cancel-kept-target")
+        assert kept["instanceGroup"] == G5
+        decisions = [r for r in audit(cluster, "POOL#gpu") if r.get("event") is None]
+        assert not [d for d in decisions if "provisioning-shortage" in d["reasons"]]
+        fired = [
+            c.at
+            for c in cluster.world.alarms.transitions
+            if c.alarm_name == f"{STACK}-provisioning-cancel-kept-target" and c.state == "ALARM"
+        ]
+        assert len(fired) == 1

@@ -155,6 +155,14 @@ class LocalHyperPod:
             else:
                 quotas[instance_type] = limit
 
+    def set_cancel_keeps_target(
+        self, keeps: bool, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> None:
+        """Whether BatchDeleteClusterNodes of a node without an instance leaves its group's target
+        as it was (the documented behaviour ebb assumes is that it lowers it; see RegionState)."""
+        with self._lock:
+            self._region(account, region)[0].cancel_keeps_target = keeps
+
     def inject_errors(self, operation: str, code: str = "ThrottlingException", *, times: int = 1) -> None:
         """Answer the next `times` calls of `operation` with `code` (throttling on demand)."""
         if code not in INJECTABLE_ERRORS:

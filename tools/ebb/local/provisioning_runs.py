@@ -1,5 +1,5 @@
-"""Helpers of the provisioning-workflow tests: the deployed stack, a generation handed to the
-workflow, and what the workflow and the HyperPod stand-in recorded.
+"""Runs of the provisioning workflow in the deployed local stack, for its tests and its benchmark:
+a generation handed to the workflow, and what the workflow and the HyperPod stand-in recorded.
 
 Two ways to give the workflow a generation. `decide_for_real` leaves the stack as deployed (decide
 plans from real work). `pin_generation` writes the pool's state as decide would have recorded it

@@ -1,11 +1,15 @@
-"""The provisioning state machine's tasks, one handler each (the state machine names them)."""
+"""The provisioning state machine's tasks, one handler each (the state machine names them).
+
+Each is a thin handler over `ebb.service.provisioning.ProvisioningTasks`; time is the Lambda's
+clock, read here and passed in.
+"""
 
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 from ebb.service.powertools import LambdaContext, logger, tracer
-from ebb.service.provisioning import ProvisioningTasks, validate_request
+from ebb.service.provisioning import Progress, ProvisioningTasks, validate_request
 from ebb.service.provisioning_request import DecisionRequest
 from ebb.service.settings import Settings
 
@@ -21,12 +25,59 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def check_fence(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return TASKS.check_fence(DecisionRequest.model_validate(event)).model_dump(by_alias=True)
+    return TASKS.first_fence(DecisionRequest.model_validate(event)).model_dump(mode="json", by_alias=True)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def record_start(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = DecisionRequest.model_validate(event["request"])
-    TASKS.record_start(request, event["execution"], datetime.now(UTC))
-    return {"recorded": True}
+    progress = TASKS.record_start(request, event["execution"], datetime.now(UTC))
+    return progress.model_dump(mode="json", by_alias=True)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def run_round(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    progress = TASKS.run_round(
+        DecisionRequest.model_validate(event["request"]),
+        event["execution"],
+        Progress.model_validate(event["progress"]),
+        attempt=int(event.get("attempt", 0)),
+        now=datetime.now(UTC),
+    )
+    logger.info("provisioning round", extra={"progress": progress.model_dump(mode="json", by_alias=True)})
+    return progress.model_dump(mode="json", by_alias=True)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def store_wait_token(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    TASKS.store_wait_token(DecisionRequest.model_validate(event["request"]), event["token"])
+    return {"stored": True}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def record_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return TASKS.record_outcome(
+        DecisionRequest.model_validate(event["request"]),
+        event["execution"],
+        Progress.model_validate(event["progress"]),
+        datetime.now(UTC),
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.error("provisioning failed", extra={"error": event.get("error")})
+    return TASKS.record_failure(
+        event["input"], event["execution"], event.get("error") or {}, datetime.now(UTC)
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def continue_as_new(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return TASKS.continue_as_new(DecisionRequest.model_validate(event["request"]), datetime.now(UTC))

@@ -101,6 +101,16 @@ class Recorder:
     def epoch(self) -> str:
         return "0a1b2c3d"
 
+    def config_sequence(self, digest: str) -> int:
+        return 1
+
+    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
+        return None
+
+    def wake(self, task_token: str, output: dict[str, Any]) -> bool:
+        self.calls.append(("wake", task_token))
+        return True
+
     # cluster (scale) and workflows and timers
     def scale(self, target: Any, replicas: int) -> None:
         self.calls.append(("scale", (target.namespace, target.name, replicas)))

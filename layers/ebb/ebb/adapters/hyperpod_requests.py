@@ -125,23 +125,28 @@ class NodeDeletionRequest(BaseModel):
         return self
 
 
-def client_token(execution_name: str, round_index: int, chunk_index: int) -> str:
+def client_token(execution_name: str, round_index: int, chunk_index: int, attempt: int = 0) -> str:
     """The ClientToken of one logical BatchAddClusterNodes request.
 
-    The same execution, round and chunk always give the same token, so a retried task replays its
-    request (HyperPod returns the same NodeLogicalIds) instead of adding nodes twice; anything else
-    gives another token. `ebb-` plus 60 hex digits of SHA-256: 64 printable characters.
+    The same execution, round, chunk (and task attempt) always give the same token, so a call
+    repeated with the same parameters replays (HyperPod returns the same NodeLogicalIds) instead of
+    adding nodes twice; anything else gives another token. A retried task attempt reads the groups
+    afresh and computes a new delta, whose requests differ: `attempt` gives them their own tokens
+    (the same token with other parameters is refused). `ebb-` plus 60 hex digits of SHA-256: 64
+    printable characters.
     """
     if not execution_name:
         raise ValueError("execution_name: must not be empty")
-    if round_index < 0 or chunk_index < 0:
-        raise ValueError("round_index, chunk_index: must not be negative")
-    digest = hashlib.sha256(f"{execution_name}\x1f{round_index}\x1f{chunk_index}".encode()).hexdigest()
+    if round_index < 0 or chunk_index < 0 or attempt < 0:
+        raise ValueError("round_index, chunk_index, attempt: must not be negative")
+    # Attempt 0 keeps the token of the three-part key (tokens already issued stay the same).
+    key = f"{execution_name}\x1f{round_index}\x1f{chunk_index}" + (f"\x1f{attempt}" if attempt else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return _TOKEN_PREFIX + digest[: CLIENT_TOKEN_MAX_LENGTH - len(_TOKEN_PREFIX)]
 
 
 def chunk_additions(
-    counts: Mapping[str, int], *, execution_name: str, round_index: int
+    counts: Mapping[str, int], *, execution_name: str, round_index: int, attempt: int = 0
 ) -> tuple[NodeAdditionRequest, ...]:
     """Split `counts` (nodes to add per instance group) into requests within the limits.
 
@@ -154,7 +159,7 @@ def chunk_additions(
 
     def close() -> None:
         nonlocal current, room
-        token = client_token(execution_name, round_index, len(requests))
+        token = client_token(execution_name, round_index, len(requests), attempt)
         requests.append(NodeAdditionRequest(groups=tuple(current), client_token=token))
         current, room = [], MAX_NODES_PER_ADD
 

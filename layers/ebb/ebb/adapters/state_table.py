@@ -10,6 +10,20 @@ Items (one table, `pk`/`sk`):
 | `AUDIT#POOL#<pool>`   | `<time>#<counter>`         | one decision of a pool's nodes (expires likewise) |
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 | `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
+| `TABLE`               | `CONFIG`                   | the current configuration digest and its sequence |
+
+The pool's item also holds what its provisioning executions write, in attributes of their own
+(decide's `record` never touches them, so neither side overwrites the other): `wait_token` and
+`wait_generation` (the task token of the execution that waits for an event), `closed_generation`
+(the newest generation whose execution has ended), `shortages` (the offerings short of
+capacity or quota, as the provisioning policy records them), and `acting_by`/`acting_until`: the
+lease a provisioning round holds while it reads the groups and changes them, so that two
+executions never act on a pool at once (a round reads, computes its delta and calls HyperPod
+under it; the lease, 90 s, outlasts the round function's 60 s timeout).
+
+Configuration versions are ordered: the first decision under a digest other than the current one
+takes the next sequence number (a conditional write, so two racers cannot both take it), and a
+provisioning execution carries the number it was started under.
 
 Claim, act, record: a decision reads the pool's counter `n`, claims the pool by writing `n + 1`,
 its token and a lease on the condition that the counter is still `n` and no other claim's lease
@@ -37,7 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ebb.adapters.aws_clients import LazyClient
 from ebb.adapters.aws_errors import error_code, translate_aws_error
 from ebb.adapters.call_counts import CallCounts
-from ebb.errors import EbbError
+from ebb.errors import EbbError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,6 +74,24 @@ class StoredPool:
     state_json: str | None
     """The service's serialized pool state; `None` for a pool never recorded."""
     execution_arn: str | None = None
+    closed_generation: int = 0
+    """The newest generation whose provisioning execution has ended (0: none)."""
+    shortages_json: str | None = None
+    """The provisioning policy's shortage record, as stored JSON."""
+    wait_token: str | None = None
+    wait_generation: int = 0
+
+
+class WaitSuperseded(EbbError):
+    """A newer generation's execution waits on the pool already: this one must not wait."""
+
+
+class PoolBusy(RetryableError):
+    """Another provisioning execution is acting on the pool (holds its acting lease): retry shortly."""
+
+
+class ShortagesChanged(EbbError):
+    """The pool's shortage record changed since it was read: read it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +140,31 @@ class StateTable(Protocol):
     def set_alarms_version(self, version: str) -> None:
         """Record that the alarms match configuration `version`."""
 
+    def config_sequence(self, digest: str) -> int:
+        """The sequence number of configuration `digest`, taking the next one if it is not current."""
+
+    def current_config_sequence(self) -> int:
+        """The current configuration's sequence number (0 before any decision)."""
+
+    def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
+        """Keep the token of `generation`'s waiting task if the pool's decision counter is still
+        `decisions` (no decision came in between); `WaitSuperseded` otherwise or if a newer one waits."""
+
+    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
+        """Remove and return the waiting task's (generation, token), if one is stored."""
+
+    def close_generation(self, node_pool: str, generation: int) -> None:
+        """Record that `generation`'s execution has ended (a newer closed one stays)."""
+
+    def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
+        """Take the pool's acting lease for `holder` (an execution); `PoolBusy` if another holds it."""
+
+    def release_acting(self, node_pool: str, holder: str) -> None:
+        """Give the acting lease back (nothing if `holder` does not hold it)."""
+
+    def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
+        """Replace the shortage record `before` by `after`; `ShortagesChanged` if it is not `before`."""
+
 
 class DynamoStateTable:
     """`StateTable` over DynamoDB (boto3 low-level client, created on first use)."""
@@ -144,6 +201,10 @@ class DynamoStateTable:
                 decisions=int(item.get("decisions", {}).get("N", "0")),
                 state_json=item["state"]["S"] if "state" in item else None,
                 execution_arn=item.get("execution_arn", {}).get("S"),
+                closed_generation=int(item.get("closed_generation", {}).get("N", "0")),
+                shortages_json=item.get("shortages", {}).get("S"),
+                wait_token=item.get("wait_token", {}).get("S"),
+                wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
@@ -258,6 +319,150 @@ class DynamoStateTable:
         except (ClientError, BotoCoreError) as error:
             raise translate_aws_error(error, operation="PutItem") from error
 
+    def config_sequence(self, digest: str) -> int:
+        for _ in range(5):
+            item = self._get(_CONFIG_KEY)
+            current = int(item["sequence"]["N"]) if item else 0
+            if item and item["digest"]["S"] == digest:
+                return current
+            self.calls.count("dynamodb:PutItem")
+            try:
+                self._client().put_item(
+                    TableName=self.table_name,
+                    Item={**_CONFIG_KEY, "digest": {"S": digest}, "sequence": {"N": str(current + 1)}},
+                    ConditionExpression="attribute_not_exists(pk) OR #sequence = :seen",
+                    ExpressionAttributeNames={"#sequence": "sequence"},
+                    ExpressionAttributeValues={":seen": {"N": str(current)}},
+                )
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    continue  # another decision moved it first: read again
+                raise translate_aws_error(error, operation="PutItem") from error
+            except BotoCoreError as error:
+                raise translate_aws_error(error, operation="PutItem") from error
+            return current + 1
+        raise StoredStateInvalid(f"{self.table_name}: the configuration sequence keeps moving")
+
+    def current_config_sequence(self) -> int:
+        item = self._get(_CONFIG_KEY)
+        return int(item["sequence"]["N"]) if item else 0
+
+    def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET wait_token = :token, wait_generation = :generation",
+                {
+                    ":token": {"S": token},
+                    ":generation": {"N": str(generation)},
+                    ":decisions": {"N": str(decisions)},
+                },
+                condition=(
+                    "(attribute_not_exists(wait_generation) OR wait_generation <= :generation)"
+                    " AND (attribute_not_exists(decisions) OR decisions = :decisions)"
+                ),
+            )
+        except _ConditionFailed:
+            raise WaitSuperseded(
+                f"node pool {node_pool!r}: a decision came in since generation {generation} checked "
+                "its fence, or a newer generation waits"
+            ) from None
+
+    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            response = self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="REMOVE wait_token",
+                ConditionExpression="attribute_exists(wait_token)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        old = response.get("Attributes", {})
+        return int(old.get("wait_generation", {}).get("N", "0")), old["wait_token"]["S"]
+
+    def close_generation(self, node_pool: str, generation: int) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET closed_generation = :generation",
+                {":generation": {"N": str(generation)}},
+                condition="attribute_not_exists(closed_generation) OR closed_generation < :generation",
+            )
+        except _ConditionFailed:
+            return  # this generation or a newer one is closed already
+
+    def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
+        try:
+            self._update(
+                node_pool,
+                "SET acting_by = :holder, acting_until = :until",
+                {
+                    ":holder": {"S": holder},
+                    ":now": {"N": str(now.timestamp())},
+                    ":until": {"N": str((now + lease).timestamp())},
+                },
+                condition="attribute_not_exists(acting_until) OR acting_until <= :now OR acting_by = :holder",
+            )
+        except _ConditionFailed:
+            raise PoolBusy(
+                f"node pool {node_pool!r}: another provisioning execution is acting on it"
+            ) from None
+
+    def release_acting(self, node_pool: str, holder: str) -> None:
+        try:
+            self._update(
+                node_pool,
+                "REMOVE acting_by, acting_until",
+                {":holder": {"S": holder}},
+                condition="acting_by = :holder",
+            )
+        except _ConditionFailed:
+            return  # its lease ran out and another took it, or it was released already
+
+    def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
+        values: dict[str, Any] = {":after": {"S": after}}
+        if before is None:
+            condition = "attribute_not_exists(shortages)"
+        else:
+            condition = "shortages = :before"
+            values[":before"] = {"S": before}
+        try:
+            self._update(node_pool, "SET shortages = :after", values, condition=condition)
+        except _ConditionFailed:
+            raise ShortagesChanged(f"node pool {node_pool!r}: the shortage record changed") from None
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        self.calls.count("dynamodb:GetItem")
+        try:
+            found = self._client().get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="GetItem") from error
+        return found.get("Item")
+
+    def _update(self, node_pool: str, expression: str, values: dict[str, Any], *, condition: str) -> None:
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise _ConditionFailed from error
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+
     def _audit_item(self, entry: AuditEntry, claim: int) -> dict[str, Any]:
         expires = int((entry.at + self._retention).timestamp())
         return {
@@ -307,6 +512,11 @@ class DynamoStateTable:
 
 
 _ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
+_CONFIG_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "CONFIG"}}
+
+
+class _ConditionFailed(Exception):
+    """A conditional write's condition did not hold (each caller says what that means)."""
 
 
 def _pool_key(node_pool: str) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class Workflows(Protocol):
     def stop(self, execution_arn: str, *, cause: str) -> None:
         """Stop an execution (done already is fine)."""
 
+    def wake(self, task_token: str, output: Mapping[str, Any]) -> bool:
+        """Complete a waiting task (SendTaskSuccess); False if its task was closed already."""
+
 
 class StepFunctionsWorkflows:
     """`Workflows` over Step Functions for one state machine."""
@@ -93,3 +96,16 @@ class StepFunctionsWorkflows:
                 raise translate_aws_error(error, operation="StopExecution") from error
         except BotoCoreError as error:
             raise translate_aws_error(error, operation="StopExecution") from error
+
+    def wake(self, task_token: str, output: Mapping[str, Any]) -> bool:
+        self.calls.count("stepfunctions:SendTaskSuccess")
+        try:
+            self._client().send_task_success(taskToken=task_token, output=json.dumps(output, sort_keys=True))
+        except ClientError as error:
+            # The task timed out (its fallback poll ran) or ended otherwise: nothing waits on it.
+            if error_code(error) in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
+                return False
+            raise translate_aws_error(error, operation="SendTaskSuccess") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="SendTaskSuccess") from error
+        return True

@@ -23,10 +23,11 @@ from typing import Any
 from ebb.adapters.call_counts import CallCounts
 from ebb.adapters.idle_timers import IdleTimers
 from ebb.adapters.kubernetes import WorkloadRef
-from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable
+from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable, StoredPool
 from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
+from ebb.core.provisioning import Shortages
 from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
@@ -104,6 +105,7 @@ def decide_now(
         if takeover is not None:
             state = state.model_copy(update={"backfill": takeover.backfill})
         now = context.clock()
+        state = with_provisioning_news(state, stored, now)
         snapshot = observe_pool(context.config, node_pool, context.access, now)
         decision = decide_pool(
             snapshot, state, context.config, now, new_generation=takeover.reason if takeover else None
@@ -119,7 +121,9 @@ def decide_now(
         actions: list[str] = []
         execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
         if not shadow:
-            actions, execution_arn, armed = _act(decision, state, stored.execution_arn, context, takeover)
+            actions, execution_arn, armed = _act(
+                decision, state, stored.execution_arn, context, reasons=reasons, takeover=takeover
+            )
         recorded = decision.state.model_copy(update={"idle_timers": armed})
         # The audit counts the calls made to observe, claim and act; the outcome adds the record.
         calls = context.calls.take()
@@ -150,7 +154,7 @@ def decide_now(
             claim_attempts=attempt,
             calls=_merged(calls, context.calls.take()),
             request=(
-                _decision_request(decision, decision.provisioning)
+                _decision_request(decision, decision.provisioning, context)
                 if decision.provisioning is not None and not shadow
                 else None
             ),
@@ -162,11 +166,29 @@ def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
     return {kind: first.get(kind, 0) + second.get(kind, 0) for kind in sorted(first.keys() | second.keys())}
 
 
+def with_provisioning_news(state: PoolState, stored: StoredPool, now: datetime) -> PoolState:
+    """The pool's state with what its provisioning executions wrote beside it: a generation whose
+    execution ended is no longer open, and the shortages they found mark their offerings."""
+    update: dict[str, Any] = {}
+    if state.provisioning_open and stored.closed_generation >= state.generation:
+        update["provisioning_open"] = False
+    if stored.shortages_json:
+        unavailable = state.unavailable
+        for shortage in Shortages.model_validate_json(stored.shortages_json).entries:
+            if now < shortage.until:
+                unavailable = unavailable.mark(shortage.offering, now, shortage.until - now, shortage.reason)
+        if unavailable != state.unavailable:
+            update["unavailable"] = unavailable
+    return state.model_copy(update=update) if update else state
+
+
 def _act(
     decision: PoolDecision,
     state: PoolState,
     execution_arn: str | None,
     context: DecideContext,
+    *,
+    reasons: tuple[str, ...] = (),
     takeover: Takeover | None = None,
 ) -> tuple[list[str], str | None, dict[str, datetime]]:
     """Carry the decision out; return what was done, the pool's execution and the armed timers."""
@@ -199,34 +221,42 @@ def _act(
             actions.append(f"idle timer {scaler} deleted")
 
     order = decision.provisioning
+    # A waiting execution is woken by a HyperPod event for the pool (it reacts at once instead of
+    # at its fallback poll) and by a new generation (it fences, finds itself superseded and ends,
+    # recording what it did; it is not stopped, so its outcome is recorded).
+    waiting = None
+    if order is not None or "hyperpod-event" in reasons:
+        waiting = context.table.take_wait_token(decision.node_pool)
     if order is not None and takeover is not None:
-        # The backfill's own execution carries the generation out: nothing to start.
-        started = takeover.execution_arn
-        if execution_arn and execution_arn != started:
-            context.workflows.stop(execution_arn, cause=f"superseded by generation {order.generation}")
-            actions.append(f"stopped {execution_arn.rsplit(':', 1)[-1]}")
-        execution_arn = started
-        actions.append(f"took over provisioning as {started.rsplit(':', 1)[-1]}")
+        # The backfill's own execution carries the generation out: nothing to start; the one it
+        # supersedes is woken like any superseded execution, and ends at its next fence.
+        execution_arn = takeover.execution_arn
+        actions.append(f"took over provisioning as {execution_arn.rsplit(':', 1)[-1]}")
     elif order is not None:
         name = execution_name(decision.node_pool, context.table.epoch(), order.generation)
-        request = _decision_request(decision, order)
+        request = _decision_request(decision, order, context)
         try:
             started = context.workflows.start(name, request.model_dump(mode="json", by_alias=True))
         except ExecutionNameTaken:
             # An earlier attempt of this very decision started it: it is the current one.
             started = _execution_arn(context.state_machine_arn, name)
-        if execution_arn and execution_arn != started:
-            context.workflows.stop(execution_arn, cause=f"superseded by generation {order.generation}")
-            actions.append(f"stopped {execution_arn.rsplit(':', 1)[-1]}")
         execution_arn = started
         actions.append(f"started provisioning {name}")
+    if waiting is not None:
+        generation, token = waiting
+        why = "new-generation" if order is not None else "hyperpod-event"
+        if context.workflows.wake(token, {"woken": why, "generation": decision.state.generation}):
+            actions.append(f"woke generation {generation} ({why})")
     return actions, execution_arn, armed
 
 
-def _decision_request(decision: PoolDecision, order: ProvisioningOrder) -> DecisionRequest:
+def _decision_request(
+    decision: PoolDecision, order: ProvisioningOrder, context: DecideContext
+) -> DecisionRequest:
     return DecisionRequest(
         node_pool=order.node_pool,
         generation=order.generation,
+        config_version=context.table.config_sequence(context.config_version),
         node_targets=order.node_targets,
         removals=tuple(
             NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
@@ -269,6 +299,7 @@ def _audit(
         "configVersion": context.config_version,
         "reasons": sorted(set(reasons)),
         "requests": len(reasons),
+        "requestsByReason": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "shadowMode": shadow,
         "claimAttempts": claim_attempts,
     }

@@ -38,6 +38,11 @@ class DecisionRequest(_Strict):
     node_pool: PoolName = Field(alias="nodePool")
     generation: int = Field(ge=1)
     continuation: int = Field(0, ge=0)
+    config_version: int = Field(
+        alias="configVersion",
+        ge=1,
+        description="the sequence number of the configuration decide ran under (ordered: newer is larger)",
+    )
     node_targets: dict[GroupName, Annotated[int, Field(ge=0)]] = Field(alias="nodeTargets", min_length=1)
     removals: tuple[NodeToRemove, ...] = ()
     decided_at: AwareDatetime = Field(alias="decidedAt")

@@ -32,6 +32,7 @@ from ebb.config import EbbConfig
 from ebb.config.durations import Duration
 from ebb.config.node_planning import disruption, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
+from ebb.core.provisioning import Fence
 from ebb.core.scale_in import (
     DrainProgress,
     DrainStep,
@@ -101,8 +102,16 @@ class ScaleInTasks:
         """One step of the scale-in of `request`, given what the previous step handed on."""
         stored = self.table.load_pool(request.node_pool)
         pool_state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
-        if pool_state.generation != request.generation:
-            # A newer generation owns the pool: act no more (its own execution takes over).
+        fence = Fence(
+            generation=request.generation,
+            config_version=request.config_version,
+            pool_generation=pool_state.generation,
+            current_config_version=self.table.current_config_sequence(),
+        )
+        if not fence.current:
+            # A newer generation or configuration owns the pool: act no more (its own execution
+            # takes over). The scale-out before this step saw this generation recorded, so
+            # "not recorded" cannot happen here and is treated as superseded too.
             return ScaleInState(progress=state.progress, superseded=True)
         pool = self.config.node_pool(request.node_pool)
         if pool is None:

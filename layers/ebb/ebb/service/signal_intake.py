@@ -103,6 +103,9 @@ class SignalIntake:
         """Make ebb's alarms match the configuration, once per configuration version."""
         if self.table.alarms_version() == self.config_version:
             return ()
+        # The first tick of a configuration version also gives it the next sequence number, so
+        # provisioning executions started under an older one are fenced off from now on.
+        self.table.config_sequence(self.config_version)
         changes = self.alarms.reconcile(f"{self.alarm_prefix}.", alarm_specs(self.config, self.alarm_prefix))
         self.table.set_alarms_version(self.config_version)
         return changes.created_or_updated + changes.deleted

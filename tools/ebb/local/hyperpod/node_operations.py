@@ -199,7 +199,8 @@ class NodeOperations(RegionContext):
                     failures.append({"Code": refusal[0], "Message": refusal[1], key: identifier})
                     continue
                 assert node is not None
-                cluster.groups[node.group].target_count -= 1
+                if node.instance_id is not None or not self._region.cancel_keeps_target:
+                    cluster.groups[node.group].target_count -= 1
                 self._lifecycle.remove(cluster, node)
                 deleted.append(identifier)
             if key == "NodeId":

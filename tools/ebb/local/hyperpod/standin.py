@@ -10,6 +10,7 @@ transitions (`add_node_observer`), and the Kubernetes labels and taints HyperPod
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -76,6 +77,9 @@ class LocalHyperPod:
         self._regions: dict[tuple[str, str], tuple[RegionState, RegionApi, NodeLifecycle]] = {}
         self._injected: dict[str, deque[str]] = {}
         self._observers: list[NodeObserver] = []
+        self.requests: list[dict[str, Any]] = []
+        """Every call the stand-in answered, in order: operation, time, request, error code (or
+        None) and response, so tests and benchmarks can check what ebb asked of HyperPod."""
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -87,14 +91,28 @@ class LocalHyperPod:
     ) -> dict[str, Any]:
         """Serve one API call; raises `ApiError` as SageMaker would answer with an error."""
         with self._lock:
+            entry: dict[str, Any] = {
+                "operation": operation,
+                "at": self.world.now(),
+                "request": copy.deepcopy(dict(request)),
+                "error": None,
+                "response": None,
+            }
+            self.requests.append(entry)
             queued = self._injected.get(operation)
             if queued:
                 code = queued.popleft()
                 status, message = INJECTABLE_ERRORS[code]
+                entry["error"] = code
                 raise ApiError(code, message, status=status)
             if operation not in SERVED_OPERATIONS:
                 raise StandInMisuse(f"the stand-in does not serve {operation}")
-            return self._region(account, region)[1].handle(operation, request)
+            try:
+                entry["response"] = self._region(account, region)[1].handle(operation, request)
+            except ApiError as error:
+                entry["error"] = error.code
+                raise
+            return entry["response"]  # type: ignore[no-any-return]
 
     # -- controls -------------------------------------------------------------------------------
 
@@ -136,6 +154,14 @@ class LocalHyperPod:
                 quotas.pop(instance_type, None)
             else:
                 quotas[instance_type] = limit
+
+    def set_cancel_keeps_target(
+        self, keeps: bool, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION
+    ) -> None:
+        """Whether BatchDeleteClusterNodes of a node without an instance leaves its group's target
+        as it was (the documented behaviour ebb assumes is that it lowers it; see RegionState)."""
+        with self._lock:
+            self._region(account, region)[0].cancel_keeps_target = keeps
 
     def inject_errors(self, operation: str, code: str = "ThrottlingException", *, times: int = 1) -> None:
         """Answer the next `times` calls of `operation` with `code` (throttling on demand)."""

@@ -200,6 +200,10 @@ class RegionState:
     quotas: dict[str, int] = field(default_factory=dict)
     """'<type> for cluster usage' quotas: the most instances of a type all clusters may target."""
     tokens: dict[str, Idempotency] = field(default_factory=dict)
+    cancel_keeps_target: bool = False
+    """Off (the default): cancelling a node that has no instance yet lowers its group's target, as
+    ebb assumes from the documentation. On: the assumption inverted, for tests of ebb's run-time
+    check of it (the node goes, the target stays, so HyperPod would launch another)."""
 
     def running_instances(self, instance_type: str, zone: str) -> int:
         """Instances of `instance_type` that exist (launched, not yet gone) in `zone`."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ebb.core.nodes.requirements import NodeSelectorTerm, Operator, Requirement, affinity_matches
+from ebb.core.nodes.requirements import NodeSelectorTerm, Operator, Requirement, affinity_matches, all_match
 from ebb.core.nodes.taints import Taint, TaintEffect, Toleration, untolerated
 
 LABELS = {"zone": "a", "gpus": "8", "name": "x"}
@@ -107,3 +107,25 @@ def test_only_hard_taints_keep_pods_away() -> None:
 def test_an_empty_key_toleration_must_use_exists() -> None:
     with pytest.raises(ValidationError, match="empty key must use operator Exists"):
         Toleration(key="", operator="Equal", value="x")
+
+
+def test_a_list_of_requirements_needs_every_one_and_an_empty_list_needs_nothing() -> None:
+    """A NodePool's requirements are ANDed, like the expressions of one selector term."""
+    zone_a = Requirement(key="zone", operator=Operator.IN, values=("a",))
+    many_gpus = Requirement(key="gpus", operator=Operator.GT, values=("8",))
+    assert all_match((), LABELS)
+    assert all_match((zone_a,), LABELS)
+    assert not all_match((zone_a, many_gpus), LABELS)
+    assert not all_match((many_gpus, zone_a), LABELS)
+
+
+def test_requirements_and_taints_read_as_kubernetes_writes_them() -> None:
+    """``core/v1`` ``taint.go`` ``Taint.ToString``: ``key=value:Effect``, ``key:Effect`` without a value."""
+    assert str(Requirement(key="zone", operator=Operator.IN, values=("a", "b"))) == "zone In [a, b]"
+    assert str(Requirement(key="gpus", operator=Operator.GT, values=("7",))) == "gpus Gt [7]"
+    assert str(Requirement(key="zone", operator=Operator.EXISTS)) == "zone Exists"
+    assert str(Requirement(key="zone", operator=Operator.DOES_NOT_EXIST)) == "zone DoesNotExist"
+    assert (
+        str(Taint(key="dedicated", value="ml", effect=TaintEffect.NO_SCHEDULE)) == "dedicated=ml:NoSchedule"
+    )
+    assert str(Taint(key="gpu", effect=TaintEffect.NO_EXECUTE)) == "gpu:NoExecute"

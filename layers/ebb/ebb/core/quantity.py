@@ -15,8 +15,9 @@ from decimal import ROUND_UP, Decimal, localcontext
 from functools import total_ordering
 
 QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
-_NUMBER_RE = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)$")
-_EXPONENT_RE = re.compile(r"^[eE]([+-]?[0-9]+)$")
+# Matched with fullmatch: a `$` would also match before a trailing newline and let "1\n" through.
+_NUMBER_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)")
+_EXPONENT_RE = re.compile(r"[eE]([+-]?[0-9]+)")
 
 NANO = Decimal("1e-9")
 NANO_EXPONENT = -9
@@ -58,8 +59,9 @@ class Quantity:
 
 def parse_quantity(text: str) -> Quantity:
     """Parse a quantity string; raise `QuantityError` saying what the syntax is."""
-    match = _NUMBER_RE.match(text)
-    if not text or match is None or not (match.group(2) or match.group(3)):
+    match = _NUMBER_RE.fullmatch(text)
+    # No match: a line break in the text. No digits on either side of the point: "", ".", "-", "e3".
+    if match is None or not (match.group(2) or match.group(3)):
         raise QuantityError(_syntax_message(text))
     sign, whole, fraction, suffix = match.groups()
     number = Decimal(f"{sign}{whole or '0'}.{fraction or '0'}")
@@ -67,7 +69,7 @@ def parse_quantity(text: str) -> Quantity:
         value = number * (2 ** _BINARY_SUFFIXES[suffix])
     elif suffix in _DECIMAL_SUFFIXES:
         value = number.scaleb(_DECIMAL_SUFFIXES[suffix])
-    elif (exponent := _EXPONENT_RE.match(suffix)) is not None:
+    elif (exponent := _EXPONENT_RE.fullmatch(suffix)) is not None:
         value = number.scaleb(int(exponent.group(1)))
     else:
         raise QuantityError(_syntax_message(text))

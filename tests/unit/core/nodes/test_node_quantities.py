@@ -172,3 +172,12 @@ def test_a_bad_quantity_says_what_the_syntax_is() -> None:
     for text in ("", ".", "-", "+", "e3", "1e", "1e+", "1.2.3", " 1", "1 "):
         with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
             parse(text)
+
+
+@pytest.mark.parametrize("text", ["1\n", "5m\n", "1e3\n", "1Ki\n", "16Gi\n"])
+def test_a_trailing_newline_is_not_part_of_a_quantity(text: str) -> None:
+    """apimachinery's ``ParseQuantity`` reads the whole string: after the number only a suffix may
+    follow, and its ``invalid`` list refuses trailing whitespace (``"1 "``); a newline is no different
+    (a ``$`` in a Python pattern would let it through)."""
+    with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
+        parse_quantity(text)

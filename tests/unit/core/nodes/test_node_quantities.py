@@ -23,6 +23,8 @@ from ebb.core.nodes.quantities import (
 )
 from ebb.core.quantity import QuantityError
 
+INT64_MAX = Decimal(2**63 - 1)
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -181,3 +183,39 @@ def test_a_trailing_newline_is_not_part_of_a_quantity(text: str) -> None:
     (a ``$`` in a Python pattern would let it through)."""
     with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An exponent past what a Decimal context holds still saturates, either way.
+        ("1e9999999", INT64_MAX),
+        ("-1e9999999", -INT64_MAX),
+        ("1e-9999999", Decimal("1e-9")),
+        ("-1e-9999999", Decimal("-1e-9")),
+        ("0e9999999", Decimal(0)),
+        # More digits than Python's default 28: the amount below a nanounit still rounds up.
+        ("1.0000000000000000000000000001", Decimal("1.000000001")),
+        ("1.0000000000000000000000000001Ki", Decimal("1024.000000001")),
+        ("123456789012345678901.0000000001", INT64_MAX),
+        ("9223372036854775806.0000000000000000000001", Decimal("9223372036854775806.000000001")),
+        ("0." + "0" * 60 + "1", Decimal("1e-9")),
+    ],
+)
+def test_any_number_of_digits_or_exponent_rounds_and_saturates_like_kubernetes(
+    text: str, expected: Decimal
+) -> None:
+    """quantity.go keeps amounts exactly (``inf.Dec``), rounds what lies below a nanounit up and
+    saturates at int64 (TestQuantityParse's rows "0.0000000001" -> 1n and "9Ei" -> max); the
+    arithmetic here must not depend on the precision or exponent range of a Decimal context."""
+    from ebb.core.quantity import parse_quantity as parse
+
+    assert parse(text).value == expected
+
+
+def test_a_number_without_digits_is_refused_with_its_own_text() -> None:
+    from ebb.core.quantity import parse_quantity as parse
+
+    with pytest.raises(QuantityError) as raised:
+        parse(".")
+    assert str(raised.value).startswith("'.' is not a Kubernetes quantity; write a number")

@@ -125,6 +125,8 @@ def test_quantities_compare_by_value_whatever_their_spelling() -> None:
     assert parse("999") < parse("1k") < parse("1Ki")
     assert parse("1Ki") > parse("1k")
     assert parse("1k") <= parse("1000") <= parse("1k")
+    assert not parse("1k") < parse("1000")  # equal amounts: neither is less
+    assert not parse("1000") > parse("1k")
     assert parse("1k") != "1k"  # only quantities compare: equality with another type is not defined
     with pytest.raises(TypeError):
         _ = parse("1k") < "2k"  # type: ignore[operator]

@@ -23,7 +23,7 @@ from ebb.core.nodes import (
     Resources,
     plan_nodes,
 )
-from ebb.core.nodes.exact import WorkBudget
+from ebb.core.nodes.exact import WorkBudget, exact_pack
 from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing
 from ebb.core.nodes.quantities import GIB
 from ebb.core.nodes.repack import split_batches
@@ -210,3 +210,22 @@ def test_two_groups_above_six_hundred_pods_are_solved_exactly_bottom_up() -> Non
         for name, count in nodes.pods_per_node:
             held[name] += count * nodes.count
     assert held == {"llm": 608, "web": 8}
+
+
+@pytest.mark.parametrize("small_first", [True, False], ids=["small-first", "large-first"])
+def test_the_tie_with_more_nodes_is_recorded_whichever_group_the_search_meets_first(
+    small_first: bool,
+) -> None:
+    """Three 1-GPU and three 2-GPU pods on 2-GPU ($2) and 3-GPU ($3) nodes: every full packing costs
+    $9; three 3-GPU nodes win on fewer nodes, and the plan says it beat a four-node plan of that price
+    (the explanation's "3 new node(s) rather than 4")."""
+    options = [
+        Option(index=0, capacity=(2000, 2000, 2, 110), cost=2.0, available=None, limit_usage=(0, 0, 0, 1)),
+        Option(index=1, capacity=(3000, 3000, 3, 110), cost=3.0, available=None, limit_usage=(0, 0, 0, 1)),
+    ]
+    one = Item(key=0, count=3, vector=(1000, 1000, 1, 1), mask=0b11)
+    two = Item(key=1, count=3, vector=(2000, 2000, 2, 1), mask=0b11)
+    packing = exact_pack([one, two] if small_first else [two, one], options, NO_LIMITS, 10_000)
+    assert packing is not None
+    assert [(b.option, b.count, sorted(b.contents)) for b in packing.batches] == [(1, 3, [(0, 1), (1, 1)])]
+    assert packing.tied_with == 4

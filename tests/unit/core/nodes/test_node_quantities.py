@@ -221,3 +221,46 @@ def test_a_number_without_digits_is_refused_with_its_own_text() -> None:
     with pytest.raises(QuantityError) as raised:
         parse(".")
     assert str(raised.value).startswith("'.' is not a Kubernetes quantity; write a number")
+
+
+def test_vector_arithmetic_is_component_wise_and_floored() -> None:
+    from ebb.core.nodes.quantities import add, fits, floor_sub, scale
+
+    a = Resources(cpu_millis=5, memory_bytes=6, gpus=7, pods=8)
+    b = Resources(cpu_millis=1, memory_bytes=9, gpus=2, pods=8)
+    assert a.minus(b) == Resources(cpu_millis=4, memory_bytes=0, gpus=5, pods=0)
+    assert Resources.from_vector((1, 2, 3, 4)).vector == (1, 2, 3, 4)
+    assert add((1, 2, 3, 4), (10, 20, 30, 40)) == (11, 22, 33, 44)
+    assert floor_sub((1, 2, 3, 4), (0, 3, 3, 5)) == (1, 0, 0, 0)
+    assert scale((1, 2, 3, 4), 3) == (3, 6, 9, 12)
+    for dimension in range(4):
+        room = [5, 5, 5, 5]
+        assert fits((5, 5, 5, 5), (5, 5, 5, 5))
+        room[dimension] = 4
+        assert not fits((5, 5, 5, 5), (room[0], room[1], room[2], room[3]))
+    assert b.fits_in(Resources(cpu_millis=1, memory_bytes=9, gpus=2, pods=8))
+    assert not a.fits_in(b)
+    assert Resources().is_zero()
+    assert not Resources(pods=1).is_zero()
+
+
+def test_how_many_fit_counts_each_resource_the_pod_asks_for() -> None:
+    room = (10_000, 10 * GIB, 4, 30)
+    assert how_many_fit((0, 0, 0, 1), room) == 30
+    assert how_many_fit((0, 0, 0, 0), room) == 30  # nothing asked: the pod slots bound it
+    assert how_many_fit((3000, 0, 0, 1), room) == 3
+    assert how_many_fit((0, 3 * GIB, 0, 1), room) == 3
+    assert how_many_fit((0, 0, 3, 1), room) == 1
+    assert how_many_fit((0, 0, 0, 7), room) == 4
+    assert how_many_fit((1000, GIB, 1, 1), (-1, GIB, 1, 1)) == 0  # overcommitted room: none, never negative
+
+
+def test_amounts_read_in_kubernetes_units() -> None:
+    assert format_cpu(1) == "1m"
+    assert format_cpu(16_000) == "16"
+    assert format_memory(1024**4 * 3) == "3Ti"
+    assert format_memory(GIB) == "1Gi"
+    assert format_memory(MIB) == "1Mi"
+    assert format_memory(1024) == "1Ki"
+    assert format_memory(1) == "1"
+    assert str(Resources(cpu_millis=500)) == "cpu=500m, memory=0"

@@ -226,3 +226,11 @@ def test_among_nodes_with_as_many_pods_the_dearer_gives_its_pod_first() -> None:
     nodes = (node("a-cheap", LARGE, {"web": 1}), node("b-dear", dear, {"web": 1}))
     plan = run([pods("web", 1)], nodes, types=(LARGE, dear))
     assert [(d.node, d.count) for d in plan.deletions] == [("b-dear", 1)]
+
+
+def test_pods_placed_in_this_plan_count_when_choosing_which_pods_go() -> None:
+    """'a' gets the two pending 'api' pods, so it runs three pods and 'b' two: 'b' gives up its pod first."""
+    nodes = (node("a", LARGE, {"web": 1}), node("b", LARGE, {"web": 2}))
+    plan = run([pods("web", 2), pods("api", 2)], nodes, types=(LARGE,))
+    assert [(p.node, p.group, p.count) for p in plan.placements] == [("a", "api", 2)]
+    assert [(d.node, d.group, d.count) for d in plan.deletions] == [("b", "web", 1)]

@@ -101,3 +101,33 @@ def test_pods_ebb_does_not_manage_are_counted_or_sized() -> None:
     assert not node().has_unmanaged_pods
     assert node(unmanaged_pods=1).has_unmanaged_pods
     assert node(unmanaged=Resources.of(memory="1Mi")).has_unmanaged_pods
+
+
+def test_a_flexible_group_counts_its_largest_type_against_the_limits() -> None:
+    """HyperPod may launch the 16-vCPU type: under a 24-vCPU limit only one node may be added."""
+    from ebb.core.nodes import InstanceGroup, InstanceType, PlanningInput, UnplacedReason, plan_nodes
+
+    types = (
+        InstanceType(name="a", vcpus=8, memory_mib=32768, price_per_hour=0.4),
+        InstanceType(name="b", vcpus=16, memory_mib=65536, price_per_hour=0.5),
+    )
+    flexible = InstanceGroup(name="flex", zone="z1", instance_types=("a", "b"))
+    limited = NodePool(name="p", instance_groups=("flex",), limits=PoolLimits(cpu_millis=24_000))
+    web = PodGroup(name="web", replicas=4, requests=Resources.of(cpu="3", memory="1Gi"))
+    plans = plan_nodes(
+        PlanningInput(
+            now="2025-01-06T12:00:00Z",
+            pod_groups=(web,),
+            node_pools=(limited,),
+            instance_groups=(flexible,),
+            instance_types=types,
+        )
+    )
+    plan = plans.for_pool("p")
+    assert plan.nodes_added == 1
+    ((unplaced),) = plan.unplaced
+    assert (unplaced.count, unplaced.reason, unplaced.detail) == (
+        2,
+        UnplacedReason.POOL_LIMIT,
+        "limit on cpu",
+    )

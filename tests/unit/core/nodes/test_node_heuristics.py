@@ -20,6 +20,7 @@ from ebb.core.nodes import (
     NodePool,
     PlanningInput,
     PodGroup,
+    PoolLimits,
     Resources,
     plan_nodes,
 )
@@ -60,15 +61,32 @@ def problem(seed: int) -> tuple[tuple[InstanceType, ...], tuple[PodGroup, ...]]:
     return tuple(types), workload
 
 
-def outcome(seed: int, exact_search_states: int) -> tuple[float, int, int, bool]:
-    """Cost, nodes, pods left pending, and whether the plan is proven."""
+def outcome(seed: int, exact_search_states: int, *, bounded: bool = False) -> tuple[float, int, int, bool]:
+    """Cost, nodes, pods left pending, and whether the plan is proven.
+
+    ``bounded``: each group gets a drawn max_count and the pool drawn node and CPU limits.
+    """
     types, workload = problem(seed)
-    groups = tuple(InstanceGroup(name=f"ig-{t.name}", zone="z1", instance_types=(t.name,)) for t in types)
+    draw = random.Random(1000 + seed)
+    groups = tuple(
+        InstanceGroup(
+            name=f"ig-{t.name}",
+            zone="z1",
+            instance_types=(t.name,),
+            max_count=draw.choice([None, 1, 2, 3]) if bounded else None,
+        )
+        for t in types
+    )
+    limits = (
+        PoolLimits(nodes=draw.choice([None, 2, 3, 5]), cpu_millis=draw.choice([None, 16_000, 40_000]))
+        if bounded
+        else PoolLimits()
+    )
     plans = plan_nodes(
         PlanningInput(
             now="2025-01-06T12:00:00Z",
             pod_groups=workload,
-            node_pools=(NodePool(name="pool", instance_groups=tuple(g.name for g in groups)),),
+            node_pools=(NodePool(name="pool", instance_groups=tuple(g.name for g in groups), limits=limits),),
             instance_groups=groups,
             instance_types=types,
             exact_search_states=exact_search_states,
@@ -93,3 +111,15 @@ def test_the_heuristics_find_the_optimum_of_small_problems(exact_search_states: 
             mismatched.append((seed, optimum[:3], found[:3]))
     assert mismatched == []
     assert heuristic >= len(SEEDS) * 9 // 10  # the fallback really ran, not the exact search
+
+
+def test_the_heuristics_find_the_optimum_within_group_maxima_and_pool_limits() -> None:
+    """The same with drawn group maxima and node and CPU limits: the bounded optimum, pending pods too."""
+    mismatched = []
+    for seed in range(60):
+        optimum = outcome(seed, 10**6, bounded=True)
+        for states in (0, 3):
+            found = outcome(seed, states, bounded=True)
+            if found[:3] != optimum[:3]:
+                mismatched.append((seed, states, optimum[:3], found[:3]))
+    assert mismatched == []

@@ -144,3 +144,29 @@ def test_resources_default_to_nothing_and_a_boolean_is_no_quantity() -> None:
     with pytest.raises(QuantityError) as raised:
         parse_quantity(True)
     assert str(raised.value) == "True is not a quantity"
+
+
+def test_pods_no_pool_can_take_name_the_first_pool_and_the_others_tried() -> None:
+    """NodePools are tried by descending weight (https://karpenter.sh/docs/concepts/scheduling/#weighted-nodepools):
+    the pods are reported where they first fell short, with what the other pools said."""
+    groups = (group("small"), group("medium"))
+    pools = (
+        NodePool(name="first", instance_groups=("ig-small",), weight=10),
+        NodePool(name="second", instance_groups=("ig-medium",), limits=PoolLimits(nodes=0)),
+    )
+    result = plan_nodes(
+        PlanningInput(
+            now=NOW,
+            pod_groups=(pods("web", 2, "6"),),
+            node_pools=pools,
+            instance_groups=groups,
+            instance_types=(SMALL, MEDIUM),
+        )
+    )
+    assert str(result) == (
+        "node pool 'first': +0 node(s), +$0.0000/h\n"
+        "  unplaced:\n"
+        "    2 pod(s) of 'web' cannot be placed in node pool 'first': FitsNoInstanceType "
+        "(also tried second: NodePoolLimit)\n"
+        "node pool 'second': +0 node(s), +$0.0000/h"
+    )

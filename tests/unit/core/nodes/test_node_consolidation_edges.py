@@ -234,3 +234,23 @@ def test_pods_placed_in_this_plan_count_when_choosing_which_pods_go() -> None:
     plan = run([pods("web", 2), pods("api", 2)], nodes, types=(LARGE,))
     assert [(p.node, p.group, p.count) for p in plan.placements] == [("a", "api", 2)]
     assert [(d.node, d.group, d.count) for d in plan.deletions] == [("b", "web", 1)]
+
+
+def test_pods_placed_on_a_node_add_to_what_it_runs() -> None:
+    """Placed pods add to a node's count, whether it already runs their group or not.
+
+    'a' runs one 'web' pod and takes the pending 'api' pod: two pods, as many as 'b', so the name
+    decides and 'a' gives up its 'web' pod. 'c' runs 'web' and 'api' and takes a pending 'web' pod:
+    three pods, more than 'd', so 'd' gives up its 'api' pod.
+    """
+    plan = run(
+        [pods("web", 2), pods("api", 1)],
+        (node("a", LARGE, {"web": 1}), node("b", LARGE, {"web": 2})),
+        types=(LARGE,),
+    )
+    assert [(p.node, p.group, p.count) for p in plan.placements] == [("a", "api", 1)]
+    assert [(d.node, d.group, d.count) for d in plan.deletions] == [("a", "web", 1)]
+    nodes = (node("c", LARGE, {"web": 1, "api": 1}), node("d", LARGE, {"api": 2}))
+    plan = run([pods("web", 2), pods("api", 2)], nodes, types=(LARGE,))
+    assert [(p.node, p.group, p.count) for p in plan.placements] == [("c", "web", 1)]
+    assert [(d.node, d.group, d.count) for d in plan.deletions] == [("d", "api", 1)]

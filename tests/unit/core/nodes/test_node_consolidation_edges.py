@@ -254,3 +254,114 @@ def test_pods_placed_on_a_node_add_to_what_it_runs() -> None:
     plan = run([pods("web", 2), pods("api", 2)], nodes, types=(LARGE,))
     assert [(p.node, p.group, p.count) for p in plan.placements] == [("c", "web", 1)]
     assert [(d.node, d.group, d.count) for d in plan.deletions] == [("d", "api", 1)]
+
+
+# --- the replacement node -------------------------------------------------------------------------
+SMALL = InstanceType(name="small", vcpus=4, memory_mib=16 * 1024, price_per_hour=0.20)
+MEDIUM = InstanceType(name="medium", vcpus=8, memory_mib=32 * 1024, price_per_hour=0.38)
+
+
+def test_a_replacement_suits_every_group_it_takes() -> None:
+    """'a' may only run on a medium node: the replacement is a medium, not the cheaper small."""
+    from ebb.core.nodes import NodeSelectorTerm, Operator, Requirement
+    from ebb.core.nodes.catalogue import INSTANCE_TYPE_LABEL
+
+    only_medium = NodeSelectorTerm(
+        match_expressions=(Requirement(key=INSTANCE_TYPE_LABEL, operator=Operator.IN, values=("medium",)),)
+    )
+    picky = PodGroup(
+        name="a", replicas=1, requests=Resources.of(cpu="1", memory="100Mi"), node_affinity=(only_medium,)
+    )
+    plan = run(
+        [picky, pods("b", 1, cpu="1")],
+        (node("light", LARGE, {"a": 1, "b": 1}),),
+        types=(LARGE, SMALL, MEDIUM),
+    )
+    assert removed(plan) == [("light", RemovalKind.REPLACE)]
+    assert [(r.instance_group, r.pods_per_node) for r in plan.replacements] == [
+        ("ig-medium", (("a", 1), ("b", 1)))
+    ]
+
+
+def test_a_replacement_fits_exactly_or_not_at_all() -> None:
+    """Four 4Gi pods fill a small node's 16Gi, four pods a 4-slot node's slots: the small one replaces."""
+    full_memory = [pods("web", 4, cpu="100m", memory="4Gi")]
+    plan = run(full_memory, (node("light", LARGE, {"web": 4}),), types=(LARGE, SMALL, MEDIUM))
+    assert [(r.instance_group, r.count) for r in plan.replacements] == [("ig-small", 1)]
+    four_slots = InstanceType(name="small", vcpus=4, memory_mib=16 * 1024, max_pods=4, price_per_hour=0.20)
+    plan = run([pods("web", 4)], (node("light", LARGE, {"web": 4}),), types=(LARGE, four_slots, MEDIUM))
+    assert [(r.instance_group, r.count) for r in plan.replacements] == [("ig-small", 1)]
+
+
+def test_a_replacement_may_use_the_last_node_a_group_may_add() -> None:
+    groups = (
+        InstanceGroup(name="ig-large", zone="z1", instance_types=("large",), target_count=1),
+        InstanceGroup(name="ig-small", zone="z1", instance_types=("small",), target_count=2, max_count=3),
+    )
+    nodes = (node("light", LARGE, {"web": 1}),)
+    plan = run([pods("web", 1)], nodes, types=(LARGE, SMALL), groups=groups)
+    assert [(r.instance_group, r.count) for r in plan.replacements] == [("ig-small", 1)]
+    full = (groups[0], groups[1].model_copy(update={"target_count": 3}))
+    assert run([pods("web", 1)], nodes, types=(LARGE, SMALL), groups=full).replacements == ()
+
+
+def test_among_equally_cheap_replacements_the_first_group_listed_wins() -> None:
+    twin = InstanceType(name="small-b", vcpus=4, memory_mib=16 * 1024, price_per_hour=0.20)
+    plan = run([pods("web", 1)], (node("light", LARGE, {"web": 1}),), types=(LARGE, SMALL, twin))
+    assert [r.instance_group for r in plan.replacements] == ["ig-small"]
+
+
+# --- where moved pods go ---------------------------------------------------------------------------
+
+
+def test_the_largest_pods_move_first_so_that_all_fit() -> None:
+    """Free room: 2 vCPU on h1, 1 vCPU on h2. The 2-vCPU pod must take h1 before the 1-vCPU pod does."""
+    hosts = (node("h1", LARGE, {"fill": 14}), node("h2", LARGE, {"fill": 15}))
+    light = node("light", LARGE, {"a-tiny": 1, "b-big": 1})
+    workload = [pods("fill", 29, cpu="1"), pods("a-tiny", 1, cpu="1"), pods("b-big", 1, cpu="2")]
+    plan = run(workload, (*hosts, light), types=(LARGE,))
+    assert removed(plan) == [("light", RemovalKind.DELETE)]
+    assert sorted((m.group, m.destination) for m in plan.moves) == [("a-tiny", "h2"), ("b-big", "h1")]
+
+
+def test_with_equal_cpu_the_pods_with_more_memory_move_first() -> None:
+    """Free memory: 2048Mi on h1, 1024Mi on h2; the 2Gi pod must take h1."""
+    hosts = (node("h1", LARGE, {"fill-1": 4}), node("h2", LARGE, {"fill-2": 4}))
+    light = node("light", LARGE, {"a-tiny": 1, "b-big": 1})
+    workload = [
+        pods("fill-1", 4, memory="15872Mi"),
+        pods("fill-2", 4, memory="16128Mi"),
+        pods("a-tiny", 1, memory="1Gi"),
+        pods("b-big", 1, memory="2Gi"),
+    ]
+    plan = run(workload, (*hosts, light), types=(LARGE,))
+    assert removed(plan) == [("light", RemovalKind.DELETE)]
+    assert sorted((m.group, m.destination) for m in plan.moves) == [("a-tiny", "h2"), ("b-big", "h1")]
+
+
+def test_pods_may_move_onto_another_pools_nodes() -> None:
+    """Consolidation simulates scheduling on every node: 'light' (pool 'a') empties onto 'host' (pool 'b')."""
+    groups = (
+        InstanceGroup(name="ig-a", zone="z1", instance_types=("large",), target_count=1),
+        InstanceGroup(name="ig-b", zone="z1", instance_types=("large",), target_count=1),
+    )
+    pools = (
+        NodePool(name="a", instance_groups=("ig-a",), disruption=EVERYTHING),
+        NodePool(name="b", instance_groups=("ig-b",), disruption=EVERYTHING),
+    )
+    nodes = (
+        node("light", LARGE, {"web": 1}, node_pool="a", instance_group="ig-a"),
+        node("host", LARGE, {"web": 3}, node_pool="b", instance_group="ig-b"),
+    )
+    plans = plan_nodes(
+        PlanningInput(
+            now=NOW,
+            pod_groups=(pods("web", 4),),
+            node_pools=pools,
+            instance_groups=groups,
+            instance_types=(LARGE,),
+            nodes=nodes,
+        )
+    )
+    assert removed(plans.for_pool("a")) == [("light", RemovalKind.DELETE)]
+    assert [(m.group, m.destination, m.count) for m in plans.for_pool("a").moves] == [("web", "host", 1)]

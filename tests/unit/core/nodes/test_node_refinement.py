@@ -229,3 +229,35 @@ def test_the_tie_with_more_nodes_is_recorded_whichever_group_the_search_meets_fi
     assert packing is not None
     assert [(b.option, b.count, sorted(b.contents)) for b in packing.batches] == [(1, 3, [(0, 1), (1, 1)])]
     assert packing.tied_with == 4
+
+
+def test_three_groups_above_six_hundred_pods_are_solved_exactly_bottom_up() -> None:
+    """600 one-GPU pods, two and one pods of two CPU groups (603 pods): 75 eight-GPU nodes hold them all.
+
+    With three groups the sweep's carry runs through the middle group too (its count wraps to zero
+    while the last one steps up), which two groups never exercise.
+    """
+    groups = tuple(InstanceGroup(name=f"ig-{t.name}", zone="z1", instance_types=(t.name,)) for t in P5)
+    workload = (
+        PodGroup(name="llm", replicas=600, requests=Resources.of(cpu="4", memory="32Gi", gpus=1)),
+        PodGroup(name="web", replicas=2, requests=Resources.of(cpu="20", memory="1Gi")),
+        PodGroup(name="api", replicas=1, requests=Resources.of(cpu="10", memory="1Gi")),
+    )
+    plans = plan_nodes(
+        PlanningInput(
+            now="2025-01-06T12:00:00Z",
+            pod_groups=workload,
+            node_pools=(NodePool(name="default", instance_groups=tuple(g.name for g in groups)),),
+            instance_groups=groups,
+            instance_types=P5,
+        )
+    )
+    decision = plans.for_pool("default")
+    assert decision.exact
+    assert decision.unplaced == ()
+    assert (decision.nodes_added, {n.instance_group for n in decision.new_nodes}) == (75, {"ig-p5.48x"})
+    held = dict.fromkeys(("llm", "web", "api"), 0)
+    for nodes in decision.new_nodes:
+        for name, count in nodes.pods_per_node:
+            held[name] += count * nodes.count
+    assert held == {"llm": 600, "web": 2, "api": 1}

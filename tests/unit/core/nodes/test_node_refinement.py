@@ -261,3 +261,43 @@ def test_three_groups_above_six_hundred_pods_are_solved_exactly_bottom_up() -> N
         for name, count in nodes.pods_per_node:
             held[name] += count * nodes.count
     assert held == {"llm": 600, "web": 2, "api": 1}
+
+
+def test_a_batch_too_large_to_search_is_passed_over_for_the_next() -> None:
+    """The dearest batch mixes two groups (nine count vectors, above the bound of five): the next is split."""
+    items = [Item(key=0, count=8, vector=POD, mask=0b11), Item(key=1, count=4, vector=POD, mask=0b11)]
+    mixed = Batch(option=0, count=2, contents=((0, 2), (1, 2)))
+    plain = Batch(option=0, count=1, contents=((0, 4),))
+    result = split_batches(
+        Packing(batches=[plain, mixed]),
+        items,
+        options=[big(), small()],
+        limits=NO_LIMITS,
+        exact_states=5,
+        budget=WorkBudget(1_000_000),
+    )
+    assert sorted((b.option, b.count, b.contents) for b in result.batches) == [
+        (0, 2, ((0, 2), (1, 2))),
+        (1, 4, ((0, 1),)),
+    ]
+
+
+def test_no_node_is_added_to_a_group_the_other_nodes_already_fill() -> None:
+    """Two pods fit one $1 two-pod node, but the other nodes use all three the group may add."""
+    pair = Option(
+        index=1, capacity=(2000, 2 * GIB, 2, 110), cost=1.0, available=3, limit_usage=(2000, 2 * GIB, 2, 1)
+    )
+    others = Batch(option=1, count=3, contents=((0, 2),))
+    half_full = Batch(option=0, count=1, contents=((0, 2),))
+    result = split_batches(
+        Packing(batches=[others, half_full]),
+        [Item(key=0, count=8, vector=POD, mask=0b11)],
+        options=[big(), pair],
+        limits=NO_LIMITS,
+        exact_states=1000,
+        budget=WorkBudget(1_000_000),
+    )
+    assert sorted((b.option, b.count, b.contents) for b in result.batches) == [
+        (0, 1, ((0, 2),)),
+        (1, 3, ((0, 2),)),
+    ]

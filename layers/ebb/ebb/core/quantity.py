@@ -15,8 +15,9 @@ from decimal import ROUND_UP, Decimal, localcontext
 from functools import total_ordering
 
 QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
-_NUMBER_RE = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)$")
-_EXPONENT_RE = re.compile(r"^[eE]([+-]?[0-9]+)$")
+# Matched with fullmatch: a `$` would also match before a trailing newline and let "1\n" through.
+_NUMBER_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)")
+_EXPONENT_RE = re.compile(r"[eE]([+-]?[0-9]+)")
 
 NANO = Decimal("1e-9")
 NANO_EXPONENT = -9
@@ -58,22 +59,28 @@ class Quantity:
 
 def parse_quantity(text: str) -> Quantity:
     """Parse a quantity string; raise `QuantityError` saying what the syntax is."""
-    match = _NUMBER_RE.match(text)
-    if not text or match is None or not (match.group(2) or match.group(3)):
+    match = _NUMBER_RE.fullmatch(text)
+    # No match: a line break in the text. No digits on either side of the point: "", ".", "-", "e3".
+    if match is None or not (match.group(2) or match.group(3)):
         raise QuantityError(_syntax_message(text))
     sign, whole, fraction, suffix = match.groups()
-    number = Decimal(f"{sign}{whole or '0'}.{fraction or '0'}")
-    if suffix in _BINARY_SUFFIXES:
-        value = number * (2 ** _BINARY_SUFFIXES[suffix])
-    elif suffix in _DECIMAL_SUFFIXES:
-        value = number.scaleb(_DECIMAL_SUFFIXES[suffix])
-    elif (exponent := _EXPONENT_RE.match(suffix)) is not None:
-        value = number.scaleb(int(exponent.group(1)))
-    else:
-        raise QuantityError(_syntax_message(text))
-    exponent_of_value = value.as_tuple().exponent
-    if isinstance(exponent_of_value, int) and exponent_of_value < NANO_EXPONENT:
-        with localcontext(prec=80):
+    # Exact arithmetic whatever the caller's Decimal context: room for every digit of the text
+    # times 2**60 and for nine more decimals. A decimal exponent beyond that many digits changes
+    # nothing once saturated or rounded to a nanounit, so it is capped to keep within the
+    # context's exponent range ("1e9999999" saturates rather than overflowing).
+    digits = len(text) + 40
+    with localcontext(prec=digits):
+        number = Decimal(f"{sign}{whole or '0'}.{fraction or '0'}")
+        if suffix in _BINARY_SUFFIXES:
+            value = number * (2 ** _BINARY_SUFFIXES[suffix])
+        elif suffix in _DECIMAL_SUFFIXES:
+            value = number.scaleb(_DECIMAL_SUFFIXES[suffix])
+        elif (exponent := _EXPONENT_RE.fullmatch(suffix)) is not None:
+            value = number.scaleb(max(-digits, min(digits, int(exponent.group(1)))))
+        else:
+            raise QuantityError(_syntax_message(text))
+        exponent_of_value = value.as_tuple().exponent
+        if isinstance(exponent_of_value, int) and exponent_of_value < NANO_EXPONENT:
             value = value.quantize(NANO, rounding=ROUND_UP)
     value = max(-MAX_QUANTITY, min(MAX_QUANTITY, value))
     return Quantity(value, text)

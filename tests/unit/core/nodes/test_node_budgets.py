@@ -226,3 +226,47 @@ def test_steps_run_to_the_end_of_the_field_or_of_their_range() -> None:
 def test_cron_errors_say_which_field_and_what(expression: str, message: str) -> None:
     with pytest.raises(CronError, match=message):
         CronSchedule.parse(expression)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"nodes": "1000a%"},
+            "budget nodes '1000a%' must be a count ('5') or a percentage up to 100% ('20%')",
+        ),
+        ({"nodes": "1", "schedule": "@daily"}, "budget 'schedule' must be set together with 'duration'"),
+        ({"nodes": "1", "duration": HOUR}, "budget 'schedule' must be set together with 'duration'"),
+        (
+            {"nodes": "1", "schedule": "@wrongly", "duration": HOUR},
+            "budget schedule '@wrongly': unknown macro '@wrongly' (allowed: @yearly, @annually, @monthly, "
+            "@weekly, @daily, @midnight, @hourly)",
+        ),
+        (
+            {"nodes": "1", "schedule": "@daily", "duration": timedelta(seconds=90)},
+            "budget duration 0:01:30 must be whole minutes or hours (cron has no seconds)",
+        ),
+        (
+            {"nodes": "1", "schedule": "@daily", "duration": timedelta(minutes=-1)},
+            "budget duration -1 day, 23:59:00 must be whole minutes or hours (cron has no seconds)",
+        ),
+        (
+            {"nodes": "1", "reasons": ()},
+            "budget reasons must not be empty; omit it to apply the budget to every reason",
+        ),
+    ],
+)
+def test_each_invalid_budget_says_exactly_what_is_wrong(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Budget.model_validate(fields)
+    assert raised.value.errors()[0]["msg"] == f"Value error, {message}"
+
+
+def test_valid_edges_of_a_budget() -> None:
+    """100% and a zero-minute duration are valid; the default is Karpenter's 10%."""
+    assert Budget(nodes="100%").limit(7) == 7
+    assert Budget(nodes="0%").limit(7) == 0
+    assert Budget(nodes="1", schedule="@daily", duration=timedelta(0)).duration == timedelta(0)
+    assert Budget().nodes == "10%"
+    assert Budget(nodes="10%").limit(1) == 1
+    assert Budget(nodes="7").limit(100) == 7

@@ -210,7 +210,10 @@ def test_a_budget_for_other_reasons_does_not_hold_empty_nodes() -> None:
     nodes = [node("idle"), node("a", pods={"web": 2}), node("b", pods={"web": 2})]
     decision = decide(nodes, web=4, disruption=only_underutilized)
     assert removed(decision) == [("idle", RemovalKind.EMPTY)]
-    assert any(note.code == "BudgetExhausted" for note in decision.notes)
+    assert [str(note) for note in decision.notes] == [
+        "[BudgetExhausted] underutilized consolidation held by the disruption budget "
+        "(0 more node(s) allowed by budget nodes=0 reasons=Underutilized)"
+    ]
 
 
 def test_never_below_the_group_minimum() -> None:
@@ -289,7 +292,10 @@ def test_a_growing_pool_does_not_consolidate_underutilized_nodes() -> None:
     decision = decide(nodes, web=4, extra_groups=(big,))
     assert decision.nodes_added == 1
     assert removed(decision) == []
-    assert any(note.code == "ConsolidationDeferred" for note in decision.notes)
+    assert [str(note) for note in decision.notes] == [
+        "[ConsolidationDeferred] the pool is adding capacity for pending pods; "
+        "no underutilized node is removed"
+    ]
 
 
 def test_a_node_that_receives_pending_pods_is_not_removed_in_the_same_plan() -> None:

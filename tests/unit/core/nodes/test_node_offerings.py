@@ -76,3 +76,12 @@ def test_the_record_refuses_duplicates_naive_times_and_bad_ttls() -> None:
         UnavailableOffering(offering=P5, until=datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="ttl must be positive"):
         UnavailableOfferings().mark(P5, NOW, ttl=timedelta(0))
+
+
+def test_an_entry_says_what_it_avoids_until_when_and_why() -> None:
+    """Without a reason given, a mark records the insufficient-capacity error that caused it."""
+    (entry,) = UnavailableOfferings().mark(P5, NOW).entries
+    assert entry.reason == "InsufficientCapacity"
+    assert str(entry) == (
+        "gpu-a/ml.p5.48xlarge/us-west-2a unavailable until 2025-01-06T12:03:00+00:00 (InsufficientCapacity)"
+    )

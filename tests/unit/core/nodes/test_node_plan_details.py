@@ -409,6 +409,16 @@ def test_a_plan_reads_section_by_section() -> None:
                 saves_per_hour=0.5,
             ),
         ),
+        replacements=(
+            NewNodes(
+                instance_group="ig-b",
+                instance_types=("t3",),
+                zone="z2",
+                count=1,
+                pods_per_node=(("web", 1),),
+                price_per_hour=0.25,
+            ),
+        ),
         moves=(PodMove(group="web", destination="n1", count=1),),
         deletions=(PodDeletion(node="n2", group="web", count=1, rank=0),),
         blocked=(BlockedNode(node="n3", why="not ready"),),
@@ -427,6 +437,8 @@ def test_a_plan_reads_section_by_section() -> None:
             "    1 pod(s) of 'big' cannot be placed in node pool 'gpu': NodePoolLimit (limit on nodes)",
             "  removals:",
             "    remove 'n2' (ig-a, Delete, $0.5000/h)",
+            "  replacements:",
+            "    1 new node(s) in ig-b (t3, z2) at $0.2500/h each, holding 1 x web per node",
             "  expected moves:",
             "    1 pod(s) of 'web' -> n1",
             "  delete first:",
@@ -516,3 +528,18 @@ def test_when_every_offering_lacks_capacity_the_detail_names_only_the_groups_the
     (unplaced,) = plan.unplaced
     assert unplaced.reason is UnplacedReason.OFFERINGS_UNAVAILABLE
     assert unplaced.detail == "ig-large: large lack capacity"
+
+
+def test_the_unavailable_detail_names_each_group_and_each_type_that_lacks_capacity() -> None:
+    """A flexible group whose every type lacks capacity, and a group at its maximum, each said."""
+    flex = InstanceGroup(name="ig-flex", zone="z1", instance_types=("small", "large"))
+    capped = ig("large", target_count=2, max_count=2)
+    short = UnavailableOfferings()
+    for type_name in ("small", "large"):
+        short = short.mark(OfferingKey(instance_group="ig-flex", instance_type=type_name, zone="z1"), NOW)
+    nodes = (node("a", pods={"filler": 1}), node("b", pods={"filler": 1}))
+    filler = PodGroup(name="filler", replicas=2, requests=Resources.of(cpu="15", memory="1Gi"))
+    plan = run([web(1, cpu="2"), filler], nodes=nodes, groups=(flex, capped), unavailable=short)
+    (unplaced,) = plan.for_pool("default").unplaced
+    assert unplaced.reason is UnplacedReason.OFFERINGS_UNAVAILABLE
+    assert unplaced.detail == "ig-flex: small, large lack capacity; ig-large: at max_count 2"

@@ -461,4 +461,8 @@ def test_a_heuristic_plan_says_it_is_not_proven() -> None:
     result = plan(P5, [pods("llm", 8, "4", "32Gi", gpus=1)], exact_search_states=5)
     assert result.for_pool("default").exact is False
     assert launched(result) == {"ig-ml.p5.48xlarge": 1}
-    assert [n.code for n in result.for_pool("default").notes] == ["Heuristic", "TieBreak"]
+    assert [str(n) for n in result.for_pool("default").notes] == [
+        "[Heuristic] new nodes chosen by heuristics: too many pod combinations to prove the cheapest",
+        "[TieBreak] 1 new node(s) rather than 8 at the same $63.2960/h: equal-cost plans go to fewer "
+        "launches (each can fail for capacity and carries the daemon sets' overhead)",
+    ]

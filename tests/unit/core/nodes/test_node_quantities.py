@@ -23,6 +23,8 @@ from ebb.core.nodes.quantities import (
 )
 from ebb.core.quantity import QuantityError
 
+INT64_MAX = Decimal(2**63 - 1)
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -123,6 +125,8 @@ def test_quantities_compare_by_value_whatever_their_spelling() -> None:
     assert parse("999") < parse("1k") < parse("1Ki")
     assert parse("1Ki") > parse("1k")
     assert parse("1k") <= parse("1000") <= parse("1k")
+    assert not parse("1k") < parse("1000")  # equal amounts: neither is less
+    assert not parse("1000") > parse("1k")
     assert parse("1k") != "1k"  # only quantities compare: equality with another type is not defined
     with pytest.raises(TypeError):
         _ = parse("1k") < "2k"  # type: ignore[operator]
@@ -172,3 +176,91 @@ def test_a_bad_quantity_says_what_the_syntax_is() -> None:
     for text in ("", ".", "-", "+", "e3", "1e", "1e+", "1.2.3", " 1", "1 "):
         with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
             parse(text)
+
+
+@pytest.mark.parametrize("text", ["1\n", "5m\n", "1e3\n", "1Ki\n", "16Gi\n"])
+def test_a_trailing_newline_is_not_part_of_a_quantity(text: str) -> None:
+    """apimachinery's ``ParseQuantity`` reads the whole string: after the number only a suffix may
+    follow, and its ``invalid`` list refuses trailing whitespace (``"1 "``); a newline is no different
+    (a ``$`` in a Python pattern would let it through)."""
+    with pytest.raises(QuantityError, match="is not a Kubernetes quantity"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An exponent past what a Decimal context holds still saturates, either way.
+        ("1e9999999", INT64_MAX),
+        ("-1e9999999", -INT64_MAX),
+        ("1e-9999999", Decimal("1e-9")),
+        ("-1e-9999999", Decimal("-1e-9")),
+        ("0e9999999", Decimal(0)),
+        # More digits than Python's default 28: the amount below a nanounit still rounds up.
+        ("1.0000000000000000000000000001", Decimal("1.000000001")),
+        ("1.0000000000000000000000000001Ki", Decimal("1024.000000001")),
+        ("123456789012345678901.0000000001", INT64_MAX),
+        ("9223372036854775806.0000000000000000000001", Decimal("9223372036854775806.000000001")),
+        ("0." + "0" * 60 + "1", Decimal("1e-9")),
+    ],
+)
+def test_any_number_of_digits_or_exponent_rounds_and_saturates_like_kubernetes(
+    text: str, expected: Decimal
+) -> None:
+    """quantity.go keeps amounts exactly (``inf.Dec``), rounds what lies below a nanounit up and
+    saturates at int64 (TestQuantityParse's rows "0.0000000001" -> 1n and "9Ei" -> max); the
+    arithmetic here must not depend on the precision or exponent range of a Decimal context."""
+    from ebb.core.quantity import parse_quantity as parse
+
+    assert parse(text).value == expected
+
+
+def test_a_number_without_digits_is_refused_with_its_own_text() -> None:
+    from ebb.core.quantity import parse_quantity as parse
+
+    with pytest.raises(QuantityError) as raised:
+        parse(".")
+    assert str(raised.value).startswith("'.' is not a Kubernetes quantity; write a number")
+
+
+def test_vector_arithmetic_is_component_wise_and_floored() -> None:
+    from ebb.core.nodes.quantities import add, fits, floor_sub, scale
+
+    a = Resources(cpu_millis=5, memory_bytes=6, gpus=7, pods=8)
+    b = Resources(cpu_millis=1, memory_bytes=9, gpus=2, pods=8)
+    assert a.minus(b) == Resources(cpu_millis=4, memory_bytes=0, gpus=5, pods=0)
+    assert Resources.from_vector((1, 2, 3, 4)).vector == (1, 2, 3, 4)
+    assert add((1, 2, 3, 4), (10, 20, 30, 40)) == (11, 22, 33, 44)
+    assert floor_sub((1, 2, 3, 4), (0, 3, 3, 5)) == (1, 0, 0, 0)
+    assert scale((1, 2, 3, 4), 3) == (3, 6, 9, 12)
+    for dimension in range(4):
+        room = [5, 5, 5, 5]
+        assert fits((5, 5, 5, 5), (5, 5, 5, 5))
+        room[dimension] = 4
+        assert not fits((5, 5, 5, 5), (room[0], room[1], room[2], room[3]))
+    assert b.fits_in(Resources(cpu_millis=1, memory_bytes=9, gpus=2, pods=8))
+    assert not a.fits_in(b)
+    assert Resources().is_zero()
+    assert not Resources(pods=1).is_zero()
+
+
+def test_how_many_fit_counts_each_resource_the_pod_asks_for() -> None:
+    room = (10_000, 10 * GIB, 4, 30)
+    assert how_many_fit((0, 0, 0, 1), room) == 30
+    assert how_many_fit((0, 0, 0, 0), room) == 30  # nothing asked: the pod slots bound it
+    assert how_many_fit((3000, 0, 0, 1), room) == 3
+    assert how_many_fit((0, 3 * GIB, 0, 1), room) == 3
+    assert how_many_fit((0, 0, 3, 1), room) == 1
+    assert how_many_fit((0, 0, 0, 7), room) == 4
+    assert how_many_fit((1000, GIB, 1, 1), (-1, GIB, 1, 1)) == 0  # overcommitted room: none, never negative
+
+
+def test_amounts_read_in_kubernetes_units() -> None:
+    assert format_cpu(1) == "1m"
+    assert format_cpu(16_000) == "16"
+    assert format_memory(1024**4 * 3) == "3Ti"
+    assert format_memory(GIB) == "1Gi"
+    assert format_memory(MIB) == "1Mi"
+    assert format_memory(1024) == "1Ki"
+    assert format_memory(1) == "1"
+    assert str(Resources(cpu_millis=500)) == "cpu=500m, memory=0"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ebb.core.nodes.requirements import NodeSelectorTerm, Operator, Requirement, affinity_matches
+from ebb.core.nodes.requirements import NodeSelectorTerm, Operator, Requirement, affinity_matches, all_match
 from ebb.core.nodes.taints import Taint, TaintEffect, Toleration, untolerated
 
 LABELS = {"zone": "a", "gpus": "8", "name": "x"}
@@ -53,17 +53,29 @@ def test_requirement_matching_follows_the_label_selector(requirement: Requiremen
 @pytest.mark.parametrize(
     ("operator", "values", "message"),
     [
-        (Operator.IN, (), "at least one value"),
-        (Operator.EXISTS, ("a",), "takes no values"),
-        (Operator.GT, ("1", "2"), "exactly one integer"),
-        (Operator.LT, ("many",), "exactly one integer"),
+        (Operator.IN, (), "requirement on 'k': operator In needs at least one value"),
+        (Operator.NOT_IN, (), "requirement on 'k': operator NotIn needs at least one value"),
+        (Operator.EXISTS, ("a",), "requirement on 'k': operator Exists takes no values"),
+        (Operator.DOES_NOT_EXIST, ("a",), "requirement on 'k': operator DoesNotExist takes no values"),
+        (
+            Operator.GT,
+            ("1", "2"),
+            "requirement on 'k': operator Gt needs exactly one integer value, got ['1', '2']",
+        ),
+        (
+            Operator.LT,
+            ("many",),
+            "requirement on 'k': operator Lt needs exactly one integer value, got ['many']",
+        ),
+        (Operator.GT, (), "requirement on 'k': operator Gt needs exactly one integer value, got []"),
     ],
 )
 def test_malformed_requirements_say_what_is_wrong(
     operator: Operator, values: tuple[str, ...], message: str
 ) -> None:
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ValidationError) as raised:
         Requirement(key="k", operator=operator, values=values)
+    assert raised.value.errors()[0]["msg"] == f"Value error, {message}"
 
 
 def test_affinity_terms_are_ored_and_expressions_anded() -> None:
@@ -105,5 +117,34 @@ def test_only_hard_taints_keep_pods_away() -> None:
 
 
 def test_an_empty_key_toleration_must_use_exists() -> None:
-    with pytest.raises(ValidationError, match="empty key must use operator Exists"):
+    with pytest.raises(ValidationError) as raised:
         Toleration(key="", operator="Equal", value="x")
+    assert raised.value.errors()[0]["msg"] == (
+        "Value error, a toleration with an empty key must use operator Exists (it matches every taint)"
+    )
+    with pytest.raises(ValidationError) as raised:
+        Toleration(key="gpu", operator="Exists", value="x")
+    assert raised.value.errors()[0]["msg"] == "Value error, toleration 'gpu': operator Exists takes no value"
+    assert Toleration(operator="Exists").key == ""
+
+
+def test_a_list_of_requirements_needs_every_one_and_an_empty_list_needs_nothing() -> None:
+    """A NodePool's requirements are ANDed, like the expressions of one selector term."""
+    zone_a = Requirement(key="zone", operator=Operator.IN, values=("a",))
+    many_gpus = Requirement(key="gpus", operator=Operator.GT, values=("8",))
+    assert all_match((), LABELS)
+    assert all_match((zone_a,), LABELS)
+    assert not all_match((zone_a, many_gpus), LABELS)
+    assert not all_match((many_gpus, zone_a), LABELS)
+
+
+def test_requirements_and_taints_read_as_kubernetes_writes_them() -> None:
+    """``core/v1`` ``taint.go`` ``Taint.ToString``: ``key=value:Effect``, ``key:Effect`` without a value."""
+    assert str(Requirement(key="zone", operator=Operator.IN, values=("a", "b"))) == "zone In [a, b]"
+    assert str(Requirement(key="gpus", operator=Operator.GT, values=("7",))) == "gpus Gt [7]"
+    assert str(Requirement(key="zone", operator=Operator.EXISTS)) == "zone Exists"
+    assert str(Requirement(key="zone", operator=Operator.DOES_NOT_EXIST)) == "zone DoesNotExist"
+    assert (
+        str(Taint(key="dedicated", value="ml", effect=TaintEffect.NO_SCHEDULE)) == "dedicated=ml:NoSchedule"
+    )
+    assert str(Taint(key="gpu", effect=TaintEffect.NO_EXECUTE)) == "gpu:NoExecute"

@@ -109,12 +109,11 @@ def _why_not_candidate(
 ) -> str | None:
     node = view.node
     disruption = pool_view.pool.disruption
+    # The caller passes only nodes that joined (Ready or NotReady) and are not being deleted.
     if node.state is NodeState.NOT_READY:
         return "not ready"
-    if node.state is not NodeState.READY or node.initialized_at is None:
+    if node.initialized_at is None:
         return f"not initialized yet ({node.state})"
-    if node.deleting:
-        return "already being deleted"
     if node.do_not_disrupt or any(pod_groups[g].do_not_disrupt for g in view.pods):
         return "karpenter.sh/do-not-disrupt"
     if node.has_unmanaged_pods:
@@ -416,7 +415,7 @@ def _underutilized_command(
     if found is not None:
         prefix, (moves, replacement) = found
         return prefix, moves, replacement, RemovalKind.REPLACE if replacement else RemovalKind.DELETE
-    for node in ordered[: limit if limit else 0]:
+    for node in ordered[:limit]:
         if not allowed([node]):
             continue
         result = simulation.relocate([node], view)

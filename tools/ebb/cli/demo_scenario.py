@@ -7,14 +7,15 @@ balancer itself while no pod is Ready, requests per target once pods serve), eac
 readable a minute after it ends. Nothing is put by hand.
 
 This drives ebb's pieces directly, in the order the `decide` service and the `provision` workflow
-will call them (those come in later issues): read the scalers' metrics through boto3 the way the
-real adapters will (SQS GetQueueAttributes; CloudWatch GetMetricData for the window the replica
-core asks for), decide each scaler's replicas with `decide_replicas` (carrying its state), scale
-the Deployments through ebb's Kubernetes adapter, read nodes and pods back through it, plan the
-NodePool with the node core (its static inputs from `ebb.config.node_planning`) and carry out the
-plan's additions with ebb's HyperPod adapter (BatchAddClusterNodes, deterministic ClientToken).
-Removals the plan proposes are shown, not carried out: draining and deleting nodes is the
-provision workflow's job.
+call them (moving the demo onto the deployed system itself is the next issue): read the scalers'
+metrics through boto3 as the real adapters do (SQS GetQueueAttributes; CloudWatch GetMetricData
+for the window the replica core asks for), decide each scaler's replicas with `decide_replicas`
+(carrying its state), scale the Deployments through ebb's Kubernetes adapter, read nodes and pods
+back through it, plan the NodePool with the node core (its static inputs from
+`ebb.config.node_planning`) and carry out the plan's additions with ebb's HyperPod adapter
+(BatchAddClusterNodes, deterministic ClientToken). Removals the plan proposes are shown, not
+carried out: draining and deleting nodes is the provisioning workflow's, which this loop does not
+run.
 
 Everything runs on the world's one simulated clock with a fixed seed: the same seed prints the
 same story, in a few seconds of wall time.
@@ -484,7 +485,8 @@ def run_scenario(examples: Path, console: Console, *, seed: int = DEFAULT_SEED) 
             console.print(
                 "[dim]Both scalers are back at zero. The empty nodes stay for now: removing them "
                 "(after consolidateAfter, within the disruption budget: drain, then "
-                "BatchDeleteClusterNodes) is the provision workflow's job, a later issue.[/dim]"
+                "BatchDeleteClusterNodes) is the provisioning workflow's job, which this demo's "
+                "own loop does not run (the deployed system's tests do).[/dim]"
             )
         finally:
             kubernetes.close()

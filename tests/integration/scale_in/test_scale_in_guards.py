@@ -32,6 +32,7 @@ from scale_in_testkit import (
     timeline,
 )
 
+from ebb.adapters.state_table import DynamoStateTable
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import STACK, audit, run_past_next_tick
 from ebb.service.decision import PoolState
@@ -137,9 +138,16 @@ def test_a_node_with_unmanaged_pods_or_do_not_disrupt_is_never_cordoned_even_whe
             TableName=f"{STACK}-StateTable", Key={"pk": {"S": f"POOL#{POOL}"}, "sk": {"S": "STATE"}}
         )["Item"]
         generation = PoolState.model_validate_json(item["state"]["S"]).generation
+        # The fence also checks the configuration version: hand it the one decide runs under.
+        config_version = DynamoStateTable(
+            f"{STACK}-StateTable",
+            audit_retention=timedelta(days=30),
+            client_factory=lambda: cluster.world.clients.client("dynamodb"),
+        ).current_config_sequence()
         request = DecisionRequest(
             node_pool=POOL,
             generation=generation,
+            config_version=config_version,
             node_targets={G5: 0, G6E: 0},
             removals=tuple(NodeToRemove(node=n, instance_group=G5, kind="Empty") for n in (training, marked)),
             decided_at=cluster.world.now(),

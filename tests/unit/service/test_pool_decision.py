@@ -261,6 +261,28 @@ def test_node_memory_records_initialization_and_pod_events(config: EbbConfig) ->
     assert third.state.nodes["a"].last_pod_event_at == later + timedelta(minutes=1)
 
 
+def test_an_empty_node_counts_consolidate_after_from_its_initialization_not_its_registration(
+    config: EbbConfig,
+) -> None:
+    """A node that never ran a pod has no pod event: consolidateAfter counts from initialization.
+
+    kubernetes-sigs/karpenter pkg/controllers/nodeclaim/disruption/consolidation.go (Reconcile):
+    "If the lastPodEvent is zero, use the time that the nodeclaim was initialized"; the podevents
+    controller sets lastPodEventTime only when a pod binds to the node or leaves it. A node seen
+    registered (GPUs not yet allocatable) before it is usable must not have that sighting taken
+    for a pod event, or it is consolidated before consolidateAfter since it became usable.
+    """
+    groups = {G5: 1, G6E: 0}
+    registered = _snapshot(groups=groups, nodes=(_node("a", state=NodeState.REGISTERED),))
+    first = decide_pool(registered, PoolState(node_targets=groups), config, NOW)
+    assert first.state.nodes["a"].initialized_at is None
+    assert first.state.nodes["a"].last_pod_event_at is None
+    usable = NOW + timedelta(seconds=30)
+    second = decide_pool(_snapshot(groups=groups, nodes=(_node("a"),)), first.state, config, usable)
+    assert second.state.nodes["a"].initialized_at == usable
+    assert second.state.nodes["a"].last_pod_event_at is None
+
+
 def test_a_snapshot_that_misses_a_scaler_or_group_is_refused(config: EbbConfig) -> None:
     snapshot = _snapshot()
     partial = snapshot.model_copy(

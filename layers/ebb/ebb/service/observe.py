@@ -111,6 +111,11 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         targets=targets,
         managed=managed,
         node_recovery=description.node_recovery,
+        group_gpus={
+            group.name: spec.gpus
+            for group in config.instance_groups_of(pool)
+            if (spec := config.catalogue.get(group.instance_type)) is not None
+        },
     )
     pending = tuple(
         _pending(pod, held_scaler=owner if owner in held else None)
@@ -252,7 +257,7 @@ def _instance_id(node: Node) -> str | None:
     return provider.rsplit("/", 1)[-1] or None
 
 
-def _node_state(condition: NodeCondition, joined: Node | None) -> NodeState | None:
+def _node_state(condition: NodeCondition, joined: Node | None, *, gpus: int) -> NodeState | None:
     if condition is NodeCondition.SHUTTING_DOWN or condition in (
         NodeCondition.FAILED,
         NodeCondition.FAILED_CAPACITY,
@@ -266,8 +271,12 @@ def _node_state(condition: NodeCondition, joined: Node | None) -> NodeState | No
         condition is NodeCondition.USABLE
         and joined.is_ready
         and not joined.spec.unschedulable
-        # A GPU node takes GPU pods only once the device plugin has registered its GPUs.
-        and (GPU not in joined.status.capacity or bool(joined.status.allocatable.get(GPU, 0)))
+        # A GPU node takes GPU pods only once the device plugin has registered its GPUs. Until
+        # then the kubelet lists no GPU at all, so the instance type says whether to wait
+        # (Karpenter's initialization waits for every resource the instance type offers to be
+        # allocatable: kubernetes-sigs/karpenter pkg/controllers/nodeclaim/lifecycle/initialization.go,
+        # RequestedResourcesRegistered).
+        and (bool(joined.status.allocatable.get(GPU, 0)) or not (gpus or GPU in joined.status.capacity))
     )
     return NodeState.READY if usable else NodeState.REGISTERED
 
@@ -280,6 +289,7 @@ def _observed_nodes(
     targets: Mapping[str, WorkloadRef],
     managed: set[str],
     node_recovery: str | None,
+    group_gpus: Mapping[str, int],
 ) -> tuple[ObservedNode, ...]:
     by_instance = {_instance_id(node): node for node in kubernetes_nodes.values()}
     observed = []
@@ -316,7 +326,7 @@ def _observed_nodes(
                 name=joined.name if joined else hyperpod_node.key,
                 instance_group=hyperpod_node.instance_group,
                 instance_type=hyperpod_node.instance_type,
-                state=_node_state(condition, joined),
+                state=_node_state(condition, joined, gpus=group_gpus.get(hyperpod_node.instance_group, 0)),
                 failure=failure,
                 launched_at=hyperpod_node.launch_time,
                 pods=pods,

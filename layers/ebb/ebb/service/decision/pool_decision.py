@@ -362,9 +362,13 @@ def _remember_nodes(
         initialized_at = before.initialized_at if before else None
         if initialized_at is None and node.state is NodeState.READY:
             initialized_at = now
-        # A pod came or went since the last decision (or the node is new): that is the last event.
-        changed = before is None or before.pods != node.pods
-        last_event = now if changed or before is None else before.last_pod_event_at
+        # A pod came or went since the last decision: that is the last event. A node first seen
+        # with no pods has had none (Karpenter's lastPodEventTime stays zero and consolidateAfter
+        # counts from initialization); one first seen with pods had them bound by now at the latest.
+        if before is None:
+            last_event = now if node.pods else None
+        else:
+            last_event = now if before.pods != node.pods else before.last_pod_event_at
         remembered[node.name] = NodeMemory(
             initialized_at=initialized_at, pods=dict(node.pods), last_pod_event_at=last_event
         )

@@ -232,17 +232,16 @@ def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
     with deployed(tmp_path / "config", certificates) as (cluster, config):
         run_past_next_tick(cluster)
         # No traffic at all: without the backfill the pool would stay at zero.
-        request = _backfill(cluster, 16, name="window", nodes=2, replicas=[{"scaler": WORKER, "replicas": 1}])
+        request = _backfill(cluster, 20, name="window", nodes=2, replicas=[{"scaler": WORKER, "replicas": 1}])
         until = datetime.fromisoformat(request["until"])
         execution = _start(cluster, "backfill-gpu-window", request)
         cluster.world.run_for(20)
-        assert _described(cluster, execution)["status"] == "SUCCEEDED"
         assert _pool_state(cluster)["node_targets"] == {G5: 2, G6E: 0}
-        # The generation's nodes, added as the workflow's scale-out states will add them.
-        cluster.world.clients.client("sagemaker").batch_add_cluster_nodes(
-            ClusterName=config.binding.spec.hyper_pod_cluster.name,
-            NodesToAdd=[{"InstanceGroupName": G5, "IncrementTargetCountBy": 2}],
-        )
+        # The backfill's own execution adds the floor's nodes and ends once they are usable.
+        cluster.world.run_for(PROVISIONED_SECONDS)
+        assert _described(cluster, execution)["status"] == "SUCCEEDED"
+        assert _entered(cluster, execution)[-len(SATISFIED_END) :] == SATISFIED_END
+        assert _ready_nodes(cluster, config) == {G5: 2, G6E: 0}
         since = cluster.world.now()
         while cluster.world.now() < until - timedelta(minutes=1):
             run_past_next_tick(cluster)
@@ -273,6 +272,18 @@ def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
         assert lowered, [d["nodeTargets"] for d in ended]
         assert lowered[0]["nodeTargets"] == {G5: 1, G6E: 0}
         assert "remove" in lowered[0]["plan"]
+        # And the workflow removes it: the lower generation's execution goes through the scale-in
+        # states, ends satisfied, and the pool is down to one usable node.
+        scale_in = _pool_item(cluster)["execution_arn"]["S"]
+        assert "ScaleInStep" in _entered(cluster, scale_in)
+        (removed,) = [
+            e
+            for e in pool_events(cluster, "provisioning-ended", after)
+            if e["generation"] == lowered[0]["generation"]
+        ]
+        assert (removed["outcome"], removed["nodeTargets"]) == ("satisfied", {G5: 1, G6E: 0})
+        assert _group_targets(cluster, config) == {G5: 1, G6E: 0}
+        assert _ready_nodes(cluster, config) == {G5: 1, G6E: 0}
 
 
 def test_a_cancelled_backfill_hands_the_pool_back_to_decide(

@@ -297,7 +297,6 @@ def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
             _backfill(cluster, 120, nodes=2, replicas=[{"scaler": WORKER, "replicas": 2}]),
         )
         cluster.world.run_for(20)
-        assert _described(cluster, backfill)["status"] == "SUCCEEDED"
         assert _replicas(cluster, config) == 2
         assert _pool_state(cluster)["backfill"]["name"] == "backfill-gpu-c"
 
@@ -305,17 +304,39 @@ def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
             cluster, "cancel-gpu-c", {"schemaVersion": 1, "kind": "backfill-cancel", "nodePool": "gpu"}
         )
         cluster.world.run_for(20)
-        assert _described(cluster, cancel)["status"] == "SUCCEEDED"
-        assert _entered(cluster, cancel) == [*TAKE_OVER, *NORMAL_PATH]
+        # The backfill's execution, still waiting for its nodes, is woken by the cancellation's
+        # generation: its fence finds it superseded and it ends by itself, recording so.
+        assert _described(cluster, backfill)["status"] == "SUCCEEDED"
+        assert _entered(cluster, backfill)[-3:] == ["Standing", "RecordOutcome", "Ended"]
+        (superseded,) = pool_events(cluster, "provisioning-ended", since)
+        assert (superseded["execution"], superseded["outcome"]) == ("backfill-gpu-c", "superseded")
+        assert superseded["fence"] == "newer-generation"
+        entered = _entered(cluster, cancel)
+        assert entered[: len(TAKE_OVER) + len(NORMAL_PATH)] == [*TAKE_OVER, *NORMAL_PATH]
         state = _pool_state(cluster)
         assert state["backfill"] is None
-        # The cancellation's generation is decide's alone: no work, no nodes, no workers.
-        assert state["node_targets"] == {G5: 0, G6E: 0}
         assert _pool_item(cluster)["execution_arn"]["S"] == cancel
         (cancelled,) = [d for d in _decisions(cluster, since) if d["reasons"] == ["backfill-cancel"]]
         assert cancelled["generation"] == state["generation"]
-        assert "stopped backfill-gpu-c" in cancelled["actions"]
+        assert cancelled["backfill"] is None
+        assert "woke generation 1 (new-generation)" in cancelled["actions"]
+        assert "took over provisioning as cancel-gpu-c" in cancelled["actions"]
+        # No work: no workers.
         assert _replicas(cluster, config) == 0
+
+        # The cancellation's generation is decide's alone: the two nodes the backfill had already
+        # added are not held any more; with no work they are empty, and decide removes them
+        # (Karpenter's consolidation of empty nodes after consolidateAfter, one at a time within
+        # the budget) through the workflow's scale-in: about 12 minutes here.
+        cancelled_at = cluster.world.now()
+        while _group_targets(cluster, config) != {G5: 0, G6E: 0}:
+            assert cluster.world.now() < cancelled_at + timedelta(minutes=20), _group_targets(cluster, config)
+            run_past_next_tick(cluster)
+        assert _described(cluster, cancel)["status"] == "SUCCEEDED"
+        assert _pool_state(cluster)["node_targets"] == {G5: 0, G6E: 0}
+        assert _pool_state(cluster)["backfill"] is None
+        assert _ready_nodes(cluster, config) == {G5: 0, G6E: 0}
+        assert all(d["backfill"] is None for d in _decisions(cluster, cancelled_at))
 
         # Decide scales normally again: work brings workers, none of the floor's.
         send_jobs(cluster, 8)

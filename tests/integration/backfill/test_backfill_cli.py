@@ -5,7 +5,8 @@
 Idempotency by name follows Step Functions' own rules (API Reference, "StartExecution", `name`:
 a name is unique per account and region for 90 days; a closed execution's name is refused
 whatever the input): the command looks the name up first, reports a running or finished
-execution of that name, and starts nothing then.
+execution of that name, and starts nothing then. A backfill's execution provisions its floor's
+nodes and ends once they are usable (see test_backfill_workflow.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from rich.console import Console
 from ebb.cli.main import build_parser
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
-from ebb.local.stack_deployment import BATCH, STACK, deployed, kubernetes, run_past_next_tick
+from ebb.local.provisioning_runs import G5, G6E, running
+from ebb.local.stack_deployment import BATCH, BOOT_SECONDS, STACK, deployed, kubernetes, run_past_next_tick
 
 pytestmark = pytest.mark.integration
 
@@ -83,9 +85,11 @@ def test_ebb_backfill_validates_starts_once_by_name_and_cancels(
         assert out.startswith("backfill-gpu-nightly is running already (started ")
         assert out.endswith("): not started again")
 
-        cluster.world.run_for(20)
+        # It ends once the floor's two nodes it added are usable (booted, joined, Ready).
+        cluster.world.run_for(BOOT_SECONDS + 120)
         assert _executions(cluster)["backfill-gpu-nightly"] == "SUCCEEDED"
         assert _replicas(cluster, config) == 3
+        assert (running(cluster, G5), running(cluster, G6E)) == (2, 0)
 
         # Again once it has finished: reported with its status, not restarted.
         code, out = _run(cluster, *options)

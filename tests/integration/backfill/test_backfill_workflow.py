@@ -2,15 +2,17 @@
 (as `aws stepfunctions start-execution` starts it), its Lambda tasks being ebb's handlers, on the
 local world's HyperPod and Kubernetes, with the decide path's ticks running alongside.
 
-The workflow's node actions (adding and removing nodes) are built in parallel (issue 13, scale-out
-and scale-in) and are not on this branch: where a test needs the nodes a generation asks for, it
-adds them itself with BatchAddClusterNodes, the call those states make, and says so.
+A backfill's execution carries its generation out as any provisioning execution does: it adds the
+nodes (BatchAddClusterNodes), waits on a task token until they are usable, and ends satisfied,
+recording its outcome. The execution it supersedes is not stopped: decide wakes it, its fence finds
+a newer generation and it ends superseded, recording what it did.
 
 Sources: Step Functions API Reference, "StopExecution" and "DescribeExecution" (an aborted
 execution's status is ABORTED); "StartExecution" (an execution's name is kept for 90 days);
-Step Functions Developer Guide, "Fail workflow state" (`CausePath`) and "Intrinsic functions"
-(`States.StringToJson`); Karpenter documentation, "Disruption" (consolidation of empty nodes
-after `consolidateAfter`, within the NodePool's budgets).
+Step Functions Developer Guide, "Fail workflow state" (`CausePath`), "Intrinsic functions"
+(`States.StringToJson`) and "Wait for a Callback with Task Token" (`.waitForTaskToken`);
+Karpenter documentation, "Disruption" (consolidation of empty nodes after `consolidateAfter`,
+within the NodePool's budgets).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from typing import Any
 
 import pytest
 
+from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.provisioning_runs import add_requests, pool_events, running
 from ebb.local.stack_deployment import (
     BATCH,
+    BOOT_SECONDS,
     LLM,
     ROOT,
     STACK,
@@ -41,7 +46,11 @@ EVENTS = ROOT / "events"
 WORKER = "batch/batch-worker"
 G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"
 TABLE = f"{STACK}-StateTable"
-NORMAL_PATH = ["CheckGeneration", "StillCurrent", "RecordStart", "Started"]
+NORMAL_PATH = ["CheckGeneration", "StillCurrent", "RecordStart", "ScaleOut", "Standing"]
+SATISFIED_END = ["Standing", "ScaleIn", "RecordOutcome", "Ended"]
+# Long enough for a generation's nodes to boot, join and be seen usable (the stand-in's boot time
+# and the HyperPod event that wakes the waiting execution), with the decide ticks alongside.
+PROVISIONED_SECONDS = BOOT_SECONDS + 120
 TAKE_OVER = ["ValidateRequest", "RequestKind", "BackfillTakeOver", "BackfillCarryOut", "BackfillHandOver"]
 
 pytestmark = pytest.mark.integration
@@ -100,6 +109,22 @@ def _backfill(cluster: HyperPodOnEks, minutes: float, **fields: Any) -> dict[str
     return {"schemaVersion": 1, "kind": "backfill", "nodePool": "gpu", "until": until, **fields}
 
 
+def _ready_nodes(cluster: HyperPodOnEks, config: Any) -> dict[str, int]:
+    """Kubernetes nodes whose Ready condition is True, per HyperPod instance group (the cluster's
+    own view, not the workflow's)."""
+    client = kubernetes(cluster, config)
+    try:
+        nodes = client.list_nodes()
+    finally:
+        client.close()
+    ready: dict[str, int] = {G5: 0, G6E: 0}
+    for node in nodes:
+        if node.is_ready:
+            group = node.labels[INSTANCE_GROUP_LABEL]
+            ready[group] = ready.get(group, 0) + 1
+    return ready
+
+
 def _group_targets(cluster: HyperPodOnEks, config: Any) -> dict[str, int]:
     described = cluster.world.clients.client("sagemaker").describe_cluster(
         ClusterName=config.binding.spec.hyper_pod_cluster.name
@@ -125,18 +150,44 @@ def test_a_backfill_raises_the_pool_to_its_floor_and_an_older_execution_cannot_a
         execution = _start(cluster, "backfill-gpu-nightly", request)
         cluster.world.run_for(20)
 
+        # The older execution cannot act: woken by the new generation, its fence finds it
+        # superseded, and it ends by itself, recording so (it is not stopped).
+        assert _described(cluster, older)["status"] == "SUCCEEDED"
+        assert _entered(cluster, older)[-3:] == ["Standing", "RecordOutcome", "Ended"]
+        (superseded,) = pool_events(cluster, "provisioning-ended", since)
+        assert (superseded["execution"], superseded["generation"]) == (older.rsplit(":", 1)[-1], 1)
+        assert (superseded["outcome"], superseded["fence"]) == ("superseded", "newer-generation")
+        assert _described(cluster, execution)["status"] == "RUNNING"  # waiting for its nodes
+
+        cluster.world.run_for(PROVISIONED_SECONDS)
         described = _described(cluster, execution)
         assert described["status"] == "SUCCEEDED"
-        assert _entered(cluster, execution) == [*TAKE_OVER, *NORMAL_PATH]
+        entered = _entered(cluster, execution)
+        assert entered[: len(TAKE_OVER) + len(NORMAL_PATH)] == [*TAKE_OVER, *NORMAL_PATH]
+        assert entered[-len(SATISFIED_END) :] == SATISFIED_END
+        assert "WaitForChange" in entered
         output = json.loads(described["output"])
         # The execution carried the generation it took, and its fence found it current.
         assert output["request"]["kind"] == "decision"
         assert output["request"]["generation"] == 2
-        assert output["fence"] == {"current": True, "generation": 2, "poolGeneration": 2}
+        assert {k: output["fence"][k] for k in ("current", "generation", "poolGeneration")} == {
+            "current": True,
+            "generation": 2,
+            "poolGeneration": 2,
+        }
+        assert output["outcome"] == {"outcome": "satisfied"}
         # Six workers (the metrics want four) on two g5 nodes; the floor's third node goes to the
         # cheaper group as well.
         assert output["request"]["nodeTargets"] == {G5: 3, G6E: 0}
         assert _replicas(cluster, config) == 6
+        # The backfill added the nodes itself (the older generation's one and its own two) and
+        # they are usable: Running in HyperPod, Ready in Kubernetes.
+        (satisfied,) = [e for e in pool_events(cluster, "provisioning-ended", since) if e["generation"] == 2]
+        assert (satisfied["execution"], satisfied["outcome"]) == ("backfill-gpu-nightly", "satisfied")
+        assert satisfied["granted"] == {"us-east-1a": {G5: 3}, "us-east-1b": {G6E: 0}}
+        assert _group_targets(cluster, config) == {G5: 3, G6E: 0}
+        assert (running(cluster, G5), running(cluster, G6E)) == (3, 0)
+        assert _ready_nodes(cluster, config) == {G5: 3, G6E: 0}
 
         state = _pool_state(cluster)
         assert state["generation"] == 2
@@ -147,17 +198,19 @@ def test_a_backfill_raises_the_pool_to_its_floor_and_an_older_execution_cannot_a
             "replicas": {WORKER: 6},
             "until": request["until"].replace("+00:00", "Z"),
         }
-        # It is the pool's execution now; the one it superseded was stopped as decide stops one.
+        # It is the pool's execution now; the one it superseded was woken to end itself.
         assert _pool_item(cluster)["execution_arn"]["S"] == execution
         (taken,) = [d for d in _decisions(cluster, since) if d["reasons"] == ["backfill"]]
-        assert f"stopped {older.rsplit(':', 1)[-1]}" in taken["actions"]
+        assert "woke generation 1 (new-generation)" in taken["actions"]
         assert "took over provisioning as backfill-gpu-nightly" in taken["actions"]
+        assert not any(a.startswith("started provisioning") for a in taken["actions"])
         (worker,) = [d for d in audit(cluster, WORKER, since) if d["reasons"] == ["backfill"]]
         assert worker["desired"] == 6
         assert worker["steps"][-1].startswith("backfill floor until ")
 
         # Generation 1's request, started again by hand: its fence stops it before it acts.
         stale = json.loads((EVENTS / "provision-request.json").read_text()) | {"generation": 1}
+        adds = len(add_requests(cluster))
         replay = _start(cluster, "stale-g1", stale)
         cluster.world.run_for(10)
         assert _entered(cluster, replay) == [
@@ -166,7 +219,11 @@ def test_a_backfill_raises_the_pool_to_its_floor_and_an_older_execution_cannot_a
             "CheckGeneration",
             "StillCurrent",
             "Superseded",
+            "RecordOutcome",
+            "Ended",
         ]
+        assert len(add_requests(cluster)) == adds
+        assert _group_targets(cluster, config) == {G5: 3, G6E: 0}
 
 
 def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
@@ -175,17 +232,16 @@ def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
     with deployed(tmp_path / "config", certificates) as (cluster, config):
         run_past_next_tick(cluster)
         # No traffic at all: without the backfill the pool would stay at zero.
-        request = _backfill(cluster, 16, name="window", nodes=2, replicas=[{"scaler": WORKER, "replicas": 1}])
+        request = _backfill(cluster, 20, name="window", nodes=2, replicas=[{"scaler": WORKER, "replicas": 1}])
         until = datetime.fromisoformat(request["until"])
         execution = _start(cluster, "backfill-gpu-window", request)
         cluster.world.run_for(20)
-        assert _described(cluster, execution)["status"] == "SUCCEEDED"
         assert _pool_state(cluster)["node_targets"] == {G5: 2, G6E: 0}
-        # The generation's nodes, added as the workflow's scale-out states will add them.
-        cluster.world.clients.client("sagemaker").batch_add_cluster_nodes(
-            ClusterName=config.binding.spec.hyper_pod_cluster.name,
-            NodesToAdd=[{"InstanceGroupName": G5, "IncrementTargetCountBy": 2}],
-        )
+        # The backfill's own execution adds the floor's nodes and ends once they are usable.
+        cluster.world.run_for(PROVISIONED_SECONDS)
+        assert _described(cluster, execution)["status"] == "SUCCEEDED"
+        assert _entered(cluster, execution)[-len(SATISFIED_END) :] == SATISFIED_END
+        assert _ready_nodes(cluster, config) == {G5: 2, G6E: 0}
         since = cluster.world.now()
         while cluster.world.now() < until - timedelta(minutes=1):
             run_past_next_tick(cluster)
@@ -216,6 +272,18 @@ def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
         assert lowered, [d["nodeTargets"] for d in ended]
         assert lowered[0]["nodeTargets"] == {G5: 1, G6E: 0}
         assert "remove" in lowered[0]["plan"]
+        # And the workflow removes it: the lower generation's execution goes through the scale-in
+        # states, ends satisfied, and the pool is down to one usable node.
+        scale_in = _pool_item(cluster)["execution_arn"]["S"]
+        assert "ScaleInStep" in _entered(cluster, scale_in)
+        (removed,) = [
+            e
+            for e in pool_events(cluster, "provisioning-ended", after)
+            if e["generation"] == lowered[0]["generation"]
+        ]
+        assert (removed["outcome"], removed["nodeTargets"]) == ("satisfied", {G5: 1, G6E: 0})
+        assert _group_targets(cluster, config) == {G5: 1, G6E: 0}
+        assert _ready_nodes(cluster, config) == {G5: 1, G6E: 0}
 
 
 def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
@@ -229,7 +297,6 @@ def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
             _backfill(cluster, 120, nodes=2, replicas=[{"scaler": WORKER, "replicas": 2}]),
         )
         cluster.world.run_for(20)
-        assert _described(cluster, backfill)["status"] == "SUCCEEDED"
         assert _replicas(cluster, config) == 2
         assert _pool_state(cluster)["backfill"]["name"] == "backfill-gpu-c"
 
@@ -237,17 +304,39 @@ def test_a_cancelled_backfill_hands_the_pool_back_to_decide(
             cluster, "cancel-gpu-c", {"schemaVersion": 1, "kind": "backfill-cancel", "nodePool": "gpu"}
         )
         cluster.world.run_for(20)
-        assert _described(cluster, cancel)["status"] == "SUCCEEDED"
-        assert _entered(cluster, cancel) == [*TAKE_OVER, *NORMAL_PATH]
+        # The backfill's execution, still waiting for its nodes, is woken by the cancellation's
+        # generation: its fence finds it superseded and it ends by itself, recording so.
+        assert _described(cluster, backfill)["status"] == "SUCCEEDED"
+        assert _entered(cluster, backfill)[-3:] == ["Standing", "RecordOutcome", "Ended"]
+        (superseded,) = pool_events(cluster, "provisioning-ended", since)
+        assert (superseded["execution"], superseded["outcome"]) == ("backfill-gpu-c", "superseded")
+        assert superseded["fence"] == "newer-generation"
+        entered = _entered(cluster, cancel)
+        assert entered[: len(TAKE_OVER) + len(NORMAL_PATH)] == [*TAKE_OVER, *NORMAL_PATH]
         state = _pool_state(cluster)
         assert state["backfill"] is None
-        # The cancellation's generation is decide's alone: no work, no nodes, no workers.
-        assert state["node_targets"] == {G5: 0, G6E: 0}
         assert _pool_item(cluster)["execution_arn"]["S"] == cancel
         (cancelled,) = [d for d in _decisions(cluster, since) if d["reasons"] == ["backfill-cancel"]]
         assert cancelled["generation"] == state["generation"]
-        assert "stopped backfill-gpu-c" in cancelled["actions"]
+        assert cancelled["backfill"] is None
+        assert "woke generation 1 (new-generation)" in cancelled["actions"]
+        assert "took over provisioning as cancel-gpu-c" in cancelled["actions"]
+        # No work: no workers.
         assert _replicas(cluster, config) == 0
+
+        # The cancellation's generation is decide's alone: the two nodes the backfill had already
+        # added are not held any more; with no work they are empty, and decide removes them
+        # (Karpenter's consolidation of empty nodes after consolidateAfter, one at a time within
+        # the budget) through the workflow's scale-in: about 12 minutes here.
+        cancelled_at = cluster.world.now()
+        while _group_targets(cluster, config) != {G5: 0, G6E: 0}:
+            assert cluster.world.now() < cancelled_at + timedelta(minutes=20), _group_targets(cluster, config)
+            run_past_next_tick(cluster)
+        assert _described(cluster, cancel)["status"] == "SUCCEEDED"
+        assert _pool_state(cluster)["node_targets"] == {G5: 0, G6E: 0}
+        assert _pool_state(cluster)["backfill"] is None
+        assert _ready_nodes(cluster, config) == {G5: 0, G6E: 0}
+        assert all(d["backfill"] is None for d in _decisions(cluster, cancelled_at))
 
         # Decide scales normally again: work brings workers, none of the floor's.
         send_jobs(cluster, 8)

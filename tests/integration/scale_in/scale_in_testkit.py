@@ -18,20 +18,14 @@ from typing import Any
 import yaml
 
 from ebb.config import EbbConfig, load_config_files
-from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
+from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import (
     BOOT_SECONDS,
     EXAMPLE,
-    SEED,
-    STACK,
-    TEMPLATE,
-    TIMINGS,
     audit,
-    create_example_cluster,
-    create_example_workloads,
+    deployed_config,
 )
-from ebb.local.world import LocalWorldConfig
 
 POOL = "gpu"
 G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"
@@ -53,24 +47,8 @@ def deployed_pool(
                 edit_pool(document["spec"])
         (directory / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
     config = load_config_files(sorted(directory.glob("*.yaml")))
-    binding = config.binding.spec
-    world_config = LocalWorldConfig(
-        seed=SEED,
-        region=binding.region,
-        stack_name=STACK,
-        parameters={
-            "HyperPodClusterName": binding.hyper_pod_cluster.name,
-            "EksClusterName": binding.eks_cluster.name,
-            "ConfigDir": str(directory),
-        },
-    )
-    cluster_config = ClusterWorldConfig(
-        eks_cluster_name=binding.eks_cluster.name, kubernetes_timings=TIMINGS, catalogue=config.catalogue
-    )
-    with start_cluster_world(TEMPLATE, world_config, cluster_config, certificates=certificates) as cluster:
-        create_example_workloads(cluster, config)
-        create_example_cluster(cluster, config)
-        yield cluster, config
+    with deployed_config(directory, config, certificates) as deployment:
+        yield deployment
 
 
 def add_nodes(cluster: HyperPodOnEks, group: str, count: int, token: str) -> None:

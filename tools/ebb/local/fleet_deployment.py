@@ -20,17 +20,12 @@ from typing import Any
 import yaml
 
 from ebb.config import EbbConfig, load_config_files
-from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
+from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import (
     SEED,
-    STACK,
-    TEMPLATE,
-    TIMINGS,
-    create_example_cluster,
-    create_example_workloads,
+    deployed_config,
 )
-from ebb.local.world import LocalWorldConfig
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -233,21 +228,5 @@ def deployed_fleet(
 ) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
     """The stack deployed from template.yaml over the fleet's HyperPod cluster, Deployments and queues."""
     config = write_fleet_config(config_dir, scalers_per_pool, shadow_mode=shadow_mode)
-    binding = config.binding.spec
-    world_config = LocalWorldConfig(
-        seed=seed,
-        region=binding.region,
-        stack_name=STACK,
-        parameters={
-            "HyperPodClusterName": binding.hyper_pod_cluster.name,
-            "EksClusterName": binding.eks_cluster.name,
-            "ConfigDir": str(config_dir),
-        },
-    )
-    cluster_config = ClusterWorldConfig(
-        eks_cluster_name=binding.eks_cluster.name, kubernetes_timings=TIMINGS, catalogue=config.catalogue
-    )
-    with start_cluster_world(TEMPLATE, world_config, cluster_config, certificates=certificates) as cluster:
-        create_example_workloads(cluster, config)
-        create_example_cluster(cluster, config)
-        yield cluster, config
+    with deployed_config(config_dir, config, certificates, seed=seed) as deployment:
+        yield deployment

@@ -76,6 +76,16 @@ def deployed(
 ) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
     """The stack deployed from template.yaml, the example's HyperPod cluster and Deployments."""
     config = write_config(config_dir, shadow_mode=shadow_mode, fallback=fallback)
+    with deployed_config(config_dir, config, certificates, seed=seed) as deployment:
+        yield deployment
+
+
+@contextmanager
+def deployed_config(
+    config_dir: Path, config: EbbConfig, certificates: ClusterCertificates, *, seed: int = SEED
+) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
+    """The stack deployed from template.yaml with the configuration in `config_dir` (loaded as
+    `config`), over its HyperPod cluster and its scalers' Deployments."""
     binding = config.binding.spec
     world_config = LocalWorldConfig(
         seed=seed,

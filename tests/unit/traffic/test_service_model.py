@@ -201,9 +201,9 @@ def test_bad_queue_inputs_are_refused() -> None:
 def test_two_months_per_minute_served_well_under_a_second() -> None:
     """89,280 minutes (62 days), every one overloaded, so no interval takes the idle shortcut."""
     arrivals = np.full(89_280, 2000.0)
-    began = time.perf_counter()
+    began = time.process_time()
     result = serve(arrivals, 0.5, 1, 60)
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert result.served.sum() == pytest.approx(960 * 89_280)
-    # Measured ~0.14 s here; the bound leaves room for a loaded 2-core machine.
+    # CPU time, not wall time: others share this machine. Measured ~0.14 s here.
     assert elapsed < 1.0

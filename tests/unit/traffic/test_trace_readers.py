@@ -247,11 +247,11 @@ def test_two_months_per_minute_reads_well_under_a_second(tmp_path: Path) -> None
         for index, stamp in zip(minutes, stamps, strict=True)
     ]
     path = write(tmp_path, "\n".join(lines) + "\n")
-    began = time.perf_counter()
+    began = time.process_time()
     trace = read_trace(path)
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert isinstance(trace, CountTrace)
     assert trace.counts.size == 84_332
     assert trace.peak_per_minute() == 408.0
-    # Measured ~0.25 s here; the bound leaves room for a loaded 2-core machine.
+    # CPU time, not wall time: others share this machine. Measured ~0.17 s here.
     assert elapsed < 1.0

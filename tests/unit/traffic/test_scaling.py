@@ -114,3 +114,22 @@ def test_request_trace_scaled_to_about_forty_pods_at_its_peak() -> None:
     assert isinstance(scaled, RequestTrace)
     # Jitter moves a few arrivals across minute edges, so the peak lands near, not exactly on, 40.
     assert 39 <= peak(scaled).pods <= 41
+
+
+def test_jitter_reflects_at_the_ends_instead_of_piling_arrivals_on_them() -> None:
+    """200 requests at 0 s and 200 at 100 s, copied once with +-1 s jitter: half the offsets point
+    outside [0, 100] and are reflected back in, so only the 400 originals sit exactly on the ends
+    (clipping would put about 200 more there)."""
+    arrivals = np.concatenate((np.zeros(200), np.full(200, 100.0)))
+    trace = RequestTrace(
+        path="ends", start=datetime(2024, 1, 1), arrivals=arrivals, context_tokens=None, generated_tokens=None
+    )
+    scaled = replicate_requests(trace, 2.0, seed=4, jitter_seconds=1.0)
+    assert scaled.request_count == 800
+    assert (scaled.arrivals == 0.0).sum() == 200
+    assert (scaled.arrivals == 100.0).sum() == 200
+    assert (scaled.arrivals[scaled.arrivals < 50] <= 1.0).all()
+    assert (scaled.arrivals[scaled.arrivals > 50] >= 99.0).all()
+    moved_low = scaled.arrivals[(scaled.arrivals > 0) & (scaled.arrivals < 50)]
+    assert moved_low.size == 200
+    assert moved_low.mean() == pytest.approx(0.5, abs=0.1)  # |U(-1, 1)| is uniform on [0, 1]

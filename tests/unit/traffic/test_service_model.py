@@ -4,7 +4,6 @@ second, and a newcomer behind 10 s x 16 = 160 queued requests would wait the 10 
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import numpy as np
@@ -198,12 +197,9 @@ def test_bad_queue_inputs_are_refused() -> None:
         serve([1.0, 2.0], [0.5, 0.0], 1, 60)
 
 
-def test_two_months_per_minute_served_well_under_a_second() -> None:
-    """89,280 minutes (62 days), every one overloaded, so no interval takes the idle shortcut."""
+def test_two_months_per_minute_all_overloaded_serve_the_capacity_each_minute() -> None:
+    """89,280 minutes (62 days), every one overloaded, so no interval takes the idle shortcut
+    (its speed is bench/bench_traffic.py's, not a timed test's)."""
     arrivals = np.full(89_280, 2000.0)
-    began = time.process_time()
     result = serve(arrivals, 0.5, 1, 60)
-    elapsed = time.process_time() - began
     assert result.served.sum() == pytest.approx(960 * 89_280)
-    # CPU time, not wall time: others share this machine. Measured ~0.14 s here.
-    assert elapsed < 1.0

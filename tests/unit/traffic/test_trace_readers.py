@@ -3,7 +3,6 @@ bad files, each rejected with the file, the line and what was expected."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -237,8 +236,8 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
         read_trace(binary)
 
 
-def test_two_months_per_minute_reads_well_under_a_second(tmp_path: Path) -> None:
-    """84,332 rows in the NASA file's shape (the figure on the real file is in the README)."""
+def test_two_months_per_minute_in_the_nasa_shape_read_whole(tmp_path: Path) -> None:
+    """84,332 rows in the NASA file's shape (its read time is bench/bench_traffic.py's)."""
     minutes = np.arange(84_332)
     stamps = np.datetime64("1995-07-01T00:00") + minutes.astype("timedelta64[m]")
     lines = ["timestamp_local_edt,minute_index,requests"]
@@ -247,11 +246,7 @@ def test_two_months_per_minute_reads_well_under_a_second(tmp_path: Path) -> None
         for index, stamp in zip(minutes, stamps, strict=True)
     ]
     path = write(tmp_path, "\n".join(lines) + "\n")
-    began = time.process_time()
     trace = read_trace(path)
-    elapsed = time.process_time() - began
     assert isinstance(trace, CountTrace)
     assert trace.counts.size == 84_332
     assert trace.peak_per_minute() == 408.0
-    # CPU time, not wall time: others share this machine. Measured ~0.17 s here.
-    assert elapsed < 1.0

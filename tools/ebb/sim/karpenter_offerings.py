@@ -63,14 +63,19 @@ class UnavailableOfferings:
         self._until[offering] = now + self.ttl
 
     def is_unavailable(self, offering: Offering, now: datetime) -> bool:
-        """Whether ``offering`` is still avoided at ``now`` (an entry stops counting at its expiry)."""
+        """Whether ``offering`` is still avoided at ``now``.
+
+        go-cache (patrickmn/go-cache ``cache.go`` at commit 8a2f4f19, ``Item.Expired``:
+        ``Expiration.Before(time.Now())``) drops an entry only once its expiry is in the past, so
+        at the expiry itself the offering is still unavailable.
+        """
         until = self._until.get(offering)
-        return until is not None and now < until
+        return until is not None and now <= until
 
     def active(self, now: datetime) -> frozenset[Offering]:
         """The offerings avoided at ``now``: what ``karpenter_plan(..., unavailable=...)`` takes."""
-        return frozenset(offering for offering, until in self._until.items() if now < until)
+        return frozenset(offering for offering, until in self._until.items() if now <= until)
 
     def next_expiry(self, now: datetime) -> datetime | None:
         """When the earliest active entry expires (the next time a retry can pick it again)."""
-        return min((until for until in self._until.values() if now < until), default=None)
+        return min((until for until in self._until.values() if now <= until), default=None)

@@ -217,7 +217,12 @@ def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Exis
 
 
 class _Claims:
-    """The NodeClaims opened in this run, in arrays that grow by doubling."""
+    """The NodeClaims opened in this run, in arrays that grow by doubling.
+
+    ``order`` is ``s.newNodeClaims`` as upstream leaves it after its stable re-sort by pod count:
+    between two pods only one claim changes (it gains a pod, or is new with one), so the re-sort
+    moves that claim alone, to the end of the claims with its new count (ties keep their order).
+    """
 
     def __init__(self, offerings: int) -> None:
         self.count = 0
@@ -225,24 +230,60 @@ class _Claims:
         self.masks = np.zeros((8, offerings), dtype=bool)
         self.envelopes = np.zeros((8, 4), dtype=np.int64)
         self.pods = np.zeros(8, dtype=np.int64)
-        self.contents: list[dict[str, int]] = []
+        self.rank = np.zeros(8, dtype=np.int64)
         self.order = np.zeros(0, dtype=np.int64)
-        """``s.newNodeClaims`` as upstream keeps it: re-sorted in place before every pod."""
+        self.contents: list[dict[str, int]] = []
 
-    def open(self, mask: np.ndarray, envelope: np.ndarray) -> int:
+    def open(self, mask: np.ndarray, envelope: np.ndarray, request: np.ndarray, group: str) -> int:
+        """A new claim holding one pod of ``group``."""
         if self.count == len(self.pods):
             grow = len(self.pods)
             self.used = np.vstack([self.used, np.zeros((grow, 4), dtype=np.int64)])
             self.masks = np.vstack([self.masks, np.zeros((grow, self.masks.shape[1]), dtype=bool)])
             self.envelopes = np.vstack([self.envelopes, np.zeros((grow, 4), dtype=np.int64)])
             self.pods = np.concatenate([self.pods, np.zeros(grow, dtype=np.int64)])
+            self.rank = np.concatenate([self.rank, np.zeros(grow, dtype=np.int64)])
         index = self.count
         self.count += 1
         self.masks[index] = mask
         self.envelopes[index] = envelope
-        self.contents.append({})
-        self.order = np.append(self.order, index)
+        self.used[index] = request
+        self.pods[index] = 1
+        self.contents.append({group: 1})
+        # Appended last, then re-sorted: it lands after every claim holding at most one pod.
+        position = int(np.searchsorted(self.pods[self.order], 1, side="right"))
+        self.order = np.insert(self.order, position, index)
+        self.rank[self.order[position:]] = np.arange(position, len(self.order))
         return index
+
+    def candidates(
+        self, usable: np.ndarray, request: np.ndarray, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        """Claims that may hold one more pod of ``request``, in the order upstream tries them."""
+        n = self.count
+        ok = np.flatnonzero(usable[:n] & np.all(self.used[:n] + request <= self.envelopes[:n], axis=1))
+        if rng is None:
+            ranked: np.ndarray = ok[np.argsort(self.rank[ok])]
+            return ranked
+        # Ties ordered at random by every re-sort: fewest pods first, then a fresh random key.
+        shuffled: np.ndarray = ok[np.lexsort((rng.random(len(ok)), self.pods[ok]))]
+        return shuffled
+
+    def join(
+        self, index: int, allowed: np.ndarray, allocatable: np.ndarray, request: np.ndarray, group: str
+    ) -> None:
+        """Claim ``index`` takes one more pod; its types narrow to ``allowed``."""
+        self.used[index] += request
+        self.masks[index] = allowed
+        self.envelopes[index] = allocatable[allowed].max(axis=0)
+        self.contents[index][group] = self.contents[index].get(group, 0) + 1
+        count = int(self.pods[index])
+        start = int(self.rank[index])
+        end = int(np.searchsorted(self.pods[self.order], count, side="right"))
+        self.order[start : end - 1] = self.order[start + 1 : end]
+        self.order[end - 1] = index
+        self.rank[self.order[start:end]] = np.arange(start, end)
+        self.pods[index] = count + 1
 
 
 def karpenter_plan(
@@ -325,33 +366,21 @@ def schedule(
         usable = np.any(claims.masks[: claims.count] & compatible, axis=1)
 
         while remaining:
-            if claims.count:
-                keys = claims.pods[claims.order]
-                if rng is None:
-                    claims.order = claims.order[np.argsort(keys, kind="stable")]
-                else:
-                    claims.order = claims.order[np.lexsort((rng.random(len(keys)), keys))]
-                order = claims.order
-                candidates = np.flatnonzero(
-                    usable[order] & np.all(claims.used[order] + request <= claims.envelopes[order], axis=1)
+            joined = False
+            for index in claims.candidates(usable, request, rng):
+                allowed = (
+                    claims.masks[index]
+                    & compatible
+                    & np.all(allocatable >= claims.used[index] + request, axis=1)
                 )
-                joined = -1
-                for position in candidates:
-                    index = int(order[position])
-                    after = claims.used[index] + request
-                    allowed = claims.masks[index] & compatible & np.all(allocatable >= after, axis=1)
-                    if allowed.any():
-                        claims.used[index] = after
-                        claims.masks[index] = allowed
-                        claims.envelopes[index] = allocatable[allowed].max(axis=0)
-                        claims.pods[index] += 1
-                        claims.contents[index][pods.name] = claims.contents[index].get(pods.name, 0) + 1
-                        usable[index] = True
-                        joined = index
-                        break
-                if joined >= 0:
-                    remaining -= 1
-                    continue
+                if allowed.any():
+                    claims.join(int(index), allowed, allocatable, request, pods.name)
+                    usable[index] = True
+                    joined = True
+                    break
+            if joined:
+                remaining -= 1
+                continue
             opened = _open_claim(
                 claims,
                 offerings=offerings,
@@ -361,6 +390,7 @@ def schedule(
                 allocatable=allocatable,
                 counted=counted,
                 request=request,
+                group=pods.name,
                 remaining_limits=remaining_limits,
             )
             if isinstance(opened, str):
@@ -368,9 +398,6 @@ def schedule(
                 unplaced[pods.name] = unplaced.get(pods.name, 0) + remaining
                 reasons[pods.name] = opened
                 break
-            claims.contents[opened][pods.name] = 1
-            claims.used[opened] = request
-            claims.pods[opened] = 1
             usable = np.append(usable, True)
             remaining -= 1
 
@@ -402,6 +429,7 @@ def _open_claim(
     allocatable: np.ndarray,
     counted: np.ndarray,
     request: np.ndarray,
+    group: str,
     remaining_limits: dict[str, np.ndarray],
 ) -> int | str:
     """Open a claim for one pod in the first pool that can take it; else say why none could."""
@@ -420,7 +448,7 @@ def _open_claim(
             exceeded = ", ".join(name for name, hit in zip(_LIMIT_NAMES, over, strict=True) if hit)
             why = f"all available instance types exceed limits for nodepool {pool_name!r} ({exceeded})"
             continue
-        index = claims.open(within, allocatable[within].max(axis=0))
+        index = claims.open(within, allocatable[within].max(axis=0), request, group)
         # subtractMax: the claim may launch any of its types, so the largest counts against the limits.
         left -= np.where(left < _UNLIMITED, counted[within].max(axis=0), 0)
         return index

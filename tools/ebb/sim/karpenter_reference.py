@@ -70,6 +70,8 @@ class ReferenceNode:
     pods: dict[str, int] = field(default_factory=dict)
     zone: str = ""
     capacity_type: str = "on-demand"
+    options: tuple[tuple[str, str, float], ...] = ()
+    """The claim's remaining options as (instance group, instance type, price); it launches the cheapest."""
 
     @property
     def offering(self) -> Offering:
@@ -414,6 +416,9 @@ def schedule(
                 pods=claims.contents[index],
                 zone=offering.zone,
                 capacity_type=offering.capacity_type,
+                options=tuple(
+                    (offerings[i].group, offerings[i].type_name, offerings[i].price) for i in choices
+                ),
             )
         )
     return ReferencePlan(new_nodes=new_nodes, on_existing=on_existing, unplaced=unplaced, reasons=reasons)

@@ -28,7 +28,10 @@ consolidation):
 The scheduling simulation is :func:`ebb.sim.karpenter_reference.schedule` on the cluster without
 the candidates (``SimulateScheduling``: pending pods, the candidates' pods and the pods of nodes
 being deleted, onto the other active nodes); a pod it places on a node that is not initialized
-counts as not scheduled there, so those nodes offer no room. Pending pods that cannot be placed
+counts as not scheduled there, so those nodes offer no room. Upstream lets a pending pod land there
+(its error is ignored); pods of one group are not told apart here, so a pending pod that would
+have gone onto a joining node is placed on a new node instead: the commands can differ from
+upstream's only while pods are pending and a node is joining at once. Pending pods that cannot be placed
 at all do not block a command (``AllNonPendingPodsScheduled``): the reference compares the pods
 left unplaced with those left unplaced without consolidation.
 

@@ -223,6 +223,9 @@ def karpenter_consolidate(
 ) -> ConsolidationPlan:
     """One pass of Karpenter's disruption controller over ``inp`` at ``now``.
 
+    ``policy`` applies to every pool of ``inp`` (the simulator runs one consolidation policy per
+    comparison); each pool's own ``consolidateAfter`` and budgets apply.
+
     ``node_idle_since``: when a pod was last scheduled to or removed from each node, where the
     simulator tracks it (else the node's ``last_pod_event_at``, else its ``initialized_at``).
     ``tie_seed`` orders candidates of equal disruption cost (Go's ``sort.Slice``) and the

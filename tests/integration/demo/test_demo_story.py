@@ -154,7 +154,9 @@ def test_chapter_4_idle_timers_take_the_pods_to_zero_then_the_empty_nodes_go(
     result, _ = story
     stop = _chapter_start(result, 4)
     # Each scaler's idle timer was armed for its cooldown's end (one schedule per scaler), and it
-    # went to zero no earlier than that, within a minute of it (a tick or the timer itself).
+    # went to zero no earlier than that, within a minute of it: woken by whichever signal came
+    # first at the cooldown's end (the timer, or a tick or HyperPod event in the same minute, as
+    # Scheduler is precise to the minute).
     for scaler in (LLM, BATCH):
         to_zero = [r for r in result.audit[scaler] if r["desired"] == 0 and r["current"] > 0 and _at(r) >= stop - timedelta(minutes=5)]
         assert to_zero, f"{scaler} never went to zero"
@@ -162,7 +164,6 @@ def test_chapter_4_idle_timers_take_the_pods_to_zero_then_the_empty_nodes_go(
         assert armed
         wake_at = datetime.fromisoformat(str(armed[-1]))
         assert wake_at <= _at(to_zero[0]) < wake_at + timedelta(minutes=1)
-    assert result.timers_fired
     final = result.samples[-1]
     assert final.desired == {LLM: 0, BATCH: 0} and final.ready == {LLM: 0, BATCH: 0}
     assert sum(final.usable_nodes.values()) + sum(final.pending_nodes.values()) == 0

@@ -15,9 +15,21 @@ from ebb.cli.demo_story import BATCH, LLM, StoryResult  # noqa: E402
 
 _MARKS = {
     "alarm": ("^", "tab:red", "alarm state change"),
-    "timer": ("v", "tab:purple", "idle timer fired"),
     "you": ("D", "black", "what the user did"),
 }
+
+
+def _mark(kind: str, text: str) -> tuple[str, str, str] | None:
+    """(marker, colour, legend label) of an event, or None for events the chart leaves out."""
+    if kind == "timer":
+        if "armed" in text:
+            return ("v", "tab:purple", "idle timer armed")
+        if "fired" in text:
+            return ("v", "tab:pink", "idle timer fired")
+        return None
+    if kind == "provision" and "out of capacity" in text:
+        return ("X", "tab:red", "launch out of capacity")
+    return _MARKS.get(kind)
 
 
 def write_chart(result: StoryResult, path: Path) -> Path:
@@ -60,17 +72,15 @@ def write_chart(result: StoryResult, path: Path) -> Path:
         for axis in (demand, replicas, nodes):
             if index % 2:
                 axis.axvspan(chapter.start_minute, stop, color="0.93", zorder=0)
-        demand.text(chapter.start_minute + 0.3, 1.02, f"{chapter.number}. {chapter.title}",
+        demand.text(chapter.start_minute + 0.3, 1.02, f"{chapter.number}. {chapter.short}",
                     transform=demand.get_xaxis_transform(), fontsize=8, va="bottom")
     labelled: set[str] = set()
     for event in result.events:
-        mark = _MARKS.get(event.kind)
-        if event.kind == "provisioning" and "out of capacity" in event.text:
-            mark = ("X", "tab:red", "capacity shortage")
+        mark = _mark(event.kind, event.text)
         if mark is None:
             continue
         marker, color, label = mark
-        axis = nodes if event.kind in ("provisioning", "you") else replicas
+        axis = nodes if event.kind in ("provision", "you") else replicas
         axis.plot([event.minute], [axis.get_ylim()[1] * 0.95], marker=marker, color=color, linestyle="none",
                   label=None if label in labelled else label)
         labelled.add(label)

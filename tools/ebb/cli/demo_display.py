@@ -64,8 +64,8 @@ def _short(group: str) -> str:
 def header_lines(result: StoryResult, differences: tuple[str, ...], *, seed: int) -> list[str]:
     """The first lines: shadow mode off, every other difference, the traffic, the legend."""
     lines = [
-        "ebb demo: shadow mode OFF (the example ships shadowMode: true); other differences",
-        "from `sam deploy` of examples/gpu-inference into an account:",
+        "ebb demo: shadow mode OFF (the example ships shadowMode: true). Other ways this",
+        "differs from `sam deploy` of examples/gpu-inference into an account:",
     ]
     for difference in differences[1:]:
         lines += textwrap.wrap(difference, WIDTH, initial_indent="  - ", subsequent_indent="    ")

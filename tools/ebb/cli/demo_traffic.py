@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 LOAD_MINUTES = 40
 """Minutes with LLM traffic; chapter 4 (traffic stops) starts then."""
@@ -36,6 +36,8 @@ class Chapter:
     start_minute: int
     title: str
     what: str
+    short: str
+    """The title in a few words, for the chart."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,6 @@ class Scenario:
     source: str
     """Where the LLM's traffic comes from, for the first lines of the output."""
     max_minutes: int = STORY_MINUTES
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 CHAPTERS = (
@@ -65,6 +66,7 @@ CHAPTERS = (
         0,
         "traffic at zero",
         "requests reach the LLM's load balancer while nothing runs: 503s, the 503 alarm, pods and a node",
+        "cold start",
     ),
     Chapter(
         2,
@@ -72,18 +74,21 @@ CHAPTERS = (
         "one zone out of capacity",
         "ml.g5.12xlarge in us-east-1a has no capacity: the launch fails, ebb falls back to "
         "us-east-1b, and after the mark expires new launches go to us-east-1a again",
+        "zone out, fallback, return",
     ),
     Chapter(
         3,
         27,
         "a backfill for the batch window",
         "`ebb backfill` pre-provisions the NodePool before the nightly batch lands on the queue",
+        "backfill, batch",
     ),
     Chapter(
         4,
         LOAD_MINUTES,
         "traffic stops",
         "no requests, no jobs: the idle timers take the pods to zero, then the empty nodes go",
+        "idle: to zero",
     ),
 )
 

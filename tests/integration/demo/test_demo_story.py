@@ -37,7 +37,9 @@ G5_OFFERING = f"{G5}/ml.g5.12xlarge/us-east-1a"
 SHORT_MINUTES = 12
 
 
-def _run(directory: Path, certificates: ClusterCertificates, minutes: float | None) -> tuple[StoryResult, str]:
+def _run(
+    directory: Path, certificates: ClusterCertificates, minutes: float | None
+) -> tuple[StoryResult, str]:
     out = io.StringIO()
     result = run_story(
         directory,
@@ -52,7 +54,9 @@ def _run(directory: Path, certificates: ClusterCertificates, minutes: float | No
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, certificates: ClusterCertificates) -> tuple[StoryResult, str]:
+def story(
+    tmp_path_factory: pytest.TempPathFactory, certificates: ClusterCertificates
+) -> tuple[StoryResult, str]:
     """The whole story once, at full speed (shared by the module's tests: CI time matters)."""
     return _run(tmp_path_factory.mktemp("demo") / "config", certificates, None)
 
@@ -76,23 +80,34 @@ def test_chapter_1_traffic_at_zero_wakes_the_llm_through_its_503_alarm_and_a_nod
     result, _ = story
     wake = f"{STACK}."
     raised = [
-        (at, name) for at, name, before, after in result.alarm_changes
+        (at, name)
+        for at, name, before, after in result.alarm_changes
         if name.startswith(wake) and name.endswith(".wake-on-503") and (before, after) == ("OK", "ALARM")
     ]
     assert raised, "the 503 alarm never went to ALARM"
     alarm_at = raised[0][0]
     # The decision that alarm woke: the LLM from 0, applied, with the alarm as its reason.
-    woken = [r for r in result.audit[LLM] if "alarm" in r["reasons"] and r["current"] == 0 and r["desired"] >= 1]
-    assert woken and woken[0]["applied"] is True
+    woken = [
+        r for r in result.audit[LLM] if "alarm" in r["reasons"] and r["current"] == 0 and r["desired"] >= 1
+    ]
+    assert woken
+    assert woken[0]["applied"] is True
     assert timedelta(0) <= _at(woken[0]) - alarm_at < timedelta(seconds=30)
     assert not [r for r in result.audit[LLM] if _at(r) < _at(woken[0]) and r["desired"] > 0]
     # Its node: the provisioning workflow added one through BatchAddClusterNodes.
-    adds = [(at, request) for at, operation, request in result.hyperpod_calls if operation == "BatchAddClusterNodes"]
-    assert adds and adds[0][0] >= _at(woken[0])
+    adds = [
+        (at, request)
+        for at, operation, request in result.hyperpod_calls
+        if operation == "BatchAddClusterNodes"
+    ]
+    assert adds
+    assert adds[0][0] >= _at(woken[0])
     # The requests that hit the cold start got 503 from the load balancer, and are counted.
     summary = result.summary
-    assert summary.unserved > 0 and summary.served > 0
-    assert summary.first_ready_minute is not None and summary.first_request_minute == 0
+    assert summary.unserved > 0
+    assert summary.served > 0
+    assert summary.first_ready_minute is not None
+    assert summary.first_request_minute == 0
     # At least the alarm's delay (a minute's 503 count, published a minute later) plus a node's boot.
     assert summary.first_ready_minute > 2 + 4
 
@@ -110,24 +125,29 @@ def test_chapter_2_a_zone_out_of_capacity_falls_back_to_the_other_group_and_retu
     # The fallback: after the shortage, the other zone's group is asked for a node while the zone
     # is still out, and that generation is granted it.
     g6e_adds = [
-        at for at, operation, request in result.hyperpod_calls
+        at
+        for at, operation, request in result.hyperpod_calls
         if operation == "BatchAddClusterNodes"
         and any(n["InstanceGroupName"] == G6E for n in request["NodesToAdd"])  # type: ignore[index]
     ]
     assert [at for at in g6e_adds if out <= at < back]
     assert [
-        e for e in ended
-        if _at(e) > _at(short[0]) and e["outcome"] == "satisfied"
+        e
+        for e in ended
+        if _at(e) > _at(short[0])
+        and e["outcome"] == "satisfied"
         and e["granted"]["us-east-1b"].get(G6E, 0) >= 1  # type: ignore[index]
     ]
     # The return: once capacity is back and the mark has expired, new launches go to g5 again.
     g5_adds = [
-        at for at, operation, request in result.hyperpod_calls
+        at
+        for at, operation, request in result.hyperpod_calls
         if operation == "BatchAddClusterNodes"
         and any(n["InstanceGroupName"] == G5 for n in request["NodesToAdd"])  # type: ignore[index]
     ]
     returned = [at for at in g5_adds if at > back]
-    assert returned and returned[0] < _chapter_start(result, 3)
+    assert returned
+    assert returned[0] < _chapter_start(result, 3)
     assert not [at for at in g5_adds if _at(short[0]) < at <= back]
 
 
@@ -136,11 +156,15 @@ def test_chapter_3_the_backfill_pre_provisions_the_pool_before_the_batch_lands(
 ) -> None:
     result, log = story
     assert result.executions["backfill-gpu-nightly"] == "SUCCEEDED"
-    assert "$ ebb backfill --nodepool gpu --nodes 5 --scaler batch/batch-worker --replicas 4" in " ".join(log.split())
+    assert "$ ebb backfill --nodepool gpu --nodes 5 --scaler batch/batch-worker --replicas 4" in " ".join(
+        log.split()
+    )
     floored = [r for r in result.audit[BATCH] if r["reasons"] == ["backfill"]]
-    assert floored and (floored[0]["current"], floored[0]["desired"]) == (0, 4)
+    assert floored
+    assert (floored[0]["current"], floored[0]["desired"]) == (0, 4)
     backfilled = [r for r in _pool(result, None) if r.get("backfill")]
-    assert backfilled and sum(backfilled[0]["nodeTargets"].values()) >= 5  # type: ignore[attr-defined]
+    assert backfilled
+    assert sum(backfilled[0]["nodeTargets"].values()) >= 5  # type: ignore[attr-defined]
     # The batch found its floor's pods: by the time its jobs landed, four workers were Ready.
     landed = min(result.scenario.batch_jobs)
     (sample,) = [s for s in result.samples if s.minute == landed]
@@ -158,17 +182,23 @@ def test_chapter_4_idle_timers_take_the_pods_to_zero_then_the_empty_nodes_go(
     # first at the cooldown's end (the timer, or a tick or HyperPod event in the same minute, as
     # Scheduler is precise to the minute).
     for scaler in (LLM, BATCH):
-        to_zero = [r for r in result.audit[scaler] if r["desired"] == 0 and r["current"] > 0 and _at(r) >= stop - timedelta(minutes=5)]
+        to_zero = [
+            r
+            for r in result.audit[scaler]
+            if r["desired"] == 0 and r["current"] > 0 and _at(r) >= stop - timedelta(minutes=5)
+        ]
         assert to_zero, f"{scaler} never went to zero"
         armed = [r["wakeAt"] for r in result.audit[scaler] if r["wakeAt"] and _at(r) < _at(to_zero[0])]
         assert armed
         wake_at = datetime.fromisoformat(str(armed[-1]))
         assert wake_at <= _at(to_zero[0]) < wake_at + timedelta(minutes=1)
     final = result.samples[-1]
-    assert final.desired == {LLM: 0, BATCH: 0} and final.ready == {LLM: 0, BATCH: 0}
+    assert final.desired == {LLM: 0, BATCH: 0}
+    assert final.ready == {LLM: 0, BATCH: 0}
     assert sum(final.usable_nodes.values()) + sum(final.pending_nodes.values()) == 0
     finished = _pool(result, "scale-in-finished")
-    assert finished and all(_at(r) > stop for r in finished)
+    assert finished
+    assert all(_at(r) > stop for r in finished)
     deletes = [at for at, operation, _ in result.hyperpod_calls if operation == "BatchDeleteClusterNodes"]
     assert deletes
 

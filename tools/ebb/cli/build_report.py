@@ -132,6 +132,9 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument("--check", action="store_true", help="exit non-zero if the layer breaks a rule")
     parser.add_argument(
-        "--budget-mib", type=float, default=DEFAULT_BUDGET_BYTES / 2**20, help="the layer's unzipped size budget in MiB"
+        "--budget-mib",
+        type=float,
+        default=DEFAULT_BUDGET_BYTES / 2**20,
+        help="the layer's unzipped size budget in MiB",
     )
     parser.set_defaults(run=run)

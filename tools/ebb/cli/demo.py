@@ -23,6 +23,8 @@ from ebb.cli.demo_chart import write_chart
 from ebb.cli.demo_display import LiveView, PlainLog
 from ebb.cli.demo_story import DIFFERENCES, StoryObserver, run_story, summary_lines
 from ebb.cli.demo_traffic import Scenario, built_in_scenario, trace_scenario
+from ebb.traffic.service_model import HOLD_SECONDS_WITHOUT_TOKENS, request_hold_seconds
+from ebb.traffic.traces import RequestTrace, TraceError, read_trace
 
 DEFAULT_SEED = 7
 OUTPUT = Path(".ebb/demo")
@@ -31,10 +33,16 @@ OUTPUT = Path(".ebb/demo")
 def _scenario(args: argparse.Namespace) -> Scenario:
     if args.trace is None:
         return built_in_scenario(args.seed)
-    from ebb.traffic.traces import read_trace
-
     trace = read_trace(args.trace)
-    return trace_scenario(list(trace.per_minute_counts()), peak_pods=args.peak_pods, source=str(args.trace))
+    hold = HOLD_SECONDS_WITHOUT_TOKENS
+    if isinstance(trace, RequestTrace):
+        hold = float(request_hold_seconds(trace).mean())
+    return trace_scenario(
+        trace.per_minute_counts().tolist(),
+        peak_pods=args.peak_pods,
+        source=str(args.trace),
+        hold_seconds=hold,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         exit_code = _validate_and_build(args, console)
         if exit_code != 0:
             return exit_code
-    scenario = _scenario(args)
+    try:
+        scenario = _scenario(args)
+    except (TraceError, ValueError) as error:
+        print(f"ebb demo: {error}", file=sys.stderr)
+        return 2
     out = sys.stdout
     live = out.isatty() and not args.plain
     observer: StoryObserver
@@ -161,9 +173,7 @@ def add_parser(subcommands: Any) -> None:
         metavar="X",
         help="at most X simulated seconds per wall second (default: as fast as it runs)",
     )
-    parser.add_argument(
-        "--plain", action="store_true", help="print the plain log even in a terminal"
-    )
+    parser.add_argument("--plain", action="store_true", help="print the plain log even in a terminal")
     parser.add_argument(
         "--output", type=Path, default=OUTPUT, help="where the run's files go (default .ebb/demo)"
     )

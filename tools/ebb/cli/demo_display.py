@@ -49,9 +49,7 @@ def status_line(sample: Sample, groups: tuple[str, ...]) -> str:
     """Demand, replicas and nodes in one line of at most 80 columns."""
     llm = f"llm {sample.llm_requests_per_minute}/min {sample.desired[LLM]}>{sample.ready[LLM]}"
     batch = f"batch q{sample.queue_jobs} {sample.desired[BATCH]}>{sample.ready[BATCH]}"
-    nodes = " ".join(
-        f"{_short(g)} {sample.usable_nodes[g]}+{sample.pending_nodes[g]}" for g in groups
-    )
+    nodes = " ".join(f"{_short(g)} {sample.usable_nodes[g]}+{sample.pending_nodes[g]}" for g in groups)
     return f"{clock(sample.minute)} {'status':<{_KIND_WIDTH}} {llm} | {batch} | {nodes}"
 
 
@@ -176,7 +174,10 @@ class LiveView:
         sample = self.last
         if sample is not None and self.result is not None:
             scalers.add_row(
-                LLM, f"{sample.llm_requests_per_minute} req/min", str(sample.desired[LLM]), str(sample.ready[LLM])
+                LLM,
+                f"{sample.llm_requests_per_minute} req/min",
+                str(sample.desired[LLM]),
+                str(sample.ready[LLM]),
             )
             scalers.add_row(
                 BATCH, f"{sample.queue_jobs} jobs", str(sample.desired[BATCH]), str(sample.ready[BATCH])

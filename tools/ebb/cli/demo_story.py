@@ -23,6 +23,7 @@ API's objects. Nothing here calls ebb's cores or adapters.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -47,6 +48,7 @@ from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates, generate_cluster_certificates
 from ebb.local.kubernetes.pods import is_active, is_ready
 from ebb.local.stack_deployment import BOOT_SECONDS, STACK, deployed, run_past_next_tick
+from ebb.traffic.service_model import MAX_WAIT_SECONDS, ServiceQueue
 
 STEP_SECONDS = 30.0
 """How often the story looks at the world (and what the display's figures are sampled at)."""
@@ -102,6 +104,9 @@ class Summary:
     served: int = 0
     unserved: int = 0
     """Requests answered 503 by the load balancer (nothing Ready behind it)."""
+    waited_too_long: float = 0.0
+    """Of the requests a pod took, those the service model says would wait more than 10 s for
+    a slot (`ebb.traffic.service_model.ServiceQueue`, fed minute by minute)."""
     first_request_minute: float | None = None
     first_ready_minute: float | None = None
     node_seconds: dict[str, float] = field(default_factory=dict)
@@ -336,7 +341,9 @@ class _Watch:
         pod became Ready (its Ready condition's lastTransitionTime), if one is."""
         desired = {}
         for scaled_object in self.config.scaled_objects:
-            deployment = self.cluster.kubernetes.get("Deployment", scaled_object.name, scaled_object.namespace)
+            deployment = self.cluster.kubernetes.get(
+                "Deployment", scaled_object.name, scaled_object.namespace
+            )
             desired[scaled_object.qualified_name] = int((deployment or {}).get("spec", {}).get("replicas", 0))
 
         def pod(p: dict[str, Any]) -> tuple[str, bool, str | None]:
@@ -385,6 +392,11 @@ class _Story:
         self.traffic = _llm_load_balancer(cluster, config)
         self.queue = _queue_url(cluster, config)
         self.held: list[str] = []
+        # The service model, fed each minute with what the load balancer passed to the pods and
+        # the minute's mean Ready pods (its 503s are the requests that found no Ready pod).
+        self.service = ServiceQueue(60.0)
+        self.minute_served = 0
+        self.minute_ready: list[int] = []
         self.instances_seen: dict[str, str] = {}
         self.result = StoryResult(
             scenario=scenario,
@@ -485,16 +497,16 @@ class _Story:
             "nightly",
         ]
         self._emit(minute, "you", "$ ebb " + " ".join(argv))
-        from ebb.cli.main import build_parser  # main imports demo, which imports this module
-
         machine = self.world.state_machine_arn("ProvisionStateMachine")
-        args = build_parser().parse_args([*argv, "--state-machine-arn", machine, "--region", "us-east-1"])
+        args = _backfill_parser().parse_args([*argv, "--state-machine-arn", machine, "--region", "us-east-1"])
         output = io.StringIO()
         code = backfill.run_backfill(
             args, Console(file=output, width=500, highlight=False), clock=self.world.now
         )
         for line in output.getvalue().splitlines():
-            self._emit(minute, "you", f"  {line.split(': arn:')[0]}" + ("" if code == 0 else f" (exit {code})"))
+            self._emit(
+                minute, "you", f"  {line.split(': arn:')[0]}" + ("" if code == 0 else f" (exit {code})")
+            )
 
     def _send_jobs(self, count: int) -> None:
         sqs = self.world.clients.client("sqs")
@@ -563,7 +575,11 @@ class _Story:
         desired, ready, first_ready = self.watch.replicas()
         if first_ready is not None and summary.first_ready_minute is None:
             summary.first_ready_minute = (first_ready - start.timestamp()) / 60
-            self._emit(summary.first_ready_minute, "pods", f"first LLM pod Ready ({_mmss(summary.first_ready_minute)})")
+            self._emit(
+                summary.first_ready_minute,
+                "pods",
+                f"first LLM pod Ready ({_mmss(summary.first_ready_minute)})",
+            )
         pending, usable, leaving, types = self.watch.nodes()
         for group in self.result.groups:
             counts = (pending[group], usable[group], leaving[group])
@@ -577,6 +593,17 @@ class _Story:
         minute_index = math.floor(minute - 1e-9)
         summary.served = self.traffic.balancer.served_total
         summary.unserved = self.traffic.balancer.rejected_total
+        self.minute_ready.append(ready[LLM])
+        if abs(minute - round(minute)) < 1e-9:
+            passed = summary.served - self.minute_served
+            self.minute_served = summary.served
+            pods = sum(self.minute_ready) / len(self.minute_ready)
+            self.minute_ready = []
+            # The load balancer passed requests on, so a pod was Ready for part of the minute.
+            outcome = self.service.step(
+                passed, max(pods, 1.0) if passed else pods, self.scenario.hold_seconds
+            )
+            summary.waited_too_long += outcome.unserved_waited
         sample = Sample(
             minute=round(minute, 2),
             llm_requests_per_minute=rates[minute_index] if minute_index < len(rates) else 0,
@@ -590,14 +617,13 @@ class _Story:
         self.result.samples.append(sample)
         if self.observer is not None:
             self.observer.sample(sample, summary)
-        quiet = (
+        return (
             minute >= len(rates)
             and not any(desired.values())
             and not any(ready.values())
             and not types
             and sample.queue_jobs == 0
         )
-        return quiet
 
     def _queue_depth(self) -> int:
         attributes = self.world.clients.client("sqs").get_queue_attributes(
@@ -621,7 +647,10 @@ class _Story:
             summary.retries += int(record.get("retries", 0))
             summary.shortages += len(record.get("shortages", []))
             granted = ", ".join(
-                f"{g} +{n}" for zone in sorted(record["granted"]) for g, n in record["granted"][zone].items() if n
+                f"{g} +{n}"
+                for zone in sorted(record["granted"])
+                for g, n in record["granted"][zone].items()
+                if n
             )
             line = f"generation {record['generation']} {record['outcome']}"
             if granted:
@@ -662,6 +691,14 @@ class _Story:
             if r["operation"] in ("BatchAddClusterNodes", "BatchDeleteClusterNodes")
         ]
         self.result.world_timeline = self.cluster.timeline()
+
+
+def _backfill_parser() -> argparse.ArgumentParser:
+    """`ebb backfill`'s parser, registered by the command's own module as `ebb` registers it
+    (`ebb.cli.main` cannot be imported here: it imports the demo)."""
+    parser = argparse.ArgumentParser(prog="ebb")
+    backfill.add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser
 
 
 def _timer_line(action: str) -> str:
@@ -766,7 +803,9 @@ def summary_lines(result: StoryResult) -> list[str]:
         else "none"
     )
     return [
-        f"requests: {total}, served {s.served}, unserved {s.unserved} (503 while no pod was Ready)",
+        f"requests: {total}; {s.unserved} unserved (503: no pod Ready, the cold start)",
+        f"  served by a pod {s.served}, of which {s.waited_too_long:.0f} would wait > "
+        f"{MAX_WAIT_SECONDS:.0f} s (service model)",
         f"batch jobs: {s.jobs_sent} sent, {s.jobs_done} done",
         f"time to the first Ready LLM pod: {first_ready}",
         f"GPU node-hours: {s.node_hours:.2f}, cost ${s.cost_usd:.2f} at SageMaker on-demand",

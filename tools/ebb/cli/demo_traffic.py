@@ -2,10 +2,12 @@
 on the batch worker's queue), the chapters, and what the user does at which minute.
 
 The built-in scenario is generated from the seed: each minute's request rate is its chapter's
-base rate times a seeded factor in [0.94, 1.06], rounded to a whole number. A trace (`--trace`)
-replaces the LLM's request rates: its per-minute counts from its first minute on, one trace
-minute per story minute for the story's load phase, scaled so that its peak minute needs
-`peak_pods` pods at the example's target of 300 requests per pod and minute.
+base rate times a seeded factor in [0.94, 1.06], rounded to a whole number. A trace (`--trace`, read with
+`ebb.traffic.traces.read_trace`) replaces the LLM's request rates: its per-minute counts from its
+first minute on, one trace minute per story minute for the story's load phase, multiplied by one
+factor so that its peak minute needs `peak_pods` pods at the example's target of 300 requests
+per pod and minute (each minute rounded half up); a request trace's tokens give the service
+model's hold time (their mean).
 
 Everything else (the chapters, the zone that runs out of capacity and when it comes back, the
 backfill, the batch jobs) is the same with a trace: the story is one afternoon of a platform
@@ -18,6 +20,8 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ebb.traffic.service_model import HOLD_SECONDS_WITHOUT_TOKENS
 
 LOAD_MINUTES = 40
 """Minutes with LLM traffic; chapter 4 (traffic stops) starts then."""
@@ -57,6 +61,8 @@ class Scenario:
     backfill_batch_replicas: int
     source: str
     """Where the LLM's traffic comes from, for the first lines of the output."""
+    hold_seconds: float = HOLD_SECONDS_WITHOUT_TOKENS
+    """How long a request holds a pod's slot (the service model's, from the trace's tokens)."""
     max_minutes: int = STORY_MINUTES
 
 
@@ -106,9 +112,17 @@ def built_in_scenario(seed: int) -> Scenario:
     return _scenario(tuple(rates), source=f"built-in scenario, seed {seed}")
 
 
-def trace_scenario(per_minute_counts: Sequence[float], *, peak_pods: int, source: str) -> Scenario:
+def trace_scenario(
+    per_minute_counts: Sequence[float],
+    *,
+    peak_pods: int,
+    source: str,
+    hold_seconds: float = HOLD_SECONDS_WITHOUT_TOKENS,
+) -> Scenario:
     """The story with the LLM's traffic from a trace's per-minute counts (its first minutes),
-    scaled so that the busiest of them needs `peak_pods` pods."""
+    scaled so that the busiest of them needs `peak_pods` pods at the example's target (the pods
+    the example's scaler asks for, not the service model's: its 300 requests per pod and minute
+    keep a pod well under the model's capacity of 8 slots / 0.5 s = 960 a minute)."""
     counts = [float(c) for c in per_minute_counts[:LOAD_MINUTES]]
     if not counts or max(counts) <= 0:
         raise ValueError(f"{source}: no requests in its first {LOAD_MINUTES} minutes")
@@ -119,10 +133,13 @@ def trace_scenario(per_minute_counts: Sequence[float], *, peak_pods: int, source
     return _scenario(
         rates,
         source=f"{source}, first {LOAD_MINUTES} minutes, scaled x{factor:.4g} to a peak of {peak_pods} pods",
+        hold_seconds=hold_seconds,
     )
 
 
-def _scenario(rates: tuple[int, ...], *, source: str) -> Scenario:
+def _scenario(
+    rates: tuple[int, ...], *, source: str, hold_seconds: float = HOLD_SECONDS_WITHOUT_TOKENS
+) -> Scenario:
     return Scenario(
         llm_requests_per_minute=rates,
         batch_jobs={33: 24},
@@ -134,6 +151,7 @@ def _scenario(rates: tuple[int, ...], *, source: str) -> Scenario:
         backfill_nodes=5,
         backfill_batch_replicas=4,
         source=source,
+        hold_seconds=hold_seconds,
     )
 
 

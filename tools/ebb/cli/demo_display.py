@@ -74,7 +74,7 @@ def header_lines(result: StoryResult, differences: tuple[str, ...], *, seed: int
     )
     lines += textwrap.wrap(
         "status lines: llm <requests/min> <desired>><Ready> | batch q<jobs queued> "
-        "<desired>><Ready> | per instance group <usable>+<pending> nodes",
+        "<desired>><Ready> | per instance group <usable>+<pending>[-<leaving>] nodes",
         WIDTH,
     )
     return lines

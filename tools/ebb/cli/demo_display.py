@@ -121,7 +121,7 @@ class LiveView:
         self.progress = Progress(
             TextColumn("simulated time"),
             BarColumn(),
-            TextColumn("{task.fields[clock]} of {task.total:.0f} min, chapter {task.fields[chapter]}"),
+            TextColumn("{task.fields[clock]} (at most {task.total:.0f} min), chapter {task.fields[chapter]}"),
             console=console,
         )
         self.task = self.progress.add_task("story", total=1.0, clock="+00:00", chapter=1)

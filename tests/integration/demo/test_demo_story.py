@@ -29,7 +29,8 @@ from ebb.cli.demo_traffic import built_in_scenario
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import STACK
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# One worker runs the whole module (CI's `--dist loadgroup`), so the story runs once.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("demo-story")]
 
 SEED = 7
 G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"

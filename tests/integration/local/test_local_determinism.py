@@ -54,3 +54,20 @@ def test_the_same_seed_gives_the_same_timeline_and_another_seed_another() -> Non
     assert first != other
     kinds = {kind for _, kind, _ in first}
     assert kinds >= {"lambda", "lambda-result", "eventbridge", "alarm", "schedule", "sqs-batch", "retry-wait"}
+
+
+def _tokens(seed: int) -> list[str]:
+    import secrets
+
+    with start_local_world(TEMPLATE, LocalWorldConfig(seed=seed)):
+        return [secrets.token_hex(4), secrets.token_hex(8), secrets.token_hex()]
+
+
+def test_tokens_drawn_with_secrets_inside_the_world_follow_the_seed() -> None:
+    # ebb draws the state table's epoch and decide's claim token with `secrets.token_hex`, which
+    # is os.urandom: unseeded, two runs of one seed would name their executions differently.
+    first, second, other = _tokens(21), _tokens(21), _tokens(22)
+
+    assert first == second
+    assert first != other
+    assert [len(token) for token in first] == [8, 16, 64]

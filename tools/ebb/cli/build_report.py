@@ -124,10 +124,17 @@ def add_parser(subcommands: Any) -> None:
         help="summarise what `sam build` produced; --check enforces the layer's rules",
         description=run.__doc__,
     )
-    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
-    parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
+    parser.add_argument(
+        "--template", type=Path, default=Path("template.yaml"), help="the SAM template that was built"
+    )
+    parser.add_argument(
+        "--build-dir", type=Path, default=Path(".aws-sam/build"), help="where `sam build` put its output"
+    )
     parser.add_argument("--check", action="store_true", help="exit non-zero if the layer breaks a rule")
     parser.add_argument(
-        "--budget-mib", type=float, default=DEFAULT_BUDGET_BYTES / 2**20, help="unzipped size budget"
+        "--budget-mib",
+        type=float,
+        default=DEFAULT_BUDGET_BYTES / 2**20,
+        help="the layer's unzipped size budget in MiB",
     )
     parser.set_defaults(run=run)

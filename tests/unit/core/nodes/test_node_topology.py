@@ -1,4 +1,4 @@
-"""Topology spread constraints in the node planner, transcribed from Karpenter's scheduling tests.
+"""Topology spread and required pod (anti-)affinity in the node planner, from Karpenter's tests.
 
 Each test names its source: kubernetes-sigs/karpenter
 ``pkg/controllers/provisioning/scheduling/topology_test.go`` at commit
@@ -30,10 +30,11 @@ from ebb.core.nodes import (
     UnplacedReason,
     plan_nodes,
 )
-from ebb.core.nodes.catalogue import ZONE_LABEL
+from ebb.core.nodes.catalogue import ARCH_LABEL, ZONE_LABEL
 from ebb.core.nodes.topology import (
     HOSTNAME_KEY,
     LabelSelector,
+    PodAffinityTerm,
     SelectorOperator,
     SelectorRequirement,
     TopologySpread,
@@ -426,3 +427,260 @@ def test_should_not_violate_max_skew_when_unsat_do_not_schedule_capacity_type_on
     result = plan((pods("web", 6, topology_spread=(spread(key),)),), node_pool=only_two, nodes=nodes)
     assert zone_counts(result, nodes) == [1, 2]
     assert unplaced(result) == {"web": (3, UnplacedReason.TOPOLOGY_SPREAD)}
+
+
+# --- Context("Pod Affinity/Anti-Affinity") -------------------------------------------------------------
+# Where ebb's answer differs from Karpenter's the test says why: a HyperPod instance group has one
+# zone, so ebb knows the zone of every node it plans and can keep a zonal anti-affinity in one plan
+# where Karpenter, committing to a zone only when the node is created, needs a second batch.
+
+S2 = {"security": "s2"}
+
+
+def term(key: str, labels: dict[str, str] = S2) -> PodAffinityTerm:
+    return PodAffinityTerm(topology_key=key, label_selector=LabelSelector(match_labels=labels))
+
+
+def test_should_respect_self_pod_affinity_hostname() -> None:
+    """It("should respect self pod affinity (hostname)"): three pods on one node."""
+    result = plan((pods("aff", 3, "100m", labels=S2, pod_affinity=(term(HOSTNAME_KEY),)),))
+    assert new_node_count(result) == 1
+    assert not unplaced(result)
+
+
+def test_should_respect_self_pod_affinity_for_first_empty_topology_domain_only_hostname() -> None:
+    """It("should respect self pod affinity for first empty topology domain only (hostname)").
+
+    The node holds five pods: one node with five, five pending; a second batch, with that node
+    full, places none either.
+    """
+    five = InstanceType(name="c-2", vcpus=2, memory_mib=8192, price_per_hour=0.1, max_pods=5)
+    group = pods("aff", 10, "100m", labels=S2, pod_affinity=(term(HOSTNAME_KEY),))
+    first = plan((group,), types=(five,))
+    assert new_node_count(first) == 1
+    assert [n.pods_per_node for p in first.plans for n in p.new_nodes] == [(("aff", 5),)]
+    assert unplaced(first) == {"aff": (5, UnplacedReason.POD_AFFINITY)}
+
+    full = (node("n1", "test-zone-1", {"aff": 5}),)
+    second = plan((group.model_copy(update={"replicas": 15}),), nodes=full, types=(five,))
+    assert new_node_count(second) == 0
+    assert unplaced(second) == {"aff": (10, UnplacedReason.POD_AFFINITY)}
+
+
+def test_should_respect_self_pod_affinity_for_first_empty_domain_only_constrained_zones() -> None:
+    """It("should respect self pod affinity for first empty topology domain only (hostname/constrained
+    zones)"): a matching pod runs in zone 1, the new pods may only use zones 2 and 3: none schedule.
+    """
+    nodes = (node("n1", "test-zone-1", {"first": 1}),)
+    zones_2_3 = {"topology.kubernetes.io/zone": "test-zone-2"}
+    result = plan(
+        (
+            pods("first", 1, "100m", labels=S2),
+            pods("aff", 10, "100m", labels=S2, node_selector=zones_2_3, pod_affinity=(term(HOSTNAME_KEY),)),
+        ),
+        nodes=nodes,
+    )
+    assert new_node_count(result) == 0
+    assert unplaced(result) == {"aff": (10, UnplacedReason.POD_AFFINITY)}
+
+
+def test_should_respect_self_pod_affinity_zone() -> None:
+    """It("should respect self pod affinity (zone)"): three small pods, one zone, one node."""
+    result = plan((pods("aff", 3, "100m", labels=S2, pod_affinity=(term(ZONE_LABEL),)),))
+    assert new_node_count(result) == 1
+    assert zone_counts(result) == [3]
+
+
+def test_should_respect_self_pod_affinity_zone_with_constraint() -> None:
+    """It("should respect self pod affinity (zone w/ constraint)"): the pods may only use zone 3."""
+    result = plan(
+        (
+            pods(
+                "aff",
+                3,
+                "100m",
+                labels=S2,
+                node_selector={ZONE_LABEL: "test-zone-3"},
+                pod_affinity=(term(ZONE_LABEL),),
+            ),
+        )
+    )
+    zones = {n.zone for p in result.plans for n in p.new_nodes}
+    assert zones == {"test-zone-3"}
+    assert new_node_count(result) == 1
+
+
+def test_should_separate_nodes_using_simple_pod_anti_affinity_on_hostname() -> None:
+    """It("should separate nodes using simple pod anti-affinity on hostname").
+
+    Two nodes, whatever the order.
+    """
+    for order in (0, 1):
+        groups = [
+            pods("aff1", 1, "100m", labels=S2),
+            pods("aff2", 1, "100m", labels={}, pod_anti_affinity=(term(HOSTNAME_KEY),)),
+        ]
+        result = plan(tuple(groups[order:] + groups[:order]))
+        assert new_node_count(result) == 2
+        assert all(len(n.pods_per_node) == 1 for p in result.plans for n in p.new_nodes)
+
+
+def test_should_not_violate_pod_anti_affinity_on_zone() -> None:
+    """It("should not violate pod anti-affinity on zone"): a matching pod in every zone, the pod with
+    anti-affinity stays pending.
+    """
+    zone_pods = tuple(
+        pods(f"zone{i}", 1, "2", labels=S2, node_selector={ZONE_LABEL: f"test-zone-{i}"}) for i in (1, 2, 3)
+    )
+    anti = pods("aff", 1, "100m", labels={}, pod_anti_affinity=(term(ZONE_LABEL),))
+    result = plan(
+        (*zone_pods, anti),
+        types=(SMALL, InstanceType(name="c-4", vcpus=4, memory_mib=16384, price_per_hour=0.2)),
+    )
+    assert unplaced(result) == {"aff": (1, UnplacedReason.POD_ANTI_AFFINITY)}
+    assert zone_counts(result, counted=frozenset({"zone1", "zone2", "zone3"})) == [1, 1, 1]
+
+
+def test_should_not_violate_pod_anti_affinity_on_zone_other_schedules_first() -> None:
+    """It("should not violate pod anti-affinity on zone (other schedules first)").
+
+    Karpenter leaves the pod with anti-affinity pending because it does not know the other pod's
+    zone yet; ebb plans the other pod's zone itself, so both are placed, in different zones.
+    """
+    big = InstanceType(name="c-4", vcpus=4, memory_mib=16384, price_per_hour=0.2)
+    result = plan(
+        (
+            pods("other", 1, "2", labels=S2),
+            pods("aff", 1, "100m", labels={}, pod_anti_affinity=(term(ZONE_LABEL),)),
+        ),
+        types=(SMALL, big),
+    )
+    assert not unplaced(result)
+    zone_of = {g: n.zone for p in result.plans for n in p.new_nodes for g, _ in n.pods_per_node}
+    assert zone_of["other"] != zone_of["aff"]
+
+
+def test_should_not_violate_pod_anti_affinity_on_zone_inverse() -> None:
+    """It("should not violate pod anti-affinity on zone (inverse)"): pods with anti-affinity in every
+    zone keep out the pod they match, which has no rule of its own.
+    """
+    zone_pods = tuple(
+        pods(
+            f"zone{i}",
+            1,
+            "2",
+            labels={},
+            node_selector={ZONE_LABEL: f"test-zone-{i}"},
+            pod_anti_affinity=(term(ZONE_LABEL),),
+        )
+        for i in (1, 2, 3)
+    )
+    big = InstanceType(name="c-4", vcpus=4, memory_mib=16384, price_per_hour=0.2)
+    result = plan((*zone_pods, pods("aff", 1, "100m", labels=S2)), types=(SMALL, big))
+    assert unplaced(result) == {"aff": (1, UnplacedReason.POD_ANTI_AFFINITY)}
+
+
+def test_should_not_violate_pod_anti_affinity_on_zone_inverse_with_existing_nodes() -> None:
+    """It("should not violate pod anti-affinity on zone (inverse w/existing nodes)"): the same, with the
+    pods with anti-affinity already running.
+    """
+    zone_pods = tuple(
+        pods(f"zone{i}", 1, "1.1", labels={}, pod_anti_affinity=(term(ZONE_LABEL),)) for i in (1, 2, 3)
+    )
+    nodes = tuple(node(f"n{i}", f"test-zone-{i}", {f"zone{i}": 1}) for i in (1, 2, 3))
+    result = plan((*zone_pods, pods("aff", 1, "100m", labels=S2)), nodes=nodes)
+    assert unplaced(result) == {"aff": (1, UnplacedReason.POD_ANTI_AFFINITY)}
+    assert new_node_count(result) == 0
+
+
+def test_should_not_violate_pod_anti_affinity_on_zone_schrodinger() -> None:
+    """It("should not violate pod anti-affinity on zone (Schrödinger)").
+
+    Upstream the matching pod waits for a second batch, then lands in another zone; ebb knows the
+    zone it plans for the first pod and places both at once, in different zones.
+    """
+    big = InstanceType(name="c-4", vcpus=4, memory_mib=16384, price_per_hour=0.2)
+    result = plan(
+        (
+            pods("anywhere", 1, "2", labels={}, pod_anti_affinity=(term(ZONE_LABEL),)),
+            pods("aff", 1, "100m", labels=S2),
+        ),
+        types=(SMALL, big),
+    )
+    assert not unplaced(result)
+    zone_of = {g: n.zone for p in result.plans for n in p.new_nodes for g, _ in n.pods_per_node}
+    assert zone_of["anywhere"] != zone_of["aff"]
+
+
+def test_should_support_pod_anti_affinity_with_a_zone_topology() -> None:
+    """It("should support pod anti-affinity with a zone topology"): one pod per zone, then nothing.
+
+    Upstream takes one batch per zone (late committal); ebb plans the three at once and the
+    fourth stays pending.
+    """
+    result = plan((pods("aff", 4, "100m", labels=S2, pod_anti_affinity=(term(ZONE_LABEL),)),))
+    assert zone_counts(result) == [1, 1, 1]
+    assert unplaced(result) == {"aff": (1, UnplacedReason.POD_ANTI_AFFINITY)}
+
+
+def test_should_not_schedule_pods_with_affinity_to_a_non_existent_pod() -> None:
+    """It("should not schedule pods with affinity to a non-existent pod")."""
+    result = plan((pods("aff", 10, "100m", labels={}, pod_affinity=(term(ZONE_LABEL),)),))
+    assert new_node_count(result) == 0
+    assert unplaced(result) == {"aff": (10, UnplacedReason.POD_AFFINITY)}
+
+
+def test_should_not_violate_pod_anti_affinity_arch() -> None:
+    """It("should not violate pod anti-affinity (arch)"): the second pod avoids the first one's arch."""
+    arm = InstanceType(name="g-2", vcpus=2, memory_mib=8192, price_per_hour=0.08, arch="arm64")
+    tsc = (spread(HOSTNAME_KEY, selector=LabelSelector(match_labels=S2)),)
+    first = pods("aff1", 1, "1.5", labels=S2, topology_spread=tsc, node_selector={ARCH_LABEL: "arm64"})
+    second = pods("aff2", 1, "1", labels=S2, topology_spread=tsc, pod_anti_affinity=(term(ARCH_LABEL),))
+    result = plan((first, second), types=(SMALL, arm))
+    assert not unplaced(result)
+    type_of = {g: n.instance_types for p in result.plans for n in p.new_nodes for g, _ in n.pods_per_node}
+    assert type_of == {"aff1": ("g-2",), "aff2": ("c-2",)}
+
+
+def test_hostname_anti_affinity_keeps_one_replica_per_node_with_running_pods() -> None:
+    """One replica per node with replicas already running: the new ones skip nodes that hold one.
+
+    kubernetes ``pkg/scheduler/framework/plugins/interpodaffinity/filtering_test.go`` (commit
+    072825f9a367e9ca0f73f91830945f1b7f46e0d9) ``TestRequiredAffinitySingleNode``, case "satisfies the
+    PodAffinity but doesn't satisfy the PodAntiAffinity with the existing pod": a node running a
+    pod the required anti-affinity matches is filtered out.
+    """
+    big = InstanceType(name="c-16", vcpus=16, memory_mib=65536, price_per_hour=0.8)
+    nodes = (node("n1", "test-zone-1", {"web": 1}, type_name="c-16"),)
+    result = plan(
+        (pods("web", 3, "100m", labels=S2, pod_anti_affinity=(term(HOSTNAME_KEY),)),),
+        nodes=nodes,
+        types=(SMALL, big),
+    )
+    assert not any(p.placements for p in result.plans)
+    assert new_node_count(result) == 2
+    assert all(n.pods_per_node == (("web", 1),) for p in result.plans for n in p.new_nodes)
+
+
+def test_unknown_zone_requirement_pool_subset_spread_is_kept_by_every_pool_path() -> None:
+    """Two pools, zones split between them (It("should respect NodePool zonal constraints (subset) with
+    labels across NodePools") in Context("Zonal")): the spread holds across pools, 2 and 2.
+    """
+    groups = zone_groups()
+    first = NodePool(
+        name="first",
+        weight=10,
+        instance_groups=(groups[0].name,),
+        requirements=(Requirement(key=ZONE_LABEL, operator=Operator.IN, values=("test-zone-1",)),),
+    )
+    second = NodePool(name="second", instance_groups=(groups[1].name,))
+    result: NodePlans = plan_nodes(
+        PlanningInput(
+            now=NOW,
+            pod_groups=(pods("web", 4, topology_spread=(spread(),)),),
+            node_pools=(first, second),
+            instance_groups=groups,
+            instance_types=(SMALL,),
+        )
+    )
+    assert zone_counts(result) == [2, 2]

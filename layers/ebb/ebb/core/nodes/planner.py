@@ -317,17 +317,40 @@ class _Planning:
                 if not count or not narrowed:
                     continue
                 if bundle:
-                    # Pods that must share a node are one item as large as all of them.
-                    items.append(
-                        Item(key=len(entries), count=1, vector=scale(group.vector, count), mask=narrowed)
-                    )
-                    entries.append((group.name, cell, count))
-                else:
-                    items.append(
-                        Item(key=len(entries), count=count, vector=group.vector, mask=narrowed, cap=cap)
-                    )
-                    entries.append((group.name, cell, 1))
+                    self._bundle(view, group, cell, count, narrowed, items, entries)
+                    break
+                items.append(Item(key=len(entries), count=count, vector=group.vector, mask=narrowed, cap=cap))
+                entries.append((group.name, cell, 1))
         return items, entries
+
+    def _bundle(  # noqa: PLR0917 - one step of ``_items``, sharing its lists
+        self,
+        view: PoolView,
+        group: PodGroup,
+        cell: Cell,
+        count: int,
+        mask: int,
+        items: list[Item],
+        entries: list[tuple[str, Cell | None, int]],
+    ) -> None:
+        """Pods that must share a node, as one item as large as all of them.
+
+        Those beyond what the largest node holds stay pending: the first node decides the domain.
+        """
+        most = max(
+            how_many_fit(group.vector, view.options[i].option.capacity)
+            for i in range(len(view.options))
+            if mask >> i & 1
+        )
+        if most < count:
+            rules = self.rules[group.name]
+            rule = next(r for r in rules if r.kind is RuleKind.AFFINITY and r.key == HOSTNAME_KEY)
+            self.blocked[group.name] = (count - most, rule)
+            self.allocations[group.name].quota[cell] = most
+            count = most
+        if count:
+            items.append(Item(key=len(entries), count=1, vector=scale(group.vector, count), mask=mask))
+            entries.append((group.name, cell, count))
 
     def _pack_apart(
         self,
@@ -407,6 +430,20 @@ class _Planning:
                 if not left:
                     continue
             tried = self.shortfalls.get(group.name, [])
+            needs = [
+                r for r in self.rules[group.name] if r.kind is RuleKind.AFFINITY and r.key == HOSTNAME_KEY
+            ]
+            if not tried and needs:
+                by_pool[self.home_pool(group)].append(
+                    UnplacedPods(
+                        group=group.name,
+                        count=left,
+                        reason=UnplacedReason.POD_AFFINITY,
+                        node_pool=self.home_pool(group),
+                        detail=f"{needs[0].origin}: no node running the pods it needs has room for them",
+                    )
+                )
+                continue
             if not tried:
                 nowhere.append(
                     UnplacedPods(

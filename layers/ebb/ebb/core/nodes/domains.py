@@ -57,13 +57,25 @@ class Rule:
     """How the plan names the rule (``topologySpreadConstraints[0] on topology.kubernetes.io/zone``)."""
 
 
-def _matching(
-    selector: LabelSelector | None, namespaces: Iterable[str], groups: Iterable[PodGroup]
-) -> frozenset[str]:
-    if selector is None:
-        return frozenset()
-    allowed = set(namespaces)
-    return frozenset(g.name for g in groups if g.namespace in allowed and selector.matches(g.labels))
+class _GroupIndex:
+    """The pod groups by label, so that a selector is checked only against groups that can match."""
+
+    def __init__(self, groups: tuple[PodGroup, ...]) -> None:
+        self.groups = groups
+        self.by_label: dict[tuple[str, str], list[PodGroup]] = defaultdict(list)
+        for group in groups:
+            for item in group.labels.items():
+                self.by_label[item].append(group)
+
+    def matching(self, selector: LabelSelector | None, namespaces: Iterable[str]) -> frozenset[str]:
+        """Names of the groups in ``namespaces`` whose pods ``selector`` matches."""
+        if selector is None:
+            return frozenset()
+        allowed = set(namespaces)
+        candidates: Iterable[PodGroup] = self.groups
+        if selector.match_labels:
+            candidates = self.by_label.get(next(iter(selector.match_labels.items())), [])
+        return frozenset(g.name for g in candidates if g.namespace in allowed and selector.matches(g.labels))
 
 
 def group_rules(
@@ -74,11 +86,15 @@ def group_rules(
     ``relaxed`` names ``(group, spread index)`` pairs of ScheduleAnyway constraints already given up.
     """
     rules: dict[str, list[Rule]] = {g.name: [] for g in groups}
+    if not any(g.has_pod_constraints for g in groups):
+        return rules
+    index_of = _GroupIndex(groups)
+    _matching = index_of.matching
     for group in groups:
         for index, spread in enumerate(group.topology_spread):
             if (group.name, index) in relaxed:
                 continue
-            counted = _matching(spread.selector_for(group.labels), (group.namespace,), groups)
+            counted = _matching(spread.selector_for(group.labels), (group.namespace,))
             rules[group.name].append(
                 Rule(
                     kind=RuleKind.SPREAD,
@@ -92,7 +108,7 @@ def group_rules(
                 )
             )
         for index, term in enumerate(group.pod_affinity):
-            counted = _matching(term.label_selector, term.namespaces or (group.namespace,), groups)
+            counted = _matching(term.label_selector, term.namespaces or (group.namespace,))
             rules[group.name].append(
                 Rule(
                     kind=RuleKind.AFFINITY,
@@ -103,7 +119,7 @@ def group_rules(
                 )
             )
         for index, term in enumerate(group.pod_anti_affinity):
-            counted = _matching(term.label_selector, term.namespaces or (group.namespace,), groups)
+            counted = _matching(term.label_selector, term.namespaces or (group.namespace,))
             rules[group.name].append(
                 Rule(
                     kind=RuleKind.ANTI_AFFINITY,
@@ -224,6 +240,34 @@ def _domains(rule: Rule, keys: tuple[str, ...], cells: Iterable[Cell], extra: It
     return {cell[position] for cell in cells} | set(extra)
 
 
+class CellIndex:
+    """Each view's launch options and nodes by cell, per set of topology keys (computed once)."""
+
+    def __init__(self) -> None:
+        self._options: dict[tuple[int, tuple[str, ...]], dict[Cell, list[int]]] = {}
+        self._masks: dict[tuple[int, tuple[str, ...]], dict[Cell, int]] = {}
+
+    def options(self, view: PoolView, keys: tuple[str, ...]) -> dict[Cell, list[int]]:
+        """Option indices per cell, cheapest first."""
+        known = self._options.get((id(view), keys))
+        if known is None:
+            known = {}
+            for launch in sorted(view.options, key=lambda o: (o.option.cost, o.option.index)):
+                cell = cell_of(keys, launch.labels)
+                if cell is not None:
+                    known.setdefault(cell, []).append(launch.option.index)
+            self._options[(id(view), keys)] = known
+        return known
+
+    def mask(self, view: PoolView, keys: tuple[str, ...], cell: Cell) -> int:
+        """The launch options of ``view`` whose nodes fall in ``cell``."""
+        masks = self._masks.get((id(view), keys))
+        if masks is None:
+            masks = {c: sum(1 << i for i in indices) for c, indices in self.options(view, keys).items()}
+            self._masks[(id(view), keys)] = masks
+        return masks.get(cell, 0)
+
+
 def allocate(
     group: PodGroup,
     rules: list[Rule],
@@ -232,6 +276,7 @@ def allocate(
     views: list[PoolView],
     planned: Mapping[str, Counter[tuple[str, str]]],
     caps: Mapping[Cell, int],
+    cells: CellIndex,
     bundle: bool = False,
 ) -> Allocation:
     """Share ``pending`` pods of ``group`` over the cells of its non-hostname rules.
@@ -276,19 +321,25 @@ def allocate(
             share.free_room += fit
         if not launchable:
             continue
-        for launch in view.options:
-            if not mask >> launch.option.index & 1:
-                continue
-            cell = cell_of(keys, launch.labels)
-            if cell is None:
-                continue
-            per_node = _per_node(group, launch.option, cap_per_node)
-            if per_node == 0:
-                continue
-            share = shares.setdefault(cell, CellShare(cell=cell, room=0, free_room=0, price=math.inf))
-            available = launch.option.available
-            share.room = UNBOUNDED if available is None else min(share.room + available * per_node, UNBOUNDED)
-            share.price = min(share.price, launch.option.cost / per_node)
+        by_cell = cells.options(view, keys)
+        # Prices only rank cells against each other: with one cell, its room is all that matters.
+        priced = len(by_cell) > 1 or len(views) > 1
+        for cell, indices in by_cell.items():
+            for index in indices:
+                if not mask >> index & 1:
+                    continue
+                option = view.options[index].option
+                per_node = _per_node(group, option, cap_per_node)
+                if per_node == 0:
+                    continue
+                share = shares.setdefault(cell, CellShare(cell=cell, room=0, free_room=0, price=math.inf))
+                available = option.available
+                share.room = (
+                    UNBOUNDED if available is None else min(share.room + available * per_node, UNBOUNDED)
+                )
+                share.price = min(share.price, option.cost / per_node)
+                if share.room >= UNBOUNDED and not priced:
+                    break
     for cell, cap in caps.items():
         if cell in shares:
             shares[cell].room = min(shares[cell].room, cap)
@@ -365,24 +416,18 @@ def _refusal(  # noqa: PLR0917 - the allocation loop's state, passed flat for sp
     return None
 
 
-def cell_mask(view: PoolView, keys: tuple[str, ...], cell: Cell) -> int:
-    """The launch options of ``view`` whose nodes fall in ``cell``."""
-    mask = 0
-    for launch in view.options:
-        if cell_of(keys, launch.labels) == cell:
-            mask |= 1 << launch.option.index
-    return mask
+def conflicts(rules: Mapping[str, list[Rule]]) -> dict[str, set[str]]:
+    """Per group, the other groups whose pods may not share a new node with its pods.
 
-
-def conflicting(a: str, b: str, rules: Mapping[str, list[Rule]]) -> bool:
-    """Whether pods of groups ``a`` and ``b`` may not share a new node."""
-    if a == b:
-        return False
-    for first, second in ((a, b), (b, a)):
-        for rule in rules[first]:
-            if rule.key != HOSTNAME_KEY or second not in rule.counts:
+    A hostname anti-affinity keeps them apart both ways; so does a hostname spread that counts the
+    other group's pods (sharing would break its per-node cap).
+    """
+    apart: dict[str, set[str]] = defaultdict(set)
+    for name, own in rules.items():
+        for rule in own:
+            if rule.key != HOSTNAME_KEY or rule.kind is RuleKind.AFFINITY:
                 continue
-            if rule.kind is RuleKind.ANTI_AFFINITY or rule.kind is RuleKind.SPREAD:
-                # A spread counts the other group's pods too: sharing nodes would break its per-node cap.
-                return True
-    return False
+            for other in rule.counts - {name}:
+                apart[name].add(other)
+                apart[other].add(name)
+    return apart

@@ -252,7 +252,7 @@ class Greedy:
         self.vectors = {item.key: item.vector for item in items}
         self.masks = {item.key: item.mask for item in items}
         # A hostname spread or anti-affinity caps a group per node; uncapped groups take the slots.
-        self.caps = {item.key: (1 << 62 if item.cap is None else item.cap) for item in items}
+        self.caps = {item.key: item.cap for item in items if item.cap is not None}
         self.available = {o.index: o.available for o in options}
         beaten = dominated(options, items, limits)
         self.candidates = [o.index for o in options if o.index not in beaten]
@@ -312,6 +312,7 @@ class Greedy:
         contents: list[tuple[int, int]] = []
         value = 0.0
         remaining = self.remaining
+        caps = self.caps
         for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
             if cpu < low_cpu or memory < low_memory:
                 break
@@ -319,7 +320,9 @@ class Greedy:
             if not left:
                 continue
             need_cpu, need_memory, need_gpus, _ = vector
-            take = min(left, slots, self.caps[key])
+            take = min(left, slots)
+            if caps and key in caps:
+                take = min(take, caps[key])
             if need_cpu:
                 take = min(take, cpu // need_cpu)
             if need_memory:
@@ -347,6 +350,7 @@ class Greedy:
         cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
         rows = self.per_option[index]
         remaining = self.remaining
+        caps = self.caps
         demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
         fraction = min(
             cap_cpu / demand_cpu if demand_cpu else 1.0,
@@ -366,7 +370,8 @@ class Greedy:
                 if not left:
                     continue
                 take = min(int(left * fraction), slots) if share else min(left, slots)
-                take = min(take, self.caps[key] - already)
+                if caps and key in caps:
+                    take = min(take, caps[key] - already)
                 need_cpu, need_memory, need_gpus, _ = vector
                 if need_cpu:
                     take = min(take, cpu // need_cpu)

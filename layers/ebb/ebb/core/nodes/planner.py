@@ -20,12 +20,12 @@ from ebb.core.nodes.consolidation import choose_deletions, consolidate
 from ebb.core.nodes.domains import (
     Allocation,
     Cell,
+    CellIndex,
     Rule,
     RuleKind,
     allocate,
-    cell_mask,
     cell_of,
-    conflicting,
+    conflicts,
     group_rules,
     matching_on,
     new_node_cap,
@@ -130,6 +130,7 @@ class _Planning:
         """Each constrained group's pods per cell as first shared out (before any was placed)."""
         self.bundles: set[str] = set()
         self.blocked: dict[str, tuple[int, Rule]] = {}
+        self.cells = CellIndex()
         self._allocate(caps or {})
 
     def _allocate(self, caps: dict[str, dict[Cell, int]]) -> None:
@@ -163,6 +164,7 @@ class _Planning:
                 views=views,
                 planned=planned,
                 caps=caps.get(group.name, {}),
+                cells=self.cells,
                 bundle=bundle,
             )
             if not allocation.keys:
@@ -313,7 +315,7 @@ class _Planning:
                 continue
             cap = new_node_cap(rules)
             for cell, count in sorted(allocation.quota.items()):
-                narrowed = mask & cell_mask(view, allocation.keys, cell) if allocation.keys else mask
+                narrowed = mask & self.cells.mask(view, allocation.keys, cell) if allocation.keys else mask
                 if not count or not narrowed:
                     continue
                 if bundle:
@@ -360,21 +362,25 @@ class _Planning:
         view: PoolView,
     ) -> Packing:
         """Pack the items; groups that may not share a node (hostname anti-affinity) in turn, apart."""
-        classes: list[list[Item]] = []
+        apart = conflicts(self.rules)
+        if not apart:
+            return pack(items, options, view.limits, self.inp.exact_search_states)
+        classes: list[tuple[list[Item], set[str]]] = []
         for item in items:
             name = entries[item.key][0]
-            for members in classes:
-                if not any(conflicting(name, entries[m.key][0], self.rules) for m in members):
+            for members, names in classes:
+                if not apart.get(name, set()) & names:
                     members.append(item)
+                    names.add(name)
                     break
             else:
-                classes.append([item])
+                classes.append(([item], {name}))
         if len(classes) <= 1:
             return pack(items, options, view.limits, self.inp.exact_search_states)
         combined = Packing(exact=True)
         limits = view.limits
         reserved = list(options)
-        for members in classes:
+        for members, _ in classes:
             packing = pack(members, reserved, limits, self.inp.exact_search_states)
             combined.batches.extend(packing.batches)
             combined.leftover.update(packing.leftover)

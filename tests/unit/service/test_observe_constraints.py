@@ -1,12 +1,20 @@
-"""What the decide path reads of a target's pod template: the constraints the node core does not
-model yet, which make its pods reported as unplaceable rather than planned as if they fit."""
+"""What the decide path reads of a pod's inter-pod constraints: topology spread and required pod
+(anti-)affinity, which the node core plans, and what it does not model (reported, never planned as
+if the pods fit)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ebb.adapters.kubernetes.objects import PodSpec
-from ebb.service.observe import _unmodelled
+from ebb.core.nodes.topology import (
+    LabelSelector,
+    PodAffinityTerm,
+    PodConstraints,
+    TopologySpread,
+    WhenUnsatisfiable,
+)
+from ebb.service.observe import _unmodelled, pod_constraints
 
 CONTAINERS: list[dict[str, Any]] = [{"name": "server", "resources": {"requests": {"nvidia.com/gpu": "1"}}}]
 ZONE, HOST = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
@@ -15,8 +23,8 @@ ONE_PER_NODE = {"topologyKey": HOST, "labelSelector": {"matchLabels": {"app": "l
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 
 
-def test_topology_spread_and_required_pod_affinities_are_seen_on_the_wire_shape() -> None:
-    spec = PodSpec.model_validate(
+def _wire() -> PodSpec:
+    return PodSpec.model_validate(
         {
             "containers": CONTAINERS,
             "topologySpreadConstraints": [
@@ -43,7 +51,48 @@ def test_topology_spread_and_required_pod_affinities_are_seen_on_the_wire_shape(
             },
         }
     )
-    assert _unmodelled(spec) == ("topologySpreadConstraints", "podAffinity", "podAntiAffinity")
+
+
+EXPECTED = PodConstraints(
+    topology_spread=(
+        TopologySpread(topology_key=ZONE, max_skew=1, when_unsatisfiable=WhenUnsatisfiable.DO_NOT_SCHEDULE),
+    ),
+    pod_affinity=(PodAffinityTerm(topology_key=ZONE),),
+    pod_anti_affinity=(
+        PodAffinityTerm(topology_key=HOST, label_selector=LabelSelector(match_labels={"app": "llm"})),
+    ),
+)
+
+
+def test_topology_spread_and_required_pod_affinities_are_read_from_the_wire_shape() -> None:
+    constraints, unmodelled = pod_constraints(_wire())
+    assert constraints == EXPECTED
+    assert unmodelled == ()
+    # A pending pod's constraints are planned; nothing is reported.
+    assert _unmodelled(_wire()) == ()
+
+
+def test_a_target_whose_live_constraints_match_the_binding_is_planned() -> None:
+    assert _unmodelled(_wire(), EXPECTED) == ()
+
+
+def test_a_target_whose_live_constraints_differ_from_the_binding_is_reported() -> None:
+    """ebb plans a scaler's pods from its binding's podSpec: a live template with other constraints
+    would be planned wrongly, so its pods are reported instead."""
+    assert _unmodelled(_wire(), PodConstraints()) == (
+        "topologySpreadConstraints (the live pod template's differ from the binding's podSpec)",
+        "podAffinity (the live pod template's differ from the binding's podSpec)",
+        "podAntiAffinity (the live pod template's differ from the binding's podSpec)",
+    )
+
+
+def test_spread_policies_other_than_the_defaults_are_reported() -> None:
+    spec = PodSpec.model_validate(
+        {"containers": CONTAINERS, "topologySpreadConstraints": [{**SPREAD, "nodeTaintsPolicy": "Honor"}]}
+    )
+    constraints, unmodelled = pod_constraints(spec)
+    assert constraints.topology_spread == ()
+    assert unmodelled == ("topologySpreadConstraints (nodeAffinityPolicy/nodeTaintsPolicy)",)
 
 
 def test_preferred_pod_affinity_and_plain_pods_are_planned() -> None:

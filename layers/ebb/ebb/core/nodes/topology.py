@@ -150,3 +150,21 @@ class PodAffinityTerm(BaseModel):
     def counts_namespace(self, own: str, other: str) -> bool:
         """Whether pods of namespace ``other`` count for a pod of namespace ``own``."""
         return other in self.namespaces if self.namespaces else other == own
+
+
+class PodConstraints(BaseModel):
+    """A pod's topology spread and required pod (anti-)affinity, as one value (compared, carried)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topology_spread: tuple[TopologySpread, ...] = ()
+    pod_affinity: tuple[PodAffinityTerm, ...] = ()
+    pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+
+    def fields(self) -> dict[str, tuple[BaseModel, ...]]:
+        """As :class:`~ebb.core.nodes.workload.PodGroup` fields."""
+        return {
+            "topology_spread": self.topology_spread,
+            "pod_affinity": self.pod_affinity,
+            "pod_anti_affinity": self.pod_anti_affinity,
+        }

@@ -662,7 +662,7 @@ def test_hostname_anti_affinity_keeps_one_replica_per_node_with_running_pods() -
     assert all(n.pods_per_node == (("web", 1),) for p in result.plans for n in p.new_nodes)
 
 
-def test_unknown_zone_requirement_pool_subset_spread_is_kept_by_every_pool_path() -> None:
+def test_should_respect_nodepool_zonal_constraints_subset_with_labels_across_nodepools() -> None:
     """Two pools, zones split between them (It("should respect NodePool zonal constraints (subset) with
     labels across NodePools") in Context("Zonal")): the spread holds across pools, 2 and 2.
     """

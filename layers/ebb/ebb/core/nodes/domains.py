@@ -29,6 +29,7 @@ from ebb.core.nodes.topology import HOSTNAME_KEY, LabelSelector, WhenUnsatisfiab
 from ebb.core.nodes.workload import PodGroup
 
 UNBOUNDED = 1 << 62
+PRICED_OPTIONS = 16
 
 
 class RuleKind(StrEnum):
@@ -323,8 +324,11 @@ def allocate(
             continue
         by_cell = cells.options(view, keys)
         # Prices only rank cells against each other: with one cell, its room is all that matters.
+        # The rank looks at each cell's PRICED_OPTIONS cheapest usable options (a ranking
+        # heuristic: the packing then chooses the nodes among all of them).
         priced = len(by_cell) > 1 or len(views) > 1
         for cell, indices in by_cell.items():
+            looked = 0
             for index in indices:
                 if not mask >> index & 1:
                     continue
@@ -338,7 +342,8 @@ def allocate(
                     UNBOUNDED if available is None else min(share.room + available * per_node, UNBOUNDED)
                 )
                 share.price = min(share.price, option.cost / per_node)
-                if share.room >= UNBOUNDED and not priced:
+                looked += 1
+                if share.room >= UNBOUNDED and (not priced or looked >= PRICED_OPTIONS):
                     break
     for cell, cap in caps.items():
         if cell in shares:
@@ -353,14 +358,16 @@ def allocate(
     }
     anywhere = {index: sum(counts[index].values()) for index in range(len(cell_rules))}
     ordered = sorted(shares.values(), key=lambda s: s.cell)
+    positions = [keys.index(rule.key) for rule in cell_rules]
     for _ in range(pending):
         best: CellShare | None = None
         best_key: tuple[float, int] | None = None
         failed: Rule | None = None
+        lowest = [_lowest(rule, counts[index], domains[index]) for index, rule in enumerate(cell_rules)]
         for share in ordered:
             if share.taken >= share.room:
                 continue
-            refusal = _refusal(cell_rules, keys, share.cell, counts, domains, anywhere)
+            refusal = _refusal(cell_rules, positions, share.cell, counts, lowest, anywhere)
             if refusal is not None:
                 failed = failed or refusal
                 continue
@@ -378,9 +385,18 @@ def allocate(
         result.quota[best.cell] = result.quota.get(best.cell, 0) + 1
         for index, rule in enumerate(cell_rules):
             if rule.self_match:
-                counts[index][best.cell[keys.index(rule.key)]] += 1
+                counts[index][best.cell[positions[index]]] += 1
                 anywhere[index] += 1
     return result
+
+
+def _lowest(rule: Rule, counts: Counter[str], eligible: set[str]) -> int:
+    """The global minimum of a spread rule's matching pods over its eligible domains."""
+    if rule.kind is not RuleKind.SPREAD or (
+        rule.min_domains is not None and len(eligible) < rule.min_domains
+    ):
+        return 0
+    return min((counts[d] for d in eligible), default=0)
 
 
 def _per_node(group: PodGroup, option: Option, cap: int | None) -> int:
@@ -390,23 +406,17 @@ def _per_node(group: PodGroup, option: Option, cap: int | None) -> int:
 
 def _refusal(  # noqa: PLR0917 - the allocation loop's state, passed flat for speed
     rules: list[Rule],
-    keys: tuple[str, ...],
+    positions: list[int],
     cell: Cell,
     counts: Mapping[int, Counter[str]],
-    domains: Mapping[int, set[str]],
+    lowest: list[int],
     anywhere: Mapping[int, int],
 ) -> Rule | None:
     """The first rule that keeps one more pod out of ``cell``, or ``None``."""
     for index, rule in enumerate(rules):
-        value = cell[keys.index(rule.key)]
-        here = counts[index][value]
+        here = counts[index][cell[positions[index]]]
         if rule.kind is RuleKind.SPREAD:
-            eligible = domains[index]
-            if rule.min_domains is not None and len(eligible) < rule.min_domains:
-                lowest = 0
-            else:
-                lowest = min((counts[index][d] for d in eligible), default=0)
-            if here + (1 if rule.self_match else 0) - lowest > rule.max_skew:
+            if here + (1 if rule.self_match else 0) - lowest[index] > rule.max_skew:
                 return rule
         elif rule.kind is RuleKind.ANTI_AFFINITY:
             if here:

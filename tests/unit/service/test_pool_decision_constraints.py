@@ -92,4 +92,3 @@ def test_pending_pods_with_hostname_anti_affinity_get_one_node_each(config: EbbC
     # Without the constraint three 1-GPU pods share one 4-GPU node; with it, three nodes.
     assert sum(_decide(config, PodConstraints()).values()) == 1
     assert sum(_decide(config, APART).values()) == 3
-

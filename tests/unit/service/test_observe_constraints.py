@@ -110,3 +110,32 @@ def test_preferred_pod_affinity_and_plain_pods_are_planned() -> None:
     )
     assert _unmodelled(preferred) == ()
     assert _unmodelled(PodSpec.model_validate({"containers": CONTAINERS})) == ()
+
+
+def test_a_pending_pod_requesting_an_extended_resource_the_planner_does_not_pack_is_reported() -> None:
+    """A pod asking for EFA devices (``vpc.amazonaws.com/efa``, the EFA device plugin's resource,
+    https://docs.aws.amazon.com/eks/latest/userguide/node-efa.html) would be planned onto a node by
+    its CPU, memory and GPUs alone, which may have no EFA: it is reported instead; its pod labels
+    and constraints are read as they are."""
+    from ebb.adapters.kubernetes.objects import Pod
+    from ebb.service.observe import _pending
+
+    efa = [
+        {"name": "server", "resources": {"requests": {"nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "4"}}}
+    ]
+    pod = Pod.model_validate(
+        {
+            "metadata": {"name": "mn-0", "namespace": "research", "labels": {"app": "llm"}},
+            "spec": {"containers": efa, "affinity": {"podAntiAffinity": {REQUIRED: [ONE_PER_NODE]}}},
+        }
+    )
+    pending = _pending(pod)
+    assert pending.unmodelled_constraints == (
+        "requests vpc.amazonaws.com/efa, which the node planner does not pack",
+    )
+    assert pending.labels == {"app": "llm"}
+    assert pending.constraints.pod_anti_affinity == EXPECTED.pod_anti_affinity
+    plain = Pod.model_validate(
+        {"metadata": {"name": "p", "namespace": "research"}, "spec": {"containers": CONTAINERS}}
+    )
+    assert _pending(plain).unmodelled_constraints == ()

@@ -8,7 +8,13 @@ Run: ``.venv/bin/python bench/bench_nodes.py`` (``--quick`` for fewer seeds). Pr
 2. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
    1, 2, 4 or 8 GPUs, 400 instance types): pods per second (one core, pure Python), and the cost
    over the LP lower bound and over the Karpenter reference, worst and best over five seeds;
-3. a HyperPod case (pinned ``hyperpod_instance``: 3 to 8 GPU instance groups, 2,000 GPU pods).
+3. a HyperPod case (pinned ``hyperpod_instance``: 3 to 8 GPU instance groups, 2,000 GPU pods);
+4. the same fleets and HyperPod case with placement constraints: the instance groups dealt over
+   three zones, every deployment spread over zones (``maxSkew`` 1, DoNotSchedule) and every tenth
+   one also one replica per node (required hostname anti-affinity). The LP bound there is the
+   unconstrained relaxation, a lower bound of the constrained problem too, so the ratio overstates
+   the distance to the constrained optimum; the Karpenter reference models no constraints and is
+   not compared.
 
 The reference is ``ebb.sim.karpenter_reference.karpenter_plan``: Karpenter's scheduler, with the
 in-flight NodeClaims re-sorted by pod count before every pod. Go's ``sort.Slice`` does not keep
@@ -30,6 +36,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from ebb.core.nodes import PlanningInput, plan_nodes
+from ebb.core.nodes.catalogue import ZONE_LABEL
+from ebb.core.nodes.topology import HOSTNAME_KEY, LabelSelector, PodAffinityTerm, TopologySpread
 from ebb.sim.karpenter_reference import TieSpread, karpenter_plan, karpenter_tie_spread
 from ebb.sim.milp_oracle import lp_lower_bound, optimal_cost
 from ebb.sim.node_instances import fleet_instance, hyperpod_instance, small_instance
@@ -125,6 +133,56 @@ def large(make: Callable[[int], PlanningInput], seeds: range) -> list[Row]:
     return rows
 
 
+ZONES = ("bench-1a", "bench-1b", "bench-1c")
+
+
+def constrained(inp: PlanningInput) -> PlanningInput:
+    """``inp`` over three zones, every deployment zone-spread and every tenth one per node."""
+    groups = tuple(
+        g.model_copy(update={"zone": ZONES[index % len(ZONES)]})
+        for index, g in enumerate(inp.instance_groups)
+    )
+    pods = []
+    for index, group in enumerate(inp.pod_groups):
+        own = LabelSelector(match_labels={"app": group.name})
+        update: dict[str, object] = {
+            "labels": {"app": group.name},
+            "topology_spread": (TopologySpread(topology_key=ZONE_LABEL, max_skew=1, label_selector=own),),
+        }
+        if index % 10 == 0:
+            update["pod_anti_affinity"] = (PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=own),)
+        pods.append(group.model_copy(update=update))
+    return inp.model_copy(update={"instance_groups": groups, "pod_groups": tuple(pods)})
+
+
+def large_constrained(make: Callable[[int], PlanningInput], seeds: range) -> list[Row]:
+    rows = []
+    for seed in seeds:
+        inp = constrained(make(seed))
+        seconds, cost = _timed_plan(inp)
+        rows.append(
+            Row(
+                seed=seed,
+                seconds=seconds,
+                pods=_pending(inp),
+                cost=cost,
+                bound=lp_lower_bound(inp),
+                # The reference models no placement constraints: nothing to compare against.
+                reference=TieSpread(costs=(0.0,)),
+            )
+        )
+    return rows
+
+
+def report_constrained(title: str, rows: list[Row]) -> None:
+    slowest = max(rows, key=lambda r: r.seconds)
+    print(
+        f"{title:>24}: {min(r.pods / r.seconds for r in rows):10,.0f} pods/s "
+        f"(slowest {slowest.seconds:.2f} s), cost/unconstrained LP bound worst "
+        f"{max(r.over_bound for r in rows):.4f}, seeds {[r.seed for r in rows]}"
+    )
+
+
 def report(title: str, rows: list[Row]) -> None:
     slowest = max(rows, key=lambda r: r.seconds)
     print(
@@ -166,6 +224,10 @@ def main() -> None:
         report(f"{pods:,} pods", large(partial(_fleet, pods=pods), seeds))
     print("HyperPod GPU instance groups:")
     report("2,000 GPU pods", large(partial(_hyperpod, pods=2_000), seeds))
+    print("with zone spread (maxSkew 1) on every deployment and hostname anti-affinity on a tenth:")
+    for pods in (1_000, 5_000, 20_000):
+        report_constrained(f"{pods:,} pods", large_constrained(partial(_fleet, pods=pods), seeds))
+    report_constrained("2,000 GPU pods", large_constrained(partial(_hyperpod, pods=2_000), seeds))
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ class ScalerBinding(ManifestModel):
     scaled_object: ScaledObjectRef = Field(alias="scaledObject")
     node_pool: ObjectName = Field(alias="nodePool")
     pod_spec: PodSpec | None = Field(None, alias="podSpec")
+    pod_labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map, alias="podLabels")
+    """The pod template's labels: what topology spread and pod (anti-)affinity selectors match."""
     keda_exact: StrictBool = Field(False, alias="kedaExact")
     """Compute exactly what KEDA and the HPA would, turning off ebb's deliberate differences."""
 

@@ -17,9 +17,11 @@ from ebb.config.issues import IssueLog, PathPart
 from ebb.config.keda_triggers import ALB_WAKE_METRICS, AwsCloudWatchTrigger
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
-from ebb.config.placement import GroupPlacement, admission, place
+from ebb.config.placement import GroupPlacement, admission, node_labels, place
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, PodSpec
 from ebb.config.scaled_object import ScaledObject
+from ebb.core.nodes.catalogue import CAPACITY_TYPE_LABEL, NODEPOOL_LABEL, OS_LABEL
+from ebb.core.nodes.topology import HOSTNAME_KEY
 
 ScaledObjectDoc = ParsedDocument[ScaledObject]
 NodePoolDoc = ParsedDocument[NodePool]
@@ -375,6 +377,49 @@ def _placement(documents: DocumentSet, catalogue: InstanceCatalogue, log: IssueL
             pool_name=entry.node_pool,
             placements=placements,
         )
+        landing = [p for p in placements if p.lands]
+        keys = {HOSTNAME_KEY, CAPACITY_TYPE_LABEL, NODEPOOL_LABEL, OS_LABEL}
+        for placement in landing:
+            keys.update(node_labels(groups[placement.instance_group], specs.get(placement.instance_type)))
+        _check_topology_keys(log, binding, (*path, "podSpec"), entry.pod_spec, keys, entry.node_pool)
+
+
+def _check_topology_keys(  # noqa: PLR0917 - one check of ``_placement``, on its loop's values
+    log: IssueLog,
+    binding: BindingDoc,
+    pod_path: tuple[PathPart, ...],
+    pod_spec: PodSpec,
+    keys: set[str],
+    pool_name: str,
+) -> None:
+    """A required spread or pod (anti-)affinity on a label no node the pods may land on carries.
+
+    kube-scheduler and Karpenter never schedule such pods (kubernetes-sigs/karpenter
+    ``topology_test.go`` It("should ignore unknown topology keys")), so ebb refuses the binding.
+    """
+    for index, spread in enumerate(pod_spec.topology_spread_constraints):
+        if spread.when_unsatisfiable == "DoNotSchedule" and spread.topology_key not in keys:
+            _report(
+                log,
+                binding,
+                (*pod_path, "topologySpreadConstraints", index, "topologyKey"),
+                f"no node of NodePool {pool_name} the pods may use carries the label "
+                f"{spread.topology_key!r}: the pods would never be scheduled",
+            )
+    affinity = pod_spec.affinity
+    for name, rules in (
+        ("podAffinity", affinity.pod_affinity if affinity else None),
+        ("podAntiAffinity", affinity.pod_anti_affinity if affinity else None),
+    ):
+        for index, term in enumerate(rules.required if rules else ()):
+            if term.topology_key not in keys:
+                _report(
+                    log,
+                    binding,
+                    (*pod_path, "affinity", name, "requiredDuringSchedulingIgnoredDuringExecution", index),
+                    f"no node of NodePool {pool_name} the pods may use carries the label "
+                    f"{term.topology_key!r}",
+                )
 
 
 def _check_pod_placement(

@@ -33,9 +33,9 @@ from ebb.config.node_pool import NodePool as ConfigNodePool
 from ebb.config.node_pool import NodeSelectorRequirementWithMinValues
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, Container, PodSpec
 from ebb.config.scaled_object import ScaledObject
+from ebb.config.scheduling import LabelSelector, PodAffinity, untolerated
 from ebb.config.scheduling import Taint as ConfigTaint
 from ebb.config.scheduling import Toleration as ConfigToleration
-from ebb.config.scheduling import untolerated
 from ebb.core.nodes import (
     Budget,
     ConsolidationPolicy,
@@ -63,6 +63,15 @@ from ebb.core.nodes import (
 )
 from ebb.core.nodes.catalogue import node_labels
 from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, PODS, to_millis, to_units
+from ebb.core.nodes.topology import LabelSelector as CoreLabelSelector
+from ebb.core.nodes.topology import PodAffinityTerm as CorePodAffinityTerm
+from ebb.core.nodes.topology import (
+    PodConstraints,
+    SelectorOperator,
+    SelectorRequirement,
+    TopologySpread,
+    WhenUnsatisfiable,
+)
 
 GIB = Decimal(2**30)
 
@@ -303,6 +312,60 @@ def _affinity_terms(pod_spec: PodSpec) -> tuple[NodeSelectorTerm, ...]:
     return tuple(terms)
 
 
+def _selector(selector: LabelSelector | None) -> CoreLabelSelector | None:
+    if selector is None:
+        return None
+    return CoreLabelSelector(
+        match_labels=dict(selector.match_labels),
+        match_expressions=tuple(
+            SelectorRequirement(key=e.key, operator=SelectorOperator(e.operator), values=e.values)
+            for e in selector.match_expressions
+        ),
+    )
+
+
+def _terms(affinity: PodAffinity | None) -> tuple[CorePodAffinityTerm, ...]:
+    if affinity is None:
+        return ()
+    return tuple(
+        CorePodAffinityTerm(
+            topology_key=term.topology_key,
+            label_selector=_selector(term.label_selector),
+            namespaces=term.namespaces,
+        )
+        for term in affinity.required
+    )
+
+
+def pod_constraints(pod_spec: PodSpec) -> PodConstraints:
+    """The pod spec's topology spread and required pod (anti-)affinity, in the core's vocabulary."""
+    affinity = pod_spec.affinity
+    return PodConstraints(
+        topology_spread=tuple(
+            TopologySpread(
+                topology_key=c.topology_key,
+                max_skew=c.max_skew,
+                when_unsatisfiable=WhenUnsatisfiable(c.when_unsatisfiable),
+                label_selector=_selector(c.label_selector),
+                min_domains=c.min_domains,
+                match_label_keys=c.match_label_keys,
+            )
+            for c in pod_spec.topology_spread_constraints
+        ),
+        pod_affinity=_terms(affinity.pod_affinity if affinity else None),
+        pod_anti_affinity=_terms(affinity.pod_anti_affinity if affinity else None),
+    )
+
+
+def planned_constraints(config: EbbConfig, scaler: str) -> PodConstraints | None:
+    """The constraints the plan uses for a scaler's pods (``namespace/name``): its binding's podSpec's."""
+    for scaled_object in config.scaled_objects:
+        if pod_group_name(scaled_object) == scaler:
+            pod_spec = config.scaler_binding(scaled_object).pod_spec
+            return None if pod_spec is None else pod_constraints(pod_spec)
+    return None
+
+
 def _open_groups(config: EbbConfig, statics: PoolStatics, pod_spec: PodSpec) -> tuple[tuple[str, ...], bool]:
     """The pool's groups whose own labels and taints let these pods in, and whether any has labels.
 
@@ -363,6 +426,9 @@ def pod_group(config: EbbConfig, scaled_object: ScaledObject, replicas: int) -> 
         node_selector=node_selector,
         node_affinity=terms,
         tolerations=tuple(toleration(t) for t in pod_spec.tolerations),
+        namespace=scaled_object.namespace,
+        labels=dict(binding.pod_labels),
+        **pod_constraints(pod_spec).fields(),
     )
 
 

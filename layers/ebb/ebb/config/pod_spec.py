@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, StrictStr
 
 from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, note_at
 from ebb.config.quantity import NonNegativeQuantity
-from ebb.config.scheduling import Affinity, NodeSelector, Toleration
+from ebb.config.scheduling import Affinity, NodeSelector, Toleration, TopologySpreadConstraint
 
 INSTANCE_GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 
@@ -61,6 +61,9 @@ class PodSpec(ManifestModel):
     node_selector: FrozenMap[StrictStr, StrictStr] = Field(default_factory=empty_map, alias="nodeSelector")
     tolerations: tuple[Toleration, ...] = ()
     affinity: Affinity | None = None
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = Field(
+        (), alias="topologySpreadConstraints"
+    )
 
     @property
     def required_node_affinity(self) -> NodeSelector | None:

@@ -1,4 +1,5 @@
-"""Kubernetes scheduling vocabulary: taints, tolerations, node selectors and node affinity.
+"""Kubernetes scheduling vocabulary: taints, tolerations, node selectors, node and pod affinity,
+topology spread constraints.
 
 Matching follows Kubernetes: `Toleration.ToleratesTaint` (k8s.io/api/core/v1/toleration.go) and
 node selector requirements as the scheduler's node-affinity filter evaluates them
@@ -13,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, Strict, StrictInt, StrictStr
 
 from ebb.config.kubernetes_names import LabelValue, QualifiedName, label_value_problem, qualified_name_problem
-from ebb.config.model_base import Finding, ManifestModel, NonEmpty, error_at
+from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, error_at
 
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 # Taints the scheduler enforces; PreferNoSchedule only steers.
@@ -169,14 +170,100 @@ class NodeAffinity(ManifestModel):
     preferred: Any = Field(None, alias="preferredDuringSchedulingIgnoredDuringExecution")
 
 
+class LabelSelectorRequirement(ManifestModel):
+    """One `matchExpressions` entry of a `metav1.LabelSelector`."""
+
+    key: QualifiedName
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: tuple[StrictStr, ...] = ()
+
+    def findings(self) -> Iterator[Finding]:
+        # apimachinery ValidateLabelSelectorRequirement.
+        if self.operator in ("In", "NotIn") and not self.values:
+            yield error_at(("values",), f"must be specified when operator is {self.operator}")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            yield error_at(("values",), f"may not be specified when operator is {self.operator}")
+
+
+class LabelSelector(ManifestModel):
+    """A pod label selector: `matchLabels` and `matchExpressions`, ANDed."""
+
+    match_labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map, alias="matchLabels")
+    match_expressions: tuple[LabelSelectorRequirement, ...] = Field((), alias="matchExpressions")
+
+
+class PodAffinityTerm(ManifestModel):
+    """A pod (anti-)affinity term: pods the selector matches, per domain of `topologyKey`."""
+
+    label_selector: LabelSelector | None = Field(None, alias="labelSelector")
+    topology_key: QualifiedName = Field(alias="topologyKey")
+    namespaces: tuple[StrictStr, ...] = ()
+    namespace_selector: Any = Field(None, alias="namespaceSelector")
+    match_label_keys: tuple[StrictStr, ...] = Field((), alias="matchLabelKeys")
+    mismatch_label_keys: tuple[StrictStr, ...] = Field((), alias="mismatchLabelKeys")
+
+    def findings(self) -> Iterator[Finding]:
+        # ebb plans from the binding alone: it cannot know which namespaces a selector picks.
+        if self.namespace_selector is not None:
+            yield error_at(
+                ("namespaceSelector",),
+                "not supported: ebb cannot tell offline which namespaces it selects; list them in namespaces",
+            )
+        for name, keys in (
+            ("matchLabelKeys", self.match_label_keys),
+            ("mismatchLabelKeys", self.mismatch_label_keys),
+        ):
+            if keys:
+                yield error_at((name,), "not supported on pod (anti-)affinity terms by ebb's node planner")
+
+
+class WeightedPodAffinityTerm(ManifestModel):
+    """A preferred pod (anti-)affinity term."""
+
+    weight: Annotated[int, Field(ge=1, le=100)]
+    pod_affinity_term: PodAffinityTerm = Field(alias="podAffinityTerm")
+
+
+class PodAffinity(ManifestModel):
+    """`podAffinity` or `podAntiAffinity`."""
+
+    unused_fields: ClassVar[Mapping[str, str]] = {
+        "preferredDuringSchedulingIgnoredDuringExecution": "a preference does not constrain placement; "
+        "ebb plans with the required terms only",
+    }
+
+    required: tuple[PodAffinityTerm, ...] = Field((), alias="requiredDuringSchedulingIgnoredDuringExecution")
+    preferred: tuple[WeightedPodAffinityTerm, ...] = Field(
+        (), alias="preferredDuringSchedulingIgnoredDuringExecution"
+    )
+
+
+class TopologySpreadConstraint(ManifestModel):
+    """One `topologySpreadConstraints` entry (core/v1 TopologySpreadConstraint)."""
+
+    max_skew: Annotated[int, Strict(), Field(ge=1)] = Field(alias="maxSkew")
+    topology_key: QualifiedName = Field(alias="topologyKey")
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(alias="whenUnsatisfiable")
+    label_selector: LabelSelector | None = Field(None, alias="labelSelector")
+    min_domains: Annotated[int, Strict(), Field(ge=1)] | None = Field(None, alias="minDomains")
+    match_label_keys: tuple[StrictStr, ...] = Field((), alias="matchLabelKeys")
+    node_affinity_policy: Literal["Honor", "Ignore"] | None = Field(None, alias="nodeAffinityPolicy")
+    node_taints_policy: Literal["Honor", "Ignore"] | None = Field(None, alias="nodeTaintsPolicy")
+
+    def findings(self) -> Iterator[Finding]:
+        # core/v1 validation (ValidateTopologySpreadConstraints): minDomains only with DoNotSchedule.
+        if self.min_domains is not None and self.when_unsatisfiable != "DoNotSchedule":
+            yield error_at(("minDomains",), "may only be set when whenUnsatisfiable is DoNotSchedule")
+        # ebb counts domains as kube-scheduler's defaults do; other policies are refused, not ignored.
+        if self.node_affinity_policy not in (None, "Honor"):
+            yield error_at(("nodeAffinityPolicy",), "not supported: ebb plans with the default, Honor")
+        if self.node_taints_policy not in (None, "Ignore"):
+            yield error_at(("nodeTaintsPolicy",), "not supported: ebb plans with the default, Ignore")
+
+
 class Affinity(ManifestModel):
     """`affinity`."""
 
-    unused_fields: ClassVar[Mapping[str, str]] = {
-        "podAffinity": "ebb packs pods onto nodes by resources and node constraints only",
-        "podAntiAffinity": "ebb packs pods onto nodes by resources and node constraints only",
-    }
-
     node_affinity: NodeAffinity | None = Field(None, alias="nodeAffinity")
-    pod_affinity: Any = Field(None, alias="podAffinity")
-    pod_anti_affinity: Any = Field(None, alias="podAntiAffinity")
+    pod_affinity: PodAffinity | None = Field(None, alias="podAffinity")
+    pod_anti_affinity: PodAffinity | None = Field(None, alias="podAntiAffinity")

@@ -22,20 +22,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from ebb.adapters.hyperpod import HyperPodCluster
 from ebb.adapters.hyperpod_models import ClusterNode, NodeCondition, classify_node
 from ebb.adapters.kubernetes import KubernetesCluster, KubernetesNotFound, Node, Pod, Workload, WorkloadRef
-from ebb.adapters.kubernetes.objects import PodSpec, WorkloadKind
+from ebb.adapters.kubernetes.objects import LabelSelector, PodSpec, WorkloadKind
 from ebb.adapters.metrics import MetricQuery, MetricReader
 from ebb.config import EbbConfig, ScaledObject
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
-from ebb.config.node_planning import GroupCounts, pod_group_name
+from ebb.config.node_planning import GroupCounts, planned_constraints, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
 from ebb.config.replica_policy import trigger_name
 from ebb.core.nodes import NodeSelectorTerm, NodeState, Operator, Requirement, Resources, Toleration
 from ebb.core.nodes.quantities import to_millis, to_units
 from ebb.core.nodes.taints import TaintEffect
+from ebb.core.nodes.topology import LabelSelector as CoreLabelSelector
+from ebb.core.nodes.topology import (
+    PodAffinityTerm,
+    PodConstraints,
+    SelectorOperator,
+    SelectorRequirement,
+    TopologySpread,
+    WhenUnsatisfiable,
+)
 from ebb.core.replicas import Observation, ReplicaCounts, cloudwatch_query_window
 from ebb.service.decision import NodeFailure, ObservedNode, PendingPod, PoolSnapshot, ScalerSnapshot
 
@@ -97,7 +107,9 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         scalers[name] = ScalerSnapshot(
             observations=observations[name],
             replicas=ReplicaCounts(spec=workload.spec.replicas, status=workload.status.replicas, ready=ready),
-            unmodelled_constraints=_unmodelled(workload.spec.template.spec),
+            unmodelled_constraints=_unmodelled(
+                workload.spec.template.spec, planned_constraints(config, name)
+            ),
             held_by=held_by.get(_key(target), ()),
         )
 
@@ -231,25 +243,85 @@ def _owner(pod: Pod, targets: Mapping[str, WorkloadRef]) -> str | None:
     return None
 
 
-def _unmodelled(spec: PodSpec) -> tuple[str, ...]:
-    """Constraints of a pod spec the node core does not model yet."""
-    found = []
+def _selector(raw: LabelSelector | Mapping[str, Any] | None) -> CoreLabelSelector | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, LabelSelector):
+        raw = LabelSelector.model_validate(raw)
+    return CoreLabelSelector(
+        match_labels=dict(raw.match_labels),
+        match_expressions=tuple(
+            SelectorRequirement(key=e.key, operator=SelectorOperator(e.operator), values=e.values)
+            for e in raw.match_expressions
+        ),
+    )
+
+
+def pod_constraints(spec: PodSpec) -> tuple[PodConstraints, tuple[str, ...]]:
+    """A pod spec's topology spread and required pod (anti-)affinity in the core's vocabulary, and
+    the parts the node core does not model (those pods are reported, never planned as if they fit)."""
+    unmodelled: list[str] = []
+    spreads = []
+    for raw in spec.topology_spread_constraints:
+        # The defaults are kube-scheduler's; other policies change which domains count.
+        if (
+            raw.get("nodeAffinityPolicy", "Honor") != "Honor"
+            or raw.get("nodeTaintsPolicy", "Ignore") != "Ignore"
+        ):
+            unmodelled.append("topologySpreadConstraints (nodeAffinityPolicy/nodeTaintsPolicy)")
+            continue
+        spreads.append(
+            TopologySpread(
+                topology_key=raw["topologyKey"],
+                max_skew=raw["maxSkew"],
+                when_unsatisfiable=WhenUnsatisfiable(raw.get("whenUnsatisfiable", "DoNotSchedule")),
+                label_selector=_selector(raw.get("labelSelector")),
+                min_domains=raw.get("minDomains"),
+                match_label_keys=tuple(raw.get("matchLabelKeys", ())),
+            )
+        )
     affinity = spec.affinity
-    if spec.topology_spread_constraints:
-        found.append("topologySpreadConstraints")
-    if (
-        affinity is not None
-        and affinity.pod_affinity
-        and affinity.pod_affinity.required_during_scheduling_ignored_during_execution
+    terms: dict[str, tuple[PodAffinityTerm, ...]] = {}
+    for name, rules in (
+        ("podAffinity", affinity.pod_affinity if affinity else None),
+        ("podAntiAffinity", affinity.pod_anti_affinity if affinity else None),
     ):
-        found.append("podAffinity")
-    if (
-        affinity is not None
-        and affinity.pod_anti_affinity
-        and affinity.pod_anti_affinity.required_during_scheduling_ignored_during_execution
-    ):
-        found.append("podAntiAffinity")
-    return tuple(found)
+        required = rules.required_during_scheduling_ignored_during_execution if rules else ()
+        terms[name] = tuple(
+            PodAffinityTerm(
+                topology_key=t.topology_key,
+                label_selector=_selector(t.label_selector),
+                namespaces=t.namespaces,
+            )
+            for t in required
+        )
+    return (
+        PodConstraints(
+            topology_spread=tuple(spreads),
+            pod_affinity=terms["podAffinity"],
+            pod_anti_affinity=terms["podAntiAffinity"],
+        ),
+        tuple(unmodelled),
+    )
+
+
+def _unmodelled(spec: PodSpec, planned: PodConstraints | None = None) -> tuple[str, ...]:
+    """What of a pod spec's inter-pod constraints the node plan would not honour.
+
+    For a scaler's target, ``planned`` holds what the plan uses (from the binding's ``podSpec``):
+    a live template whose constraints differ is reported rather than planned with the binding's.
+    """
+    live, found = pod_constraints(spec)
+    unmodelled = list(found)
+    if planned is not None:
+        for name, ours, theirs in (
+            ("topologySpreadConstraints", planned.topology_spread, live.topology_spread),
+            ("podAffinity", planned.pod_affinity, live.pod_affinity),
+            ("podAntiAffinity", planned.pod_anti_affinity, live.pod_anti_affinity),
+        ):
+            if ours != theirs:
+                unmodelled.append(f"{name} (the live pod template's differ from the binding's podSpec)")
+    return tuple(unmodelled)
 
 
 def _instance_id(node: Node) -> str | None:
@@ -354,8 +426,28 @@ def _requests(pod: Pod) -> Resources:
     )
 
 
+# What the node planner packs; node-local storage is no instance-group dimension ebb chooses by.
+_PLANNED_RESOURCES = frozenset({"cpu", "memory", GPU, "pods", "ephemeral-storage"})
+
+
+def _unplanned_resources(spec: PodSpec) -> tuple[str, ...]:
+    """Extended resources the pod requests that the planner does not pack (EFA, MIG, Neuron, ...).
+
+    Planning such a pod by its CPU, memory and GPUs alone could launch a node that lacks them, so
+    it is reported instead.
+    """
+    names = sorted(
+        name
+        for name, amount in spec.effective_requests().items()
+        if amount and name not in _PLANNED_RESOURCES
+    )
+    return (f"requests {', '.join(names)}, which the node planner does not pack",) if names else ()
+
+
 def _pending(pod: Pod, *, held_scaler: str | None = None) -> PendingPod:
     spec = pod.spec
+    constraints, unmodelled = pod_constraints(spec)
+    unmodelled += _unplanned_resources(spec)
     terms: tuple[NodeSelectorTerm, ...] = ()
     required = (
         spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
@@ -387,6 +479,8 @@ def _pending(pod: Pod, *, held_scaler: str | None = None) -> PendingPod:
             )
             for t in spec.tolerations
         ),
-        unmodelled_constraints=_unmodelled(spec),
+        unmodelled_constraints=unmodelled,
         held_scaler=held_scaler,
+        labels=dict(pod.metadata.labels),
+        constraints=constraints,
     )

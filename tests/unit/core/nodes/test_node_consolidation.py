@@ -463,3 +463,47 @@ def test_a_target_above_the_nodes_listed_counts_nodes_still_to_come() -> None:
     """HyperPod may not list a requested node yet: the target, not the list, floors the group."""
     decision = plan_nodes(_idle_pool_input(3)).for_pool("default")
     assert [(t.target_before, t.target_after) for t in decision.targets] == [(3, 1)]
+
+
+def test_consolidation_never_moves_pods_whose_place_depends_on_other_pods() -> None:
+    """Two light nodes merge into one (as in ``test_when_empty_leaves_underutilized_nodes_alone``),
+    unless the pods are one per node: a required hostname anti-affinity (or any spread or
+    affinity) pins them, and Karpenter's consolidation only removes a node when its pods can be
+    rescheduled (https://karpenter.sh/docs/concepts/disruption/#consolidation), which here they
+    cannot. ebb does not simulate moving such pods at all; their nodes go only once empty.
+    """
+    from ebb.core.nodes.topology import HOSTNAME_KEY, LabelSelector, PodAffinityTerm
+
+    nodes = [node("a", pods={"web": 1}), node("b", pods={"web": 1})]
+    assert removed(decide(nodes, web=2)) == [("a", RemovalKind.DELETE)]
+    apart = PodGroup(
+        name="web",
+        replicas=2,
+        requests=Resources.of(cpu="1", memory="1Gi"),
+        labels={"app": "web"},
+        pod_anti_affinity=(
+            PodAffinityTerm(
+                topology_key=HOSTNAME_KEY, label_selector=LabelSelector(match_labels={"app": "web"})
+            ),
+        ),
+    )
+    counts = {"small": 0, "large": 2}
+    result = plan_nodes(
+        PlanningInput(
+            now=NOW,
+            pod_groups=(apart,),
+            node_pools=(NodePool(name="default", instance_groups=("ig-small", "ig-large")),),
+            instance_groups=(
+                InstanceGroup(
+                    name="ig-small", zone="z1", instance_types=("small",), target_count=counts["small"]
+                ),
+                InstanceGroup(
+                    name="ig-large", zone="z1", instance_types=("large",), target_count=counts["large"]
+                ),
+            ),
+            instance_types=TYPES,
+            nodes=tuple(nodes),
+        )
+    ).for_pool("default")
+    assert removed(result) == []
+    assert not result.replacements

@@ -2,14 +2,21 @@
 
 Filters in the default profile's order, a node failing at the first that rejects it
 (kube-scheduler "Scheduling Framework" docs; plugins NodeUnschedulable, TaintToleration,
-NodeAffinity, NodeResourcesFit): a cordoned node unless the pod tolerates
-`node.kubernetes.io/unschedulable`; untolerated NoSchedule/NoExecute taints; `nodeSelector` and
-required node affinity; requests (of every resource, extended ones such as `nvidia.com/gpu`
-included) against allocatable minus what bound pods request, and the pod count. A pod no node
+NodeAffinity, NodeResourcesFit, PodTopologySpread, InterPodAffinity): a cordoned node unless the
+pod tolerates `node.kubernetes.io/unschedulable`; untolerated NoSchedule/NoExecute taints;
+`nodeSelector` and required node affinity; requests (of every resource, extended ones such as
+`nvidia.com/gpu` included) against allocatable minus what bound pods request, and the pod count;
+DoNotSchedule topology spread constraints (kubernetes ``podtopologyspread/filtering.go``: a node
+without the key is refused, pods count per domain of the nodes the pod's node affinity accepts,
+in its namespace, not terminating; ``count + selfMatch - globalMin > maxSkew`` refuses, the
+minimum taken as 0 below ``minDomains``); required pod affinity and anti-affinity, the existing
+pods' anti-affinity included (``interpodaffinity/filtering.go``, with its first-pod exception for
+a pod matching its own affinity terms when no pod matches anywhere). A pod no node
 passes stays Pending with `PodScheduled=False`, reason `Unschedulable`, and the scheduler's
 "0/N nodes are available: ..." message (reasons counted and sorted, as `FitError.Error` prints
 them). Among feasible nodes the least allocated wins (the default NodeResourcesFit scoring
-strategy), ties by name. Not simulated: pod (anti-)affinity, topology spread, preemption, volumes.
+strategy), ties by name. Not simulated: preferred affinities and ScheduleAnyway spreads (scores,
+not filters), preemption, volumes.
 """
 
 from __future__ import annotations
@@ -90,6 +97,137 @@ def node_matches_pod(pod: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     return any(_term_matches(term, node) for term in required.get("nodeSelectorTerms", []))
 
 
+SPREAD_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
+SPREAD_MISSING_LABEL = SPREAD_NOT_MATCH + " (missing required label)"
+EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+AFFINITY_NOT_MATCH = "node(s) didn't match pod affinity rules"
+ANTI_AFFINITY_NOT_MATCH = "node(s) didn't match pod anti-affinity rules"
+
+Placed = list[tuple[Mapping[str, Any], Mapping[str, Any]]]
+"""Pods that count for inter-pod rules, each with the node it is bound to."""
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """``metav1.LabelSelector`` semantics; a nil selector matches nothing."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for requirement in selector.get("matchExpressions", []):
+        value = labels.get(requirement["key"])
+        operator, values = requirement["operator"], requirement.get("values", [])
+        if operator == "In" and (value is None or value not in values):
+            return False
+        if operator == "NotIn" and value is not None and value in values:
+            return False
+        if operator == "Exists" and value is None:
+            return False
+        if operator == "DoesNotExist" and value is not None:
+            return False
+    return True
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels: Mapping[str, str] = obj["metadata"].get("labels", {})
+    return labels
+
+
+def _namespace(pod: Mapping[str, Any]) -> str:
+    namespace: str = pod["metadata"].get("namespace", "default")
+    return namespace
+
+
+def spread_rejection(
+    pod: Mapping[str, Any], node: Mapping[str, Any], nodes: list[JsonObject], placed: Placed
+) -> str | None:
+    """Why the pod's DoNotSchedule topology spread constraints refuse ``node``, or ``None``."""
+    node_labels = _labels(node)
+    for constraint in pod["spec"].get("topologySpreadConstraints", []):
+        if constraint.get("whenUnsatisfiable", "DoNotSchedule") != "DoNotSchedule":
+            continue
+        key = constraint["topologyKey"]
+        if key not in node_labels:
+            return SPREAD_MISSING_LABEL
+        selector = constraint.get("labelSelector")
+        if selector is not None and constraint.get("matchLabelKeys"):
+            own = _labels(pod)
+            extra = {k: own[k] for k in constraint["matchLabelKeys"] if k in own}
+            selector = {**selector, "matchLabels": {**selector.get("matchLabels", {}), **extra}}
+        domains = {_labels(n)[key] for n in nodes if key in _labels(n) and node_matches_pod(pod, n)}
+        counts: dict[str, int] = {}
+        for other, where in placed:
+            where_labels = _labels(where)
+            if (
+                key in where_labels
+                and _namespace(other) == _namespace(pod)
+                and selector_matches(selector, _labels(other))
+                and node_matches_pod(pod, where)
+            ):
+                counts[where_labels[key]] = counts.get(where_labels[key], 0) + 1
+        min_domains = constraint.get("minDomains")
+        if min_domains is not None and len(domains) < min_domains:
+            lowest = 0
+        else:
+            lowest = min((counts.get(d, 0) for d in domains), default=0)
+        itself = 1 if selector_matches(selector, _labels(pod)) else 0
+        if counts.get(node_labels[key], 0) + itself - lowest > constraint["maxSkew"]:
+            return SPREAD_NOT_MATCH
+    return None
+
+
+def _terms(pod: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    terms: list[Mapping[str, Any]] = (
+        pod["spec"]
+        .get("affinity", {})
+        .get(kind, {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    )
+    return terms
+
+
+def _term_counts(term: Mapping[str, Any], owner: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    namespaces = term.get("namespaces") or [_namespace(owner)]
+    return _namespace(other) in namespaces and selector_matches(term.get("labelSelector"), _labels(other))
+
+
+def affinity_rejection(pod: Mapping[str, Any], node: Mapping[str, Any], placed: Placed) -> str | None:
+    """Why required inter-pod affinity (the pod's, and existing pods' anti-affinity) refuses ``node``."""
+    node_labels = _labels(node)
+    for other, where in placed:
+        for term in _terms(other, "podAntiAffinity"):
+            key = term["topologyKey"]
+            if (
+                key in node_labels
+                and _labels(where).get(key) == node_labels[key]
+                and _term_counts(term, other, pod)
+            ):
+                return EXISTING_ANTI_AFFINITY
+    affinity = _terms(pod, "podAffinity")
+    if affinity:
+        anywhere = any(_term_counts(t, pod, other) for t in affinity for other, _ in placed)
+        first = not anywhere and all(_term_counts(t, pod, pod) for t in affinity)
+        for term in affinity:
+            key = term["topologyKey"]
+            if key not in node_labels:
+                return AFFINITY_NOT_MATCH
+            near = any(
+                _labels(where).get(key) == node_labels[key] and _term_counts(term, pod, other)
+                for other, where in placed
+            )
+            if not near and not first:
+                return AFFINITY_NOT_MATCH
+    for term in _terms(pod, "podAntiAffinity"):
+        key = term["topologyKey"]
+        if key not in node_labels:
+            continue
+        if any(
+            _labels(where).get(key) == node_labels[key] and _term_counts(term, pod, other)
+            for other, where in placed
+        ):
+            return ANTI_AFFINITY_NOT_MATCH
+    return None
+
+
 class Scheduler:
     """Binds Pending pods to nodes, one pass at a time."""
 
@@ -101,14 +239,18 @@ class Scheduler:
         """Try every unscheduled pod, highest priority then oldest first."""
         store = self._state.store
         nodes = list(store.live_objects(NODE))
+        by_name = {node["metadata"]["name"]: node for node in nodes}
         used: dict[str, dict[str, Decimal]] = {node["metadata"]["name"]: {} for node in nodes}
         waiting: list[JsonObject] = []
+        placed: Placed = []
         for pod in store.live_objects(POD):
             node_name = pod["spec"].get("nodeName")
             if node_name:
                 if node_name in used and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
                     _add(used[node_name], effective_requests(pod["spec"]))
                     _add(used[node_name], {"pods": Decimal(1)})
+                    if pod["metadata"].get("deletionTimestamp") is None:
+                        placed.append((pod, by_name[node_name]))
             elif (
                 pod["metadata"].get("deletionTimestamp") is None
                 and pod["spec"].get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME
@@ -122,10 +264,10 @@ class Scheduler:
             )
         )
         for pod in waiting:
-            self._schedule(pod, nodes, used)
+            self._schedule(pod, nodes, used, placed)
 
     def _schedule(
-        self, pod: JsonObject, nodes: list[JsonObject], used: dict[str, dict[str, Decimal]]
+        self, pod: JsonObject, nodes: list[JsonObject], used: dict[str, dict[str, Decimal]], placed: Placed
     ) -> None:
         requests = effective_requests(pod["spec"])
         requests["pods"] = Decimal(1)
@@ -133,6 +275,11 @@ class Scheduler:
         feasible: list[tuple[Decimal, str]] = []
         for node in nodes:
             rejection = self._filter(pod, node, requests, used[node["metadata"]["name"]])
+            if not rejection:
+                inter_pod = spread_rejection(pod, node, nodes, placed) or affinity_rejection(
+                    pod, node, placed
+                )
+                rejection = [inter_pod] if inter_pod else []
             if rejection:
                 for reason in rejection:
                     reasons[reason] = reasons.get(reason, 0) + 1
@@ -164,6 +311,7 @@ class Scheduler:
         feasible.sort(key=lambda choice: (-choice[0], choice[1]))
         chosen = feasible[0][1]
         _add(used[chosen], requests)
+        placed.append((pod, next(n for n in nodes if n["metadata"]["name"] == chosen)))
         pod["spec"]["nodeName"] = chosen
         set_condition(pod, "PodScheduled", "True", now)
         self._state.store.touch(pod)

@@ -143,10 +143,17 @@ class _Changes:
 class _Simulation:
     """Where the pods of candidate nodes would go: free room on other ready nodes, else one new node."""
 
-    def __init__(self, views: list[PoolView], pod_groups: Mapping[str, PodGroup], gone: set[str]) -> None:
+    def __init__(
+        self,
+        views: list[PoolView],
+        pod_groups: Mapping[str, PodGroup],
+        gone: set[str],
+        pinned: frozenset[str] = frozenset(),
+    ) -> None:
         self.views = views
         self.pod_groups = pod_groups
         self.gone = gone
+        self.pinned = pinned
 
     def relocate(
         self, candidates: list[NodeView], home: PoolView
@@ -159,6 +166,10 @@ class _Simulation:
         nodes with a twin of one of them (in any group or zone) is the saving of deleting the others,
         with more disruption and a launch that can fail for capacity.
         """
+        if any(name in self.pinned for c in candidates for name in c.pods):
+            # Moving pods whose place depends on other pods (spread, affinity) is not simulated:
+            # such nodes are only removed once empty, never consolidated by moving their pods.
+            return None
         leaving = {c.node.name for c in candidates} | self.gone
         total_price = sum(c.price for c in candidates)
         type_price: dict[str, float] = {}
@@ -253,6 +264,7 @@ def consolidate(
     emptied: set[str],
     removable: dict[str, int],
     growing: bool,
+    pinned: frozenset[str] = frozenset(),
 ) -> ScaleIn:
     """Decide this pool's node removals.
 
@@ -339,6 +351,7 @@ def consolidate(
                 allowance=allowance,
                 removable=removable,
                 gone={r.node for r in removals} | emptied,
+                pinned=pinned,
             )
             if command is not None:
                 chosen, moved, replacement, kind = command
@@ -384,6 +397,7 @@ def _underutilized_command(
     allowance: int | None,
     removable: dict[str, int],
     gone: set[str],
+    pinned: frozenset[str],
 ) -> (
     tuple[list[NodeView], list[tuple[str, str, int]], tuple[int, float, dict[str, int]] | None, RemovalKind]
     | None
@@ -391,7 +405,7 @@ def _underutilized_command(
     if allowance == 0:
         return None
     ordered = sorted(busy, key=lambda n: (sum(n.pods.values()), -n.price, n.node.name))
-    simulation = _Simulation(views, pod_groups, gone)
+    simulation = _Simulation(views, pod_groups, gone, pinned)
 
     def allowed(nodes: list[NodeView]) -> bool:
         per_group: dict[str, int] = {}

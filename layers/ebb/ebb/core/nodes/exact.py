@@ -121,7 +121,7 @@ def _patterns(
         envelope = choices.get(narrowed)[1]
         need = item.vector
         current = used
-        for take in range(1, item.count + 1):
+        for take in range(1, (item.count if item.cap is None else min(item.count, item.cap)) + 1):
             current = (current[0] + need[0], current[1] + need[1], current[2] + need[2], current[3] + need[3])
             if not fits(current, envelope):
                 break

@@ -66,6 +66,8 @@ def first_fit_pack(
                         )
                     )
                 take = min(left, max(f for _, f in fitting))
+                if item.cap is not None:
+                    take = min(take, item.cap - contents[index].get(item.key, 0))
                 if take <= 0:
                     continue
                 masks[index] = sum(1 << o for o, f in fitting if f >= take)
@@ -91,7 +93,7 @@ def first_fit_pack(
             best = max((f for _, f in fitting), default=0)
             if best <= 0:
                 return None
-            take = min(left, best)
+            take = min(left, best) if item.cap is None else min(left, best, item.cap)
             mask = sum(1 << o for o, f in fitting if f >= take)
             used.append([need[0] * take, need[1] * take, need[2] * take, need[3] * take])
             masks.append(mask)

@@ -138,12 +138,12 @@ def _placeable(items: list[Item], options: list[Option], limits: Limits) -> tupl
         if indices is None:
             indices = listed[mask] = bits(mask)
         if any(fits(item.vector, options[i].capacity) for i in indices):
-            kept.append(Item(key=item.key, count=item.count, vector=item.vector, mask=mask))
+            kept.append(Item(key=item.key, count=item.count, vector=item.vector, mask=mask, cap=item.cap))
         else:
             hopeless.leftover[item.key] = explain_leftover(item, item.count, options, limits)
     # Options another beats outright never help (see ``dominated``): drop them once for every search.
     beaten = sum(1 << i for i in dominated(options, kept, limits))
-    kept = [Item(key=i.key, count=i.count, vector=i.vector, mask=i.mask & ~beaten) for i in kept]
+    kept = [Item(key=i.key, count=i.count, vector=i.vector, mask=i.mask & ~beaten, cap=i.cap) for i in kept]
     return kept, hopeless
 
 
@@ -214,7 +214,7 @@ def _repack_tail(
             counts[key] = counts.get(key, 0) + count
     by_key = {item.key: item for item in items}
     tail_items = [
-        Item(key=key, count=count, vector=by_key[key].vector, mask=by_key[key].mask)
+        Item(key=key, count=count, vector=by_key[key].vector, mask=by_key[key].mask, cap=by_key[key].cap)
         for key, count in counts.items()
     ]
     kept = [batch for batch in packing.batches if not any(batch is t for t in tail)]

@@ -36,6 +36,8 @@ class Item:
     vector: Vector
     mask: int
     """Bit ``i`` set: the pods may run on option ``i``."""
+    cap: int | None = None
+    """At most this many of these pods on one node (hostname spread or anti-affinity)."""
 
 
 @dataclass(slots=True)
@@ -162,6 +164,8 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
             share = max(
                 need / room if room else 0.0 for need, room in zip(item.vector, option.capacity, strict=True)
             )
+            if item.cap is not None:
+                share = max(share, 1 / item.cap)  # a capped pod takes at least its share of a node
             value = option.cost * share
             best = value if best is None else min(best, value)
         values[item.key] = 0.0 if best is None else best
@@ -247,6 +251,8 @@ class Greedy:
         self.remaining = {item.key: item.count for item in items}
         self.vectors = {item.key: item.vector for item in items}
         self.masks = {item.key: item.mask for item in items}
+        # A hostname spread or anti-affinity caps a group per node; uncapped groups take the slots.
+        self.caps = {item.key: item.cap for item in items if item.cap is not None}
         self.available = {o.index: o.available for o in options}
         beaten = dominated(options, items, limits)
         self.candidates = [o.index for o in options if o.index not in beaten]
@@ -306,6 +312,7 @@ class Greedy:
         contents: list[tuple[int, int]] = []
         value = 0.0
         remaining = self.remaining
+        caps = self.caps
         for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
             if cpu < low_cpu or memory < low_memory:
                 break
@@ -314,6 +321,8 @@ class Greedy:
                 continue
             need_cpu, need_memory, need_gpus, _ = vector
             take = min(left, slots)
+            if caps and key in caps:
+                take = min(take, caps[key])
             if need_cpu:
                 take = min(take, cpu // need_cpu)
             if need_memory:
@@ -341,6 +350,7 @@ class Greedy:
         cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
         rows = self.per_option[index]
         remaining = self.remaining
+        caps = self.caps
         demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
         fraction = min(
             cap_cpu / demand_cpu if demand_cpu else 1.0,
@@ -360,6 +370,8 @@ class Greedy:
                 if not left:
                     continue
                 take = min(int(left * fraction), slots) if share else min(left, slots)
+                if caps and key in caps:
+                    take = min(take, caps[key] - already)
                 need_cpu, need_memory, need_gpus, _ = vector
                 if need_cpu:
                     take = min(take, cpu // need_cpu)

@@ -19,6 +19,12 @@ class UnplacedReason(StrEnum):
     """Every fitting offering is known to lack capacity, or its group is at its maximum."""
     POOL_LIMIT = "NodePoolLimit"
     """Another node would take the pool past its limits."""
+    TOPOLOGY_SPREAD = "TopologySpread"
+    """Every domain the pods may use would break a DoNotSchedule topology spread constraint."""
+    POD_AFFINITY = "PodAffinity"
+    """No domain holds the pods a required pod affinity needs."""
+    POD_ANTI_AFFINITY = "PodAntiAffinity"
+    """Every domain the pods may use holds pods a required anti-affinity keeps them from."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,24 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ebb.core.nodes.consolidation import choose_deletions, consolidate
+from ebb.core.nodes.domains import (
+    Allocation,
+    Cell,
+    CellIndex,
+    Rule,
+    RuleKind,
+    allocate,
+    cell_of,
+    conflicts,
+    group_rules,
+    matching_on,
+    new_node_cap,
+    new_nodes_allowed,
+    node_room,
+)
 from ebb.core.nodes.inputs import PlanningInput
 from ebb.core.nodes.new_nodes import pack
-from ebb.core.nodes.packing import Item, Shortfall
+from ebb.core.nodes.packing import Batch, Item, Option, Packing, Shortfall, consume
 from ebb.core.nodes.plan import (
     ExistingPlacement,
     GroupTarget,
@@ -30,8 +45,9 @@ from ebb.core.nodes.plan import (
     UnplacedPods,
     UnplacedReason,
 )
-from ebb.core.nodes.pool_view import PoolView
-from ebb.core.nodes.quantities import how_many_fit
+from ebb.core.nodes.pool_view import NodeView, PoolView
+from ebb.core.nodes.quantities import how_many_fit, scale
+from ebb.core.nodes.topology import HOSTNAME_KEY
 from ebb.core.nodes.workload import ExistingNode, PodGroup
 
 _REASONS = {
@@ -39,6 +55,14 @@ _REASONS = {
     Shortfall.UNAVAILABLE: UnplacedReason.OFFERINGS_UNAVAILABLE,
     Shortfall.LIMIT: UnplacedReason.POOL_LIMIT,
 }
+_RULE_REASONS = {
+    RuleKind.SPREAD: UnplacedReason.TOPOLOGY_SPREAD,
+    RuleKind.AFFINITY: UnplacedReason.POD_AFFINITY,
+    RuleKind.ANTI_AFFINITY: UnplacedReason.POD_ANTI_AFFINITY,
+}
+# Passes that re-share a constrained group's pods after some cell could not take its share (each
+# pass lowers that cell's bound to what it took), so that the spread holds over what is placed.
+MAX_PASSES = 6
 
 
 def packing_order(groups: tuple[PodGroup, ...]) -> list[PodGroup]:
@@ -61,7 +85,12 @@ class _Launches:
 class _Planning:
     """The state one call of :func:`plan_nodes` works on."""
 
-    def __init__(self, inp: PlanningInput) -> None:
+    def __init__(
+        self,
+        inp: PlanningInput,
+        relaxed: frozenset[tuple[str, int]] = frozenset(),
+        caps: dict[str, dict[Cell, int]] | None = None,
+    ) -> None:
         self.inp = inp
         self.groups = {g.name: g for g in inp.instance_groups}
         self.targets = inp.target_counts()
@@ -95,6 +124,96 @@ class _Planning:
         }
         self.order = packing_order(inp.pod_groups)
         self.shortfalls: dict[str, list[tuple[str, UnplacedReason, str]]] = defaultdict(list)
+        self.rules = group_rules(inp.pod_groups, relaxed)
+        self.allocations: dict[str, Allocation] = {}
+        self.shares: dict[str, dict[Cell, int]] = {}
+        """Each constrained group's pods per cell as first shared out (before any was placed)."""
+        self.bundles: set[str] = set()
+        self.blocked: dict[str, tuple[int, Rule]] = {}
+        self.cells = CellIndex()
+        self._allocate(caps or {})
+
+    def _allocate(self, caps: dict[str, dict[Cell, int]]) -> None:
+        """Share each constrained group's pending pods over its cells, largest groups first."""
+        views = [self.views[p.name] for p in self.pools]
+        planned: dict[str, Counter[tuple[str, str]]] = {}
+        for group in self.order:
+            rules = self.rules[group.name]
+            pending = self.pending[group.name]
+            if not rules or not pending:
+                continue
+            bundle = False
+            for rule in rules:
+                if rule.key != HOSTNAME_KEY or rule.kind is not RuleKind.AFFINITY:
+                    continue
+                anywhere = any(
+                    matching_on(rule, n.pods) for v in views for n in v.nodes if not n.node.deleting
+                )
+                if not anywhere and rule.self_match:
+                    bundle = True  # the first pods choose the node; the rest must join them
+                elif not anywhere:
+                    self.blocked[group.name] = (pending, rule)
+            if group.name in self.blocked:
+                continue
+            if bundle:
+                self.bundles.add(group.name)
+            allocation = allocate(
+                group,
+                rules,
+                pending,
+                views=views,
+                planned=planned,
+                caps=caps.get(group.name, {}),
+                cells=self.cells,
+                bundle=bundle,
+            )
+            if not allocation.keys:
+                allocation.quota = {(): pending}
+                allocation.blocked = 0
+            elif allocation.blocked and allocation.blocked_by is not None:
+                self.blocked[group.name] = (allocation.blocked, allocation.blocked_by)
+            self.allocations[group.name] = allocation
+            self.shares[group.name] = dict(allocation.quota)
+            mine = planned.setdefault(group.name, Counter())
+            for cell, count in allocation.quota.items():
+                for key, value in zip(allocation.keys, cell, strict=True):
+                    mine[(key, value)] += count
+
+    def _room(self, group: PodGroup, target: NodeView) -> tuple[Cell | None, int]:
+        """The node's cell for a constrained group and how many of its pods may still go there."""
+        allocation = self.allocations.get(group.name)
+        if allocation is None:
+            return (), self.pending[group.name]
+        cell = cell_of(allocation.keys, target.labels) if allocation.keys else ()
+        if cell is None:
+            return None, 0
+        rules = self.rules[group.name]
+        if group.name in self.bundles:
+            rules = [r for r in rules if r.kind is not RuleKind.AFFINITY or r.key != HOSTNAME_KEY]
+        return cell, min(allocation.quota.get(cell, 0), node_room(rules, target))
+
+    def shortfall_caps(self) -> dict[str, dict[Cell, int]]:
+        """Cells that could not take their share of a constrained group: what each took."""
+        short: dict[str, dict[Cell, int]] = {}
+        for name, allocation in self.allocations.items():
+            if not allocation.keys:
+                continue
+            for cell, left in allocation.quota.items():
+                if left:
+                    short.setdefault(name, {})[cell] = self.shares[name][cell] - left
+        return short
+
+    def to_relax(self, relaxed: frozenset[tuple[str, int]]) -> dict[str, int]:
+        """Per group with pods left pending, its next ScheduleAnyway spread not yet relaxed."""
+        found: dict[str, int] = {}
+        for group in self.inp.pod_groups:
+            if not self.pending[group.name]:
+                continue
+            for index, spread in enumerate(group.topology_spread):
+                if spread.when_unsatisfiable == "ScheduleAnyway" and (group.name, index) not in relaxed:
+                    found[group.name] = index
+                    break
+        return found
 
     def place_on_existing(self) -> dict[str, list[ExistingPlacement]]:
         """Pending pods onto nodes that exist or are launching, largest first, first fit."""
@@ -113,8 +232,19 @@ class _Planning:
                         or not view.runs_on(group, target.labels)
                     ):
                         continue
-                    count = min(self.pending[group.name], how_many_fit(group.vector, target.free))
+                    cell, room = self._room(group, target)
+                    if cell is None:
+                        continue
+                    fit = how_many_fit(group.vector, target.free)
+                    count = min(self.pending[group.name], fit, room)
+                    if group.name in self.bundles and count < room:
+                        continue  # the bundle goes onto one node whole, or not at all
                     if count:
+                        if group.name in self.allocations:
+                            self.allocations[group.name].quota[cell] -= count
+                            if group.name in self.bundles:
+                                self.bundles.discard(group.name)
+                                self.allocations[group.name].quota = {}
                         view.place(target, group, count)
                         placements[pool.name].append(
                             ExistingPlacement(node=target.node.name, group=group.name, count=count)
@@ -127,20 +257,18 @@ class _Planning:
     def launch(self, pool_name: str) -> _Launches:
         """New nodes in one pool for the pods still pending; what cannot go is noted as a shortfall."""
         view = self.views[pool_name]
-        key_of = {g.name: index for index, g in enumerate(self.inp.pod_groups)}
-        items = [
-            Item(key=key_of[group.name], count=self.pending[group.name], vector=group.vector, mask=mask)
-            for group in self.order
-            if self.pending[group.name] and (mask := view.option_mask(group))
-        ]
-        packing = pack(
-            items, [launch.option for launch in view.options], view.limits, self.inp.exact_search_states
-        )
+        items, entries = self._items(view)
+        options = [launch.option for launch in view.options]
+        packing = self._pack_apart(items, entries, options, view)
         result = _Launches(exact=packing.exact, tied_with=packing.tied_with)
         for batch in packing.batches:
             launch = view.options[batch.option]
             for key, count in batch.contents:
-                self.pending[self.inp.pod_groups[key].name] -= count * batch.count
+                name, cell, per_item = entries[key]
+                placed = count * per_item * batch.count
+                self.pending[name] -= placed
+                if cell is not None:
+                    self.allocations[name].quota[cell] -= placed
             result.new_nodes.append(
                 NewNodes(
                     instance_group=launch.group.name,
@@ -148,13 +276,17 @@ class _Planning:
                     zone=launch.group.zone,
                     count=batch.count,
                     pods_per_node=tuple(
-                        (self.inp.pod_groups[key].name, count) for key, count in batch.contents
+                        (entries[key][0], count * entries[key][2]) for key, count in batch.contents
                     ),
                     price_per_hour=launch.option.cost,
                 )
             )
+        seen: set[tuple[str, Shortfall]] = set()
         for key, (_, shortfall, blocked_by) in packing.leftover.items():
-            group = self.inp.pod_groups[key]
+            group = self.pod_groups[entries[key][0]]
+            if (group.name, shortfall) in seen:
+                continue
+            seen.add((group.name, shortfall))
             detail = blocked_by
             if shortfall is Shortfall.UNAVAILABLE:
                 detail = _unavailable_detail(view, group)
@@ -162,6 +294,123 @@ class _Planning:
                 detail = f"limit on {blocked_by}"
             self.shortfalls[group.name].append((pool_name, _REASONS[shortfall], detail))
         return result
+
+    def _items(self, view: PoolView) -> tuple[list[Item], list[tuple[str, Cell | None, int]]]:
+        """The pending pods as packing items, and per item key: group, cell, pods per item."""
+        items: list[Item] = []
+        entries: list[tuple[str, Cell | None, int]] = []
+        for group in self.order:
+            pending = self.pending[group.name]
+            mask = view.option_mask(group) if pending else 0
+            if not mask:
+                continue
+            allocation = self.allocations.get(group.name)
+            if allocation is None:
+                items.append(Item(key=len(entries), count=pending, vector=group.vector, mask=mask))
+                entries.append((group.name, None, 1))
+                continue
+            rules = self.rules[group.name]
+            bundle = group.name in self.bundles
+            if not bundle and not new_nodes_allowed(rules):
+                continue
+            cap = new_node_cap(rules)
+            for cell, count in sorted(allocation.quota.items()):
+                narrowed = mask & self.cells.mask(view, allocation.keys, cell) if allocation.keys else mask
+                if not count or not narrowed:
+                    continue
+                if bundle:
+                    self._bundle(view, group, cell, count, narrowed, items, entries)
+                    break
+                items.append(Item(key=len(entries), count=count, vector=group.vector, mask=narrowed, cap=cap))
+                entries.append((group.name, cell, 1))
+        return items, entries
+
+    def _bundle(  # noqa: PLR0917 - one step of ``_items``, sharing its lists
+        self,
+        view: PoolView,
+        group: PodGroup,
+        cell: Cell,
+        count: int,
+        mask: int,
+        items: list[Item],
+        entries: list[tuple[str, Cell | None, int]],
+    ) -> None:
+        """Pods that must share a node, as one item as large as all of them.
+
+        Those beyond what the largest node holds stay pending: the first node decides the domain.
+        """
+        most = max(
+            how_many_fit(group.vector, view.options[i].option.capacity)
+            for i in range(len(view.options))
+            if mask >> i & 1
+        )
+        if most < count:
+            rules = self.rules[group.name]
+            rule = next(r for r in rules if r.kind is RuleKind.AFFINITY and r.key == HOSTNAME_KEY)
+            self.blocked[group.name] = (count - most, rule)
+            self.allocations[group.name].quota[cell] = most
+            count = most
+        if count:
+            items.append(Item(key=len(entries), count=1, vector=scale(group.vector, count), mask=mask))
+            entries.append((group.name, cell, count))
+
+    def _pack_apart(
+        self,
+        items: list[Item],
+        entries: list[tuple[str, Cell | None, int]],
+        options: list[Option],
+        view: PoolView,
+    ) -> Packing:
+        """Pack the items; groups that may not share a node (hostname anti-affinity) in turn, apart."""
+        apart = conflicts(self.rules)
+        if not apart:
+            return pack(items, options, view.limits, self.inp.exact_search_states)
+        classes: list[tuple[list[Item], set[str]]] = []
+        for item in items:
+            name = entries[item.key][0]
+            for members, names in classes:
+                if not apart.get(name, set()) & names:
+                    members.append(item)
+                    names.add(name)
+                    break
+            else:
+                classes.append(([item], {name}))
+        if len(classes) <= 1:
+            return pack(items, options, view.limits, self.inp.exact_search_states)
+        combined = Packing(exact=True)
+        limits = view.limits
+        reserved = list(options)
+        for members, _ in classes:
+            packing = pack(members, reserved, limits, self.inp.exact_search_states)
+            combined.batches.extend(packing.batches)
+            combined.leftover.update(packing.leftover)
+            combined.exact = combined.exact and packing.exact
+            for batch in packing.batches:
+                limits = consume(limits, options[batch.option].limit_usage, batch.count)
+            reserved = [
+                Option(
+                    index=o.index,
+                    capacity=o.capacity,
+                    cost=o.cost,
+                    available=None
+                    if o.available is None
+                    else o.available - sum(b.count for b in combined.batches if b.option == o.index),
+                    limit_usage=o.limit_usage,
+                )
+                for o in options
+            ]
+        combined.batches = [
+            Batch(option=b.option, count=b.count, contents=b.contents) for b in combined.batches
+        ]
+        return combined
+
+    def home_pool(self, group: PodGroup) -> str:
+        """The first pool (in weight order) whose nodes the pods may use at all."""
+        for pool in self.pools:
+            view = self.views[pool.name]
+            if view.option_mask(group) or any(view.runs_on(group, n.labels) for n in view.nodes):
+                return pool.name
+        return self.pools[0].name
 
     def unplaced(self) -> tuple[dict[str, list[UnplacedPods]], list[UnplacedPods]]:
         """Pods still pending: per pool where they first fell short, and those no pool can run."""
@@ -171,7 +420,36 @@ class _Planning:
             left = self.pending[group.name]
             if not left:
                 continue
+            if group.name in self.blocked:
+                count, rule = self.blocked[group.name]
+                count = min(count, left)
+                left -= count
+                by_pool[self.home_pool(group)].append(
+                    UnplacedPods(
+                        group=group.name,
+                        count=count,
+                        reason=_RULE_REASONS[rule.kind],
+                        node_pool=self.home_pool(group),
+                        detail=f"{rule.origin}: no domain the pods may use keeps it",
+                    )
+                )
+                if not left:
+                    continue
             tried = self.shortfalls.get(group.name, [])
+            needs = [
+                r for r in self.rules[group.name] if r.kind is RuleKind.AFFINITY and r.key == HOSTNAME_KEY
+            ]
+            if not tried and needs:
+                by_pool[self.home_pool(group)].append(
+                    UnplacedPods(
+                        group=group.name,
+                        count=left,
+                        reason=UnplacedReason.POD_AFFINITY,
+                        node_pool=self.home_pool(group),
+                        detail=f"{needs[0].origin}: no node running the pods it needs has room for them",
+                    )
+                )
+                continue
             if not tried:
                 nowhere.append(
                     UnplacedPods(
@@ -200,9 +478,36 @@ class _Planning:
 
 def plan_nodes(inp: PlanningInput) -> NodePlans:
     """Plan every NodePool: placements, new nodes, removals, with the reasons."""
-    planning = _Planning(inp)
-    placements = planning.place_on_existing()
-    launches = {pool.name: planning.launch(pool.name) for pool in planning.pools}
+    relaxed: frozenset[tuple[str, int]] = frozenset()
+    relaxations: list[PlanNote] = []
+    while True:
+        caps: dict[str, dict[Cell, int]] = {}
+        for _ in range(MAX_PASSES):
+            planning = _Planning(inp, relaxed, caps)
+            placements = planning.place_on_existing()
+            launches = {pool.name: planning.launch(pool.name) for pool in planning.pools}
+            short = planning.shortfall_caps()
+            if not short:
+                break
+            for name, cells in short.items():
+                caps.setdefault(name, {}).update(cells)
+        # ScheduleAnyway is a preference: given up one constraint at a time, as Karpenter relaxes.
+        giving_up = planning.to_relax(relaxed)
+        if not giving_up:
+            break
+        for name, index in sorted(giving_up.items()):
+            spread = planning.pod_groups[name].topology_spread[index]
+            relaxations.append(
+                PlanNote(
+                    code="Relaxed",
+                    message=(
+                        f"{name}: topologySpreadConstraints[{index}] on {spread.topology_key} "
+                        f"(ScheduleAnyway, maxSkew {spread.max_skew}) relaxed: the pods could not all "
+                        "be placed keeping it"
+                    ),
+                )
+            )
+        relaxed |= frozenset(giving_up.items())
     unplaced, nowhere = planning.unplaced()
     views = [planning.views[p.name] for p in planning.pools]
     # Only now: pods about to be deleted still hold their room while the new pods are placed.
@@ -233,6 +538,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 for name in pool.instance_groups
             },
             growing=bool(launched.new_nodes) or bool(unplaced[pool.name]),
+            pinned=frozenset(name for name, rules in planning.rules.items() if rules),
         )
         for replacement in scale_in.replacements:
             added[replacement.instance_group] += replacement.count
@@ -278,7 +584,7 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 moves=scale_in.moves,
                 deletions=tuple(deletions.get(pool.name, ())),
                 blocked=scale_in.blocked,
-                notes=notes + scale_in.notes,
+                notes=notes + tuple(relaxations) + scale_in.notes,
                 exact=launched.exact,
             )
         )

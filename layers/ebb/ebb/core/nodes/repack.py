@@ -71,7 +71,7 @@ def split_batches(
         if len(batch.contents) == 1 and batch.contents[0][1] == 1:
             continue
         sub_items = [
-            Item(key=key, count=count, vector=by_key[key].vector, mask=by_key[key].mask)
+            Item(key=key, count=count, vector=by_key[key].vector, mask=by_key[key].mask, cap=by_key[key].cap)
             for key, count in batch.contents
         ]
         if state_count(sub_items) > exact_states:
@@ -149,7 +149,13 @@ def improve(
                     for key, count in node.contents:
                         counts[key] = counts.get(key, 0) + count
                 sub_items = [
-                    Item(key=key, count=count, vector=by_key[key].vector, mask=by_key[key].mask)
+                    Item(
+                        key=key,
+                        count=count,
+                        vector=by_key[key].vector,
+                        mask=by_key[key].mask,
+                        cap=by_key[key].cap,
+                    )
                     for key, count in counts.items()
                 ]
                 if state_count(sub_items) > exact_states:

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from ebb.core.nodes.quantities import ZERO, Resources, Vector
 from ebb.core.nodes.requirements import NodeSelectorTerm, affinity_matches
 from ebb.core.nodes.taints import Taint, Toleration, untolerated
+from ebb.core.nodes.topology import PodAffinityTerm, TopologySpread
 
 
 class PodGroup(BaseModel):
@@ -29,6 +30,19 @@ class PodGroup(BaseModel):
     tolerations: tuple[Toleration, ...] = ()
     do_not_disrupt: bool = False
     """The pods carry ``karpenter.sh/do-not-disrupt: "true"``."""
+    namespace: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    """The pods' labels, which other pods' label selectors (and their own) match."""
+    topology_spread: tuple[TopologySpread, ...] = ()
+    pod_affinity: tuple[PodAffinityTerm, ...] = ()
+    """Required ``podAffinity`` terms (ANDed)."""
+    pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    """Required ``podAntiAffinity`` terms (ANDed)."""
+
+    @property
+    def has_pod_constraints(self) -> bool:
+        """Whether where these pods go depends on where other pods are."""
+        return bool(self.topology_spread or self.pod_affinity or self.pod_anti_affinity)
 
     @property
     def vector(self) -> Vector:

@@ -27,6 +27,9 @@ def pending_pod_group(pod: PendingPod) -> PodGroup:
         node_selector=pod.node_selector,
         node_affinity=pod.node_affinity,
         tolerations=pod.tolerations,
+        namespace=pod.namespace,
+        labels=pod.labels,
+        **pod.constraints.fields(),
     )
 
 

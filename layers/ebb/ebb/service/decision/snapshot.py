@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from ebb.config.node_planning import GroupCounts
 from ebb.core.nodes import NodeSelectorTerm, NodeState, Resources, Toleration
 from ebb.core.nodes.quantities import ZERO
+from ebb.core.nodes.topology import PodConstraints
 from ebb.core.replicas import Observation, ReplicaCounts
 
 
@@ -28,9 +29,9 @@ class ScalerSnapshot(_Frozen):
     observations: dict[str, Observation] = Field(default_factory=dict)
     replicas: ReplicaCounts
     unmodelled_constraints: tuple[str, ...] = ()
-    """Scheduling constraints of the target's pod template that the node core does not model
-    (``topologySpreadConstraints``, ``podAffinity``, ``podAntiAffinity``): its pods are reported
-    unplaceable with that reason rather than planned as if they fit."""
+    """Scheduling constraints of the target's pod template the plan would not honour (a spread
+    policy ebb does not model, or constraints that differ from the binding's ``podSpec`` it plans
+    with): its pods are reported unplaceable with that reason rather than planned as if they fit."""
     held_by: tuple[str, ...] = ()
     """Other autoscalers on the same target (``HorizontalPodAutoscaler serving/web``, ``ScaledObject
     serving/web``): ebb refuses to fight them, so it scales nothing and plans the target's pods as
@@ -84,6 +85,9 @@ class PendingPod(_Frozen):
     node_affinity: tuple[NodeSelectorTerm, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     unmodelled_constraints: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    constraints: PodConstraints = PodConstraints()
+    """Topology spread and required pod (anti-)affinity: planned by the node core."""
     held_scaler: str | None = None
     """The scaler of the pool deciding whose target the pod belongs to, when another autoscaler
     holds that target: the pool its binding names plans a node for it (as for a scaler's pod),

@@ -1,10 +1,10 @@
 """What each function's cold start imports: only what that function uses.
 
-Every module a handler imports is compiled and run at each cold start (a SAM-built layer ships
-no bytecode and `/opt` is read-only), so a module a function never uses is cold-start time for
-nothing. Each case is a fresh interpreter importing `functions/<name>/app.py` with the
-environment `template.yaml` gives it, as Lambda's init does; `bench/bench_cold_start.py` measures
-the time.
+Every module a handler imports is loaded and run at each cold start (from the bytecode the
+layer ships, `layers/ebb/Makefile`), and its pydantic models built, so a module a function never
+uses is cold-start time for nothing. Each case is a fresh interpreter importing
+`functions/<name>/app.py` with the environment `template.yaml` gives it, as Lambda's init does;
+`bench/bench_cold_start.py` measures the time.
 """
 
 from __future__ import annotations

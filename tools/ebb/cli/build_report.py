@@ -41,21 +41,28 @@ def load_template(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def layer_targets(template: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """`logical id -> (architecture, python tag)` of each Python layer `sam build` builds.
+def layer_targets(template: dict[str, Any], template_dir: Path) -> dict[str, tuple[str, str]]:
+    """`logical id -> (architecture, python tag)` of each Python-package layer `sam build` builds.
 
-    Layers built otherwise (the configuration layer's makefile build) carry no Python packages.
+    A Python-package layer is built by a `pythonX.Y` build method, or by a makefile from a
+    directory with a `requirements.txt` (EbbLayer, `layers/ebb/Makefile`), for its first
+    compatible runtime. The configuration layer's makefile build carries no Python packages.
     """
     targets = {}
     for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::LayerVersion":
+            continue
         metadata = resource.get("Metadata", {})
+        properties = resource.get("Properties", {})
         method = str(metadata.get("BuildMethod", ""))
-        if resource.get("Type") == "AWS::Serverless::LayerVersion" and method.startswith("python"):
-            architecture = {"arm64": "aarch64", "x86_64": "x86_64"}[
-                metadata.get("BuildArchitecture", "x86_64")
-            ]
-            python_tag = "cp" + metadata["BuildMethod"].removeprefix("python").replace(".", "")
-            targets[logical_id] = (architecture, python_tag)
+        if method.startswith("python"):
+            runtime = method
+        elif method == "makefile" and (template_dir / properties["ContentUri"] / "requirements.txt").exists():
+            runtime = str(properties["CompatibleRuntimes"][0])
+        else:
+            continue
+        architecture = {"arm64": "aarch64", "x86_64": "x86_64"}[metadata.get("BuildArchitecture", "x86_64")]
+        targets[logical_id] = (architecture, "cp" + runtime.removeprefix("python").replace(".", ""))
     return targets
 
 
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     """Print what the build contains; with `--check`, fail on any layer rule broken."""
     console = Console()
     template = load_template(args.template)
-    layers = layer_targets(template)
+    layers = layer_targets(template, args.template.parent)
     if not layers:
         console.print(f"[red]{args.template}: no layer with a BuildMethod to inspect[/red]")
         return 1
@@ -111,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         if not problems:
             console.print(
                 f"[green]layer {layer_id}: {architecture} / {python_tag} wheels only, pinned runtime "
-                f"requirements only, no tools, within {args.budget_mib:.0f} MiB[/green]"
+                f"requirements only, no tools, within {args.budget_mib:.0f} MiB, unchecked-hash "
+                f"{python_tag} bytecode for its {len(report.sources)} modules[/green]"
             )
         failures += len(problems)
     return 1 if failures else 0

@@ -6,8 +6,6 @@ Event", source aws.sagemaker, `detail.EventDetails` with EventTime in epoch mill
 failure message under `EventDetails.EventMetadata.Instance.FailureMessage`).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime

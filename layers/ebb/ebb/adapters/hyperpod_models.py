@@ -6,8 +6,6 @@ Reference; `validation_alias` maps them). A node's *condition* is ebb's own smal
 labels HyperPod puts on the node, and the cluster's node recovery mode.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -46,7 +44,7 @@ class InstanceStatus(StrEnum):
     """A status this version of ebb does not know yet (AWS adds values): present, never usable."""
 
     @classmethod
-    def _missing_(cls, value: object) -> InstanceStatus:
+    def _missing_(cls, value: object) -> "InstanceStatus":
         # One node in a new state must not make ListClusterNodes fail for the whole cluster.
         return cls.UNKNOWN
 

@@ -5,8 +5,6 @@ are values. `NodeAdditionOutcome.raise_for_failures` turns per-group failures in
 for callers (a Step Functions task) that want them as exceptions.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Final
 
@@ -34,7 +32,7 @@ class AdditionErrorCode(StrEnum):
     """A code this version of ebb does not know yet: the group's nodes were refused, reason unknown."""
 
     @classmethod
-    def _missing_(cls, value: object) -> AdditionErrorCode:
+    def _missing_(cls, value: object) -> "AdditionErrorCode":
         # A new code must not hide the nodes that were added in the same call.
         return cls.UNKNOWN
 
@@ -49,7 +47,7 @@ class DeletionErrorCode(StrEnum):
     """A code this version of ebb does not know yet: the node was not deleted, reason unknown."""
 
     @classmethod
-    def _missing_(cls, value: object) -> DeletionErrorCode:
+    def _missing_(cls, value: object) -> "DeletionErrorCode":
         return cls.UNKNOWN
 
 

@@ -12,8 +12,6 @@ A request that breaks a limit cannot be built: ebb splits larger changes with `c
 and `chunk_deletions`, and each chunk gets its own deterministic ClientToken.
 """
 
-from __future__ import annotations
-
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import timedelta

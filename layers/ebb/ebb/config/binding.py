@@ -10,8 +10,6 @@ Name patterns come from botocore's service models: sagemaker `ClusterNameOrArn`,
 `ClusterName`; `minInstanceCount` is HyperPod's `MinInstanceCount` (0..6758).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from typing import Annotated, Literal

@@ -13,8 +13,6 @@ Allocatable resources are capacity minus the system reservation the SageMaker Hy
 (daemon sets) the binding states.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -189,7 +187,7 @@ class InstanceCatalogue(ManifestModel):
 
     def with_overrides(
         self, instance_types: Iterable[InstanceTypeSpec], prices: PriceSource | None = None
-    ) -> InstanceCatalogue:
+    ) -> "InstanceCatalogue":
         """A catalogue where the given entries replace or extend the shipped ones.
 
         Given `prices` replace the top-level block; the named sources of the entries kept stay

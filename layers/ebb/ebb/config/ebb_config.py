@@ -1,7 +1,5 @@
 """The validated configuration: one immutable object the rest of ebb reads."""
 
-from __future__ import annotations
-
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict

@@ -8,8 +8,6 @@ no API default; the controller's `--horizontal-pod-autoscaler-downscale-stabiliz
 applies, so it resolves to 300 s here.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal

@@ -5,8 +5,6 @@ note for something valid that ebb does not use) and the loader raises one
 `ConfigValidationError` carrying all of them, so a user fixes a file in one pass.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 

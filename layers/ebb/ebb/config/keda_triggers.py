@@ -5,8 +5,6 @@ names, defaults, `Validate`), apis/keda/v1alpha1/scaletriggers_types.go (trigger
 pkg/scalers/scaler.go `GetMetricTargetType` (metric types).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict

@@ -6,8 +6,6 @@ Checks that span several fields return `Finding`s instead of raising, so that ev
 document is reported, not only the first one.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar

@@ -5,8 +5,6 @@ guide, "Create a NodeClass"), each named as HyperPod names instance groups (boto
 service model, `ClusterInstanceGroupName`: 1-63 characters, `[a-zA-Z0-9](-*[a-zA-Z0-9])*`).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal

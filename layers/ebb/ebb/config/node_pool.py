@@ -14,8 +14,6 @@ labels and annotations and startupTaints are noted as unused (HyperPod sets a no
 taints); status is ignored.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal

@@ -4,8 +4,6 @@ Fields the API server writes (uid, resourceVersion, managedFields, ...) are acce
 that `kubectl get -o yaml` output loads unchanged.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any, ClassVar
 

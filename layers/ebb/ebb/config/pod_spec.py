@@ -7,8 +7,6 @@ the sum over containers and the largest init container, plus the pod overhead; a
 sets a limit but no request requests its limit (the API server's defaulting).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal

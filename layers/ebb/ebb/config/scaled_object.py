@@ -6,8 +6,6 @@ scaledobject_webhook.go (`verifyName`, duplicate targets) and scaletriggers_type
 (`ValidateTriggers`: unique trigger names).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 

@@ -9,8 +9,6 @@ Validation follows k8s.io/kubernetes pkg/apis/core/validation (`validateTaints`,
 `ValidateTolerations`, `ValidateNodeSelectorRequirement`).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 

@@ -4,8 +4,6 @@ Every variable is set by `template.yaml`; a missing or malformed one fails the c
 initialisation with the variable's name, before any event is handled.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -61,7 +59,7 @@ class Settings(BaseModel):
         return self.stack_name
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+    def from_environment(cls, environ: Mapping[str, str]) -> "Settings":
         """Read the settings from `environ`; errors name the variable."""
         values = {field: environ[name] for field, name in _VARIABLES.items() if name in environ}
         try:

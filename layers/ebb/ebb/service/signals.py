@@ -11,8 +11,6 @@ Anything else, or an event of the right kind that does not have its documented s
 `InvalidEvent`: it decides nothing, and the handler keeps it in the rejected-events queue.
 """
 
-from __future__ import annotations
-
 import hashlib
 from typing import Any, Literal
 

@@ -7,8 +7,6 @@ modelled; the API returns many more, which are ignored. Resource quantities are 
 (``"500m"`` is ``Decimal("0.5")``).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal

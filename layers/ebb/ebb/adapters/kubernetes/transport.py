@@ -8,8 +8,6 @@ refusing, not throttling: it raises `EvictionRefused` at once. A 401 is retried 
 freshly made token (the cached one may have expired early). Nothing else is retried here.
 """
 
-from __future__ import annotations
-
 import json
 import random
 import ssl

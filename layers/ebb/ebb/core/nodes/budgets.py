@@ -10,8 +10,6 @@ Semantics of Karpenter's ``NodePool.spec.disruption.budgets``:
   disrupted (deleting or not ready), never below zero.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta

@@ -1,7 +1,5 @@
 """Instance types and HyperPod instance groups, and the labels a node launched from them carries."""
 
-from __future__ import annotations
-
 from typing import Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator

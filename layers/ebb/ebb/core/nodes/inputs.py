@@ -1,7 +1,5 @@
 """Everything the node planner decides from, checked for consistency as one model."""
 
-from __future__ import annotations
-
 from collections import Counter
 from typing import Self
 

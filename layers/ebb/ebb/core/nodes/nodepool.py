@@ -1,7 +1,5 @@
 """The NodePool, in Karpenter's vocabulary, with its HyperpodNodeClass instance groups."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 from enum import StrEnum
 from typing import Self

@@ -10,8 +10,6 @@ an offering already listed, moves its expiry to whichever is later; an entry sto
 its expiry (``now >= until``) and :meth:`UnavailableOfferings.prune` drops it from the record.
 """
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta
 from typing import Final, Self
 
@@ -66,7 +64,7 @@ class UnavailableOfferings(BaseModel):
         now: datetime,
         ttl: timedelta = DEFAULT_UNAVAILABLE_TTL,
         reason: str = "InsufficientCapacity",
-    ) -> UnavailableOfferings:
+    ) -> "UnavailableOfferings":
         """Record that ``offering`` lacked capacity at ``now``: avoid it for ``ttl`` from now."""
         if ttl <= timedelta(0):
             raise ValueError(f"ttl must be positive, got {ttl}")
@@ -88,7 +86,7 @@ class UnavailableOfferings(BaseModel):
         """The offerings still to be avoided at ``now``."""
         return frozenset(entry.offering for entry in self.entries if now < entry.until)
 
-    def prune(self, now: datetime) -> UnavailableOfferings:
+    def prune(self, now: datetime) -> "UnavailableOfferings":
         """The record without the entries that expired at or before ``now``."""
         return UnavailableOfferings(entries=tuple(entry for entry in self.entries if now < entry.until))
 

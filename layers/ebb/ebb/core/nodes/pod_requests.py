@@ -10,8 +10,6 @@ The rules (Kubernetes ``component-helpers/resource`` ``PodRequests`` and API def
 * the pod's request is the larger of the two phases, per resource, plus the RuntimeClass overhead.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Literal

@@ -6,8 +6,6 @@ never suffers from float rounding: CPU in millicores and everything else in whol
 rounded up the way ``Quantity.MilliValue()`` and ``Quantity.Value()`` round.
 """
 
-from __future__ import annotations
-
 import math
 from decimal import Decimal
 from typing import Annotated, Final, Self
@@ -81,14 +79,14 @@ class Resources(BaseModel):
         """Inverse of :attr:`vector`."""
         return cls(cpu_millis=vector[0], memory_bytes=vector[1], gpus=vector[2], pods=vector[3])
 
-    def __add__(self, other: Resources) -> Resources:
+    def __add__(self, other: "Resources") -> "Resources":
         return Resources.from_vector(add(self.vector, other.vector))
 
-    def minus(self, other: Resources) -> Resources:
+    def minus(self, other: "Resources") -> "Resources":
         """Component-wise difference, floored at zero."""
         return Resources.from_vector(floor_sub(self.vector, other.vector))
 
-    def fits_in(self, capacity: Resources) -> bool:
+    def fits_in(self, capacity: "Resources") -> bool:
         """Whether every component is at most the matching component of ``capacity``."""
         return fits(self.vector, capacity.vector)
 

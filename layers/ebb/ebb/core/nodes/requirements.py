@@ -6,8 +6,6 @@ value, and the terms of a required node affinity are ORed while the expressions 
 are ANDed.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Self

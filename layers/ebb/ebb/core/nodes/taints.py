@@ -4,8 +4,6 @@ Only ``NoSchedule`` and ``NoExecute`` taints keep a pod off a node; ``PreferNoSc
 preference the scheduler may ignore, so the planner does not count it as a constraint.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal, Self

@@ -1,7 +1,5 @@
 """What runs, or should run, on a NodePool: the scalers' pod groups and the nodes that exist."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Self

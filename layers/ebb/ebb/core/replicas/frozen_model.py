@@ -1,7 +1,5 @@
 """The base of the replica core's input models: immutable, unknown fields refused."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict
 
 

@@ -1,7 +1,5 @@
 """What the adapters observed for one decision: metric results per trigger and the replica counts."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field

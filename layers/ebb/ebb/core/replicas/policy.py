@@ -6,8 +6,6 @@ them. Field names follow KEDA (`minReplicaCount` -> `min_replica_count`) and the
 are KEDA's and Kubernetes', and every check refuses what KEDA or the API server would refuse.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self

@@ -12,8 +12,6 @@ that no longer exist; scale events are kept in the HPA's own slots, where a new 
 older than its direction's longest policy period.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, Literal

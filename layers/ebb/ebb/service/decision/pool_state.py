@@ -1,7 +1,5 @@
 """What one NodePool's decisions carry from one invocation to the next (stored in the state table)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field

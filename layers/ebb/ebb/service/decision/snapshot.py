@@ -5,8 +5,6 @@ Nodes); the gatherer translates what it read into these values, so the decision 
 an adapter type and the simulator can build the same snapshot from its own cluster.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Self
 

@@ -22,7 +22,9 @@ from ebb.service.decision import PoolSnapshot, PoolState, ScalerSnapshot, decide
 from ebb.service.observe import ClusterAccess
 
 ROOT = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+# Before the example's weekday pre-warm window (08:00 UTC for 10 h), which would hold the LLM
+# at one replica: these tests are about other rules.
+NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,6 +80,8 @@ class StoredPool:
     """The provisioning policy's shortage record, as stored JSON."""
     wait_token: str | None = None
     wait_generation: int = 0
+    pauses: dict[str, str] = field(default_factory=dict)
+    """Run-time pauses (`ebb pause`): `*` for the whole pool or a scaler, each a pause as JSON."""
 
 
 class WaitSuperseded(EbbError):
@@ -205,6 +207,7 @@ class DynamoStateTable:
                 shortages_json=item.get("shortages", {}).get("S"),
                 wait_token=item.get("wait_token", {}).get("S"),
                 wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
+                pauses={key: value["S"] for key, value in item.get("pauses", {}).get("M", {}).items()},
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
@@ -437,6 +440,48 @@ class DynamoStateTable:
             self._update(node_pool, "SET shortages = :after", values, condition=condition)
         except _ConditionFailed:
             raise ShortagesChanged(f"node pool {node_pool!r}: the shortage record changed") from None
+
+    def set_pause(self, node_pool: str, key: str, pause_json: str) -> None:
+        """Pause the pool (`key` `*`) or one of its scalers at run time; decide reads it next time.
+
+        Kept in the pool's item (its own attribute, which decide's record never writes), so the
+        decision reads it with the pool's counter, in the same GetItem.
+        """
+        # A map's entry can only be set once the map exists: make it first, then set the entry.
+        for expression, values in (
+            ("SET pauses = if_not_exists(pauses, :empty)", {":empty": {"M": {}}}),
+            ("SET pauses.#key = :pause", {":pause": {"S": pause_json}}),
+        ):
+            self.calls.count("dynamodb:UpdateItem")
+            try:
+                self._client().update_item(
+                    TableName=self.table_name,
+                    Key=_pool_key(node_pool),
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues=values,
+                    **({"ExpressionAttributeNames": {"#key": key}} if "#key" in expression else {}),  # type: ignore[arg-type]
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise translate_aws_error(error, operation="UpdateItem") from error
+
+    def clear_pause(self, node_pool: str, key: str) -> bool:
+        """End a run-time pause; whether there was one."""
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="REMOVE pauses.#key",
+                ConditionExpression="attribute_exists(pauses.#key)",
+                ExpressionAttributeNames={"#key": key},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        return True
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         self.calls.count("dynamodb:GetItem")

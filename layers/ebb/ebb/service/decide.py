@@ -29,6 +29,7 @@ from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
 from ebb.core.provisioning import Shortages
 from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
+from ebb.service.decision.pool_state import Pauses
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
@@ -78,7 +79,7 @@ class PoolOutcome:
     node_pool: str
     decision: PoolDecision
     acted: bool
-    """False in shadow mode."""
+    """False in shadow mode and while the pool is paused (`ebb pause`)."""
     actions: tuple[str, ...]
     execution_arn: str | None
     claim_attempts: int
@@ -107,8 +108,14 @@ def decide_now(
         now = context.clock()
         state = with_provisioning_news(state, stored, now)
         snapshot = observe_pool(context.config, node_pool, context.access, now)
+        pauses = Pauses.from_stored(stored.pauses)
         decision = decide_pool(
-            snapshot, state, context.config, now, new_generation=takeover.reason if takeover else None
+            snapshot,
+            state,
+            context.config,
+            now,
+            new_generation=takeover.reason if takeover else None,
+            pauses=pauses,
         )
         token = secrets.token_hex(8)
         try:
@@ -118,13 +125,18 @@ def decide_now(
                 raise
             continue
         shadow = context.config.binding.spec.shadow_mode
+        # A paused pool acts as little as shadow mode: decided and recorded, nothing changed.
+        acts = not shadow and pauses.pool is None
         actions: list[str] = []
         execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
-        if not shadow:
+        if acts:
             actions, execution_arn, armed = _act(
                 decision, state, stored.execution_arn, context, reasons=reasons, takeover=takeover
             )
-        recorded = decision.state.model_copy(update={"idle_timers": armed})
+        update: dict[str, Any] = {"idle_timers": armed}
+        if not acts:
+            update["replicas_set"] = state.replicas_set  # nothing was set
+        recorded = decision.state.model_copy(update=update)
         # The audit counts the calls made to observe, claim and act; the outcome adds the record.
         calls = context.calls.take()
         audit = _audit(
@@ -133,6 +145,7 @@ def decide_now(
             reasons=reasons,
             actions=actions,
             shadow=shadow,
+            acts=acts,
             claim_attempts=attempt,
             calls=calls,
             acted_by=context.clock(),
@@ -148,14 +161,14 @@ def decide_now(
         return PoolOutcome(
             node_pool=node_pool,
             decision=decision,
-            acted=not shadow,
+            acted=acts,
             actions=tuple(actions),
             execution_arn=execution_arn,
             claim_attempts=attempt,
             calls=_merged(calls, context.calls.take()),
             request=(
                 _decision_request(decision, decision.provisioning, context)
-                if decision.provisioning is not None and not shadow
+                if decision.provisioning is not None and acts
                 else None
             ),
         )
@@ -288,6 +301,7 @@ def _audit(
     reasons: tuple[str, ...],
     actions: list[str],
     shadow: bool,
+    acts: bool,
     claim_attempts: int,
     calls: dict[str, int],
     acted_by: datetime,
@@ -322,7 +336,13 @@ def _audit(
                     "wakeAt": outcome.decision.wake_at.isoformat() if outcome.decision.wake_at else None,
                     "action": scale_of.get(outcome.scaler),
                     "heldBy": list(outcome.held_by),
-                    "applied": not shadow and outcome.scaler in scale_of,
+                    "paused": outcome.paused,
+                    "changedByHand": (
+                        {"set": outcome.changed_by_hand[0], "found": outcome.changed_by_hand[1]}
+                        if outcome.changed_by_hand
+                        else None
+                    ),
+                    "applied": acts and outcome.scaler in scale_of,
                 },
             )
         )
@@ -341,6 +361,7 @@ def _audit(
                     decision.state.backfill.model_dump(mode="json") if decision.state.backfill else None
                 ),
                 "backfillNotes": list(decision.backfill_notes),
+                "modeNotes": list(decision.mode_notes),
                 "actions": actions,
                 "calls": calls,
             },

@@ -34,8 +34,9 @@ from ebb.core.nodes import (
 )
 from ebb.core.replicas import ReplicaDecision, decide_replicas
 from ebb.service.decision.backfill_floor import raise_to_floor, with_group_floors
+from ebb.service.decision.modes import prewarm_floor
 from ebb.service.decision.pending_pods import owning_pool, pending_pod_group
-from ebb.service.decision.pool_state import BackfillFloor, NodeMemory, PoolState
+from ebb.service.decision.pool_state import NodeMemory, Pauses, PoolState
 from ebb.service.decision.snapshot import NodeFailure, ObservedNode, PoolSnapshot
 
 
@@ -62,6 +63,10 @@ class ScalerOutcome:
     decision: ReplicaDecision
     held_by: tuple[str, ...] = ()
     """The other autoscalers on its target: ebb scaled nothing (its replicas are theirs)."""
+    paused: str | None = None
+    """Why ebb scales nothing now: a run-time pause of the scaler or of its pool (`ebb pause`)."""
+    changed_by_hand: tuple[int, int] | None = None
+    """(replicas ebb set, replicas found): the target was scaled by something else since."""
 
     @property
     def desired(self) -> int:
@@ -121,6 +126,9 @@ class PoolDecision:
     state: PoolState
     backfill_notes: tuple[str, ...] = ()
     """What the pool's backfill changed in this decision (or that its window ended)."""
+    mode_notes: tuple[str, ...] = ()
+    """The pool's mode when it is not the normal one: paused, pods only, or node management
+    refused (HyperPod's own autoscaling manages the groups); each says what ebb did not do."""
 
     @property
     def held(self) -> dict[str, tuple[str, ...]]:
@@ -137,6 +145,7 @@ class PoolDecision:
         lines.extend("  " + line for line in str(self.plan).splitlines())
         lines.extend(f"  {u}" for u in self.unplaceable)
         lines.extend(f"  {note}" for note in self.backfill_notes)
+        lines.extend(f"  {note}" for note in self.mode_notes)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
             lines.append(
@@ -163,8 +172,15 @@ def decide_pool(
     now: datetime,
     *,
     new_generation: str | None = None,
+    pauses: Pauses | None = None,
 ) -> PoolDecision:
     """Decide the replicas of every scaler of one NodePool and its node targets at `now`.
+
+    `pauses` (set at run time with `ebb pause`) hold a scaler's replicas as KEDA's
+    `autoscaling.keda.sh/paused` does, or the whole pool's replicas and nodes. A pre-warm window
+    of the binding raises a scaler's replicas to its floor while it lasts. A pods-only pool (the
+    binding's `podsOnly`), or any pool while HyperPod's own autoscaling is enabled, gets replicas
+    and no node plan.
 
     While the state's backfill window is open, its floors hold: node targets never below its
     node floor, replicas never below its replica floors (decided by the replica core, then
@@ -183,6 +199,9 @@ def decide_pool(
     backfill_notes: tuple[str, ...] = ()
     if state.backfill is not None and backfill is None:
         backfill_notes = (f"{state.backfill} ended: normal scaling resumes",)
+    pauses = pauses or Pauses()
+    mode_notes = _mode_notes(snapshot, config, pauses)
+    plans_nodes = not mode_notes
 
     outcomes = []
     for scaled_object in scaled_objects:
@@ -198,12 +217,55 @@ def decide_pool(
         decision = decide_replicas(
             policy, observed.observations, observed.replicas, state.scalers.get(name), now
         )
+        pause = pauses.pool or pauses.scalers.get(name)
         if observed.held_by:
             decision = _held(decision, observed.held_by)
+        elif pause is not None:
+            pass  # decided paused below
         elif backfill is not None and name in backfill.replicas:
             floor = min(backfill.replicas[name], policy.max_replica_count)
-            decision = _with_replica_floor(decision, floor, backfill)
-        outcomes.append(ScalerOutcome(scaler=name, decision=decision, held_by=observed.held_by))
+            step = (
+                f"backfill floor until {backfill.until.isoformat()}: at least {floor} "
+                f"(backfill {backfill.name!r})"
+            )
+            decision = _with_replica_floor(decision, floor, step)
+        if not observed.held_by and pause is not None:
+            # A run-time pause holds the replicas exactly as KEDA's paused annotation does.
+            policy = policy.model_copy(update={"paused": True, "paused_replicas": None})
+            decision = decide_replicas(
+                policy, observed.observations, observed.replicas, state.scalers.get(name), now
+            )
+            decision = _with_step(decision, str(pause))
+        elif not observed.held_by:
+            window = prewarm_floor(config, name, now)
+            if window is not None:
+                floor = min(window.min_replicas, policy.max_replica_count)
+                decision = _with_replica_floor(decision, floor, window.explain(now))
+        set_before = state.replicas_set.get(name)
+        changed = None
+        if (
+            not observed.held_by
+            and pause is None
+            and set_before is not None
+            and set_before != observed.replicas.spec
+        ):
+            # Scaled by hand (or by something else) since ebb set it: the decision stands, as the
+            # HPA's next sync sets its own count whatever spec.replicas was changed to.
+            changed = (set_before, observed.replicas.spec)
+            decision = _with_step(
+                decision,
+                f"replicas changed by hand: ebb set {set_before}, found {observed.replicas.spec}; "
+                f"this decision sets {decision.desired_replicas}",
+            )
+        outcomes.append(
+            ScalerOutcome(
+                scaler=name,
+                decision=decision,
+                held_by=observed.held_by,
+                paused=str(pause) if pause is not None and not observed.held_by else None,
+                changed_by_hand=changed,
+            )
+        )
 
     zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
     unavailable = _mark_shortages(state.unavailable.prune(now), snapshot.nodes, zones, now)
@@ -268,22 +330,26 @@ def decide_pool(
         planning = PlanningInput.model_validate(
             {**dict(planning), "pod_groups": planning.pod_groups + tuple(extra_groups)}
         )
-    if backfill is not None:
-        planning = with_group_floors(planning, backfill)
-    plan = plan_nodes(planning).for_pool(snapshot.node_pool)
-    unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
-
     targets = {name: group_counts[name].target for name in group_names}
-    for target in plan.targets:
-        targets[target.instance_group] = target.target_after
-    removals = plan.removals
-    if backfill is not None:
-        floored = raise_to_floor(planning, plan, targets, backfill)
-        targets, removals = floored.targets, floored.removals
-        backfill_notes = floored.notes(backfill)
-    provisioning = _provisioning(
-        snapshot, group_counts, state, removals, targets, new_generation=new_generation
-    )
+    provisioning = None
+    if plans_nodes:
+        if backfill is not None:
+            planning = with_group_floors(planning, backfill)
+        plan = plan_nodes(planning).for_pool(snapshot.node_pool)
+        unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
+        for target in plan.targets:
+            targets[target.instance_group] = target.target_after
+        removals = plan.removals
+        if backfill is not None:
+            floored = raise_to_floor(planning, plan, targets, backfill)
+            targets, removals = floored.targets, floored.removals
+            backfill_notes = floored.notes(backfill)
+        provisioning = _provisioning(
+            snapshot, group_counts, state, removals, targets, new_generation=new_generation
+        )
+    else:
+        # Paused, pods only, or refused: no node is planned, the groups keep what HyperPod has.
+        plan = NodePlan(node_pool=snapshot.node_pool)
 
     lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
     new_state = PoolState(
@@ -295,6 +361,7 @@ def decide_pool(
         unavailable=unavailable,
         idle_timers=state.idle_timers,
         backfill=backfill,
+        replicas_set={o.scaler: o.desired for o in outcomes if not o.held_by and o.paused is None},
     )
     return PoolDecision(
         node_pool=snapshot.node_pool,
@@ -313,6 +380,7 @@ def decide_pool(
         unplaceable=tuple(unplaceable),
         state=new_state,
         backfill_notes=backfill_notes,
+        mode_notes=mode_notes,
     )
 
 
@@ -458,10 +526,35 @@ def _scale_action(scaled_object: ScaledObject, before: int, after: int) -> Scale
     )
 
 
-def _with_replica_floor(decision: ReplicaDecision, floor: int, backfill: BackfillFloor) -> ReplicaDecision:
-    """The replica core's decision, raised to the backfill's floor (explained) when it is below."""
+def _with_replica_floor(decision: ReplicaDecision, floor: int, step: str) -> ReplicaDecision:
+    """The replica core's decision, raised to a floor (explained by `step`) when it is below."""
     if decision.desired_replicas >= floor:
         return decision
-    step = f"backfill floor until {backfill.until.isoformat()}: at least {floor} (backfill {backfill.name!r})"
     explanation = replace(decision.explanation, desired=floor, steps=(*decision.explanation.steps, step))
     return replace(decision, desired_replicas=floor, explanation=explanation)
+
+
+def _with_step(decision: ReplicaDecision, step: str) -> ReplicaDecision:
+    explanation = replace(decision.explanation, steps=(*decision.explanation.steps, step))
+    return replace(decision, explanation=explanation)
+
+
+def _mode_notes(snapshot: PoolSnapshot, config: EbbConfig, pauses: Pauses) -> tuple[str, ...]:
+    """Why this pool's nodes are not planned, if they are not (empty: the normal mode)."""
+    pool = snapshot.node_pool
+    if pauses.pool is not None:
+        return (f"node pool {pool!r} {pauses.pool}: no replicas set, no node planned",)
+    if pool in config.binding.spec.pods_only:
+        return (
+            f"node pool {pool!r} is pods only (ClusterBinding spec.podsOnly): ebb sets replicas and "
+            "plans no node; HyperPod's own autoscaling provides them",
+        )
+    if snapshot.hyperpod_autoscaling:
+        return (
+            f"refused to manage the nodes of node pool {pool!r}: HyperPod autoscaling is enabled on "
+            "the cluster (DescribeCluster AutoScaling.Mode Enable) and its Karpenter provisions the "
+            "instance groups; ebb sets replicas only. Fix: add "
+            f"{pool!r} to the ClusterBinding's spec.podsOnly, or disable HyperPod autoscaling "
+            "(aws sagemaker update-cluster --auto-scaling Mode=Disable)",
+        )
+    return ()

@@ -115,7 +115,8 @@ def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_aga
         assert "node pool gpu paused by arn:aws:" in said
         assert "(ebb pause: migrating from KEDA)" in said
         send_jobs(cluster, 12)  # unpaused, 20 messages would want 8 workers and a second node
-        paused_at = run_past_next_tick(cluster)
+        paused_at = cluster.world.now()
+        run_past_next_tick(cluster)
         cluster.world.run_for(POLL_SECONDS)  # the execution's next round meets the pause at its fence
 
         assert _replicas(cluster, config) == 4
@@ -136,8 +137,12 @@ def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_aga
         assert [(e["generation"], e["outcome"], e["fence"]) for e in ended] == [(1, "superseded", "paused")]
 
         code, said = _cli("resume", "--nodepool", "gpu")
-        assert (code, said) == (0, "node pool gpu resumed; the next decision of node pool gpu scales it again")
-        resumed_at = run_past_next_tick(cluster)
+        assert (code, said) == (
+            0,
+            "node pool gpu resumed; the next decision of node pool gpu scales it again",
+        )
+        resumed_at = cluster.world.now()
+        run_past_next_tick(cluster)
         assert _replicas(cluster, config) == 8
         assert all(d["paused"] is None for d in audit(cluster, WORKER, resumed_at))
         assert any(d["generation"] == 2 for d in _pool_decisions(cluster, resumed_at))
@@ -155,7 +160,8 @@ def test_a_paused_scaler_keeps_its_replicas_while_the_pool_goes_on(
         assert said.startswith(f"scaler {WORKER} paused by arn:aws:")
         assert said.endswith("(ebb pause); the next decision of node pool gpu holds it")
         send_jobs(cluster, 8)
-        since = run_past_next_tick(cluster)
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
 
         assert _replicas(cluster, config) == 0
         decisions = audit(cluster, WORKER, since)
@@ -184,14 +190,16 @@ def test_replicas_changed_by_hand_are_overridden_at_the_next_decision_and_report
         assert _replicas(cluster, config) == 4
 
         _set_replicas(cluster, config, 7)  # kubectl scale --replicas=7, by hand
-        since = run_past_next_tick(cluster)
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
 
         assert _replicas(cluster, config) == 4
         first = audit(cluster, WORKER, since)[-1]
         assert first["changedByHand"] == {"set": 4, "found": 7}
         assert (first["current"], first["desired"], first["applied"]) == (7, 4, True)
         assert "replicas changed by hand: ebb set 4, found 7; this decision sets 4" in first["steps"]
-        later = run_past_next_tick(cluster)
+        later = cluster.world.now()
+        run_past_next_tick(cluster)
         assert all(d["changedByHand"] is None for d in audit(cluster, WORKER, later))
 
 
@@ -203,28 +211,30 @@ def test_a_pre_warm_window_raises_the_floor_while_it_lasts_and_ends_on_time(
     prewarm = [{**window, "duration": "4m", "minReplicas": 2}]
     with _deployed_with(tmp_path / "config", certificates, prewarm=prewarm) as (cluster, config):
         world = cluster.world
-        while world.now().minute < 5:
+        start = world.now().replace(minute=5, second=0, microsecond=0)
+        end = start.replace(minute=9)
+        while not audit(cluster, WORKER, start):
             run_past_next_tick(cluster)
-        opened = world.now()
         assert _replicas(cluster, config) == 2
-        decision = audit(cluster, WORKER, opened.replace(minute=5, second=0))[-1]
+        decision = audit(cluster, WORKER, start)[-1]
         assert decision["desired"] == 2
         assert decision["steps"][-1] == (
             "pre-warm window '5 0 * * *' from 2025-01-06T00:05:00+00:00 until "
             "2025-01-06T00:09:00+00:00: at least 2"
         )
         # Nodes follow from the plan: two workers need a node.
-        assert _pool_decisions(cluster, opened.replace(minute=5, second=0))[-1]["nodeTargets"] == {
-            "gpu-g5-use1a": 1,
-            "gpu-g6e-use1b": 0,
-        }
-        while world.now().minute < 9:
+        assert _pool_decisions(cluster, start)[-1]["nodeTargets"] == {"gpu-g5-use1a": 1, "gpu-g6e-use1b": 0}
+        while not audit(cluster, WORKER, end):
             run_past_next_tick(cluster)
-        # The first decision at or after 00:09 no longer holds it; an idle worker goes to zero.
+        # The first decision at or after 00:09 no longer holds it: an idle worker goes to zero.
         assert _replicas(cluster, config) == 0
-        after = audit(cluster, WORKER, world.now().replace(minute=9, second=0))
-        assert after
+        after = audit(cluster, WORKER, end)
         assert all(not any(s.startswith("pre-warm") for s in d["steps"]) for d in after)
+        assert all(
+            any(s.startswith("pre-warm") for s in d["steps"])
+            for d in audit(cluster, WORKER, start)
+            if d["at"] < end.isoformat()
+        )
 
 
 def test_a_pods_only_pool_gets_replicas_and_no_node_plan(
@@ -267,9 +277,19 @@ def test_hyperpod_autoscaling_on_a_pool_ebb_manages_is_refused_with_the_fix(
     with deployed(tmp_path / "config", certificates) as (cluster, config):
         sagemaker = cluster.world.clients.client("sagemaker")
         name = config.binding.spec.hyper_pod_cluster.name
+        group = sagemaker.describe_cluster(ClusterName=name)["InstanceGroups"][0]
         sagemaker.update_cluster(
             ClusterName=name,
-            InstanceGroups=[],
+            # UpdateCluster needs at least one group; this one keeps its count.
+            InstanceGroups=[
+                {
+                    "InstanceGroupName": group["InstanceGroupName"],
+                    "InstanceType": group["InstanceType"],
+                    "InstanceCount": group["TargetCount"],
+                    "LifeCycleConfig": group["LifeCycleConfig"],
+                    "ExecutionRole": group["ExecutionRole"],
+                }
+            ],
             AutoScaling={"Mode": "Enable", "AutoScalerType": "Karpenter"},
             ClusterRole="arn:aws:iam::123456789012:role/hyperpod-autoscaling",
         )

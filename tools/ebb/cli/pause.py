@@ -44,8 +44,7 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         ("resume", run_resume, "end a pause set with `ebb pause`"),
     ):
         parser = subparsers.add_parser(command, help=text, description=text)
-        which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--scaler", metavar="NAMESPACE/NAME", help="a ScaledObject")
+        parser.add_argument("--scaler", metavar="NAMESPACE/NAME", help="a ScaledObject")
         parser.add_argument(
             "--nodepool",
             metavar="NAME",

@@ -128,7 +128,7 @@ def decide_now(
         # A paused pool acts as little as shadow mode: decided and recorded, nothing changed.
         acts = not shadow and pauses.pool is None
         actions: list[str] = []
-        execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
+        execution_arn, armed = stored.execution_arn, dict(decision.state.idle_timers)
         if acts:
             actions, execution_arn, armed = _act(
                 decision, state, stored.execution_arn, context, reasons=reasons, takeover=takeover
@@ -146,6 +146,7 @@ def decide_now(
             actions=actions,
             shadow=shadow,
             acts=acts,
+            state_before=state,
             claim_attempts=attempt,
             calls=calls,
             acted_by=context.clock(),
@@ -222,7 +223,11 @@ def _act(
         kubernetes.scale(targets[scale.scaler], scale.replicas)
         actions.append(str(scale))
 
-    armed = dict(state.idle_timers)
+    armed = {scaler: at for scaler, at in state.idle_timers.items() if scaler not in decision.retired}
+    for scaler in decision.retired:
+        # Retired with the configuration: its schedule goes, armed or not (deleting none is a no-op).
+        context.timers.disarm(scaler)
+        actions.append(f"idle timer {scaler} deleted (scaler retired)")
     for scaler, wake_at in sorted(decision.idle_timers.items()):
         if wake_at is not None and armed.get(scaler) != wake_at:
             context.timers.arm(scaler, decision.node_pool, wake_at)
@@ -302,6 +307,7 @@ def _audit(
     actions: list[str],
     shadow: bool,
     acts: bool,
+    state_before: PoolState,
     claim_attempts: int,
     calls: dict[str, int],
     acted_by: datetime,
@@ -346,6 +352,23 @@ def _audit(
                 },
             )
         )
+    for scaler in decision.retired:
+        # Its target is left as it is (KEDA leaves a target whose ScaledObject is deleted at its
+        # current replicas); the last count ebb set is what it keeps, unless changed since.
+        entries.append(
+            AuditEntry(
+                subject=scaler,
+                at=decision.now,
+                record={
+                    **common,
+                    "event": "scaler-retired",
+                    "scaler": scaler,
+                    "replicasLeft": state_before.replicas_set.get(scaler),
+                    "note": "removed from the configuration: its alarms, idle timer and state are "
+                    "deleted, its target keeps its replicas, its pods are pods ebb does not manage",
+                },
+            )
+        )
     entries.append(
         AuditEntry(
             subject=f"POOL#{decision.node_pool}",
@@ -362,6 +385,7 @@ def _audit(
                 ),
                 "backfillNotes": list(decision.backfill_notes),
                 "modeNotes": list(decision.mode_notes),
+                "retired": list(decision.retired),
                 "actions": actions,
                 "calls": calls,
             },

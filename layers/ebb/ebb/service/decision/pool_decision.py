@@ -126,6 +126,10 @@ class PoolDecision:
     state: PoolState
     backfill_notes: tuple[str, ...] = ()
     """What the pool's backfill changed in this decision (or that its window ended)."""
+    retired: tuple[str, ...] = ()
+    """Scalers the stored state knows and the configuration no longer has: their state is
+    dropped, their idle timers go, their targets keep their replicas (as KEDA leaves a target
+    whose ScaledObject is deleted) and their pods count as pods ebb does not manage."""
     mode_notes: tuple[str, ...] = ()
     """The pool's mode when it is not the normal one: paused, pods only, or node management
     refused (HyperPod's own autoscaling manages the groups); each says what ebb did not do."""
@@ -146,6 +150,7 @@ class PoolDecision:
         lines.extend(f"  {u}" for u in self.unplaceable)
         lines.extend(f"  {note}" for note in self.backfill_notes)
         lines.extend(f"  {note}" for note in self.mode_notes)
+        lines.extend(f"  scaler {name} retired: its target keeps its replicas" for name in self.retired)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
             lines.append(
@@ -359,7 +364,7 @@ def decide_pool(
         scalers={o.scaler: o.decision.state for o in outcomes},
         nodes=memory,
         unavailable=unavailable,
-        idle_timers=state.idle_timers,
+        idle_timers={s: at for s, at in state.idle_timers.items() if s in snapshot.scalers},
         backfill=backfill,
         replicas_set={o.scaler: o.desired for o in outcomes if not o.held_by and o.paused is None},
     )
@@ -381,6 +386,7 @@ def decide_pool(
         state=new_state,
         backfill_notes=backfill_notes,
         mode_notes=mode_notes,
+        retired=tuple(sorted(set(state.scalers) - {o.scaler for o in outcomes})),
     )
 
 

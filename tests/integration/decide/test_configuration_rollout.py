@@ -28,9 +28,11 @@ from ebb.local.stack_deployment import (
     STACK,
     audit,
     deployed,
+    deployed_config,
     kubernetes,
     run_past_next_tick,
     send_jobs,
+    write_config,
 )
 from ebb.service.configuration import load_bundled_config
 from ebb.service.provisioning import POLL_SECONDS
@@ -148,3 +150,102 @@ def test_a_configuration_change_reconciles_alarms_retires_a_scaler_and_fences_ol
         # new generation, so only the configuration version fences generation 1 off.
         assert {d["generation"] for d in decisions} == {1}
         assert {(e["outcome"], e["fence"]) for e in ended.values()} == {("superseded", "newer-configuration")}
+
+
+def _two_pools(directory: Path) -> None:
+    """The example with the batch worker on a NodePool of its own (`batch`, the g6e group)."""
+    pool_path = directory / "gpu-node-pool.yaml"
+    node_class, node_pool = [d for d in yaml.safe_load_all(pool_path.read_text(encoding="utf-8")) if d]
+    node_class["spec"]["instanceGroups"] = ["gpu-g5-use1a"]
+    batch_class = {
+        **node_class,
+        "metadata": {"name": "batch-groups"},
+        "spec": {"instanceGroups": ["gpu-g6e-use1b"]},
+    }
+    batch_pool = yaml.safe_load(yaml.safe_dump(node_pool))
+    batch_pool["metadata"]["name"] = "batch"
+    batch_pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = "batch-groups"
+    documents = [node_class, node_pool, batch_class, batch_pool]
+    pool_path.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+    binding_path = directory / "cluster-binding.yaml"
+    binding = [d for d in yaml.safe_load_all(binding_path.read_text(encoding="utf-8")) if d]
+    for document in binding:
+        if document.get("kind") == "ClusterBinding":
+            for entry in document["spec"]["scalers"]:
+                batch = entry["scaledObject"]["name"] == "batch-worker"
+                if batch:
+                    entry["nodePool"] = "batch"
+                # Each scaler's pods select its own pool's group only.
+                affinity = entry["podSpec"]["affinity"]["nodeAffinity"]
+                terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+                for term in terms:
+                    for expression in term["matchExpressions"]:
+                        if expression["key"] == "sagemaker.amazonaws.com/instance-group-name":
+                            expression["values"] = ["gpu-g6e-use1b" if batch else "gpu-g5-use1a"]
+    binding_path.write_text(yaml.safe_dump_all(binding, sort_keys=False), encoding="utf-8")
+
+
+def _without_the_batch_pool(directory: Path) -> None:
+    """The configuration changed: the `batch` NodePool, its node class and its scaler removed."""
+    pool_path = directory / "gpu-node-pool.yaml"
+    documents = [d for d in yaml.safe_load_all(pool_path.read_text(encoding="utf-8")) if d]
+    kept = [d for d in documents if d["metadata"]["name"] not in {"batch", "batch-groups"}]
+    pool_path.write_text(yaml.safe_dump_all(kept, sort_keys=False), encoding="utf-8")
+    _without_the_worker(directory)
+
+
+def test_a_node_pool_retired_has_its_execution_stopped_and_its_nodes_left_and_reported(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    directory = tmp_path / "config"
+    write_config(directory)
+    _two_pools(directory)
+    config = load_config_files(sorted(directory.glob("*.yaml")))
+    assert sorted(p.name for p in config.node_pools) == ["batch", "gpu"]
+    with deployed_config(directory, config, certificates) as (cluster, _config):
+        world = cluster.world
+        run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        run_past_next_tick(cluster)  # four workers on `batch`; its generation 1 adds a g6e node
+        assert _replicas(cluster, config) == 4
+        sfn = world.clients.client("stepfunctions")
+        machine = world.state_machine_arn("ProvisionStateMachine")
+        (execution,) = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+        assert execution["name"].startswith("batch-")
+        sagemaker = world.clients.client("sagemaker")
+        hyperpod = config.binding.spec.hyper_pod_cluster.name
+        nodes = sagemaker.list_cluster_nodes(ClusterName=hyperpod, IncludeNodeLogicalIds=True)[
+            "ClusterNodeSummaries"
+        ]
+        assert [n["InstanceGroupName"] for n in nodes] == ["gpu-g6e-use1b"]
+
+        _without_the_batch_pool(directory)
+        new_version = load_bundled_config(directory).version
+        world.lambda_runtime.redeploy()
+        rolled_out = world.now()
+        run_past_next_tick(cluster)
+
+        (retired,) = [
+            r for r in audit(cluster, "POOL#batch", rolled_out) if r.get("event") == "node-pool-retired"
+        ]
+        assert retired["executionStopped"] == execution["executionArn"]
+        assert retired["configVersion"] == new_version
+        assert retired["scalers"] == [WORKER]
+        assert retired["generation"] == 1
+        node = nodes[0]
+        assert retired["nodesLeft"] == {"gpu-g6e-use1b": [node.get("InstanceId") or node["NodeLogicalId"]]}
+        assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "ABORTED"
+        # Its nodes are left as they are; its scaler's target keeps its replicas and is reported.
+        groups = sagemaker.describe_cluster(ClusterName=hyperpod)["InstanceGroups"]
+        assert {g["InstanceGroupName"]: g["TargetCount"] for g in groups}["gpu-g6e-use1b"] == 1
+        assert _replicas(cluster, config) == 4
+        (scaler,) = [r for r in audit(cluster, WORKER, rolled_out) if r.get("event") == "scaler-retired"]
+        assert scaler["replicasLeft"] == 4
+        assert alarm_name(STACK, WORKER, "s0-aws-sqs-queue") not in _alarms(cluster)
+        # The remaining pool goes on under the new version; the retired one is decided no more.
+        assert {r["configVersion"] for r in audit(cluster, "POOL#gpu", rolled_out) if "event" not in r} == {
+            new_version
+        }
+        later = world.now()
+        run_past_next_tick(cluster)
+        assert audit(cluster, "POOL#batch", later) == []

@@ -11,6 +11,7 @@ Items (one table, `pk`/`sk`):
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 | `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
 | `TABLE`               | `CONFIG`                   | the current configuration digest and its sequence |
+| `TABLE`               | `POOLS`                    | the NodePools of the configuration rolled out     |
 
 The pool's item also holds what its provisioning executions write, in attributes of their own
 (decide's `record` never touches them, so neither side overwrites the other): `wait_token` and
@@ -147,6 +148,10 @@ class StateTable(Protocol):
 
     def current_config_sequence(self) -> int:
         """The current configuration's sequence number (0 before any decision)."""
+
+    def roll_out_pools(self, pools: Sequence[str]) -> tuple[str, ...]:
+        """Record the NodePools of the configuration rolling out; return those it no longer has
+        (the pools recorded before, less `pools`; empty the first time)."""
 
     def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
         """Keep the token of `generation`'s waiting task if the pool's decision counter is still
@@ -349,6 +354,23 @@ class DynamoStateTable:
     def current_config_sequence(self) -> int:
         item = self._get(_CONFIG_KEY)
         return int(item["sequence"]["N"]) if item else 0
+
+    def roll_out_pools(self, pools: Sequence[str]) -> tuple[str, ...]:
+        # One write that returns what it replaced: of two racers, the second sees the new list
+        # and retires nothing again.
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            response = self._client().update_item(
+                TableName=self.table_name,
+                Key=_POOLS_KEY,
+                UpdateExpression="SET pools = :pools",
+                ExpressionAttributeValues={":pools": {"L": [{"S": pool} for pool in sorted(pools)]}},
+                ReturnValues="ALL_OLD",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        before = [value["S"] for value in response.get("Attributes", {}).get("pools", {}).get("L", [])]
+        return tuple(sorted(set(before) - set(pools)))
 
     def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
         try:
@@ -558,6 +580,7 @@ class DynamoStateTable:
 
 _ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
 _CONFIG_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "CONFIG"}}
+_POOLS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "POOLS"}}
 
 
 class _ConditionFailed(Exception):

@@ -176,6 +176,89 @@ def decide_now(
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
+@dataclass(frozen=True, slots=True)
+class RetiredPool:
+    """What retiring a NodePool the configuration no longer has did."""
+
+    node_pool: str
+    stopped_execution: str | None
+    nodes_left: dict[str, list[str]]
+    """Per instance group, the nodes left as they are (instance id, or logical id while none)."""
+    scalers: tuple[str, ...]
+
+
+def retire_pool(node_pool: str, context: DecideContext) -> RetiredPool:
+    """Retire `node_pool`, which a configuration rollout removed: stop its open provisioning
+    execution, delete its scalers' idle timers, leave its nodes as they are, and report it all.
+
+    Nothing is deleted in HyperPod: nodes ebb no longer manages are the platform team's to keep
+    or remove. The pool's item stays, so a pool of that name added again later continues its
+    generations (execution names are unique for 90 days) with its execution closed.
+    """
+    stored = context.table.load_pool(node_pool)
+    state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+    shadow = context.config.binding.spec.shadow_mode
+    stopped = None
+    if not shadow:
+        if stored.execution_arn is not None and stored.closed_generation < state.generation:
+            context.workflows.stop(
+                stored.execution_arn, cause=f"node pool {node_pool!r} retired from the configuration"
+            )
+            stopped = stored.execution_arn
+        context.table.close_generation(node_pool, state.generation)
+        for scaler in sorted(state.idle_timers):
+            context.timers.disarm(scaler)
+    groups = set(state.node_targets)
+    nodes_left: dict[str, list[str]] = {group: [] for group in sorted(groups)}
+    for node in context.access.hyperpod.list_nodes():
+        if node.instance_group in groups:
+            nodes_left[node.instance_group].append(node.instance_id or node.logical_id or "?")
+    now = context.clock()
+    scalers = tuple(sorted(state.scalers))
+    common = {
+        "at": now.isoformat(),
+        "recordedAt": now.isoformat(),
+        "nodePool": node_pool,
+        "configVersion": context.config_version,
+        "reasons": ["retire"],
+        "shadowMode": shadow,
+    }
+    entries = [
+        AuditEntry(
+            subject=f"POOL#{node_pool}",
+            at=now,
+            record={
+                **common,
+                "event": "node-pool-retired",
+                "executionStopped": stopped,
+                "nodesLeft": {group: sorted(ids) for group, ids in nodes_left.items()},
+                "nodeTargets": state.node_targets,
+                "generation": state.generation,
+                "scalers": list(scalers),
+                "note": "removed from the configuration: its execution stopped, its scalers' idle "
+                "timers deleted, its nodes left as they are",
+            },
+        ),
+        *(
+            AuditEntry(
+                subject=scaler,
+                at=now,
+                record={
+                    **common,
+                    "event": "scaler-retired",
+                    "scaler": scaler,
+                    "replicasLeft": state.replicas_set.get(scaler),
+                    "note": "its node pool was removed from the configuration: its target keeps its "
+                    "replicas, its pods are pods ebb does not manage",
+                },
+            )
+            for scaler in scalers
+        ),
+    ]
+    context.table.append_audit(entries)
+    return RetiredPool(node_pool=node_pool, stopped_execution=stopped, nodes_left=nodes_left, scalers=scalers)
+
+
 def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
     return {kind: first.get(kind, 0) + second.get(kind, 0) for kind in sorted(first.keys() | second.keys())}
 

@@ -14,12 +14,14 @@ alarms (CloudWatch API Reference).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from ebb.adapters.state_table import DynamoStateTable
 from ebb.config import load_config_files
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
@@ -117,7 +119,21 @@ def test_a_configuration_change_reconciles_alarms_retires_a_scaler_and_fences_ol
         assert after[wake_alarm] == 5.0
         assert set(after) == set(before) - {worker_alarm}
         assert _config_sequence(cluster) == 2
-        # The decisions say which version they used.
+        # A container of the previous deployment asking for its version gets the old number: an
+        # older configuration never becomes the newest again (its decisions then do not act).
+        table = DynamoStateTable(
+            f"{STACK}-StateTable",
+            audit_retention=timedelta(days=1),
+            client_factory=lambda: world.clients.client("dynamodb"),
+        )
+        assert table.config_sequence(old_version) == 1
+        assert table.config_sequence(new_version) == 2
+        assert _config_sequence(cluster) == 2
+        # The decisions say which version they used, and record it on the pool.
+        pool_item = world.clients.client("dynamodb").get_item(
+            TableName=f"{STACK}-StateTable", Key={"pk": {"S": "POOL#gpu"}, "sk": {"S": "STATE"}}
+        )["Item"]
+        assert pool_item["config_sequence"] == {"N": "2"}
         decisions = [r for r in audit(cluster, "POOL#gpu", rolled_out) if "event" not in r]
         assert decisions
         assert {d["configVersion"] for d in decisions} == {new_version}

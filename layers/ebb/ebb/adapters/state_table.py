@@ -11,6 +11,7 @@ Items (one table, `pk`/`sk`):
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 | `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
 | `TABLE`               | `CONFIG`                   | the current configuration digest and its sequence |
+| `TABLE`               | `CONFIG#<digest>`          | the sequence a configuration digest was given     |
 | `TABLE`               | `POOLS`                    | the NodePools of the configuration rolled out     |
 
 The pool's item also holds what its provisioning executions write, in attributes of their own
@@ -81,6 +82,8 @@ class StoredPool:
     """The provisioning policy's shortage record, as stored JSON."""
     wait_token: str | None = None
     wait_generation: int = 0
+    config_sequence: int = 0
+    """The configuration version (sequence number) of the newest decision recorded (0: none)."""
     pauses: dict[str, str] = field(default_factory=dict)
     """Run-time pauses (`ebb pause`): `*` for the whole pool or a scaler, each a pause as JSON."""
 
@@ -128,8 +131,10 @@ class StateTable(Protocol):
         state_json: str,
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
-        """Store the state and the audit entries if the claim (`claim`, `token`) still stands."""
+        """Store the state and the audit entries if the claim (`claim`, `token`) still stands
+        (and, when given, the configuration version the decision was made under)."""
 
     def epoch(self) -> str:
         """The table's epoch (made on first use)."""
@@ -213,6 +218,7 @@ class DynamoStateTable:
                 wait_token=item.get("wait_token", {}).get("S"),
                 wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
                 pauses={key: value["S"] for key, value in item.get("pauses", {}).get("M", {}).items()},
+                config_sequence=int(item.get("config_sequence", {}).get("N", "0")),
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
@@ -259,6 +265,7 @@ class DynamoStateTable:
         state_json: str,
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
         values: dict[str, Any] = {
             ":state": {"S": state_json},
@@ -269,6 +276,9 @@ class DynamoStateTable:
         if execution_arn is not None:
             assignments.append("execution_arn = :execution")
             values[":execution"] = {"S": execution_arn}
+        if config_sequence is not None:
+            assignments.append("config_sequence = :config_sequence")
+            values[":config_sequence"] = {"N": str(config_sequence)}
         # Recording ends the claim's lease.
         update = f"SET {', '.join(assignments)} REMOVE claim_until"
         items: list[Any] = [
@@ -333,21 +343,43 @@ class DynamoStateTable:
             current = int(item["sequence"]["N"]) if item else 0
             if item and item["digest"]["S"] == digest:
                 return current
-            self.calls.count("dynamodb:PutItem")
+            # A digest numbered before is an older configuration (a container of a previous
+            # deployment still running): it keeps its number and never becomes the newest again.
+            numbered = self._get(_digest_key(digest))
+            if numbered is not None:
+                return int(numbered["sequence"]["N"])
+            self.calls.count("dynamodb:TransactWriteItems")
             try:
-                self._client().put_item(
-                    TableName=self.table_name,
-                    Item={**_CONFIG_KEY, "digest": {"S": digest}, "sequence": {"N": str(current + 1)}},
-                    ConditionExpression="attribute_not_exists(pk) OR #sequence = :seen",
-                    ExpressionAttributeNames={"#sequence": "sequence"},
-                    ExpressionAttributeValues={":seen": {"N": str(current)}},
+                self._client().transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {
+                                    **_CONFIG_KEY,
+                                    "digest": {"S": digest},
+                                    "sequence": {"N": str(current + 1)},
+                                },
+                                "ConditionExpression": "attribute_not_exists(pk) OR #sequence = :seen",
+                                "ExpressionAttributeNames": {"#sequence": "sequence"},
+                                "ExpressionAttributeValues": {":seen": {"N": str(current)}},
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {**_digest_key(digest), "sequence": {"N": str(current + 1)}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
                 )
             except ClientError as error:
-                if error_code(error) == "ConditionalCheckFailedException":
-                    continue  # another decision moved it first: read again
-                raise translate_aws_error(error, operation="PutItem") from error
+                if error_code(error) == "TransactionCanceledException":
+                    continue  # another decision moved it first, or numbered this digest: read again
+                raise translate_aws_error(error, operation="TransactWriteItems") from error
             except BotoCoreError as error:
-                raise translate_aws_error(error, operation="PutItem") from error
+                raise translate_aws_error(error, operation="TransactWriteItems") from error
             return current + 1
         raise StoredStateInvalid(f"{self.table_name}: the configuration sequence keeps moving")
 
@@ -585,6 +617,10 @@ _POOLS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "POOLS"}}
 
 class _ConditionFailed(Exception):
     """A conditional write's condition did not hold (each caller says what that means)."""
+
+
+def _digest_key(digest: str) -> dict[str, Any]:
+    return {"pk": {"S": "TABLE"}, "sk": {"S": f"CONFIG#{digest}"}}
 
 
 def _pool_key(node_pool: str) -> dict[str, Any]:

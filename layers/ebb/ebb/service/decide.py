@@ -55,6 +55,15 @@ class DecideContext:
     state_machine_arn: str
     clock: Callable[[], datetime]
     calls: CallCounts = field(default_factory=CallCounts)
+    sequences: dict[str, int] = field(default_factory=dict)
+    """The configuration's sequence number, read once per container (it never changes for a
+    digest: a newer configuration takes a newer number)."""
+
+    def config_sequence(self) -> int:
+        """The sequence number of the configuration this container runs."""
+        if self.config_version not in self.sequences:
+            self.sequences[self.config_version] = self.table.config_sequence(self.config_version)
+        return self.sequences[self.config_version]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ def decide_now(
     `reasons` has one entry per request this decision answers (several coalesce into one).
     With `takeover`, the decision is a backfill's (see :class:`Takeover`).
     """
+    sequence = context.config_sequence()
     for attempt in range(1, CLAIM_ATTEMPTS + 1):
         stored = context.table.load_pool(node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
@@ -125,8 +135,10 @@ def decide_now(
                 raise
             continue
         shadow = context.config.binding.spec.shadow_mode
-        # A paused pool acts as little as shadow mode: decided and recorded, nothing changed.
-        acts = not shadow and pauses.pool is None
+        # A decision under an older configuration than the pool's newest recorded one (a
+        # container of the previous deployment) does not act; neither does a paused pool.
+        older = stored.config_sequence > sequence
+        acts = not shadow and pauses.pool is None and not older
         actions: list[str] = []
         execution_arn, armed = stored.execution_arn, dict(decision.state.idle_timers)
         if acts:
@@ -146,6 +158,7 @@ def decide_now(
             actions=actions,
             shadow=shadow,
             acts=acts,
+            older=(sequence, stored.config_sequence) if older else None,
             state_before=state,
             claim_attempts=attempt,
             calls=calls,
@@ -158,6 +171,7 @@ def decide_now(
             state_json=recorded.model_dump_json(),
             execution_arn=execution_arn,
             audit=audit,
+            config_sequence=None if older else sequence,
         )
         return PoolOutcome(
             node_pool=node_pool,
@@ -357,7 +371,7 @@ def _decision_request(
     return DecisionRequest(
         node_pool=order.node_pool,
         generation=order.generation,
-        config_version=context.table.config_sequence(context.config_version),
+        config_version=context.config_sequence(),
         node_targets=order.node_targets,
         removals=tuple(
             NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
@@ -390,6 +404,7 @@ def _audit(
     actions: list[str],
     shadow: bool,
     acts: bool,
+    older: tuple[int, int] | None,
     state_before: PoolState,
     claim_attempts: int,
     calls: dict[str, int],
@@ -405,6 +420,12 @@ def _audit(
         "requestsByReason": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "shadowMode": shadow,
         "claimAttempts": claim_attempts,
+        "olderConfiguration": (
+            f"configuration version {older[0]} is older than version {older[1]}, which the pool "
+            "recorded: decided and recorded, nothing acts"
+            if older
+            else None
+        ),
     }
     scale_of = {action.scaler: str(action) for action in decision.scale}
     entries = []

@@ -153,7 +153,9 @@ class PoolDecisions:
         known = {pool.name for pool in self.context.config.node_pools}
         for pool, pool_records in by_pool.items():
             try:
-                if pool not in known and set(reasons[pool]) == {RETIRE}:
+                # Requests for it sent before the rollout (an alarm edge, a HyperPod event) are
+                # moot once it is retired.
+                if pool not in known and RETIRE in reasons[pool]:
                     self.on_retired(retire_pool(pool, self.context))
                     continue
                 if pool not in known:

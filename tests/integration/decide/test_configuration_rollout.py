@@ -4,10 +4,10 @@ layer version makes), and the first tick under it reconciles ebb's alarms, the d
 the new version, an execution started under the old version stops acting, and a retired scaler
 leaves its target as it is.
 
-Sources: a ScaledObject deleted leaves its target at its current replicas (KEDA docs,
-"ScaledObject specification": deleting a ScaledObject removes the HPA and KEDA no longer scales
-the workload; kedacore/keda controllers/keda/scaledobject_finalizer.go finalizeScaledObject
-restores the target only with `advanced.restoreToOriginalReplicaCount`, false by default);
+Sources: a ScaledObject deleted leaves its target at its current replicas (kedacore/keda
+controllers/keda/scaledobject_finalizer.go at 121e3b4, finalizeScaledObject: it stops the scale
+loop and scales the target back only when `advanced.restoreToOriginalReplicaCount` is set, which
+KEDA docs, "ScaledObject specification", give as optional with default false);
 CloudWatch PutMetricAlarm updates an alarm of the same name in place, DeleteAlarms removes
 alarms (CloudWatch API Reference).
 """

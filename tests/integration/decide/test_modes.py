@@ -4,11 +4,13 @@ pods-only NodePools and the refusal to manage nodes HyperPod's own autoscaling m
 shadow mode reaching the provisioning workflow's fence.
 
 Sources: a pause holds replicas as KEDA's `autoscaling.keda.sh/paused: "true"` annotation does
-(KEDA docs, "Pause autoscaling": "the deployment will keep the current number of replicas");
-hand-changed replicas are overridden as the HPA does (Kubernetes docs, "Horizontal Pod
-Autoscaling", Migrating Deployments and StatefulSets to horizontal autoscaling: with an HPA
-active, applying a manifest's `spec.replicas` scales the target to it, and the HPA sets its own
-count again at its next evaluation); DescribeCluster's `AutoScaling` (`Mode` Enable|Disable,
+(KEDA docs, "Scaling Deployments, StatefulSets & Custom Resources", Pausing autoscaling: paused
+at the current replica count, `paused-replicas` to pause at a given one); hand-changed replicas
+are overridden as the HPA does (Kubernetes docs, "Horizontal Pod Autoscaling": "Migrating
+Deployments and StatefulSets to horizontal autoscaling" says an applied `spec.replicas` scales
+the target to that value while an HPA is active, and "Algorithm details" computes each sync's
+desired count from the current replicas and the metrics, not from what was applied);
+DescribeCluster's `AutoScaling` (`Mode` Enable|Disable,
 `AutoScalerType` Karpenter, `Status`) is botocore's sagemaker service model,
 ClusterAutoScalingConfigOutput.
 """

@@ -164,6 +164,12 @@ class Backfills:
             backfill=recorded.model_dump(mode="json") if recorded else None,
             outcome=(
                 f"generation {outcome.decision.state.generation}: {takeover.reason}"
-                + ("" if outcome.acted else " (shadow mode or a paused pool: recorded, nothing acts)")
+                + ("" if outcome.acted else f" ({_why_not_acted(self.context)}: recorded, nothing acts)")
             ),
         )
+
+
+def _why_not_acted(context: DecideContext) -> str:
+    if context.config.binding.spec.shadow_mode:
+        return "shadow mode"
+    return "the node pool is paused, or this configuration is older than the one it recorded"

@@ -213,35 +213,29 @@ def decide_pool(
         name = pod_group_name(scaled_object)
         observed = snapshot.scalers[name]
         policy = scaler_policy(config, scaled_object)
-        if observed.held_by:
+        pause = None if observed.held_by else (pauses.pool or pauses.scalers.get(name))
+        if observed.held_by or pause is not None:
             # Another autoscaler holds the target. Two would fight over its replicas, which is why
             # KEDA's admission webhook refuses a ScaledObject on a target an HPA already manages
             # (kedacore/keda apis/keda/v1alpha1/scaledobject_webhook.go, verifyHpas). ebb keeps
             # the replicas as KEDA's pause does, forgetting the HPA history of its own scaling.
+            # A run-time pause (`ebb pause`) holds them the same way.
             policy = policy.model_copy(update={"paused": True, "paused_replicas": None})
         decision = decide_replicas(
             policy, observed.observations, observed.replicas, state.scalers.get(name), now
         )
-        pause = pauses.pool or pauses.scalers.get(name)
         if observed.held_by:
             decision = _held(decision, observed.held_by)
         elif pause is not None:
-            pass  # decided paused below
-        elif backfill is not None and name in backfill.replicas:
-            floor = min(backfill.replicas[name], policy.max_replica_count)
-            step = (
-                f"backfill floor until {backfill.until.isoformat()}: at least {floor} "
-                f"(backfill {backfill.name!r})"
-            )
-            decision = _with_replica_floor(decision, floor, step)
-        if not observed.held_by and pause is not None:
-            # A run-time pause holds the replicas exactly as KEDA's paused annotation does.
-            policy = policy.model_copy(update={"paused": True, "paused_replicas": None})
-            decision = decide_replicas(
-                policy, observed.observations, observed.replicas, state.scalers.get(name), now
-            )
             decision = _with_step(decision, str(pause))
-        elif not observed.held_by:
+        else:
+            if backfill is not None and name in backfill.replicas:
+                floor = min(backfill.replicas[name], policy.max_replica_count)
+                step = (
+                    f"backfill floor until {backfill.until.isoformat()}: at least {floor} "
+                    f"(backfill {backfill.name!r})"
+                )
+                decision = _with_replica_floor(decision, floor, step)
             window = prewarm_floor(config, name, now)
             if window is not None:
                 floor = min(window.min_replicas, policy.max_replica_count)
@@ -267,7 +261,7 @@ def decide_pool(
                 scaler=name,
                 decision=decision,
                 held_by=observed.held_by,
-                paused=str(pause) if pause is not None and not observed.held_by else None,
+                paused=str(pause) if pause is not None else None,
                 changed_by_hand=changed,
             )
         )

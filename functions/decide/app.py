@@ -31,8 +31,20 @@ def _failed(pool: str, error: Exception) -> None:
     metrics.add_metric(name="FailedDecisions", unit=MetricUnit.Count, value=1)
 
 
+def _retired(retired: Any) -> None:
+    logger.warning(
+        "node pool retired",
+        extra={
+            "nodePool": retired.node_pool,
+            "stoppedExecution": retired.stopped_execution,
+            "nodesLeft": retired.nodes_left,
+        },
+    )
+
+
 DECISIONS.on_outcome = _decided
 DECISIONS.on_failure = _failed
+DECISIONS.on_retired = _retired
 
 
 @logger.inject_lambda_context

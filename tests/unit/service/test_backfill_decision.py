@@ -29,8 +29,10 @@ from ebb.service.decision import (
 )
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "gpu-inference"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-UNTIL = NOW + timedelta(hours=6)
+# Before the example's weekday pre-warm window (08:00 UTC for 10 h), which would hold the LLM
+# at one replica: these tests are about other rules.
+NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
+UNTIL = NOW + timedelta(hours=1)  # ends before the pre-warm window opens
 LLM = "serving/llm-inference"
 BATCH = "batch/batch-worker"
 G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"

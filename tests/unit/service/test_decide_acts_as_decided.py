@@ -22,7 +22,9 @@ from ebb.service.decision import PoolSnapshot, PoolState, ScalerSnapshot, decide
 from ebb.service.observe import ClusterAccess
 
 ROOT = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+# Before the example's weekday pre-warm window (08:00 UTC for 10 h), which would hold the LLM
+# at one replica: these tests are about other rules.
+NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +73,18 @@ class Recorder:
     decisions: int = 0
     state_json: str | None = None
     claim_fails: int = 0
+    recorded_sequence: int = 0
+    sequence: int = 1
+    audit: list[AuditEntry] = field(default_factory=list)
 
     # table
     def load_pool(self, node_pool: str) -> StoredPool:
-        return StoredPool(node_pool=node_pool, decisions=self.decisions, state_json=self.state_json)
+        return StoredPool(
+            node_pool=node_pool,
+            decisions=self.decisions,
+            state_json=self.state_json,
+            config_sequence=self.recorded_sequence,
+        )
 
     def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
         if self.claim_fails:
@@ -94,15 +104,20 @@ class Recorder:
         state_json: str,
         execution_arn: str | None,
         audit: list[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
         self.calls.append(("record", claim))
         self.state_json = state_json
+        self.audit = list(audit)
+        if config_sequence is not None:
+            self.recorded_sequence = config_sequence
 
     def epoch(self) -> str:
         return "0a1b2c3d"
 
     def config_sequence(self, digest: str) -> int:
-        return 1
+        self.calls.append(("config_sequence", digest))
+        return self.sequence
 
     def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
         return None
@@ -159,9 +174,9 @@ def test_the_actions_are_exactly_the_decisions(config: EbbConfig, monkeypatch: p
     assert started == ("gpu-0a1b2c3d-g1-c0", expected.provisioning.node_targets, 1)
     armed = [what for kind, what in recorder.calls if kind == "arm"]
     assert armed == [(s, t) for s, t in sorted(expected.idle_timers.items()) if t is not None]
-    # Claim first, then act, then record.
+    # Claim first (after reading the configuration's version, once), then act, then record.
     kinds = [kind for kind, _ in recorder.calls]
-    assert kinds[0] == "claim"
+    assert kinds[:2] == ["config_sequence", "claim"]
     assert kinds[-1] == "record"
     assert outcome.decision.scale == expected.scale
     assert PoolState.model_validate_json(recorder.state_json or "{}").generation == 1
@@ -186,6 +201,34 @@ def test_shadow_mode_records_and_does_nothing(config: EbbConfig, monkeypatch: py
     )
     recorder = Recorder()
     outcome = decide_now("gpu", _context(shadow, recorder, monkeypatch))
-    assert [kind for kind, _ in recorder.calls] == ["claim", "record"]
+    # Its configuration's version is read (once per container), then claim and record only.
+    assert [kind for kind, _ in recorder.calls] == ["config_sequence", "claim", "record"]
     assert not outcome.acted
     assert outcome.decision.scale  # decided all the same
+
+
+def test_a_decision_under_an_older_configuration_than_the_pools_recorded_one_does_not_act(
+    config: EbbConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container of the previous deployment, still running after version 2 was rolled out and
+    # recorded on the pool by a newer container's decision.
+    recorder = Recorder(recorded_sequence=2, sequence=1)
+    outcome = decide_now("gpu", _context(config, recorder, monkeypatch))
+
+    assert [kind for kind, _ in recorder.calls] == ["config_sequence", "claim", "record"]
+    assert not outcome.acted
+    assert outcome.decision.scale  # decided all the same
+    assert recorder.recorded_sequence == 2, "an older decision never lowers the pool's version"
+    notes = {entry.record["olderConfiguration"] for entry in recorder.audit}
+    assert notes == {
+        "configuration version 1 is older than version 2, which the pool recorded: decided and "
+        "recorded, nothing acts"
+    }
+
+    # The container's version is read once; the current one acts and records its version.
+    current = Recorder(recorded_sequence=2, sequence=2)
+    context = _context(config, current, monkeypatch)
+    assert decide_now("gpu", context).acted
+    decide_now("gpu", context)
+    assert [kind for kind, _ in current.calls].count("config_sequence") == 1
+    assert current.recorded_sequence == 2

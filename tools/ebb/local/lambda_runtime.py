@@ -268,6 +268,19 @@ class LambdaRuntime:
             )
         self._functions[spec.name] = _LoadedFunction(spec=spec, handler=handler, environment=environment)
 
+    def redeploy(self) -> None:
+        """A stack update that changes every function (a new configuration layer version, as
+        `sam deploy` of a changed configuration makes): each handler is imported again, so its
+        module-level code (the configuration, read once per container) runs anew, and the idle
+        execution environments are retired, so the next invocation of each is a cold start.
+
+        An invocation already running finishes in its old environment, as Lambda lets it.
+        """
+        for loaded in list(self._functions.values()):
+            self.load(loaded.spec)
+        for environments in self.environments.values():
+            environments[:] = [environment for environment in environments if environment.busy]
+
     def spec(self, name_or_arn: str) -> FunctionSpec | None:
         """The loaded function with this name or ARN."""
         loaded = self._functions.get(function_name_from(name_or_arn))

@@ -11,6 +11,8 @@ Items (one table, `pk`/`sk`):
 | `TABLE`               | `EPOCH`                    | a random epoch, made once, in execution names     |
 | `TABLE`               | `ALARMS`                   | the configuration version the alarms match        |
 | `TABLE`               | `CONFIG`                   | the current configuration digest and its sequence |
+| `TABLE`               | `CONFIG#<digest>`          | the sequence a configuration digest was given     |
+| `TABLE`               | `POOLS`                    | the NodePools of the configuration rolled out     |
 
 The pool's item also holds what its provisioning executions write, in attributes of their own
 (decide's `record` never touches them, so neither side overwrites the other): `wait_token` and
@@ -42,7 +44,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,6 +82,10 @@ class StoredPool:
     """The provisioning policy's shortage record, as stored JSON."""
     wait_token: str | None = None
     wait_generation: int = 0
+    config_sequence: int = 0
+    """The configuration version (sequence number) of the newest decision recorded (0: none)."""
+    pauses: dict[str, str] = field(default_factory=dict)
+    """Run-time pauses (`ebb pause`): `*` for the whole pool or a scaler, each a pause as JSON."""
 
 
 class WaitSuperseded(EbbError):
@@ -125,8 +131,10 @@ class StateTable(Protocol):
         state_json: str,
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
-        """Store the state and the audit entries if the claim (`claim`, `token`) still stands."""
+        """Store the state and the audit entries if the claim (`claim`, `token`) still stands
+        (and, when given, the configuration version the decision was made under)."""
 
     def epoch(self) -> str:
         """The table's epoch (made on first use)."""
@@ -145,6 +153,10 @@ class StateTable(Protocol):
 
     def current_config_sequence(self) -> int:
         """The current configuration's sequence number (0 before any decision)."""
+
+    def roll_out_pools(self, pools: Sequence[str]) -> tuple[str, ...]:
+        """Record the NodePools of the configuration rolling out; return those it no longer has
+        (the pools recorded before, less `pools`; empty the first time)."""
 
     def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
         """Keep the token of `generation`'s waiting task if the pool's decision counter is still
@@ -205,6 +217,8 @@ class DynamoStateTable:
                 shortages_json=item.get("shortages", {}).get("S"),
                 wait_token=item.get("wait_token", {}).get("S"),
                 wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
+                pauses={key: value["S"] for key, value in item.get("pauses", {}).get("M", {}).items()},
+                config_sequence=int(item.get("config_sequence", {}).get("N", "0")),
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
@@ -251,6 +265,7 @@ class DynamoStateTable:
         state_json: str,
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
         values: dict[str, Any] = {
             ":state": {"S": state_json},
@@ -261,6 +276,9 @@ class DynamoStateTable:
         if execution_arn is not None:
             assignments.append("execution_arn = :execution")
             values[":execution"] = {"S": execution_arn}
+        if config_sequence is not None:
+            assignments.append("config_sequence = :config_sequence")
+            values[":config_sequence"] = {"N": str(config_sequence)}
         # Recording ends the claim's lease.
         update = f"SET {', '.join(assignments)} REMOVE claim_until"
         items: list[Any] = [
@@ -325,27 +343,66 @@ class DynamoStateTable:
             current = int(item["sequence"]["N"]) if item else 0
             if item and item["digest"]["S"] == digest:
                 return current
-            self.calls.count("dynamodb:PutItem")
+            # A digest numbered before is an older configuration (a container of a previous
+            # deployment still running): it keeps its number and never becomes the newest again.
+            numbered = self._get(_digest_key(digest))
+            if numbered is not None:
+                return int(numbered["sequence"]["N"])
+            self.calls.count("dynamodb:TransactWriteItems")
             try:
-                self._client().put_item(
-                    TableName=self.table_name,
-                    Item={**_CONFIG_KEY, "digest": {"S": digest}, "sequence": {"N": str(current + 1)}},
-                    ConditionExpression="attribute_not_exists(pk) OR #sequence = :seen",
-                    ExpressionAttributeNames={"#sequence": "sequence"},
-                    ExpressionAttributeValues={":seen": {"N": str(current)}},
+                self._client().transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {
+                                    **_CONFIG_KEY,
+                                    "digest": {"S": digest},
+                                    "sequence": {"N": str(current + 1)},
+                                },
+                                "ConditionExpression": "attribute_not_exists(pk) OR #sequence = :seen",
+                                "ExpressionAttributeNames": {"#sequence": "sequence"},
+                                "ExpressionAttributeValues": {":seen": {"N": str(current)}},
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": {**_digest_key(digest), "sequence": {"N": str(current + 1)}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
                 )
             except ClientError as error:
-                if error_code(error) == "ConditionalCheckFailedException":
-                    continue  # another decision moved it first: read again
-                raise translate_aws_error(error, operation="PutItem") from error
+                if error_code(error) == "TransactionCanceledException":
+                    continue  # another decision moved it first, or numbered this digest: read again
+                raise translate_aws_error(error, operation="TransactWriteItems") from error
             except BotoCoreError as error:
-                raise translate_aws_error(error, operation="PutItem") from error
+                raise translate_aws_error(error, operation="TransactWriteItems") from error
             return current + 1
         raise StoredStateInvalid(f"{self.table_name}: the configuration sequence keeps moving")
 
     def current_config_sequence(self) -> int:
         item = self._get(_CONFIG_KEY)
         return int(item["sequence"]["N"]) if item else 0
+
+    def roll_out_pools(self, pools: Sequence[str]) -> tuple[str, ...]:
+        # One write that returns what it replaced: of two racers, the second sees the new list
+        # and retires nothing again.
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            response = self._client().update_item(
+                TableName=self.table_name,
+                Key=_POOLS_KEY,
+                UpdateExpression="SET pools = :pools",
+                ExpressionAttributeValues={":pools": {"L": [{"S": pool} for pool in sorted(pools)]}},
+                ReturnValues="ALL_OLD",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        before = [value["S"] for value in response.get("Attributes", {}).get("pools", {}).get("L", [])]
+        return tuple(sorted(set(before) - set(pools)))
 
     def store_wait_token(self, node_pool: str, generation: int, token: str, *, decisions: int) -> None:
         try:
@@ -438,6 +495,48 @@ class DynamoStateTable:
         except _ConditionFailed:
             raise ShortagesChanged(f"node pool {node_pool!r}: the shortage record changed") from None
 
+    def set_pause(self, node_pool: str, key: str, pause_json: str) -> None:
+        """Pause the pool (`key` `*`) or one of its scalers at run time; decide reads it next time.
+
+        Kept in the pool's item (its own attribute, which decide's record never writes), so the
+        decision reads it with the pool's counter, in the same GetItem.
+        """
+        # A map's entry can only be set once the map exists: make it first, then set the entry.
+        for expression, values in (
+            ("SET pauses = if_not_exists(pauses, :empty)", {":empty": {"M": {}}}),
+            ("SET pauses.#key = :pause", {":pause": {"S": pause_json}}),
+        ):
+            self.calls.count("dynamodb:UpdateItem")
+            try:
+                self._client().update_item(
+                    TableName=self.table_name,
+                    Key=_pool_key(node_pool),
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues=values,
+                    **({"ExpressionAttributeNames": {"#key": key}} if "#key" in expression else {}),  # type: ignore[arg-type]
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise translate_aws_error(error, operation="UpdateItem") from error
+
+    def clear_pause(self, node_pool: str, key: str) -> bool:
+        """End a run-time pause; whether there was one."""
+        self.calls.count("dynamodb:UpdateItem")
+        try:
+            self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="REMOVE pauses.#key",
+                ConditionExpression="attribute_exists(pauses.#key)",
+                ExpressionAttributeNames={"#key": key},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        return True
+
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         self.calls.count("dynamodb:GetItem")
         try:
@@ -513,10 +612,15 @@ class DynamoStateTable:
 
 _ALARMS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "ALARMS"}}
 _CONFIG_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "CONFIG"}}
+_POOLS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "POOLS"}}
 
 
 class _ConditionFailed(Exception):
     """A conditional write's condition did not hold (each caller says what that means)."""
+
+
+def _digest_key(digest: str) -> dict[str, Any]:
+    return {"pk": {"S": "TABLE"}, "sk": {"S": f"CONFIG#{digest}"}}
 
 
 def _pool_key(node_pool: str) -> dict[str, Any]:

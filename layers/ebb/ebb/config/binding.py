@@ -198,6 +198,9 @@ class ClusterBindingSpec(ManifestModel):
     shadow_mode: StrictBool = Field(True, alias="shadowMode")
     idle: IdleRule = Field(default_factory=_default_idle)
     prewarm: tuple[PrewarmWindow, ...] = ()
+    pods_only: tuple[ObjectName, ...] = Field((), alias="podsOnly")
+    """NodePools whose replicas ebb sets and whose nodes it leaves to HyperPod's own autoscaling
+    (its managed Karpenter): ebb plans no node for them and starts no provisioning."""
     node_overhead: ResourceList = Field(default_factory=empty_map, alias="nodeOverhead")
     instance_catalogue: CatalogueOverride | None = Field(None, alias="instanceCatalogue")
 

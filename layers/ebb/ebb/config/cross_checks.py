@@ -233,6 +233,15 @@ def _scaler_bindings(documents: DocumentSet, log: IssueLog) -> None:
                 ("spec", "prewarm", index, "minReplicas"),
                 f"{window.min_replicas} exceeds maxReplicaCount {target.model.spec.max_replicas} of {key}",
             )
+    for index, name in enumerate(spec.pods_only):
+        if name not in pools and ("NodePool", name) not in documents.unparsed:
+            defined = ", ".join(sorted(pools)) or "none"
+            _report(
+                log,
+                binding,
+                ("spec", "podsOnly", index),
+                f"NodePool {name!r} is not in the configuration; defined: {defined}",
+            )
     bound_pools = {entry.node_pool for entry in spec.scalers}
     for pool_doc in documents.node_pools:
         if pool_doc.model.name not in bound_pools and not documents.unparsed:

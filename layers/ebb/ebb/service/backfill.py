@@ -62,6 +62,13 @@ def check_against_configuration(
             f"{where}.nodePool: {request.node_pool!r} is not a NodePool of the configuration "
             f"(allowed: {names})"
         )
+    elif isinstance(request, BackfillRequest) and pool.name in config.binding.spec.pods_only:
+        # Its nodes are HyperPod's own autoscaling's: a node floor is not ebb's to hold.
+        problems.append(
+            f"{where}.nodePool: node pool {pool.name!r} is pods only (ClusterBinding spec.podsOnly): "
+            "HyperPod's own autoscaling provides its nodes, so ebb holds no backfill on them "
+            "(remove it from spec.podsOnly to let ebb manage its nodes)"
+        )
     elif isinstance(request, BackfillRequest):
         groups = [g.name for g in config.instance_groups_of(pool)]
         for group in sorted(set(request.group_nodes) - set(groups)):
@@ -157,6 +164,12 @@ class Backfills:
             backfill=recorded.model_dump(mode="json") if recorded else None,
             outcome=(
                 f"generation {outcome.decision.state.generation}: {takeover.reason}"
-                + ("" if outcome.acted else " (shadow mode: recorded, nothing acts)")
+                + ("" if outcome.acted else f" ({_why_not_acted(self.context)}: recorded, nothing acts)")
             ),
         )
+
+
+def _why_not_acted(context: DecideContext) -> str:
+    if context.config.binding.spec.shadow_mode:
+        return "shadow mode"
+    return "the node pool is paused, or this configuration is older than the one it recorded"

@@ -29,6 +29,7 @@ from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
 from ebb.core.provisioning import Shortages
 from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
+from ebb.service.decision.pool_state import Pauses
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
@@ -54,6 +55,15 @@ class DecideContext:
     state_machine_arn: str
     clock: Callable[[], datetime]
     calls: CallCounts = field(default_factory=CallCounts)
+    sequences: dict[str, int] = field(default_factory=dict)
+    """The configuration's sequence number, read once per container (it never changes for a
+    digest: a newer configuration takes a newer number)."""
+
+    def config_sequence(self) -> int:
+        """The sequence number of the configuration this container runs."""
+        if self.config_version not in self.sequences:
+            self.sequences[self.config_version] = self.table.config_sequence(self.config_version)
+        return self.sequences[self.config_version]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,7 @@ class PoolOutcome:
     node_pool: str
     decision: PoolDecision
     acted: bool
-    """False in shadow mode."""
+    """False in shadow mode and while the pool is paused (`ebb pause`)."""
     actions: tuple[str, ...]
     execution_arn: str | None
     claim_attempts: int
@@ -99,6 +109,7 @@ def decide_now(
     `reasons` has one entry per request this decision answers (several coalesce into one).
     With `takeover`, the decision is a backfill's (see :class:`Takeover`).
     """
+    sequence = context.config_sequence()
     for attempt in range(1, CLAIM_ATTEMPTS + 1):
         stored = context.table.load_pool(node_pool)
         state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
@@ -107,8 +118,14 @@ def decide_now(
         now = context.clock()
         state = with_provisioning_news(state, stored, now)
         snapshot = observe_pool(context.config, node_pool, context.access, now)
+        pauses = Pauses.from_stored(stored.pauses)
         decision = decide_pool(
-            snapshot, state, context.config, now, new_generation=takeover.reason if takeover else None
+            snapshot,
+            state,
+            context.config,
+            now,
+            new_generation=takeover.reason if takeover else None,
+            pauses=pauses,
         )
         token = secrets.token_hex(8)
         try:
@@ -118,13 +135,20 @@ def decide_now(
                 raise
             continue
         shadow = context.config.binding.spec.shadow_mode
+        # A decision under an older configuration than the pool's newest recorded one (a
+        # container of the previous deployment) does not act; neither does a paused pool.
+        older = stored.config_sequence > sequence
+        acts = not shadow and pauses.pool is None and not older
         actions: list[str] = []
-        execution_arn, armed = stored.execution_arn, dict(state.idle_timers)
-        if not shadow:
+        execution_arn, armed = stored.execution_arn, dict(decision.state.idle_timers)
+        if acts:
             actions, execution_arn, armed = _act(
                 decision, state, stored.execution_arn, context, reasons=reasons, takeover=takeover
             )
-        recorded = decision.state.model_copy(update={"idle_timers": armed})
+        update: dict[str, Any] = {"idle_timers": armed}
+        if not acts:
+            update["replicas_set"] = state.replicas_set  # nothing was set
+        recorded = decision.state.model_copy(update=update)
         # The audit counts the calls made to observe, claim and act; the outcome adds the record.
         calls = context.calls.take()
         audit = _audit(
@@ -133,6 +157,9 @@ def decide_now(
             reasons=reasons,
             actions=actions,
             shadow=shadow,
+            acts=acts,
+            older=(sequence, stored.config_sequence) if older else None,
+            state_before=state,
             claim_attempts=attempt,
             calls=calls,
             acted_by=context.clock(),
@@ -144,22 +171,106 @@ def decide_now(
             state_json=recorded.model_dump_json(),
             execution_arn=execution_arn,
             audit=audit,
+            config_sequence=None if older else sequence,
         )
         return PoolOutcome(
             node_pool=node_pool,
             decision=decision,
-            acted=not shadow,
+            acted=acts,
             actions=tuple(actions),
             execution_arn=execution_arn,
             claim_attempts=attempt,
             calls=_merged(calls, context.calls.take()),
             request=(
                 _decision_request(decision, decision.provisioning, context)
-                if decision.provisioning is not None and not shadow
+                if decision.provisioning is not None and acts
                 else None
             ),
         )
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredPool:
+    """What retiring a NodePool the configuration no longer has did."""
+
+    node_pool: str
+    stopped_execution: str | None
+    nodes_left: dict[str, list[str]]
+    """Per instance group, the nodes left as they are (instance id, or logical id while none)."""
+    scalers: tuple[str, ...]
+
+
+def retire_pool(node_pool: str, context: DecideContext) -> RetiredPool:
+    """Retire `node_pool`, which a configuration rollout removed: stop its open provisioning
+    execution, delete its scalers' idle timers, leave its nodes as they are, and report it all.
+
+    Nothing is deleted in HyperPod: nodes ebb no longer manages are the platform team's to keep
+    or remove. The pool's item stays, so a pool of that name added again later continues its
+    generations (execution names are unique for 90 days) with its execution closed.
+    """
+    stored = context.table.load_pool(node_pool)
+    state = PoolState.model_validate_json(stored.state_json) if stored.state_json else PoolState()
+    shadow = context.config.binding.spec.shadow_mode
+    stopped = None
+    if not shadow:
+        if stored.execution_arn is not None and stored.closed_generation < state.generation:
+            context.workflows.stop(
+                stored.execution_arn, cause=f"node pool {node_pool!r} retired from the configuration"
+            )
+            stopped = stored.execution_arn
+        context.table.close_generation(node_pool, state.generation)
+        for scaler in sorted(state.idle_timers):
+            context.timers.disarm(scaler)
+    groups = set(state.node_targets)
+    nodes_left: dict[str, list[str]] = {group: [] for group in sorted(groups)}
+    for node in context.access.hyperpod.list_nodes():
+        if node.instance_group in groups:
+            nodes_left[node.instance_group].append(node.instance_id or node.logical_id or "?")
+    now = context.clock()
+    scalers = tuple(sorted(state.scalers))
+    common = {
+        "at": now.isoformat(),
+        "recordedAt": now.isoformat(),
+        "nodePool": node_pool,
+        "configVersion": context.config_version,
+        "reasons": ["retire"],
+        "shadowMode": shadow,
+    }
+    entries = [
+        AuditEntry(
+            subject=f"POOL#{node_pool}",
+            at=now,
+            record={
+                **common,
+                "event": "node-pool-retired",
+                "executionStopped": stopped,
+                "nodesLeft": {group: sorted(ids) for group, ids in nodes_left.items()},
+                "nodeTargets": state.node_targets,
+                "generation": state.generation,
+                "scalers": list(scalers),
+                "note": "removed from the configuration: its execution stopped, its scalers' idle "
+                "timers deleted, its nodes left as they are",
+            },
+        ),
+        *(
+            AuditEntry(
+                subject=scaler,
+                at=now,
+                record={
+                    **common,
+                    "event": "scaler-retired",
+                    "scaler": scaler,
+                    "replicasLeft": state.replicas_set.get(scaler),
+                    "note": "its node pool was removed from the configuration: its target keeps its "
+                    "replicas, its pods are pods ebb does not manage",
+                },
+            )
+            for scaler in scalers
+        ),
+    ]
+    context.table.append_audit(entries)
+    return RetiredPool(node_pool=node_pool, stopped_execution=stopped, nodes_left=nodes_left, scalers=scalers)
 
 
 def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
@@ -209,7 +320,11 @@ def _act(
         kubernetes.scale(targets[scale.scaler], scale.replicas)
         actions.append(str(scale))
 
-    armed = dict(state.idle_timers)
+    armed = {scaler: at for scaler, at in state.idle_timers.items() if scaler not in decision.retired}
+    for scaler in decision.retired:
+        # Retired with the configuration: its schedule goes, armed or not (deleting none is a no-op).
+        context.timers.disarm(scaler)
+        actions.append(f"idle timer {scaler} deleted (scaler retired)")
     for scaler, wake_at in sorted(decision.idle_timers.items()):
         if wake_at is not None and armed.get(scaler) != wake_at:
             context.timers.arm(scaler, decision.node_pool, wake_at)
@@ -256,7 +371,7 @@ def _decision_request(
     return DecisionRequest(
         node_pool=order.node_pool,
         generation=order.generation,
-        config_version=context.table.config_sequence(context.config_version),
+        config_version=context.config_sequence(),
         node_targets=order.node_targets,
         removals=tuple(
             NodeToRemove(node=r.node, instance_group=r.instance_group, kind=r.kind.value)
@@ -288,6 +403,9 @@ def _audit(
     reasons: tuple[str, ...],
     actions: list[str],
     shadow: bool,
+    acts: bool,
+    older: tuple[int, int] | None,
+    state_before: PoolState,
     claim_attempts: int,
     calls: dict[str, int],
     acted_by: datetime,
@@ -302,6 +420,12 @@ def _audit(
         "requestsByReason": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "shadowMode": shadow,
         "claimAttempts": claim_attempts,
+        "olderConfiguration": (
+            f"configuration version {older[0]} is older than version {older[1]}, which the pool "
+            "recorded: decided and recorded, nothing acts"
+            if older
+            else None
+        ),
     }
     scale_of = {action.scaler: str(action) for action in decision.scale}
     entries = []
@@ -322,7 +446,30 @@ def _audit(
                     "wakeAt": outcome.decision.wake_at.isoformat() if outcome.decision.wake_at else None,
                     "action": scale_of.get(outcome.scaler),
                     "heldBy": list(outcome.held_by),
-                    "applied": not shadow and outcome.scaler in scale_of,
+                    "paused": outcome.paused,
+                    "changedByHand": (
+                        {"set": outcome.changed_by_hand[0], "found": outcome.changed_by_hand[1]}
+                        if outcome.changed_by_hand
+                        else None
+                    ),
+                    "applied": acts and outcome.scaler in scale_of,
+                },
+            )
+        )
+    for scaler in decision.retired:
+        # Its target is left as it is (KEDA leaves a target whose ScaledObject is deleted at its
+        # current replicas); the last count ebb set is what it keeps, unless changed since.
+        entries.append(
+            AuditEntry(
+                subject=scaler,
+                at=decision.now,
+                record={
+                    **common,
+                    "event": "scaler-retired",
+                    "scaler": scaler,
+                    "replicasLeft": state_before.replicas_set.get(scaler),
+                    "note": "removed from the configuration: its alarms, idle timer and state are "
+                    "deleted, its target keeps its replicas, its pods are pods ebb does not manage",
                 },
             )
         )
@@ -341,6 +488,8 @@ def _audit(
                     decision.state.backfill.model_dump(mode="json") if decision.state.backfill else None
                 ),
                 "backfillNotes": list(decision.backfill_notes),
+                "modeNotes": list(decision.mode_notes),
+                "retired": list(decision.retired),
                 "actions": actions,
                 "calls": calls,
             },

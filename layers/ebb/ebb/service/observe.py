@@ -139,7 +139,14 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         for name in group_names
         if (state := description.group(name)) is not None
     }
-    return PoolSnapshot(node_pool=node_pool, scalers=scalers, groups=groups, nodes=nodes, pending=pending)
+    return PoolSnapshot(
+        node_pool=node_pool,
+        scalers=scalers,
+        groups=groups,
+        nodes=nodes,
+        pending=pending,
+        hyperpod_autoscaling=description.hyperpod_autoscaling,
+    )
 
 
 WorkloadKey = tuple[str, str, str]

@@ -28,9 +28,10 @@ from ebb.adapters.state_table import DynamoStateTable
 from ebb.adapters.workflows import StepFunctionsWorkflows
 from ebb.errors import EbbError, InvalidEvent
 from ebb.service.configuration import load_for_stack
-from ebb.service.decide import DecideContext, PoolOutcome, decide_now
+from ebb.service.decide import DecideContext, PoolOutcome, RetiredPool, decide_now, retire_pool
 from ebb.service.observe import ClusterAccess
 from ebb.service.settings import Settings
+from ebb.service.signals import RETIRE
 
 
 class DecisionMessage(BaseModel):
@@ -79,6 +80,7 @@ class PoolDecisions:
     queue: DecisionQueue | None = None
     on_outcome: Callable[[PoolOutcome], None] = lambda outcome: None
     on_failure: Callable[[str, Exception], None] = lambda pool, error: None
+    on_retired: Callable[[RetiredPool], None] = lambda retired: None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoolDecisions:
@@ -151,6 +153,11 @@ class PoolDecisions:
         known = {pool.name for pool in self.context.config.node_pools}
         for pool, pool_records in by_pool.items():
             try:
+                # Requests for it sent before the rollout (an alarm edge, a HyperPod event) are
+                # moot once it is retired.
+                if pool not in known and RETIRE in reasons[pool]:
+                    self.on_retired(retire_pool(pool, self.context))
+                    continue
                 if pool not in known:
                     raise InvalidEvent(f"node pool {pool!r} is not in the configuration")
                 outcome = decide_now(pool, self.context, reasons=tuple(reasons[pool]))

@@ -65,6 +65,7 @@ from ebb.core.provisioning import (
 from ebb.errors import InvalidEvent, RetryableError
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
+from ebb.service.pool_mode import pool_mode
 from ebb.service.provisioning_request import (
     PROVISIONING_REQUEST,
     BackfillCancelRequest,
@@ -210,6 +211,7 @@ class ProvisioningTasks:
             config_version=request.config_version,
             pool_generation=state.generation,
             current_config_version=self.table.current_config_sequence(),
+            mode=pool_mode(self.config, stored),
         )
         return FenceResult(
             current=fence.current,

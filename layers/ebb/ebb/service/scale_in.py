@@ -47,6 +47,7 @@ from ebb.core.scale_in import (
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
 from ebb.service.observe import DO_NOT_DISRUPT, target_of
+from ebb.service.pool_mode import pool_mode
 from ebb.service.provisioning_request import DecisionRequest
 from ebb.service.settings import Settings
 
@@ -107,6 +108,7 @@ class ScaleInTasks:
             config_version=request.config_version,
             pool_generation=pool_state.generation,
             current_config_version=self.table.current_config_sequence(),
+            mode=pool_mode(self.config, stored),
         )
         if not fence.current:
             # A newer generation or configuration owns the pool: act no more (its own execution

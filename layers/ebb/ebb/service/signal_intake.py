@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ebb.adapters.alarms import Alarms, CloudWatchAlarms
 from ebb.adapters.call_counts import CallCounts
-from ebb.adapters.decision_queue import DecisionQueue, SqsDecisionQueue
+from ebb.adapters.decision_queue import DecisionQueue, PoolMessage, SqsDecisionQueue
 from ebb.adapters.rejected_events import RejectedEvents, SqsRejectedEvents
 from ebb.adapters.state_table import DynamoStateTable, StateTable
 from ebb.config import EbbConfig
@@ -18,7 +18,7 @@ from ebb.errors import InvalidEvent
 from ebb.service.alarm_specs import alarm_specs
 from ebb.service.configuration import load_for_stack
 from ebb.service.settings import Settings
-from ebb.service.signals import Tick, parse_signal, route
+from ebb.service.signals import RETIRE, Tick, parse_signal, route
 
 
 class IntakeResult(BaseModel):
@@ -92,20 +92,27 @@ class SignalIntake:
             return IntakeResult(kind=str(kind or "unknown"), rejected=str(error))
         changed: tuple[str, ...] = ()
         if isinstance(signal, Tick):
-            changed = self.reconcile_alarms()
+            changed, retired = self.roll_out()
+            # A NodePool the configuration no longer has is retired by decide (its execution
+            # stopped, its nodes left and reported), in the pool's own message group.
+            messages = messages + [
+                PoolMessage(pool, f"retire:{signal.execution_id}", RETIRE, {}) for pool in retired
+            ]
         self.queue.send(messages)
         kind = type(signal).__name__
         return IntakeResult(
             kind=kind, node_pools=tuple(m.node_pool for m in messages), alarms_changed=changed
         )
 
-    def reconcile_alarms(self) -> tuple[str, ...]:
-        """Make ebb's alarms match the configuration, once per configuration version."""
+    def roll_out(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Once per configuration version (its first tick): number it, make ebb's alarms match it
+        and find the NodePools it retires; returns (alarms changed, pools retired)."""
         if self.table.alarms_version() == self.config_version:
-            return ()
+            return (), ()
         # The first tick of a configuration version also gives it the next sequence number, so
         # provisioning executions started under an older one are fenced off from now on.
         self.table.config_sequence(self.config_version)
         changes = self.alarms.reconcile(f"{self.alarm_prefix}.", alarm_specs(self.config, self.alarm_prefix))
+        retired = self.table.roll_out_pools([pool.name for pool in self.config.node_pools])
         self.table.set_alarms_version(self.config_version)
-        return changes.created_or_updated + changes.deleted
+        return changes.created_or_updated + changes.deleted, retired

@@ -25,6 +25,7 @@ from ebb.core.provisioning import (
     GroupView,
     NodeCondition,
     NodeView,
+    PoolMode,
     Shortages,
     Standing,
     plan_round,
@@ -190,3 +191,23 @@ def test_the_fence_orders_generations_and_configuration_versions(
     fence = Fence(generation=generation, config_version=config, pool_generation=4, current_config_version=2)
     assert fence.verdict is verdict
     assert fence.current is (verdict is FenceVerdict.CURRENT)
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict"),
+    [
+        (PoolMode.ACTS, FenceVerdict.CURRENT),
+        (PoolMode.SHADOW_MODE, FenceVerdict.SHADOW_MODE),
+        (PoolMode.PAUSED, FenceVerdict.PAUSED),
+        (PoolMode.PODS_ONLY, FenceVerdict.PODS_ONLY),
+    ],
+)
+def test_the_fence_lets_a_current_execution_act_only_in_a_mode_that_changes_nodes(
+    mode: PoolMode, verdict: FenceVerdict
+) -> None:
+    current = Fence(generation=4, config_version=2, pool_generation=4, current_config_version=2, mode=mode)
+    assert current.verdict is verdict
+    assert current.current is (mode is PoolMode.ACTS)
+    # A superseded execution is superseded whatever the mode: that verdict comes first.
+    stale = Fence(generation=3, config_version=2, pool_generation=4, current_config_version=2, mode=mode)
+    assert stale.verdict is FenceVerdict.NEWER_GENERATION

@@ -5,7 +5,7 @@ from a fresh read of the groups, what a shortage marks, which pending nodes to c
 hand back to decide and when to try a starved offering again.
 """
 
-from ebb.core.provisioning.fence import Fence, FenceVerdict
+from ebb.core.provisioning.fence import Fence, FenceVerdict, PoolMode
 from ebb.core.provisioning.policy import (
     IN_FLIGHT,
     QUOTA_RECHECK,
@@ -36,6 +36,7 @@ __all__ = [
     "GroupView",
     "NodeCondition",
     "NodeView",
+    "PoolMode",
     "RoundPlan",
     "Shortage",
     "Shortages",

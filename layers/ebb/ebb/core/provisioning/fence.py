@@ -1,7 +1,8 @@
-"""The fence every cluster-changing task checks first: generation and configuration version.
+"""The fence every cluster-changing task checks first: generation, configuration version, mode.
 
-An execution may act only while its generation is the pool's current one and the configuration
-version it was started under is not older than the current one. Versions are sequence numbers
+An execution may act only while its generation is the pool's current one, the configuration
+version it was started under is not older than the current one, and the pool's mode lets ebb
+change its nodes (not shadow mode, not paused, not pods only). Versions are sequence numbers
 the state table hands out (ordered), not digests: a digest says "different", not "older".
 """
 
@@ -21,6 +22,21 @@ class FenceVerdict(StrEnum):
     records the decision (act, then record), so the first fence may come first. Wait for it."""
     NEWER_GENERATION = "newer-generation"
     NEWER_CONFIGURATION = "newer-configuration"
+    SHADOW_MODE = "shadow-mode"
+    """The binding's shadowMode: decide and record, change nothing."""
+    PAUSED = "paused"
+    """The pool is paused at run time (`ebb pause`)."""
+    PODS_ONLY = "pods-only"
+    """The pool's nodes are HyperPod's own autoscaling's (the binding's podsOnly)."""
+
+
+class PoolMode(StrEnum):
+    """Whether ebb may change a pool's nodes, and if not why."""
+
+    ACTS = "acts"
+    SHADOW_MODE = "shadow-mode"
+    PAUSED = "paused"
+    PODS_ONLY = "pods-only"
 
 
 class Fence(BaseModel):
@@ -32,6 +48,7 @@ class Fence(BaseModel):
     config_version: int = Field(ge=0)
     pool_generation: int = Field(ge=0)
     current_config_version: int = Field(ge=0)
+    mode: PoolMode = PoolMode.ACTS
 
     @property
     def verdict(self) -> FenceVerdict:
@@ -42,6 +59,8 @@ class Fence(BaseModel):
             return FenceVerdict.NEWER_GENERATION
         if self.config_version < self.current_config_version:
             return FenceVerdict.NEWER_CONFIGURATION
+        if self.mode is not PoolMode.ACTS:
+            return FenceVerdict(self.mode.value)
         return FenceVerdict.CURRENT
 
     @property

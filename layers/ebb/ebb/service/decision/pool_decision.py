@@ -34,8 +34,9 @@ from ebb.core.nodes import (
 )
 from ebb.core.replicas import ReplicaDecision, decide_replicas
 from ebb.service.decision.backfill_floor import raise_to_floor, with_group_floors
+from ebb.service.decision.modes import prewarm_floor
 from ebb.service.decision.pending_pods import owning_pool, pending_pod_group
-from ebb.service.decision.pool_state import BackfillFloor, NodeMemory, PoolState
+from ebb.service.decision.pool_state import NodeMemory, Pauses, PoolState
 from ebb.service.decision.snapshot import NodeFailure, ObservedNode, PoolSnapshot
 
 
@@ -62,6 +63,10 @@ class ScalerOutcome:
     decision: ReplicaDecision
     held_by: tuple[str, ...] = ()
     """The other autoscalers on its target: ebb scaled nothing (its replicas are theirs)."""
+    paused: str | None = None
+    """Why ebb scales nothing now: a run-time pause of the scaler or of its pool (`ebb pause`)."""
+    changed_by_hand: tuple[int, int] | None = None
+    """(replicas ebb set, replicas found): the target was scaled by something else since."""
 
     @property
     def desired(self) -> int:
@@ -121,6 +126,13 @@ class PoolDecision:
     state: PoolState
     backfill_notes: tuple[str, ...] = ()
     """What the pool's backfill changed in this decision (or that its window ended)."""
+    retired: tuple[str, ...] = ()
+    """Scalers the stored state knows and the configuration no longer has: their state is
+    dropped, their idle timers go, their targets keep their replicas (as KEDA leaves a target
+    whose ScaledObject is deleted) and their pods count as pods ebb does not manage."""
+    mode_notes: tuple[str, ...] = ()
+    """The pool's mode when it is not the normal one: paused, pods only, or node management
+    refused (HyperPod's own autoscaling manages the groups); each says what ebb did not do."""
 
     @property
     def held(self) -> dict[str, tuple[str, ...]]:
@@ -137,6 +149,8 @@ class PoolDecision:
         lines.extend("  " + line for line in str(self.plan).splitlines())
         lines.extend(f"  {u}" for u in self.unplaceable)
         lines.extend(f"  {note}" for note in self.backfill_notes)
+        lines.extend(f"  {note}" for note in self.mode_notes)
+        lines.extend(f"  scaler {name} retired: its target keeps its replicas" for name in self.retired)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
             lines.append(
@@ -163,8 +177,15 @@ def decide_pool(
     now: datetime,
     *,
     new_generation: str | None = None,
+    pauses: Pauses | None = None,
 ) -> PoolDecision:
     """Decide the replicas of every scaler of one NodePool and its node targets at `now`.
+
+    `pauses` (set at run time with `ebb pause`) hold a scaler's replicas as KEDA's
+    `autoscaling.keda.sh/paused` does, or the whole pool's replicas and nodes. A pre-warm window
+    of the binding raises a scaler's replicas to its floor while it lasts. A pods-only pool (the
+    binding's `podsOnly`), or any pool while HyperPod's own autoscaling is enabled, gets replicas
+    and no node plan.
 
     While the state's backfill window is open, its floors hold: node targets never below its
     node floor, replicas never below its replica floors (decided by the replica core, then
@@ -183,27 +204,67 @@ def decide_pool(
     backfill_notes: tuple[str, ...] = ()
     if state.backfill is not None and backfill is None:
         backfill_notes = (f"{state.backfill} ended: normal scaling resumes",)
+    pauses = pauses or Pauses()
+    mode_notes = _mode_notes(snapshot, config, pauses)
+    plans_nodes = not mode_notes
 
     outcomes = []
     for scaled_object in scaled_objects:
         name = pod_group_name(scaled_object)
         observed = snapshot.scalers[name]
         policy = scaler_policy(config, scaled_object)
-        if observed.held_by:
+        pause = None if observed.held_by else (pauses.pool or pauses.scalers.get(name))
+        if observed.held_by or pause is not None:
             # Another autoscaler holds the target. Two would fight over its replicas, which is why
             # KEDA's admission webhook refuses a ScaledObject on a target an HPA already manages
             # (kedacore/keda apis/keda/v1alpha1/scaledobject_webhook.go, verifyHpas). ebb keeps
             # the replicas as KEDA's pause does, forgetting the HPA history of its own scaling.
+            # A run-time pause (`ebb pause`) holds them the same way.
             policy = policy.model_copy(update={"paused": True, "paused_replicas": None})
         decision = decide_replicas(
             policy, observed.observations, observed.replicas, state.scalers.get(name), now
         )
         if observed.held_by:
             decision = _held(decision, observed.held_by)
-        elif backfill is not None and name in backfill.replicas:
-            floor = min(backfill.replicas[name], policy.max_replica_count)
-            decision = _with_replica_floor(decision, floor, backfill)
-        outcomes.append(ScalerOutcome(scaler=name, decision=decision, held_by=observed.held_by))
+        elif pause is not None:
+            decision = _with_step(decision, str(pause))
+        else:
+            if backfill is not None and name in backfill.replicas:
+                floor = min(backfill.replicas[name], policy.max_replica_count)
+                step = (
+                    f"backfill floor until {backfill.until.isoformat()}: at least {floor} "
+                    f"(backfill {backfill.name!r})"
+                )
+                decision = _with_replica_floor(decision, floor, step)
+            window = prewarm_floor(config, name, now)
+            if window is not None:
+                floor = min(window.min_replicas, policy.max_replica_count)
+                decision = _with_replica_floor(decision, floor, window.explain(now))
+        set_before = state.replicas_set.get(name)
+        changed = None
+        if (
+            not observed.held_by
+            and pause is None
+            and set_before is not None
+            and set_before != observed.replicas.spec
+        ):
+            # Scaled by hand (or by something else) since ebb set it: the decision stands, as the
+            # HPA's next sync sets its own count whatever spec.replicas was changed to.
+            changed = (set_before, observed.replicas.spec)
+            decision = _with_step(
+                decision,
+                f"replicas changed by hand: ebb set {set_before}, found {observed.replicas.spec}; "
+                f"this decision sets {decision.desired_replicas}",
+            )
+        outcomes.append(
+            ScalerOutcome(
+                scaler=name,
+                decision=decision,
+                held_by=observed.held_by,
+                paused=str(pause) if pause is not None else None,
+                changed_by_hand=changed,
+            )
+        )
 
     zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
     unavailable = _mark_shortages(state.unavailable.prune(now), snapshot.nodes, zones, now)
@@ -268,22 +329,26 @@ def decide_pool(
         planning = PlanningInput.model_validate(
             {**dict(planning), "pod_groups": planning.pod_groups + tuple(extra_groups)}
         )
-    if backfill is not None:
-        planning = with_group_floors(planning, backfill)
-    plan = plan_nodes(planning).for_pool(snapshot.node_pool)
-    unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
-
     targets = {name: group_counts[name].target for name in group_names}
-    for target in plan.targets:
-        targets[target.instance_group] = target.target_after
-    removals = plan.removals
-    if backfill is not None:
-        floored = raise_to_floor(planning, plan, targets, backfill)
-        targets, removals = floored.targets, floored.removals
-        backfill_notes = floored.notes(backfill)
-    provisioning = _provisioning(
-        snapshot, group_counts, state, removals, targets, new_generation=new_generation
-    )
+    provisioning = None
+    if plans_nodes:
+        if backfill is not None:
+            planning = with_group_floors(planning, backfill)
+        plan = plan_nodes(planning).for_pool(snapshot.node_pool)
+        unplaceable.extend(Unplaceable(u.group, u.count, str(u.reason), u.detail) for u in plan.unplaced)
+        for target in plan.targets:
+            targets[target.instance_group] = target.target_after
+        removals = plan.removals
+        if backfill is not None:
+            floored = raise_to_floor(planning, plan, targets, backfill)
+            targets, removals = floored.targets, floored.removals
+            backfill_notes = floored.notes(backfill)
+        provisioning = _provisioning(
+            snapshot, group_counts, state, removals, targets, new_generation=new_generation
+        )
+    else:
+        # Paused, pods only, or refused: no node is planned, the groups keep what HyperPod has.
+        plan = NodePlan(node_pool=snapshot.node_pool)
 
     lowering = {o.scaler for o in outcomes if o.desired < snapshot.scalers[o.scaler].replicas.spec}
     new_state = PoolState(
@@ -293,8 +358,9 @@ def decide_pool(
         scalers={o.scaler: o.decision.state for o in outcomes},
         nodes=memory,
         unavailable=unavailable,
-        idle_timers=state.idle_timers,
+        idle_timers={s: at for s, at in state.idle_timers.items() if s in snapshot.scalers},
         backfill=backfill,
+        replicas_set={o.scaler: o.desired for o in outcomes if not o.held_by and o.paused is None},
     )
     return PoolDecision(
         node_pool=snapshot.node_pool,
@@ -313,6 +379,8 @@ def decide_pool(
         unplaceable=tuple(unplaceable),
         state=new_state,
         backfill_notes=backfill_notes,
+        mode_notes=mode_notes,
+        retired=tuple(sorted(set(state.scalers) - {o.scaler for o in outcomes})),
     )
 
 
@@ -458,10 +526,35 @@ def _scale_action(scaled_object: ScaledObject, before: int, after: int) -> Scale
     )
 
 
-def _with_replica_floor(decision: ReplicaDecision, floor: int, backfill: BackfillFloor) -> ReplicaDecision:
-    """The replica core's decision, raised to the backfill's floor (explained) when it is below."""
+def _with_replica_floor(decision: ReplicaDecision, floor: int, step: str) -> ReplicaDecision:
+    """The replica core's decision, raised to a floor (explained by `step`) when it is below."""
     if decision.desired_replicas >= floor:
         return decision
-    step = f"backfill floor until {backfill.until.isoformat()}: at least {floor} (backfill {backfill.name!r})"
     explanation = replace(decision.explanation, desired=floor, steps=(*decision.explanation.steps, step))
     return replace(decision, desired_replicas=floor, explanation=explanation)
+
+
+def _with_step(decision: ReplicaDecision, step: str) -> ReplicaDecision:
+    explanation = replace(decision.explanation, steps=(*decision.explanation.steps, step))
+    return replace(decision, explanation=explanation)
+
+
+def _mode_notes(snapshot: PoolSnapshot, config: EbbConfig, pauses: Pauses) -> tuple[str, ...]:
+    """Why this pool's nodes are not planned, if they are not (empty: the normal mode)."""
+    pool = snapshot.node_pool
+    if pauses.pool is not None:
+        return (f"node pool {pool!r} {pauses.pool}: no replicas set, no node planned",)
+    if pool in config.binding.spec.pods_only:
+        return (
+            f"node pool {pool!r} is pods only (ClusterBinding spec.podsOnly): ebb sets replicas and "
+            "plans no node; HyperPod's own autoscaling provides them",
+        )
+    if snapshot.hyperpod_autoscaling:
+        return (
+            f"refused to manage the nodes of node pool {pool!r}: HyperPod autoscaling is enabled on "
+            "the cluster (DescribeCluster AutoScaling.Mode Enable) and its Karpenter provisions the "
+            "instance groups; ebb sets replicas only. Fix: add "
+            f"{pool!r} to the ClusterBinding's spec.podsOnly, or disable HyperPod autoscaling "
+            "(aws sagemaker update-cluster --auto-scaling Mode=Disable)",
+        )
+    return ()

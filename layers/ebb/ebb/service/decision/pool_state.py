@@ -49,6 +49,40 @@ class BackfillFloor(BaseModel):
         return f"backfill {self.name!r} floor until {self.until.isoformat()}: {', '.join(parts)}"
 
 
+class Pause(BaseModel):
+    """A pause set at run time (`ebb pause`), kept on the pool's item until `ebb resume`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime
+    by: str = Field(min_length=1)
+    """Who paused it (the caller's identity as the CLI found it)."""
+    reason: str = ""
+
+    def __str__(self) -> str:
+        why = f": {self.reason}" if self.reason else ""
+        return f"paused by {self.by} since {self.at.isoformat()} (ebb pause{why})"
+
+
+POOL_PAUSE = "*"
+"""The key of a whole NodePool's pause among the pool's pauses (a scaler's key has a slash)."""
+
+
+class Pauses(BaseModel):
+    """The pauses that hold a pool at run time: the whole pool, and single scalers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pool: Pause | None = None
+    scalers: dict[str, Pause] = Field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, str]) -> Pauses:
+        """From the pool item's `pauses` map (key `*` or a scaler, value a pause as JSON)."""
+        pauses = {key: Pause.model_validate_json(value) for key, value in stored.items()}
+        return cls(pool=pauses.pop(POOL_PAUSE, None), scalers=pauses)
+
+
 class PoolState(BaseModel):
     """The pool's stored state; a pool never decided before starts from ``PoolState()``."""
 
@@ -68,3 +102,6 @@ class PoolState(BaseModel):
     """The idle timers armed, per scaler (the service arms one only when its time changes)."""
     backfill: BackfillFloor | None = None
     """The pool's backfill while its window is open; decisions drop it once it has ended."""
+    replicas_set: dict[str, int] = Field(default_factory=dict)
+    """The replicas ebb last set per scaler: a target found at another count was changed by hand
+    (or by something else) since, which the next decision reports and overrides."""

@@ -108,3 +108,5 @@ class PoolSnapshot(_Frozen):
     nodes: tuple[ObservedNode, ...] = ()
     pending: tuple[PendingPod, ...] = ()
     """Pending pods of no scaler, cluster-wide: the decision keeps those this pool owns."""
+    hyperpod_autoscaling: bool = False
+    """DescribeCluster's `AutoScaling.Mode` is `Enable`: HyperPod's own Karpenter provides nodes."""

@@ -77,7 +77,7 @@ class Pauses(BaseModel):
     scalers: dict[str, Pause] = Field(default_factory=dict)
 
     @classmethod
-    def from_stored(cls, stored: dict[str, str]) -> Pauses:
+    def from_stored(cls, stored: dict[str, str]) -> "Pauses":
         """From the pool item's `pauses` map (key `*` or a scaler, value a pause as JSON)."""
         pauses = {key: Pause.model_validate_json(value) for key, value in stored.items()}
         return cls(pool=pauses.pop(POOL_PAUSE, None), scalers=pauses)

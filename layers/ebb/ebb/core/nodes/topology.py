@@ -22,8 +22,6 @@ For hostname the domain is the node. New nodes start empty, so, as in Karpenter'
 and a hostname spread caps each node at ``maxSkew`` matching pods.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final, Self
@@ -87,7 +85,7 @@ class LabelSelector(BaseModel):
             r.matches(labels) for r in self.match_expressions
         )
 
-    def with_label_keys(self, keys: tuple[str, ...], own: Mapping[str, str]) -> LabelSelector:
+    def with_label_keys(self, keys: tuple[str, ...], own: Mapping[str, str]) -> "LabelSelector":
         """The selector ``matchLabelKeys`` makes: each key ANDed with the pod's own value.
 
         Keys the pod lacks are ignored, as kube-scheduler ignores them.

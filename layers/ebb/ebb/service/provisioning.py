@@ -136,6 +136,9 @@ class Progress(BaseModel):
     usable: dict[str, int] = Field(default_factory=dict)
     satisfied_at: AwareDatetime | None = Field(None, alias="satisfiedAt")
     fence: FenceVerdict = FenceVerdict.CURRENT
+    removals: int = Field(0, ge=0)
+    """How many nodes the request asks scale-in to remove (the `ScaleIn` Choice reads it: a field
+    every round writes, rather than a path into the request that may not exist)."""
 
 
 def validate_request(execution_input: Any) -> DecisionRequest | BackfillRequest | BackfillCancelRequest:
@@ -536,6 +539,7 @@ class ProvisioningTasks:
             update={
                 "round": progress.round + 1,
                 "status": status,
+                "removals": len(request.removals),
                 "wait_seconds": max(wait, 1),
                 "usable": {name: p.usable for name, p in plan.progress.items()},
                 "satisfied_at": now if status == "satisfied" else progress.satisfied_at,

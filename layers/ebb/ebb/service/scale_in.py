@@ -4,7 +4,8 @@ Each step checks the execution's fence first (a superseded execution acts no mor
 removals' nodes and pods and the pool's nodes, asks the scale-in policy (`ebb.core.scale_in`)
 what to do, and does it: cordon through the Kubernetes API, evict through the Eviction API (a
 PodDisruptionBudget's 429 is tried again at the next step), BatchDeleteClusterNodes for nodes
-that hold no pod any more, uncordon what is given up. It returns the progress to pass to the
+that hold no pod any more, uncordon what is given up. A step that finds its execution superseded
+uncordons the nodes this drain cordoned and ends. It returns the progress to pass to the
 next step and how long to wait before it. Every step that acted, and the last, leaves an audit
 entry on the pool.
 
@@ -32,7 +33,7 @@ from ebb.config import EbbConfig
 from ebb.config.durations import Duration
 from ebb.config.node_planning import disruption, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
-from ebb.core.provisioning import Fence
+from ebb.core.provisioning import Fence, FenceVerdict
 from ebb.core.scale_in import (
     DrainProgress,
     DrainStep,
@@ -43,6 +44,7 @@ from ebb.core.scale_in import (
     Refusal,
     Removal,
     drain_step,
+    release_superseded,
 )
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
@@ -108,15 +110,17 @@ class ScaleInTasks:
             pool_generation=pool_state.generation,
             current_config_version=self.table.current_config_sequence(),
         )
-        if not fence.current:
-            # A newer generation or configuration owns the pool: act no more (its own execution
-            # takes over). The scale-out before this step saw this generation recorded, so
-            # "not recorded" cannot happen here and is treated as superseded too.
-            return ScaleInState(progress=state.progress, superseded=True)
         pool = self.config.node_pool(request.node_pool)
         if pool is None:
             raise ValueError(f"node pool {request.node_pool!r} is not in the configuration")
         groups = tuple(g.name for g in self.config.instance_groups_of(pool))
+        if not fence.current:
+            # A newer generation or configuration owns the pool: act no more (its own execution
+            # takes over), but release the nodes this drain cordoned: decide leaves cordoned
+            # nodes out of the targets and the newer execution does not drain a node it did not
+            # cordon, so nobody else would ever uncordon them. The scale-out before this step
+            # saw this generation recorded, so "not recorded" is treated as superseded too.
+            return self._release(request, state, fence, groups, execution=execution, now=now)
         progress = state.progress or DrainProgress.start(
             (Removal(node=r.node, instance_group=r.instance_group, kind=r.kind) for r in request.removals),
             now,
@@ -156,6 +160,43 @@ class ScaleInTasks:
             finished=plan.finished,
             actions=tuple(actions),
         )
+
+    def _release(
+        self,
+        request: DecisionRequest,
+        state: ScaleInState,
+        fence: Fence,
+        groups: tuple[str, ...],
+        *,
+        execution: str,
+        now: datetime,
+    ) -> ScaleInState:
+        if state.progress is None:
+            return ScaleInState(superseded=True)
+        owner = (
+            f"generation {fence.pool_generation}"
+            if fence.verdict is FenceVerdict.NEWER_GENERATION
+            else f"configuration version {fence.current_config_version}"
+        )
+        plan = release_superseded(
+            state.progress, reason=f"superseded: {owner} owns the pool; the drain is given up"
+        )
+        actions: list[str] = []
+        if plan.release:
+            selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(groups)})"
+            present = {node.name: node for node in self.kubernetes.list_nodes(selector)}
+            for release in plan.release:
+                node = present.get(release.node)
+                if node is None:
+                    actions.append(f"{release.node} is gone")
+                elif not node.spec.unschedulable:
+                    actions.append(f"{release.node} is not cordoned any more")
+                else:
+                    self.kubernetes.uncordon(release.node)
+                    actions.append(f"uncordoned {release.node}: {release.reason}")
+        if plan.progress != state.progress:
+            self._record(request, execution, plan, actions, now, event="scale-in-superseded")
+        return ScaleInState(progress=plan.progress, superseded=True, actions=tuple(actions))
 
     def _carry_out(
         self, plan: DrainStep, hyperpod_nodes: list[ClusterNode], pool_nodes: Mapping[str, Node]
@@ -200,7 +241,14 @@ class ScaleInTasks:
         return actions, refusals
 
     def _record(
-        self, request: DecisionRequest, execution: str, plan: DrainStep, actions: list[str], now: datetime
+        self,
+        request: DecisionRequest,
+        execution: str,
+        plan: DrainStep,
+        actions: list[str],
+        now: datetime,
+        *,
+        event: str | None = None,
     ) -> None:
         self.table.append_audit(
             [
@@ -209,7 +257,7 @@ class ScaleInTasks:
                     at=now,
                     record={
                         "at": now.isoformat(),
-                        "event": "scale-in-finished" if plan.finished else "scale-in-step",
+                        "event": event or ("scale-in-finished" if plan.finished else "scale-in-step"),
                         "execution": execution,
                         "generation": request.generation,
                         "actions": actions,

@@ -22,6 +22,7 @@ from ebb.core.scale_in.drain import (
     Removal,
     RemovalProgress,
     drain_step,
+    release_superseded,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "Removal",
     "RemovalProgress",
     "drain_step",
+    "release_superseded",
 ]

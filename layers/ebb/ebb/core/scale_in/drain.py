@@ -374,6 +374,30 @@ def drain_step(
     )
 
 
+def release_superseded(progress: DrainProgress, *, reason: str) -> DrainStep:
+    """A newer generation (or configuration) owns the pool: this scale-in ends without acting
+    further, and releases what it holds, so that no node it cordoned stays cordoned.
+
+    Every node it cordoned and has not deleted is uncordoned and given up with `reason` (the
+    newer generation's decision decides about it afresh); a removal not started is dropped.
+    """
+    release: list[NodeToRelease] = []
+    updated: list[RemovalProgress] = []
+    for item in progress.removals:
+        if item.phase is Phase.DRAINING:
+            release.append(NodeToRelease(node=item.node, reason=reason))
+            updated.append(item.model_copy(update={"phase": Phase.GAVE_UP, "reason": reason}))
+        elif item.phase is Phase.WAITING:
+            updated.append(item.model_copy(update={"phase": Phase.SKIPPED, "reason": reason}))
+        else:
+            updated.append(item)
+    return DrainStep(
+        release=tuple(release),
+        progress=progress.model_copy(update={"removals": tuple(updated)}),
+        wait_seconds=0,
+    )
+
+
 def _until_budget_changes(budget: Budget | None, now: datetime) -> timedelta:
     """How long `budget` keeps holding: until its window ends (at most `MAX_BUDGET_WAIT`), else
     `BLOCKED_POLL` (a budget without a schedule frees up when other disruptions finish)."""

@@ -5,7 +5,9 @@ removals' nodes and pods and the pool's nodes, asks the scale-in policy (`ebb.co
 what to do, and does it: cordon through the Kubernetes API, evict through the Eviction API (a
 PodDisruptionBudget's 429 is tried again at the next step), BatchDeleteClusterNodes for nodes
 that hold no pod any more, uncordon what is given up. A step that finds its execution superseded
-uncordons the nodes this drain cordoned and ends. It returns the progress to pass to the
+uncordons the nodes this drain cordoned and ends. A node whose deletion fails (a `Failed` entry of
+BatchDeleteClusterNodes) is asked for again with a backoff, and past its attempts given up,
+recorded and counted for `<stack>-scale-in-delete-failed`. It returns the progress to pass to the
 next step and how long to wait before it. Every step that acted, and the last, leaves an audit
 entry on the pool.
 
@@ -28,6 +30,7 @@ from ebb.adapters.hyperpod_models import ClusterNode, InstanceStatus
 from ebb.adapters.hyperpod_requests import NodeDeletionRequest
 from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, KubernetesCluster, Node, Pod
 from ebb.adapters.kubernetes.objects import WorkloadRef
+from ebb.adapters.operational_metrics import CloudWatchOperationalMetrics, OperationalMetrics
 from ebb.adapters.state_table import AuditEntry, DynamoStateTable, StateTable
 from ebb.config import EbbConfig
 from ebb.config.durations import Duration
@@ -35,6 +38,7 @@ from ebb.config.node_planning import disruption, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
 from ebb.core.provisioning import Fence, FenceVerdict
 from ebb.core.scale_in import (
+    DeletionFailure,
     DrainProgress,
     DrainStep,
     NodeNow,
@@ -43,6 +47,7 @@ from ebb.core.scale_in import (
     PoolBudget,
     Refusal,
     Removal,
+    after_deletions,
     drain_step,
     release_superseded,
 )
@@ -52,6 +57,9 @@ from ebb.service.observe import DO_NOT_DISRUPT, target_of
 from ebb.service.provisioning_request import DecisionRequest
 from ebb.service.settings import Settings
 
+METRICS_NAMESPACE = "ebb"
+DELETE_FAILED_METRIC = "ScaleInDeleteFailed"
+"""Counted once per node whose deletion kept failing (`<stack>-scale-in-delete-failed` fires)."""
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 """The kubelet marks the API's copy of a static pod with it (a "mirror pod")."""
 
@@ -78,6 +86,7 @@ class ScaleInTasks:
     table: StateTable
     kubernetes: KubernetesCluster
     hyperpod: HyperPodCluster
+    metrics: OperationalMetrics | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScaleInTasks:
@@ -96,6 +105,7 @@ class ScaleInTasks:
                 settings.eks_cluster, session=boto3.Session(region_name=settings.region)
             ),
             hyperpod=SageMakerHyperPod(settings.hyperpod_cluster, region_name=settings.region),
+            metrics=CloudWatchOperationalMetrics(METRICS_NAMESPACE, region_name=settings.region),
         )
 
     def step(
@@ -150,7 +160,17 @@ class ScaleInTasks:
             now=now,
             refusals=state.refusals,
         )
-        actions, refusals = self._carry_out(plan, hyperpod_nodes, pool_nodes)
+        actions, refusals, failures = self._carry_out(plan, hyperpod_nodes, pool_nodes)
+        plan = after_deletions(plan, failures, now)
+        given_up = [r for r in plan.progress.removals if r.phase is Phase.DELETE_FAILED]
+        newly_given_up = [r for r in given_up if r.node in {f.node for f in failures}]
+        if newly_given_up:
+            # Never silently forgotten: counted for its alarm and recorded with the last error.
+            if self.metrics is not None:
+                for _ in newly_given_up:
+                    self.metrics.count(DELETE_FAILED_METRIC, now)
+                    self.metrics.count(DELETE_FAILED_METRIC, now, {"NodePool": request.node_pool})
+            actions.extend(f"gave up deleting {r.node}: {r.reason}" for r in newly_given_up)
         if actions or plan.finished:
             self._record(request, execution, plan, actions, now)
         return ScaleInState(
@@ -200,9 +220,10 @@ class ScaleInTasks:
 
     def _carry_out(
         self, plan: DrainStep, hyperpod_nodes: list[ClusterNode], pool_nodes: Mapping[str, Node]
-    ) -> tuple[list[str], list[Refusal]]:
+    ) -> tuple[list[str], list[Refusal], list[DeletionFailure]]:
         actions: list[str] = []
         refusals: list[Refusal] = []
+        failures: list[DeletionFailure] = []
         # Cordon first: nothing new lands on a node while its pods are evicted.
         for name in plan.cordon:
             self.kubernetes.cordon(name)
@@ -223,22 +244,32 @@ class ScaleInTasks:
         if plan.delete:
             by_instance = {n.instance_id: n for n in hyperpod_nodes if n.instance_id}
             ids = []
+            node_of: dict[str, str] = {}
             for node in plan.delete:
                 instance = _instance_id(pool_nodes.get(node.node))
                 if instance is None or instance not in by_instance:
                     actions.append(f"{node.node} has no HyperPod instance any more")
                     continue
                 ids.append(instance)
+                node_of[instance] = node.node
             for start in range(0, len(ids), 99):
                 deleted = self.hyperpod.delete_nodes(
                     NodeDeletionRequest(node_ids=tuple(ids[start : start + 99]))
                 )
                 actions.extend(f"deleted {i}" for i in deleted.deleted_ids)
                 actions.extend(f"deletion of {f.node} failed: {f.code} {f.message}" for f in deleted.failed)
+                failures.extend(
+                    DeletionFailure(
+                        node=node_of.get(f.node, f.node), code=f.code.value, message=f.message or ""
+                    )
+                    for f in deleted.failed
+                    # Not found: HyperPod has no such instance any more, it is gone, not failing.
+                    if f.node not in deleted.already_gone
+                )
         for release in plan.release:
             self.kubernetes.uncordon(release.node)
             actions.append(f"uncordoned {release.node}: {release.reason}")
-        return actions, refusals
+        return actions, refusals, failures
 
     def _record(
         self,

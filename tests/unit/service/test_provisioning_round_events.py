@@ -1,4 +1,5 @@
-"""A provisioning round reads only the cluster events that are new since the last round.
+"""A provisioning round reads only the cluster events that are new since the last round; and a
+cancellation BatchDeleteClusterNodes refuses is asked again with a backoff, then given up loudly.
 
 The first round of an execution reads from `EVENT_LOOKBACK` before the decision (a replacement
 started earlier counts); each later round asks ListClusterEvents only for what came after the
@@ -16,7 +17,10 @@ from typing import Any
 
 from ebb.adapters.hyperpod_events import ClusterEvent
 from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode
+from ebb.adapters.hyperpod_outcomes import DeletionErrorCode, NodeDeletionFailure, NodeDeletionOutcome
+from ebb.adapters.hyperpod_requests import NodeDeletionRequest
 from ebb.adapters.state_table import StoredPool
+from ebb.core.scale_in import MAX_DELETE_ATTEMPTS
 from ebb.service.decision import PoolState
 from ebb.service.provisioning import EVENT_LOOKBACK, EVENT_OVERLAP, Progress, ProvisioningTasks
 from ebb.service.provisioning_request import DecisionRequest
@@ -150,7 +154,8 @@ def test_a_later_round_reads_only_the_events_after_the_newest_it_has_read() -> N
     assert first.events is not None
     assert first.events.newest == DECIDED + timedelta(seconds=20)
     assert first.events.replacing == ("i-0abc",)
-    assert second.events is not None and third.events == second.events
+    assert second.events is not None
+    assert third.events == second.events
     assert second.events.newest == DECIDED + timedelta(minutes=5)
     assert second.events.recent == ("00000000-0000-0000-0000-000000000003",)
     # The replacement read in the first round is still under way: nothing said it ended.
@@ -179,10 +184,103 @@ def test_what_earlier_events_said_is_carried_into_later_rounds() -> None:
     )
     third = tasks.run_round(REQUEST, "exec", second, attempt=0, now=DECIDED + timedelta(minutes=5))
 
-    assert first.events is not None and second.events is not None and third.events is not None
+    assert first.events is not None
+    assert second.events is not None
+    assert third.events is not None
     (failure,) = second.events.failures
     assert (failure.instance_group, failure.logical_id) == (GROUP, "node-a")
     assert third.events.failures == second.events.failures
     assert second.events.replacing == ("i-0abc",)
     assert third.events.replacing == ()
     assert [count for _after, count in hyperpod.reads] == [1, 2, 2]
+
+
+@dataclass
+class Refusing(HyperPod):
+    """HyperPod whose BatchDeleteClusterNodes answers Failed for every node (a group updating)."""
+
+    deletes: list[tuple[str, ...]] = field(default_factory=list)
+
+    def delete_nodes(self, request: NodeDeletionRequest) -> NodeDeletionOutcome:
+        self.deletes.append(request.logical_ids)
+        return NodeDeletionOutcome(
+            failed=tuple(
+                NodeDeletionFailure(
+                    node=n,
+                    by_logical_id=True,
+                    code=DeletionErrorCode.INVALID_NODE_STATUS,
+                    message="Instance group gpu-g5-use1a is Updating.",
+                )
+                for n in request.logical_ids
+            )
+        )
+
+
+@dataclass
+class Queue:
+    sent: list[Any] = field(default_factory=list)
+
+    def send(self, messages: Any) -> None:
+        self.sent.extend(messages)
+
+
+@dataclass
+class Metrics:
+    counted: list[tuple[str, Any]] = field(default_factory=list)
+
+    def count(self, metric: str, now: datetime, dimensions: Any = None) -> None:
+        self.counted.append((metric, dimensions))
+
+
+def test_a_cancellation_that_fails_is_asked_again_soon_then_given_up_recorded_and_alarmed() -> None:
+    """BatchDeleteClusterNodes answers per node (SageMaker API Reference, BatchDeleteClusterNodes:
+    `FailedNodeLogicalIds`, each with a Code such as InvalidNodeStatus and a Message): a starved
+    group's pending node whose cancel failed is asked again by the next round, which comes
+    15 s, 30 s, 1 min, 2 min later instead of at the 10-minute poll; after five failures it is
+    given up, recorded and counted for its alarm, and not asked again."""
+    pending = ClusterNode.model_validate(
+        {
+            "InstanceGroupName": GROUP,
+            "NodeLogicalId": "node-a",
+            "InstanceType": "ml.g5.12xlarge",
+            "InstanceStatus": {"Status": "Pending"},
+        }
+    )
+    hyperpod = Refusing(
+        events=[_capacity_failure(1, DECIDED + timedelta(seconds=10), "node-a")], nodes=(pending,)
+    )
+    table, metrics = Table(), Metrics()
+    tasks = ProvisioningTasks(
+        table=table,  # type: ignore[arg-type]
+        hyperpod=hyperpod,  # type: ignore[arg-type]
+        queue=Queue(),  # type: ignore[arg-type]
+        metrics=metrics,  # type: ignore[arg-type]
+        zones={GROUP: "us-east-1a"},
+    )
+    progress, now, waits = Progress(), DECIDED + timedelta(seconds=20), []
+    for _ in range(MAX_DELETE_ATTEMPTS):
+        progress = tasks.run_round(REQUEST, "exec", progress, attempt=0, now=now)
+        waits.append(progress.wait_seconds)
+        now += timedelta(seconds=progress.wait_seconds)
+    assert hyperpod.deletes == [("node-a",)] * MAX_DELETE_ATTEMPTS
+    # The fourth is cut short by the end of the shortage mark (3 min after the first round), when
+    # a round looks again anyway (and, the node still failing, marks it again).
+    assert waits[:-1] == [15, 30, 60, 180 - 15 - 30 - 60 + 1]
+    assert progress.cancel_given_up == ("node-a",)
+    assert metrics.counted == [
+        ("ProvisioningCancelFailed", None),
+        ("ProvisioningCancelFailed", {"NodePool": "gpu"}),
+    ]
+    failed = [e.record for e in table.audit if e.record["event"] == "provisioning-cancel-failed"]
+    assert [(r["attempts"], r["gaveUp"]) for r in failed] == [
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, False),
+        (5, True),
+    ]
+    assert failed[-1]["detail"] == "InvalidNodeStatus: Instance group gpu-g5-use1a is Updating."
+
+    # Given up: a later round does not ask again.
+    tasks.run_round(REQUEST, "exec", progress, attempt=0, now=now)
+    assert len(hyperpod.deletes) == MAX_DELETE_ATTEMPTS

@@ -63,6 +63,7 @@ from ebb.core.provisioning import (
     Standing,
     plan_round,
 )
+from ebb.core.scale_in import MAX_DELETE_ATTEMPTS, delete_retry_wait
 from ebb.errors import InvalidEvent, RetryableError
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
@@ -94,6 +95,7 @@ METRICS_NAMESPACE: Final = "ebb"
 QUOTA_METRIC: Final = "ProvisioningQuotaExceeded"
 FAILURE_METRIC: Final = "ProvisioningFailures"
 CANCEL_METRIC: Final = "ProvisioningCancelKeptTarget"
+CANCEL_FAILED_METRIC: Final = "ProvisioningCancelFailed"
 
 Status = Literal["waiting", "satisfied", "superseded", "deadline", "continue"]
 
@@ -157,6 +159,10 @@ class Progress(BaseModel):
     usable: dict[str, int] = Field(default_factory=dict)
     satisfied_at: AwareDatetime | None = Field(None, alias="satisfiedAt")
     fence: FenceVerdict = FenceVerdict.CURRENT
+    cancel_failures: dict[str, int] = Field(default_factory=dict, alias="cancelFailures")
+    """Pending nodes whose cancellation BatchDeleteClusterNodes answered Failed, and how often."""
+    cancel_given_up: tuple[str, ...] = Field((), alias="cancelGivenUp")
+    """Those that failed `MAX_DELETE_ATTEMPTS` times: recorded, alarmed, not asked again."""
     events: EventCursor | None = None
     """None before the first round has read the cluster events."""
     removals: int = Field(0, ge=0)
@@ -441,10 +447,42 @@ class ProvisioningTasks:
     ) -> Progress:
         hyperpod = self._need(self.hyperpod, "hyperpod")
         cancelled: list[str] = []
-        for deletion in chunk_deletions(logical_ids=plan.cancel):
+        failures = dict(progress.cancel_failures)
+        given_up: list[str] = []
+        to_cancel = tuple(n for n in plan.cancel if n not in progress.cancel_given_up)
+        for deletion in chunk_deletions(logical_ids=to_cancel) if to_cancel else ():
             outcome = hyperpod.delete_nodes(deletion)
             cancelled.extend(outcome.deleted_logical_ids)
             cancelled.extend(outcome.already_gone)
+            # A node BatchDeleteClusterNodes answered Failed for is asked again by a later round
+            # (soon: `_after_round` shortens the wait), and given up, recorded and alarmed after
+            # MAX_DELETE_ATTEMPTS, never silently forgotten.
+            for failure in outcome.failed:
+                if failure.node in outcome.already_gone:
+                    continue
+                failures[failure.node] = failures.get(failure.node, 0) + 1
+                if failures[failure.node] >= MAX_DELETE_ATTEMPTS:
+                    given_up.append(failure.node)
+                    self._count(CANCEL_FAILED_METRIC, now, request.node_pool)
+                self._audit(
+                    request,
+                    now,
+                    {
+                        "event": "provisioning-cancel-failed",
+                        "node": failure.node,
+                        "attempts": failures[failure.node],
+                        "gaveUp": failure.node in given_up,
+                        "detail": f"{failure.code.value}: {failure.message}",
+                    },
+                )
+        for name in cancelled:
+            failures.pop(name, None)
+        progress = progress.model_copy(
+            update={
+                "cancel_failures": failures,
+                "cancel_given_up": _union(progress.cancel_given_up, given_up),
+            }
+        )
         # Assumed, checked here: cancelling pending NodeLogicalIds lowers the group's target, so
         # HyperPod stops retrying them. If it did not, re-planning the share elsewhere would get
         # it twice once HyperPod's retries find capacity: keep it, alarm, never hand it back.
@@ -595,7 +633,12 @@ class ProvisioningTasks:
             for m in marks.entries
             if m.until > now and m.offering.instance_group in request.node_targets
         )
-        wait = min([POLL_SECONDS, *(int((t - now).total_seconds()) + 1 for t in until)])
+        retries = [
+            int(delete_retry_wait(n).total_seconds())
+            for node, n in progress.cancel_failures.items()
+            if node not in progress.cancel_given_up
+        ]
+        wait = min([POLL_SECONDS, *retries, *(int((t - now).total_seconds()) + 1 for t in until)])
         return progress.model_copy(
             update={
                 "round": progress.round + 1,
@@ -650,6 +693,7 @@ class ProvisioningTasks:
             "quota": list(progress.quota),
             "cancelled": len(progress.cancelled),
             "keptTarget": list(progress.kept_target),
+            "cancelFailed": list(progress.cancel_given_up),
             "handedBack": list(progress.handed_back),
             "timeToSatisfySeconds": (
                 (progress.satisfied_at - request.decided_at).total_seconds()

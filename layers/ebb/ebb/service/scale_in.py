@@ -139,7 +139,11 @@ class ScaleInTasks:
         selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(groups)})"
         pool_nodes = {node.name: node for node in self.kubernetes.list_nodes(selector)}
         targets = {pod_group_name(so): target_of(so) for so in self.config.scaled_objects_of(pool)}
-        wanted = {r.node for r in progress.removals if r.phase in (Phase.WAITING, Phase.DRAINING)}
+        wanted = {
+            r.node
+            for r in progress.removals
+            if r.phase in (Phase.WAITING, Phase.DRAINING, Phase.DELETE_RETRY)
+        }
         observed = [
             _node_now(pool_nodes[name], self.kubernetes.pods_on_node(name), targets)
             for name in sorted(wanted)

@@ -45,6 +45,7 @@ from ebb.core.scale_in import (
     Removal,
     after_deletions,
     drain_step,
+    release_superseded,
 )
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -358,3 +359,35 @@ def test_a_deletion_that_succeeds_on_a_retry_is_deleted() -> None:
     assert step.finished
     assert step.progress.removals[0].phase is Phase.DELETED
     assert step.progress.removals[0].delete_failures == 1
+
+
+def test_a_superseded_drain_releases_every_node_it_cordoned_and_drops_the_rest() -> None:
+    """Karpenter un-taints the nodes of a disruption it abandons (docs "Disruption",
+    https://karpenter.sh/docs/concepts/disruption/, "Control Flow": "If a replacement node fails
+    to initialize, un-taint the node(s), and restart from Step (1)")."""
+    progress = _start(("a", RemovalKind.DELETE), ("b", RemovalKind.EMPTY), ("c", RemovalKind.EMPTY))
+    step = _step(
+        progress,
+        _node("a", _pod("p1")),
+        _node("b"),
+        _node("c"),
+        budget=PoolBudget(budgets=(Budget(nodes="2"),), total_nodes=3, disrupting=0),
+    )
+    step = _step(
+        step.progress,
+        _node("a", _pod("p1"), cordoned=True),
+        _node("b", cordoned=True),
+        _node("c"),
+        budget=PoolBudget(budgets=(Budget(nodes="2"),), total_nodes=3, disrupting=2),
+    )
+    step = after_deletions(step, [DeletionFailure(node="b", code="NodeIdInUse")], NOW)
+    assert [r.phase for r in step.progress.removals] == [Phase.DRAINING, Phase.DELETE_RETRY, Phase.WAITING]
+
+    released = release_superseded(step.progress, reason="superseded: generation 4 owns the pool")
+    assert released.release == (
+        NodeToRelease(node="a", reason="superseded: generation 4 owns the pool"),
+        NodeToRelease(node="b", reason="superseded: generation 4 owns the pool"),
+    )
+    assert [r.phase for r in released.progress.removals] == [Phase.GAVE_UP, Phase.GAVE_UP, Phase.SKIPPED]
+    assert released.finished
+    assert (released.cordon, released.evict, released.delete, released.wait_seconds) == ((), (), (), 0)

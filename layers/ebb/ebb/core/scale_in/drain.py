@@ -478,9 +478,12 @@ def release_superseded(progress: DrainProgress, *, reason: str) -> DrainStep:
     release: list[NodeToRelease] = []
     updated: list[RemovalProgress] = []
     for item in progress.removals:
-        if item.phase is Phase.DRAINING:
+        # Cordoned by this drain and not deleted: draining, or waiting to be deleted again.
+        if item.phase in (Phase.DRAINING, Phase.DELETE_RETRY):
             release.append(NodeToRelease(node=item.node, reason=reason))
-            updated.append(item.model_copy(update={"phase": Phase.GAVE_UP, "reason": reason}))
+            updated.append(
+                item.model_copy(update={"phase": Phase.GAVE_UP, "reason": reason, "retry_at": None})
+            )
         elif item.phase is Phase.WAITING:
             updated.append(item.model_copy(update={"phase": Phase.SKIPPED, "reason": reason}))
         else:

@@ -1,19 +1,23 @@
 """The provisioning workflow as deployed, in the local world (latency model, fixed 240 s boots).
 
-- plan to usable: from a generation's plan of N nodes handed to the workflow to all N Kubernetes
-  nodes Ready with their GPUs allocatable, for N = 1, 10, 120 (goal: one boot time + one decision
-  interval + 30 s). The plan is handed over as decide records it (`pin_generation`), with decide's
-  triggers off, since the example's demand alone never asks for 120 nodes: no decision interval
-  is spent here, so the goal holds with that interval to spare;
+- plan to usable, through decide's normal cadence: work for N nodes arrives on the batch
+  worker's queue (8 messages a node: queueLength 2, four 1-GPU pods a 4-GPU node) with decide's
+  tick on; the next tick decides the replicas and a node plan of N, decide starts the execution,
+  and the clock stops once all N Kubernetes nodes are Ready with their GPUs allocatable, for
+  N = 1, 10, 120 (goal: one boot time + one decision interval + 30 s, counted from the work's
+  arrival, so the wait for the tick is in it). The example's NodePool limits (8 nodes) and the
+  worker's maxReplicaCount (8) are raised to fit N, and its HPA scale-up policy lets it reach
+  its replicas in one step (`advanced.horizontalPodAutoscalerConfig.behavior`: a user's setting
+  for a batch ramp; the default, 100 % or 4 pods per 15 s, would measure the ramp, not the
+  workflow). Also printed: from the decision that planned N nodes to all usable;
 - one zone out of capacity, with decide on: from the first failure event to the moved share's
   node usable in the other zone (goal: one boot time + 2 min), and the reaction to that cluster
   event: how long until a provisioning round runs (goal: 10 s);
 - a quiet hour: state transitions of an execution waiting for a node that takes hours to boot
   (goal: at most 30);
-- across every run, asserted: never more nodes requested than the current generation's targets
-  (the stand-in's own record of BatchAddClusterNodes against the pool's decisions) and never two
-  executions acting on the pool at once (their successful rounds, from the execution histories,
-  never overlap).
+- across every run, asserted (`ebb.local.provisioning_invariants`, the checker every test that
+  deploys the stack runs): never more nodes requested than the current generation's targets and
+  never two executions acting on the pool at once.
 
 Run: .venv/bin/python bench/bench_provision.py [--sizes 1 10 120]
 """
@@ -21,7 +25,6 @@ Run: .venv/bin/python bench/bench_provision.py [--sizes 1 10 120]
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import tempfile
 from collections.abc import Iterator
@@ -30,14 +33,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ebb.config import EbbConfig, load_config_files
 from ebb.core.nodes.catalogue import INSTANCE_GROUP_LABEL
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates, generate_cluster_certificates
+from ebb.local.provisioning_invariants import check_provisioning_invariants
 from ebb.local.provisioning_runs import CLUSTER, G5, G6E, pin_generation, switch_off_decide
 from ebb.local.stack_deployment import (
     BOOT_SECONDS,
-    audit,
+    EXAMPLE,
     deployed,
+    deployed_config,
     kubernetes,
     run_past_next_tick,
     send_jobs,
@@ -81,75 +89,83 @@ def _executions(cluster: HyperPodOnEks) -> list[str]:
     return [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]]
 
 
-def check_invariants(cluster: HyperPodOnEks) -> tuple[int, int]:
-    """Assert both invariants; returns (additions checked, successful rounds checked)."""
-    # 1. Every BatchAddClusterNodes leaves each group at most at the current generation's target.
-    decisions = sorted(
-        (datetime.fromisoformat(r["at"]), r["generation"], r["nodeTargets"])
-        for r in audit(cluster, "POOL#gpu")
-        if r.get("event") in (None, "provisioning-started") and "generation" in r
-    )
-    targets: dict[str, int] = {}
-    group_of: dict[str, str] = {}
-    checked = 0
-    for call in cluster.hyperpod.requests:
-        response = call["response"] or {}
-        if call["error"] is not None:
-            continue
-        if call["operation"] == "BatchDeleteClusterNodes":
-            # The workflow cancels by NodeLogicalId, each lowering its group's target.
-            for logical_id in response.get("SuccessfulNodeLogicalIds", []):
-                targets[group_of[logical_id]] -= 1
-            continue
-        if call["operation"] != "BatchAddClusterNodes":
-            continue
-        for node in response.get("Successful", []):
-            group_of[node["NodeLogicalId"]] = node["InstanceGroupName"]
-            targets[node["InstanceGroupName"]] = targets.get(node["InstanceGroupName"], 0) + 1
-        current = max((d for d in decisions if d[0] <= call["at"]), key=lambda d: d[1], default=None)
-        assert current is not None, f"nodes added at {call['at']} before any decision"
-        for name, count in targets.items():
-            ceiling = current[2].get(name, 0)
-            assert count <= ceiling, (
-                f"{name}: {count} requested by {call['at']}, generation {current[1]} targets {ceiling}"
-            )
-        checked += 1
-    # 2. Successful rounds (the acting ones) of different executions never overlap.
-    spans = []
+def check_invariants(cluster: HyperPodOnEks, config: Any) -> tuple[int, int]:
+    """Assert both invariants (the checker every deployed-stack test runs); returns (additions
+    checked, acting rounds checked)."""
+    report = check_provisioning_invariants(cluster, config)
+    return report.additions, report.rounds
+
+
+def _config_for(directory: Path, size: int) -> EbbConfig:
+    """The example, shadow mode off, with room for `size` nodes of the batch worker's pods."""
+    directory.mkdir(parents=True, exist_ok=True)
+    replicas = 4 * size
+    for path in sorted(EXAMPLE.glob("*.yaml")):
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+        for document in documents:
+            if document.get("kind") == "ClusterBinding":
+                document["spec"]["shadowMode"] = False
+            if document.get("kind") == "NodePool":
+                limits = document["spec"]["limits"]
+                limits["nodes"] = str(max(int(limits["nodes"]), size))
+                limits["nvidia.com/gpu"] = str(max(int(limits["nvidia.com/gpu"]), 4 * size))
+            if document.get("kind") == "ScaledObject" and document["metadata"]["name"] == "batch-worker":
+                document["spec"]["maxReplicaCount"] = max(document["spec"]["maxReplicaCount"], replicas)
+                document["spec"]["advanced"] = {
+                    "horizontalPodAutoscalerConfig": {
+                        "behavior": {
+                            "scaleUp": {
+                                "stabilizationWindowSeconds": 0,
+                                "policies": [{"type": "Pods", "value": replicas, "periodSeconds": 15}],
+                            }
+                        }
+                    }
+                }
+        (directory / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+    return load_config_files(sorted(directory.glob("*.yaml")))
+
+
+def _planned_nodes(cluster: HyperPodOnEks) -> list[tuple[datetime, int]]:
+    """Each provisioning execution's start and the nodes its generation targets, oldest first."""
+    sfn = cluster.world.clients.client("stepfunctions")
+    planned = []
     for arn in _executions(cluster):
-        in_round, started = False, None
-        for event in cluster.world.execution_history(arn):
-            if event["type"].endswith("StateEntered"):
-                in_round = event["stateEnteredEventDetails"]["name"] == "ScaleOut"
-            if in_round and event["type"] == "LambdaFunctionStarted":
-                started = event["timestamp"]
-            if in_round and event["type"] == "LambdaFunctionSucceeded" and started is not None:
-                output = json.loads(event["lambdaFunctionSucceededEventDetails"]["output"])
-                # A round that found itself superseded returned before it took the lease.
-                if output.get("status") != "superseded":
-                    spans.append((started, event["timestamp"], arn))
-                started = None
-    spans.sort()
-    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
-        assert first == second or end <= start, f"{first} and {second} acted at once"
-    return checked, len(spans)
+        described = sfn.describe_execution(executionArn=arn)
+        request = json.loads(described["input"])
+        if "nodeTargets" in request:
+            planned.append((described["startDate"], sum(request["nodeTargets"].values())))
+    return sorted(planned)
 
 
 def plan_to_usable(certificates: ClusterCertificates, size: int) -> None:
-    with _stack(certificates) as (cluster, config):
-        switch_off_decide(cluster)
-        _request, _arn = pin_generation(cluster, {G5: size, G6E: 0})
-        start = cluster.world.now()
-        at = _run_until(cluster, lambda: _usable(cluster, config, (G5,)) >= size, 3 * BOOT_SECONDS)
-        assert at is not None, f"{size} nodes not usable within {3 * BOOT_SECONDS} s"
-        goal = BOOT_SECONDS + DECISION_INTERVAL + 30
-        adds = [r for r in cluster.hyperpod.requests if r["operation"] == "BatchAddClusterNodes"]
-        checked, rounds = check_invariants(cluster)
-        print(
-            f"N={size:>3}: plan to all usable {(at - start).total_seconds():6.1f} s "
-            f"(goal {goal:.0f} s: {'met' if (at - start).total_seconds() <= goal else 'NOT met'}); "
-            f"{len(adds)} BatchAddClusterNodes; invariants hold ({checked} additions, {rounds} rounds)"
-        )
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch) / "config"
+        config = _config_for(directory, size)
+        with deployed_config(directory, config, certificates) as (cluster, config):
+            run_past_next_tick(cluster)  # the first ticks are made (alarms, timers); nothing to do yet
+            arrived = cluster.world.now()
+            send_jobs(cluster, 8 * size)
+            groups = (G5, G6E)
+            at = _run_until(
+                cluster, lambda: _usable(cluster, config, groups) >= size, 4 * BOOT_SECONDS, step=1
+            )
+            assert at is not None, f"{size} nodes not usable within {4 * BOOT_SECONDS} s"
+            plans = _planned_nodes(cluster)
+            planned_at = next((moment for moment, nodes in plans if nodes >= size), None)
+            assert planned_at is not None, f"no decision planned {size} nodes: {plans}"
+            assert max(nodes for _moment, nodes in plans) == size, f"decide planned {plans}, not {size}"
+            goal = BOOT_SECONDS + DECISION_INTERVAL + 30
+            total = (at - arrived).total_seconds()
+            adds = [r for r in cluster.hyperpod.requests if r["operation"] == "BatchAddClusterNodes"]
+            checked, rounds = check_invariants(cluster, config)
+            print(
+                f"N={size:>3}: work arrived to all usable {total:6.1f} s "
+                f"(goal {goal:.0f} s: {'met' if total <= goal else 'NOT met'}); "
+                f"decision {(planned_at - arrived).total_seconds():5.1f} s after the work, "
+                f"plan to all usable {(at - planned_at).total_seconds():6.1f} s; "
+                f"{len(plans)} generation(s), {len(adds)} BatchAddClusterNodes; "
+                f"invariants hold ({checked} additions, {rounds} rounds)"
+            )
 
 
 def zone_out(certificates: ClusterCertificates) -> None:
@@ -177,7 +193,7 @@ def zone_out(certificates: ClusterCertificates) -> None:
             if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "ScaleOut"
         )
         reaction = min((r - first_failure).total_seconds() for r in rounds if r >= first_failure)
-        checked, spans = check_invariants(cluster)
+        checked, spans = check_invariants(cluster, config)
         print(
             f"zone out: first failure event to the moved share usable {moved:.1f} s "
             f"(goal {goal:.0f} s: {'met' if moved <= goal else 'NOT met'}); "

@@ -15,6 +15,7 @@ events; a long workflow starts a new execution of itself).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from typing import Any
 import pytest
 
 from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.provisioning_invariants import (
+    ProvisioningInvariantViolated,
+    check_one_execution_acting,
+    check_provisioning_invariants,
+)
 from ebb.local.provisioning_runs import (
     CLUSTER,
     G5,
@@ -43,8 +49,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_more_than_50_nodes_go_out_in_several_requests_and_the_generation_is_satisfied(
-    tmp_path: Path, certificates: ClusterCertificates
+    tmp_path: Path, certificates: ClusterCertificates, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.ERROR, logger="moto.stepfunctions")
     with deployed(tmp_path / "config", certificates) as (cluster, _config):
         switch_off_decide(cluster)
         request, execution = pin_generation(cluster, {G5: 60, G6E: 7})
@@ -65,6 +72,14 @@ def test_more_than_50_nodes_go_out_in_several_requests_and_the_generation_is_sat
         assert status(cluster, execution) == "SUCCEEDED"
         assert states_entered(cluster, execution)[-3:] == ["ScaleIn", "RecordOutcome", "Ended"]
         assert request.generation == ended["generation"]
+        # No removals: the ScaleIn Choice takes its Default without moto's interpreter logging a
+        # path it could not find (it reads a field every round writes).
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("moto.stepfunctions")] == []
+        # What the invariant checker (run for every test here) looked at: both additions, and
+        # the rounds that called HyperPod.
+        report = check_provisioning_invariants(cluster, _config)
+        assert report.additions == 2
+        assert report.rounds >= 2
 
 
 def test_throttling_is_retried_with_exponential_backoff_and_full_jitter(
@@ -185,20 +200,24 @@ def test_a_newer_generation_supersedes_an_older_execution_delayed_before_its_cal
         assert status(cluster, older) == "SUCCEEDED"
 
 
+@pytest.mark.breaks_provisioning_invariants
 def test_a_superseded_round_already_past_its_last_fence_adds_its_delta_once_and_never_alongside(
     tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The one overshoot the module states (ebb.service.provisioning): a round past its last
+    fence adds toward its superseded targets. The invariant checker that every deployed-stack
+    test runs must catch exactly that, so this test asserts it does."""
     from ebb.adapters.hyperpod import SageMakerHyperPod
     from ebb.local.clock_threads import clock_sleep
 
     with deployed(tmp_path / "config", certificates) as (cluster, _config):
         switch_off_decide(cluster)
         adding = SageMakerHyperPod.add_nodes
-        newer: dict[str, str] = {}
+        newer: dict[str, Any] = {}
 
         def slow_add(adapter: SageMakerHyperPod, request: Any) -> Any:
             if not newer:
-                _request, newer["arn"] = record_generation(cluster, {G5: 2, G6E: 0})
+                newer["request"], newer["arn"] = record_generation(cluster, {G5: 2, G6E: 0})
                 clock_sleep(30)
             return adding(adapter, request)
 
@@ -213,6 +232,61 @@ def test_a_superseded_round_already_past_its_last_fence_adds_its_delta_once_and_
         assert group(cluster, G5)["TargetCount"] == 3
         busy = [w for w in cluster.world.retry_waits(newer["arn"]) if w.state_name == "ScaleOut"]
         assert busy
+        # 3 requested while generation 2's targets (G5: 2) were current: a real violation.
+        with pytest.raises(
+            ProvisioningInvariantViolated,
+            match=rf"^{G5}: 3 node\(s\) requested after ebb's BatchAddClusterNodes at \S+, above "
+            rf"generation {newer['request'].generation}'s target of 2$",
+        ):
+            check_provisioning_invariants(cluster, _config)
+
+
+@pytest.mark.breaks_provisioning_invariants
+def test_without_the_acting_lease_two_executions_act_at_once_and_the_checker_says_so(
+    tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acting lease switched off: an older round, slow between its read and its call, and a
+    newer generation's round both read the group empty and both add. Both invariants break, and
+    the checker every deployed-stack test runs names each breach."""
+    from ebb.adapters.hyperpod import SageMakerHyperPod
+    from ebb.adapters.state_table import DynamoStateTable
+    from ebb.local.clock_threads import clock_sleep
+
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
+        switch_off_decide(cluster)
+        adding = SageMakerHyperPod.add_nodes
+        newer: dict[str, Any] = {}
+
+        def slow_add(adapter: SageMakerHyperPod, request: Any) -> Any:
+            if not newer:
+                newer["request"], newer["arn"] = record_generation(cluster, {G5: 2, G6E: 0})
+                clock_sleep(30)
+            return adding(adapter, request)
+
+        monkeypatch.setattr(SageMakerHyperPod, "add_nodes", slow_add)
+        monkeypatch.setattr(DynamoStateTable, "acquire_acting", lambda *args, **kwargs: None)
+        monkeypatch.setattr(DynamoStateTable, "release_acting", lambda *args, **kwargs: None)
+        older, _arn = pin_generation(cluster, {G5: 3, G6E: 0})
+        cluster.world.run_for(120)
+
+        adds = add_requests(cluster)
+        assert sorted(sum(s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"]) for a in adds) == [
+            2,
+            3,
+        ]
+        assert group(cluster, G5)["TargetCount"] == 5
+        with pytest.raises(
+            ProvisioningInvariantViolated,
+            match=rf"^{G5}: 5 node\(s\) requested after ebb's BatchAddClusterNodes at \S+, above "
+            rf"generation {newer['request'].generation}'s target of 2$",
+        ):
+            check_provisioning_invariants(cluster, config)
+        with pytest.raises(
+            ProvisioningInvariantViolated,
+            match=rf"^node pool 'gpu': gpu-\w+-g{older.generation}-c0 and "
+            rf"gpu-\w+-g{newer['request'].generation}-c0 acted at once",
+        ):
+            check_one_execution_acting(cluster)
 
 
 def test_a_crash_in_the_middle_is_recorded_alarmed_and_the_next_tick_reconciles(

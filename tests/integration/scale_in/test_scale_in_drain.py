@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from scale_in_testkit import (
     G5,
+    G6E,
     add_nodes,
     deployed_pool,
     first,
@@ -34,6 +35,7 @@ from scale_in_testkit import (
 
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
+from ebb.local.provisioning_runs import record_generation, status, switch_off_decide
 from ebb.local.stack_deployment import run_past_next_tick, send_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -148,3 +150,56 @@ def test_a_pdb_refusing_every_eviction_holds_the_drain_until_the_deadline_then_t
         )
         assert removal["evictionRefusals"] == len(evictions)
         assert finished["actions"] == [f"uncordoned {drained}: {removal['reason']}"]
+
+
+def test_a_drain_superseded_by_a_newer_generation_uncordons_the_node_it_cordoned(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    """The superseded execution's next step releases its cordon: decide leaves a cordoned node out
+    of the targets and the newer execution drains only nodes it cordoned itself, so nobody else
+    would uncordon it. Karpenter does the same with a disruption it abandons (docs "Disruption",
+    https://karpenter.sh/docs/concepts/disruption/, "Control Flow": "If a replacement node fails to
+    initialize, un-taint the node(s), and restart from Step (1)")."""
+    with deployed_pool(tmp_path / "config", certificates, _underutilized) as (cluster, _):
+        cluster.kubernetes.create(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "batch-worker", "namespace": "batch"},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "batch-worker"}}},
+            }
+        )
+        _two_nodes_one_pod_each(cluster)
+        before = dict(_running_pods(cluster))
+
+        def cordoned_nodes() -> list[str]:
+            return [
+                n["metadata"]["name"]
+                for n in cluster.kubernetes.objects("Node", None)
+                if n["spec"].get("unschedulable")
+            ]
+
+        run_until(cluster, lambda: bool(cordoned_nodes()), seconds=900, step=10)
+        (drained,) = cordoned_nodes()
+        # A newer generation that keeps both nodes (decide off from here, so none other follows).
+        switch_off_decide(cluster)
+        request, newer = record_generation(cluster, {G5: 2, G6E: 0})
+        superseded_at = cluster.world.now()
+        run_until(cluster, lambda: not cordoned_nodes(), seconds=60, step=5)
+
+        entries = timeline(cluster)
+        released = first(
+            [e for e in entries if e[0] >= superseded_at],
+            lambda k, w: k == "node" and w[0] == drained and not w[2]["cordoned"],
+        )
+        assert released - superseded_at <= timedelta(seconds=20)  # the next drain step, 15 s on
+        assert len(hyperpod_nodes(cluster)) == 2
+        assert _running_pods(cluster) == before
+        (record,) = [r for r in scale_in_records(cluster) if r["event"] == "scale-in-superseded"]
+        (removal,) = record["removals"]
+        reason = f"superseded: generation {request.generation} owns the pool; the drain is given up"
+        assert (removal["node"], removal["phase"], removal["reason"]) == (drained, "GaveUp", reason)
+        assert record["actions"] == [f"uncordoned {drained}: {reason}"]
+        cluster.world.run_for(30)
+        assert status(cluster, newer) == "SUCCEEDED"
+        assert cordoned_nodes() == []

@@ -10,7 +10,8 @@ Kubernetes API's request log.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from scale_in_testkit import (
 )
 
 from ebb.local.kubernetes import ClusterCertificates
-from ebb.local.stack_deployment import audit, run_past_next_tick, send_jobs
+from ebb.local.stack_deployment import STACK, audit, run_past_next_tick, send_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,3 +110,60 @@ def test_an_empty_pool_goes_to_zero_after_consolidate_after_and_comes_back(
             seconds=300,
         )
         assert len(node_names(cluster)) == 1
+
+
+def test_a_deletion_that_keeps_failing_is_retried_with_backoff_then_given_up_recorded_and_alarmed(
+    tmp_path: Path, certificates: ClusterCertificates
+) -> None:
+    """BatchDeleteClusterNodes answers per node (SageMaker API Reference, BatchDeleteClusterNodes:
+    `Failed`, each with a Code and a Message; InvalidNodeStatus while the node's instance group is
+    being updated). The drained node's deletion is asked again 15 s, 30 s, 1 min and 2 min later,
+    then given up as DeleteFailed: recorded, counted, and `<stack>-scale-in-delete-failed` fires;
+    the node stays cordoned and empty."""
+    with deployed_pool(tmp_path / "config", certificates, _two_minutes) as (cluster, _):
+        run_past_next_tick(cluster)
+        add_nodes(cluster, G5, 1, "scale-out-1")  # someone else's node, empty: it goes
+        (node,) = node_names(cluster)
+
+        def cordoned() -> bool:
+            return any(
+                n["spec"].get("unschedulable")
+                for n in cluster.kubernetes.objects("Node", None)
+                if n["metadata"]["name"] == node
+            )
+
+        run_until(cluster, cordoned, seconds=600, step=1)
+        # The group is being updated from now on: node operations on it are refused.
+        cluster.hyperpod.set_instance_group_status("ml-inference", G5, "Updating")
+        run_until(
+            cluster,
+            lambda: any(r["event"] == "scale-in-finished" for r in scale_in_records(cluster)),
+            seconds=600,
+            step=5,
+        )
+        cluster.world.run_for(120)
+
+        deletes = [r for r in cluster.hyperpod.requests if r["operation"] == "BatchDeleteClusterNodes"]
+        assert [r["response"]["Failed"][0]["Code"] for r in deletes] == ["InvalidNodeStatus"] * 5
+        gaps = [(b["at"] - a["at"]).total_seconds() for a, b in itertools.pairwise(deletes)]
+        # Each retry comes with the step after its backoff (a step's own work takes a moment).
+        assert [round(g) for g in gaps] == [15, 30, 60, 120]
+        finished = scale_in_records(cluster)[-1]
+        (removal,) = finished["removals"]
+        assert (removal["node"], removal["phase"]) == (node, "DeleteFailed")
+        assert removal["reason"] == (
+            "BatchDeleteClusterNodes failed 5 times; last: InvalidNodeStatus: "
+            f"Instance group {G5} is Updating."
+        )
+        assert finished["actions"][-1] == f"gave up deleting {node}: {removal['reason']}"
+        assert node_names(cluster) == [node]
+        assert cordoned()
+        assert len(hyperpod_nodes(cluster)) == 1
+        changes = [
+            (c.state, c.at)
+            for c in cluster.world.alarms.transitions
+            if c.alarm_name == f"{STACK}-scale-in-delete-failed"
+        ]
+        fired = [at for state, at in changes if state == "ALARM"]
+        assert len(fired) == 1
+        assert timedelta(0) < fired[0] - datetime.fromisoformat(finished["at"]) <= timedelta(minutes=2)

@@ -23,6 +23,7 @@ from ebb.adapters.kubernetes import EksKubernetesClient, WorkloadRef
 from ebb.config import EbbConfig, load_config_files
 from ebb.local.cluster import ClusterWorldConfig, HyperPodOnEks, start_cluster_world
 from ebb.local.kubernetes import ClusterCertificates, StandInTimings
+from ebb.local.provisioning_invariants import run_deployment_checks
 from ebb.local.world import LocalWorldConfig
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -104,6 +105,9 @@ def deployed_config(
         create_example_workloads(cluster, config)
         create_example_cluster(cluster, config)
         yield cluster, config
+        # What the block did, checked before the world closes (the invariants of every test
+        # that deploys the stack: `ebb.local.provisioning_invariants`).
+        run_deployment_checks(cluster, config)
 
 
 def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:

@@ -85,12 +85,15 @@ class ClusterEventNotification(BaseModel):
     event: ClusterEvent = Field(validation_alias=AliasPath("detail", "EventDetails"))
 
 
-def replacements_in_progress(events: Iterable[ClusterEvent]) -> frozenset[str]:
+def replacements_in_progress(
+    events: Iterable[ClusterEvent], *, ongoing: Iterable[str] = ()
+) -> frozenset[str]:
     """Instance ids that automatic node recovery started as replacements and has not finished.
 
-    Read from the "Instance replacement" event descriptions, oldest first.
+    Read from the "Instance replacement" event descriptions, oldest first; `ongoing` are those
+    an earlier read of older events left in progress (a reader that reads only new events).
     """
-    started: set[str] = set()
+    started: set[str] = set(ongoing)
     for event in sorted(events, key=lambda event: event.time):
         description = event.description or ""
         if found := _REPLACEMENT_STARTED.match(description):

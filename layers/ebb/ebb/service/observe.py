@@ -4,7 +4,8 @@ and pods, gathered through the adapters into the decision step's `PoolSnapshot`.
 Reads per decision, and why they do not grow with the number of scalers except where they must:
 - metrics: one GetQueueAttributes per SQS trigger; every CloudWatch trigger of the pool in
   GetMetricData calls batched per time window (500 queries a call);
-- HyperPod: DescribeCluster and ListClusterNodes (IncludeNodeLogicalIds), once;
+- HyperPod: DescribeCluster and ListClusterNodes (IncludeNodeLogicalIds), once, or again when
+  the two disagree (a provisioning round changed the cluster between them: `HYPERPOD_READS`);
 - Kubernetes: one list of the pool's nodes by instance-group label; one list of the cluster's pods
   not in a terminal phase (those bound to the pool's nodes and the pending ones); per namespace the
   pool's scalers use, one list of each workload kind they target, one of HorizontalPodAutoscalers
@@ -18,14 +19,15 @@ A pod belongs to a scaler when its controller is the scaler's target (a ReplicaS
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from ebb.adapters.hyperpod import HyperPodCluster
-from ebb.adapters.hyperpod_models import ClusterNode, NodeCondition, classify_node
+from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode, NodeCondition, classify_node
 from ebb.adapters.kubernetes import KubernetesCluster, KubernetesNotFound, Node, Pod, Workload, WorkloadRef
 from ebb.adapters.kubernetes.objects import LabelSelector, PodSpec, WorkloadKind
 from ebb.adapters.metrics import MetricQuery, MetricReader
@@ -77,8 +79,7 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
     group_names = tuple(g.name for g in config.instance_groups_of(pool))
 
     observations = _read_metrics(scaled_objects, access.metrics, now)
-    description = access.hyperpod.describe_cluster()
-    hyperpod_nodes = [n for n in access.hyperpod.list_nodes() if n.instance_group in group_names]
+    description, hyperpod_nodes = _read_hyperpod(access.hyperpod, group_names)
     kubernetes = access.kubernetes
     selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(group_names)})"
     kubernetes_nodes = {node.name: node for node in kubernetes.list_nodes(selector)} if group_names else {}
@@ -116,19 +117,35 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
     # A target another autoscaler holds: its pods are pods ebb does not manage.
     held = {name for name, scaler in scalers.items() if scaler.held_by}
     managed = set(pool_targets) - held
-    nodes = _observed_nodes(
-        hyperpod_nodes,
-        kubernetes_nodes,
-        pods_by_node,
-        targets=targets,
-        managed=managed,
-        node_recovery=description.node_recovery,
-        group_gpus={
-            group.name: spec.gpus
-            for group in config.instance_groups_of(pool)
-            if (spec := config.catalogue.get(group.instance_type)) is not None
-        },
-    )
+    group_gpus = {
+        group.name: spec.gpus
+        for group in config.instance_groups_of(pool)
+        if (spec := config.catalogue.get(group.instance_type)) is not None
+    }
+
+    def observed(
+        description: ClusterDescription, hyperpod_nodes: list[ClusterNode]
+    ) -> tuple[ObservedNode, ...]:
+        return _observed_nodes(
+            hyperpod_nodes,
+            kubernetes_nodes,
+            pods_by_node,
+            targets=targets,
+            managed=managed,
+            node_recovery=description.node_recovery,
+            group_gpus=group_gpus,
+        )
+
+    nodes = observed(description, hyperpod_nodes)
+    # DescribeCluster and ListClusterNodes are two reads: a provisioning round between them (an
+    # addition, a cancellation, a deletion) leaves a group's target below the nodes listed for
+    # it, a snapshot no single moment had and the planner refuses. Read the pair again until
+    # they agree; past HYPERPOD_READS the planner's refusal stands (the decision is retried).
+    for _ in range(HYPERPOD_READS - 1):
+        if not _outnumbered(nodes, description, group_names):
+            break
+        description, hyperpod_nodes = _read_hyperpod(access.hyperpod, group_names)
+        nodes = observed(description, hyperpod_nodes)
     pending = tuple(
         _pending(pod, held_scaler=owner if owner in held else None)
         for pod in waiting
@@ -147,6 +164,31 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
         pending=pending,
         hyperpod_autoscaling=description.hyperpod_autoscaling,
     )
+
+
+HYPERPOD_READS: Final = 3
+"""DescribeCluster + ListClusterNodes pairs read at most, until a pair agrees (see observe_pool)."""
+
+
+def _read_hyperpod(
+    hyperpod: HyperPodCluster, group_names: tuple[str, ...]
+) -> tuple[ClusterDescription, list[ClusterNode]]:
+    description = hyperpod.describe_cluster()
+    return description, [n for n in hyperpod.list_nodes() if n.instance_group in group_names]
+
+
+def _outnumbered(
+    nodes: Iterable[ObservedNode], description: ClusterDescription, group_names: tuple[str, ...]
+) -> list[str]:
+    """The groups whose target is below their listed capacity: the planner's own check (a node
+    that counts is one with a planning state, cordoned ones included, since decide takes those
+    out of the target and out of the listed nodes alike)."""
+    listed = Counter(node.instance_group for node in nodes if node.state is not None)
+    return [
+        name
+        for name in group_names
+        if (state := description.group(name)) is not None and listed[name] > state.target_count
+    ]
 
 
 WorkloadKey = tuple[str, str, str]

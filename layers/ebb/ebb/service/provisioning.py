@@ -3,8 +3,9 @@
 The state machine (`statemachines/provision.asl.json`) runs, per execution: validate the input,
 check the fence, record the start, then rounds. Each round (`run_round`) checks the fence again,
 reads the groups fresh (DescribeCluster target counts, ListClusterNodes with NodeLogicalIds,
-cluster events), asks the pure policy (`ebb.core.provisioning.plan_round`) what to do, records
-what it learned (shortages) whatever happens next, checks the fence once more just before acting,
+the cluster events new since the last round), asks the pure policy
+(`ebb.core.provisioning.plan_round`) what to do, records what it learned (shortages) whatever
+happens next, checks the fence once more just before acting,
 then cancels a starved group's pending nodes, adds the missing delta in requests of at most 50
 nodes and 5 groups, and hands a shortage back to decide. Between rounds the execution waits on a
 task token that decide completes when a HyperPod event or a decision concerns the pool, with a
@@ -36,7 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from ebb.adapters.decision_queue import DecisionQueue, PoolMessage, SqsDecisionQueue
 from ebb.adapters.hyperpod import HyperPodCluster, SageMakerHyperPod
 from ebb.adapters.hyperpod_errors import HyperPodQuotaExceeded
-from ebb.adapters.hyperpod_events import ClusterEvent, replacements_in_progress
+from ebb.adapters.hyperpod_events import replacements_in_progress
 from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode, classify_node
 from ebb.adapters.hyperpod_requests import chunk_additions, chunk_deletions
 from ebb.adapters.operational_metrics import CloudWatchOperationalMetrics, OperationalMetrics
@@ -62,6 +63,7 @@ from ebb.core.provisioning import (
     Standing,
     plan_round,
 )
+from ebb.core.scale_in import MAX_DELETE_ATTEMPTS, delete_retry_wait
 from ebb.errors import InvalidEvent, RetryableError
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
@@ -82,13 +84,19 @@ POLL_SECONDS: Final = 600
 DEADLINE: Final = timedelta(hours=2)
 """How long after its decision a generation may take to be satisfied before it ends as past its deadline."""
 EVENT_LOOKBACK: Final = timedelta(minutes=15)
-"""Cluster events read from this long before the decision (a replacement started earlier counts)."""
+"""The first round reads cluster events from this long before the decision (a replacement
+started earlier counts); later rounds read only what is new since the last (`Progress.events`)."""
+EVENT_OVERLAP: Final = timedelta(seconds=1)
+"""A round reads from this long before the newest event the last round read: ListClusterEvents'
+EventTimeAfter is exclusive, and an event stamped at that same moment may be listed only later.
+Events read twice are recognised by their id."""
 ACTING_LEASE: Final = timedelta(seconds=90)
 """Longer than the round function's 60 s timeout: Lambda stops a round before its lease ends."""
 METRICS_NAMESPACE: Final = "ebb"
 QUOTA_METRIC: Final = "ProvisioningQuotaExceeded"
 FAILURE_METRIC: Final = "ProvisioningFailures"
 CANCEL_METRIC: Final = "ProvisioningCancelKeptTarget"
+CANCEL_FAILED_METRIC: Final = "ProvisioningCancelFailed"
 
 Status = Literal["waiting", "satisfied", "superseded", "deadline", "continue"]
 
@@ -115,6 +123,21 @@ class FenceResult(BaseModel):
     current_config_version: int = Field(alias="currentConfigVersion")
 
 
+class EventCursor(BaseModel):
+    """What a round keeps of the cluster events read so far, so the next reads only newer ones."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    newest: AwareDatetime
+    """The time of the newest event read."""
+    recent: tuple[str, ...] = ()
+    """The ids of the events read within `EVENT_OVERLAP` of `newest` (read again next round)."""
+    failures: tuple[CapacityFailure, ...] = ()
+    """Capacity failures since the decision, the latest per (group, NodeLogicalId)."""
+    replacing: tuple[str, ...] = Field(())
+    """Instance ids whose replacement by automatic node recovery has started and not ended."""
+
+
 class Progress(BaseModel):
     """What an execution carries from round to round (the state machine's `$.progress`)."""
 
@@ -137,6 +160,15 @@ class Progress(BaseModel):
     usable: dict[str, int] = Field(default_factory=dict)
     satisfied_at: AwareDatetime | None = Field(None, alias="satisfiedAt")
     fence: FenceVerdict = FenceVerdict.CURRENT
+    cancel_failures: dict[str, int] = Field(default_factory=dict, alias="cancelFailures")
+    """Pending nodes whose cancellation BatchDeleteClusterNodes answered Failed, and how often."""
+    cancel_given_up: tuple[str, ...] = Field((), alias="cancelGivenUp")
+    """Those that failed `MAX_DELETE_ATTEMPTS` times: recorded, alarmed, not asked again."""
+    events: EventCursor | None = None
+    """None before the first round has read the cluster events."""
+    removals: int = Field(0, ge=0)
+    """How many nodes the request asks scale-in to remove (the `ScaleIn` Choice reads it: a field
+    every round writes, rather than a path into the request that may not exist)."""
 
 
 def validate_request(execution_input: Any) -> DecisionRequest | BackfillRequest | BackfillCancelRequest:
@@ -263,7 +295,8 @@ class ProvisioningTasks:
         hyperpod = self._need(self.hyperpod, "hyperpod")
         description = hyperpod.describe_cluster()
         nodes = hyperpod.list_nodes()
-        events = hyperpod.list_events(after=request.decided_at - EVENT_LOOKBACK)
+        cursor = self._read_events(request, progress.events)
+        progress = progress.model_copy(update={"events": cursor})
         stored = self.table.load_pool(request.node_pool)
         shortages = (
             Shortages.model_validate_json(stored.shortages_json) if stored.shortages_json else Shortages()
@@ -272,12 +305,8 @@ class ProvisioningTasks:
         plan = plan_round(
             targets=request.node_targets,
             groups=groups,
-            nodes=self._nodes(nodes, description, events),
-            capacity_failures=[
-                CapacityFailure(instance_group=e.instance_group, at=e.time, logical_id=e.logical_id)
-                for e in events
-                if e.reports_insufficient_capacity and e.instance_group and e.time >= request.decided_at
-            ],
+            nodes=self._nodes(nodes, description, frozenset(cursor.replacing) if cursor else frozenset()),
+            capacity_failures=cursor.failures if cursor else (),
             shortages=shortages,
             handed_back=frozenset(progress.handed_back) | frozenset(progress.kept_target),
             now=now,
@@ -323,11 +352,52 @@ class ProvisioningTasks:
         facts = config.instance_group(group)
         return facts.availability_zone if facts is not None else "unknown"
 
+    def _read_events(self, request: DecisionRequest, before: EventCursor | None) -> EventCursor | None:
+        """The cluster events new since `before` (the first round: since `EVENT_LOOKBACK` before the
+        decision), folded into the cursor the next round starts from."""
+        hyperpod = self._need(self.hyperpod, "hyperpod")
+        if before is None:
+            events = hyperpod.list_events(after=request.decided_at - EVENT_LOOKBACK)
+        else:
+            seen = frozenset(before.recent)
+            events = tuple(
+                e for e in hyperpod.list_events(after=before.newest - EVENT_OVERLAP) if e.event_id not in seen
+            )
+        if not events:
+            return before
+        failures = {(f.instance_group, f.logical_id): f for f in (before.failures if before else ())}
+        for event in events:
+            if (
+                event.reports_insufficient_capacity
+                and event.instance_group
+                and event.time >= request.decided_at
+            ):
+                key = (event.instance_group, event.logical_id)
+                if key not in failures or failures[key].at < event.time:
+                    failures[key] = CapacityFailure(
+                        instance_group=event.instance_group, at=event.time, logical_id=event.logical_id
+                    )
+        newest = max([e.time for e in events] + ([before.newest] if before else []))
+        recent = [e.event_id for e in events if e.time > newest - EVENT_OVERLAP]
+        if before is not None:
+            recent.extend(
+                i for i in before.recent if i not in recent and before.newest > newest - EVENT_OVERLAP
+            )
+        return EventCursor(
+            newest=newest,
+            recent=tuple(recent),
+            failures=tuple(
+                sorted(failures.values(), key=lambda f: (f.at, f.instance_group, f.logical_id or ""))
+            ),
+            replacing=tuple(
+                sorted(replacements_in_progress(events, ongoing=before.replacing if before else ()))
+            ),
+        )
+
     @staticmethod
     def _nodes(
-        nodes: tuple[ClusterNode, ...], description: ClusterDescription, events: tuple[ClusterEvent, ...]
+        nodes: tuple[ClusterNode, ...], description: ClusterDescription, replacing: frozenset[str]
     ) -> list[NodeView]:
-        replacing = replacements_in_progress(events)
         return [
             NodeView(
                 key=node.key,
@@ -379,10 +449,42 @@ class ProvisioningTasks:
     ) -> Progress:
         hyperpod = self._need(self.hyperpod, "hyperpod")
         cancelled: list[str] = []
-        for deletion in chunk_deletions(logical_ids=plan.cancel):
+        failures = dict(progress.cancel_failures)
+        given_up: list[str] = []
+        to_cancel = tuple(n for n in plan.cancel if n not in progress.cancel_given_up)
+        for deletion in chunk_deletions(logical_ids=to_cancel) if to_cancel else ():
             outcome = hyperpod.delete_nodes(deletion)
             cancelled.extend(outcome.deleted_logical_ids)
             cancelled.extend(outcome.already_gone)
+            # A node BatchDeleteClusterNodes answered Failed for is asked again by a later round
+            # (soon: `_after_round` shortens the wait), and given up, recorded and alarmed after
+            # MAX_DELETE_ATTEMPTS, never silently forgotten.
+            for failure in outcome.failed:
+                if failure.node in outcome.already_gone:
+                    continue
+                failures[failure.node] = failures.get(failure.node, 0) + 1
+                if failures[failure.node] >= MAX_DELETE_ATTEMPTS:
+                    given_up.append(failure.node)
+                    self._count(CANCEL_FAILED_METRIC, now, request.node_pool)
+                self._audit(
+                    request,
+                    now,
+                    {
+                        "event": "provisioning-cancel-failed",
+                        "node": failure.node,
+                        "attempts": failures[failure.node],
+                        "gaveUp": failure.node in given_up,
+                        "detail": f"{failure.code.value}: {failure.message}",
+                    },
+                )
+        for name in cancelled:
+            failures.pop(name, None)
+        progress = progress.model_copy(
+            update={
+                "cancel_failures": failures,
+                "cancel_given_up": _union(progress.cancel_given_up, given_up),
+            }
+        )
         # Assumed, checked here: cancelling pending NodeLogicalIds lowers the group's target, so
         # HyperPod stops retrying them. If it did not, re-planning the share elsewhere would get
         # it twice once HyperPod's retries find capacity: keep it, alarm, never hand it back.
@@ -533,11 +635,17 @@ class ProvisioningTasks:
             for m in marks.entries
             if m.until > now and m.offering.instance_group in request.node_targets
         )
-        wait = min([POLL_SECONDS, *(int((t - now).total_seconds()) + 1 for t in until)])
+        retries = [
+            int(delete_retry_wait(n).total_seconds())
+            for node, n in progress.cancel_failures.items()
+            if node not in progress.cancel_given_up
+        ]
+        wait = min([POLL_SECONDS, *retries, *(int((t - now).total_seconds()) + 1 for t in until)])
         return progress.model_copy(
             update={
                 "round": progress.round + 1,
                 "status": status,
+                "removals": len(request.removals),
                 "wait_seconds": max(wait, 1),
                 "usable": {name: p.usable for name, p in plan.progress.items()},
                 "satisfied_at": now if status == "satisfied" else progress.satisfied_at,
@@ -587,6 +695,7 @@ class ProvisioningTasks:
             "quota": list(progress.quota),
             "cancelled": len(progress.cancelled),
             "keptTarget": list(progress.kept_target),
+            "cancelFailed": list(progress.cancel_given_up),
             "handedBack": list(progress.handed_back),
             "timeToSatisfySeconds": (
                 (progress.satisfied_at - request.decided_at).total_seconds()

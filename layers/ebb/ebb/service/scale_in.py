@@ -4,7 +4,10 @@ Each step checks the execution's fence first (a superseded execution acts no mor
 removals' nodes and pods and the pool's nodes, asks the scale-in policy (`ebb.core.scale_in`)
 what to do, and does it: cordon through the Kubernetes API, evict through the Eviction API (a
 PodDisruptionBudget's 429 is tried again at the next step), BatchDeleteClusterNodes for nodes
-that hold no pod any more, uncordon what is given up. It returns the progress to pass to the
+that hold no pod any more, uncordon what is given up. A step that finds its execution superseded
+uncordons the nodes this drain cordoned and ends. A node whose deletion fails (a `Failed` entry of
+BatchDeleteClusterNodes) is asked for again with a backoff, and past its attempts given up,
+recorded and counted for `<stack>-scale-in-delete-failed`. It returns the progress to pass to the
 next step and how long to wait before it. Every step that acted, and the last, leaves an audit
 entry on the pool.
 
@@ -27,13 +30,15 @@ from ebb.adapters.hyperpod_models import ClusterNode, InstanceStatus
 from ebb.adapters.hyperpod_requests import NodeDeletionRequest
 from ebb.adapters.kubernetes import EksKubernetesClient, EvictionRefused, KubernetesCluster, Node, Pod
 from ebb.adapters.kubernetes.objects import WorkloadRef
+from ebb.adapters.operational_metrics import CloudWatchOperationalMetrics, OperationalMetrics
 from ebb.adapters.state_table import AuditEntry, DynamoStateTable, StateTable
 from ebb.config import EbbConfig
 from ebb.config.durations import Duration
 from ebb.config.node_planning import disruption, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
-from ebb.core.provisioning import Fence
+from ebb.core.provisioning import Fence, FenceVerdict
 from ebb.core.scale_in import (
+    DeletionFailure,
     DrainProgress,
     DrainStep,
     NodeNow,
@@ -42,7 +47,9 @@ from ebb.core.scale_in import (
     PoolBudget,
     Refusal,
     Removal,
+    after_deletions,
     drain_step,
+    release_superseded,
 )
 from ebb.service.configuration import load_for_stack
 from ebb.service.decision import PoolState
@@ -51,6 +58,9 @@ from ebb.service.pool_mode import pool_mode
 from ebb.service.provisioning_request import DecisionRequest
 from ebb.service.settings import Settings
 
+METRICS_NAMESPACE = "ebb"
+DELETE_FAILED_METRIC = "ScaleInDeleteFailed"
+"""Counted once per node whose deletion kept failing (`<stack>-scale-in-delete-failed` fires)."""
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 """The kubelet marks the API's copy of a static pod with it (a "mirror pod")."""
 
@@ -77,6 +87,7 @@ class ScaleInTasks:
     table: StateTable
     kubernetes: KubernetesCluster
     hyperpod: HyperPodCluster
+    metrics: OperationalMetrics | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScaleInTasks:
@@ -95,6 +106,7 @@ class ScaleInTasks:
                 settings.eks_cluster, session=boto3.Session(region_name=settings.region)
             ),
             hyperpod=SageMakerHyperPod(settings.hyperpod_cluster, region_name=settings.region),
+            metrics=CloudWatchOperationalMetrics(METRICS_NAMESPACE, region_name=settings.region),
         )
 
     def step(
@@ -110,15 +122,17 @@ class ScaleInTasks:
             current_config_version=self.table.current_config_sequence(),
             mode=pool_mode(self.config, stored),
         )
-        if not fence.current:
-            # A newer generation or configuration owns the pool: act no more (its own execution
-            # takes over). The scale-out before this step saw this generation recorded, so
-            # "not recorded" cannot happen here and is treated as superseded too.
-            return ScaleInState(progress=state.progress, superseded=True)
         pool = self.config.node_pool(request.node_pool)
         if pool is None:
             raise ValueError(f"node pool {request.node_pool!r} is not in the configuration")
         groups = tuple(g.name for g in self.config.instance_groups_of(pool))
+        if not fence.current:
+            # A newer generation or configuration owns the pool: act no more (its own execution
+            # takes over), but release the nodes this drain cordoned: decide leaves cordoned
+            # nodes out of the targets and the newer execution does not drain a node it did not
+            # cordon, so nobody else would ever uncordon them. The scale-out before this step
+            # saw this generation recorded, so "not recorded" is treated as superseded too.
+            return self._release(request, state, fence, groups, execution=execution, now=now)
         progress = state.progress or DrainProgress.start(
             (Removal(node=r.node, instance_group=r.instance_group, kind=r.kind) for r in request.removals),
             now,
@@ -127,7 +141,11 @@ class ScaleInTasks:
         selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(groups)})"
         pool_nodes = {node.name: node for node in self.kubernetes.list_nodes(selector)}
         targets = {pod_group_name(so): target_of(so) for so in self.config.scaled_objects_of(pool)}
-        wanted = {r.node for r in progress.removals if r.phase in (Phase.WAITING, Phase.DRAINING)}
+        wanted = {
+            r.node
+            for r in progress.removals
+            if r.phase in (Phase.WAITING, Phase.DRAINING, Phase.DELETE_RETRY)
+        }
         observed = [
             _node_now(pool_nodes[name], self.kubernetes.pods_on_node(name), targets)
             for name in sorted(wanted)
@@ -148,7 +166,17 @@ class ScaleInTasks:
             now=now,
             refusals=state.refusals,
         )
-        actions, refusals = self._carry_out(plan, hyperpod_nodes, pool_nodes)
+        actions, refusals, failures = self._carry_out(plan, hyperpod_nodes, pool_nodes)
+        plan = after_deletions(plan, failures, now)
+        given_up = [r for r in plan.progress.removals if r.phase is Phase.DELETE_FAILED]
+        newly_given_up = [r for r in given_up if r.node in {f.node for f in failures}]
+        if newly_given_up:
+            # Never silently forgotten: counted for its alarm and recorded with the last error.
+            if self.metrics is not None:
+                for _ in newly_given_up:
+                    self.metrics.count(DELETE_FAILED_METRIC, now)
+                    self.metrics.count(DELETE_FAILED_METRIC, now, {"NodePool": request.node_pool})
+            actions.extend(f"gave up deleting {r.node}: {r.reason}" for r in newly_given_up)
         if actions or plan.finished:
             self._record(request, execution, plan, actions, now)
         return ScaleInState(
@@ -159,11 +187,49 @@ class ScaleInTasks:
             actions=tuple(actions),
         )
 
+    def _release(
+        self,
+        request: DecisionRequest,
+        state: ScaleInState,
+        fence: Fence,
+        groups: tuple[str, ...],
+        *,
+        execution: str,
+        now: datetime,
+    ) -> ScaleInState:
+        if state.progress is None:
+            return ScaleInState(superseded=True)
+        owner = (
+            f"generation {fence.pool_generation}"
+            if fence.verdict is FenceVerdict.NEWER_GENERATION
+            else f"configuration version {fence.current_config_version}"
+        )
+        plan = release_superseded(
+            state.progress, reason=f"superseded: {owner} owns the pool; the drain is given up"
+        )
+        actions: list[str] = []
+        if plan.release:
+            selector = f"{INSTANCE_GROUP_LABEL} in ({','.join(groups)})"
+            present = {node.name: node for node in self.kubernetes.list_nodes(selector)}
+            for release in plan.release:
+                node = present.get(release.node)
+                if node is None:
+                    actions.append(f"{release.node} is gone")
+                elif not node.spec.unschedulable:
+                    actions.append(f"{release.node} is not cordoned any more")
+                else:
+                    self.kubernetes.uncordon(release.node)
+                    actions.append(f"uncordoned {release.node}: {release.reason}")
+        if plan.progress != state.progress:
+            self._record(request, execution, plan, actions, now, event="scale-in-superseded")
+        return ScaleInState(progress=plan.progress, superseded=True, actions=tuple(actions))
+
     def _carry_out(
         self, plan: DrainStep, hyperpod_nodes: list[ClusterNode], pool_nodes: Mapping[str, Node]
-    ) -> tuple[list[str], list[Refusal]]:
+    ) -> tuple[list[str], list[Refusal], list[DeletionFailure]]:
         actions: list[str] = []
         refusals: list[Refusal] = []
+        failures: list[DeletionFailure] = []
         # Cordon first: nothing new lands on a node while its pods are evicted.
         for name in plan.cordon:
             self.kubernetes.cordon(name)
@@ -184,25 +250,42 @@ class ScaleInTasks:
         if plan.delete:
             by_instance = {n.instance_id: n for n in hyperpod_nodes if n.instance_id}
             ids = []
+            node_of: dict[str, str] = {}
             for node in plan.delete:
                 instance = _instance_id(pool_nodes.get(node.node))
                 if instance is None or instance not in by_instance:
                     actions.append(f"{node.node} has no HyperPod instance any more")
                     continue
                 ids.append(instance)
+                node_of[instance] = node.node
             for start in range(0, len(ids), 99):
                 deleted = self.hyperpod.delete_nodes(
                     NodeDeletionRequest(node_ids=tuple(ids[start : start + 99]))
                 )
                 actions.extend(f"deleted {i}" for i in deleted.deleted_ids)
                 actions.extend(f"deletion of {f.node} failed: {f.code} {f.message}" for f in deleted.failed)
+                failures.extend(
+                    DeletionFailure(
+                        node=node_of.get(f.node, f.node), code=f.code.value, message=f.message or ""
+                    )
+                    for f in deleted.failed
+                    # Not found: HyperPod has no such instance any more, it is gone, not failing.
+                    if f.node not in deleted.already_gone
+                )
         for release in plan.release:
             self.kubernetes.uncordon(release.node)
             actions.append(f"uncordoned {release.node}: {release.reason}")
-        return actions, refusals
+        return actions, refusals, failures
 
     def _record(
-        self, request: DecisionRequest, execution: str, plan: DrainStep, actions: list[str], now: datetime
+        self,
+        request: DecisionRequest,
+        execution: str,
+        plan: DrainStep,
+        actions: list[str],
+        now: datetime,
+        *,
+        event: str | None = None,
     ) -> None:
         self.table.append_audit(
             [
@@ -211,7 +294,7 @@ class ScaleInTasks:
                     at=now,
                     record={
                         "at": now.isoformat(),
-                        "event": "scale-in-finished" if plan.finished else "scale-in-step",
+                        "event": event or ("scale-in-finished" if plan.finished else "scale-in-step"),
                         "execution": execution,
                         "generation": request.generation,
                         "actions": actions,

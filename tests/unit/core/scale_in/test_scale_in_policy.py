@@ -30,6 +30,8 @@ import pytest
 from ebb.core.nodes import Budget, RemovalKind
 from ebb.core.scale_in import (
     DEFAULT_DRAIN_DEADLINE,
+    MAX_DELETE_ATTEMPTS,
+    DeletionFailure,
     DrainProgress,
     DrainStep,
     NodeNow,
@@ -41,7 +43,9 @@ from ebb.core.scale_in import (
     PoolBudget,
     Refusal,
     Removal,
+    after_deletions,
     drain_step,
+    release_superseded,
 )
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -307,3 +311,83 @@ def test_a_node_that_disappears_is_done() -> None:
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match=r"^now must be a timezone-aware datetime$"):
         _step(_start(("a", RemovalKind.EMPTY)), at=datetime(2026, 12, 3, 12, 0))
+
+
+def test_a_failed_deletion_is_asked_again_with_a_backoff_and_given_up_after_its_attempts() -> None:
+    """BatchDeleteClusterNodes answers per node (SageMaker API Reference, BatchDeleteClusterNodes:
+    `Failed`, "a list of errors encountered when deleting the specified nodes", each with its
+    Code and Message): a failed node is not done; it is asked for again 15 s, 30 s, 1 min, 2 min
+    later, then given up as DeleteFailed (which the service records and alarms)."""
+    failure = DeletionFailure(node="a", code="InvalidNodeStatus", message="Instance group g is Updating.")
+    step = _step(_start(("a", RemovalKind.EMPTY)), _node("a"))
+    at = NOW + timedelta(seconds=15)
+    step = _step(step.progress, _node("a", cordoned=True), at=at)
+    assert step.delete == (NodeToDelete(node="a", instance_group="g"),)
+    waits = []
+    for attempt in range(1, MAX_DELETE_ATTEMPTS):
+        step = after_deletions(step, [failure], at)
+        (item,) = step.progress.removals
+        assert (item.phase, item.delete_failures) == (Phase.DELETE_RETRY, attempt)
+        assert not step.finished
+        waits.append(step.wait_seconds)
+        # Not before its time: nothing is asked, the step waits for the rest.
+        early = _step(step.progress, _node("a", cordoned=True), at=at + timedelta(seconds=1))
+        assert early.delete == ()
+        assert early.wait_seconds == step.wait_seconds - 1
+        at += timedelta(seconds=step.wait_seconds)
+        step = _step(step.progress, _node("a", cordoned=True), at=at)
+        assert step.delete == (NodeToDelete(node="a", instance_group="g"),)
+    assert waits == [15, 30, 60, 120]
+    step = after_deletions(step, [failure], at)
+    (item,) = step.progress.removals
+    assert item.phase is Phase.DELETE_FAILED
+    assert item.reason == (
+        f"BatchDeleteClusterNodes failed {MAX_DELETE_ATTEMPTS} times; last: "
+        "InvalidNodeStatus: Instance group g is Updating."
+    )
+    assert step.finished
+    assert step.wait_seconds == 0
+
+
+def test_a_deletion_that_succeeds_on_a_retry_is_deleted() -> None:
+    failure = DeletionFailure(node="a", code="NodeIdInUse", message="Node i-1 is being recovered.")
+    step = _step(_start(("a", RemovalKind.EMPTY)), _node("a"))
+    step = _step(step.progress, _node("a", cordoned=True), at=NOW + timedelta(seconds=15))
+    step = after_deletions(step, [failure], NOW + timedelta(seconds=15))
+    step = _step(step.progress, _node("a", cordoned=True), at=NOW + timedelta(seconds=30))
+    assert after_deletions(step, [], NOW + timedelta(seconds=30)) == step
+    assert step.finished
+    assert step.progress.removals[0].phase is Phase.DELETED
+    assert step.progress.removals[0].delete_failures == 1
+
+
+def test_a_superseded_drain_releases_every_node_it_cordoned_and_drops_the_rest() -> None:
+    """Karpenter un-taints the nodes of a disruption it abandons (docs "Disruption",
+    https://karpenter.sh/docs/concepts/disruption/, "Control Flow": "If a replacement node fails
+    to initialize, un-taint the node(s), and restart from Step (1)")."""
+    progress = _start(("a", RemovalKind.DELETE), ("b", RemovalKind.EMPTY), ("c", RemovalKind.EMPTY))
+    step = _step(
+        progress,
+        _node("a", _pod("p1")),
+        _node("b"),
+        _node("c"),
+        budget=PoolBudget(budgets=(Budget(nodes="2"),), total_nodes=3, disrupting=0),
+    )
+    step = _step(
+        step.progress,
+        _node("a", _pod("p1"), cordoned=True),
+        _node("b", cordoned=True),
+        _node("c"),
+        budget=PoolBudget(budgets=(Budget(nodes="2"),), total_nodes=3, disrupting=2),
+    )
+    step = after_deletions(step, [DeletionFailure(node="b", code="NodeIdInUse")], NOW)
+    assert [r.phase for r in step.progress.removals] == [Phase.DRAINING, Phase.DELETE_RETRY, Phase.WAITING]
+
+    released = release_superseded(step.progress, reason="superseded: generation 4 owns the pool")
+    assert released.release == (
+        NodeToRelease(node="a", reason="superseded: generation 4 owns the pool"),
+        NodeToRelease(node="b", reason="superseded: generation 4 owns the pool"),
+    )
+    assert [r.phase for r in released.progress.removals] == [Phase.GAVE_UP, Phase.GAVE_UP, Phase.SKIPPED]
+    assert released.finished
+    assert (released.cordon, released.evict, released.delete, released.wait_seconds) == ((), (), (), 0)

@@ -79,7 +79,8 @@ class LocalHyperPod:
         self._observers: list[NodeObserver] = []
         self.requests: list[dict[str, Any]] = []
         """Every call the stand-in answered, in order: operation, time, request, error code (or
-        None) and response, so tests and benchmarks can check what ebb asked of HyperPod."""
+        None), response and caller (the calling thread's name), so tests and benchmarks can check
+        what ebb asked of HyperPod."""
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -97,6 +98,10 @@ class LocalHyperPod:
                 "request": copy.deepcopy(dict(request)),
                 "error": None,
                 "response": None,
+                # Who called: the simulated world's actors are threads named after what they
+                # run (a Lambda invocation: "lambda <function> <request id>"), so a check can
+                # tell which invocation made which call.
+                "caller": threading.current_thread().name,
             }
             self.requests.append(entry)
             queued = self._injected.get(operation)

@@ -9,6 +9,8 @@ from ebb.core.scale_in.drain import (
     BLOCKED_POLL,
     DEFAULT_DRAIN_DEADLINE,
     DRAIN_POLL,
+    MAX_DELETE_ATTEMPTS,
+    DeletionFailure,
     DrainProgress,
     DrainStep,
     NodeNow,
@@ -21,13 +23,18 @@ from ebb.core.scale_in.drain import (
     Refusal,
     Removal,
     RemovalProgress,
+    after_deletions,
+    delete_retry_wait,
     drain_step,
+    release_superseded,
 )
 
 __all__ = [
     "BLOCKED_POLL",
     "DEFAULT_DRAIN_DEADLINE",
     "DRAIN_POLL",
+    "MAX_DELETE_ATTEMPTS",
+    "DeletionFailure",
     "DrainProgress",
     "DrainStep",
     "NodeNow",
@@ -40,5 +47,8 @@ __all__ = [
     "Refusal",
     "Removal",
     "RemovalProgress",
+    "after_deletions",
+    "delete_retry_wait",
     "drain_step",
+    "release_superseded",
 ]

@@ -39,6 +39,12 @@ DRAIN_POLL: Final = timedelta(seconds=15)
 BLOCKED_POLL: Final = timedelta(seconds=60)
 """How soon to look again while a removal waits for its replacement, or for a budget without a
 schedule (it frees up when other disruptions finish)."""
+DELETE_RETRY_BASE: Final = timedelta(seconds=15)
+"""The wait after a node's first failed deletion; it doubles with each further failure."""
+DELETE_RETRY_CAP: Final = timedelta(minutes=5)
+MAX_DELETE_ATTEMPTS: Final = 5
+"""BatchDeleteClusterNodes attempts for one node before it is given up as `DeleteFailed` (and
+alarmed): 15 s, 30 s, 1 min and 2 min apart, about 4 minutes in all."""
 MAX_BUDGET_WAIT: Final = timedelta(minutes=15)
 """The longest wait for a scheduled budget's window to end (a window may last hours; the
 execution still looks again now and then, e.g. for a superseding generation)."""
@@ -141,9 +147,14 @@ class Phase(StrEnum):
     """Never started: the node must not be disrupted."""
     GONE = "Gone"
     """The node disappeared before ebb deleted it."""
+    DELETE_RETRY = "DeleteRetry"
+    """BatchDeleteClusterNodes failed for it (a `Failed` entry); asked again after a backoff."""
+    DELETE_FAILED = "DeleteFailed"
+    """BatchDeleteClusterNodes kept failing for it: given up, recorded and alarmed (it stays
+    cordoned and empty, so a person sees it and nothing lands on it)."""
 
 
-DONE_PHASES: Final = frozenset({Phase.DELETED, Phase.GAVE_UP, Phase.SKIPPED, Phase.GONE})
+DONE_PHASES: Final = frozenset({Phase.DELETED, Phase.GAVE_UP, Phase.SKIPPED, Phase.GONE, Phase.DELETE_FAILED})
 
 
 class RemovalProgress(_Frozen):
@@ -160,6 +171,10 @@ class RemovalProgress(_Frozen):
     refusals: int = Field(default=0, ge=0)
     """Evictions refused by a PodDisruptionBudget so far."""
     last_refusal: str = ""
+    delete_failures: int = Field(default=0, ge=0)
+    """BatchDeleteClusterNodes calls that failed for this node so far."""
+    retry_at: AwareDatetime | None = None
+    """When a failed deletion is asked again."""
 
 
 class DrainProgress(_Frozen):
@@ -232,6 +247,72 @@ class DrainStep(_Frozen):
     def finished(self) -> bool:
         """Nothing is left to do after this step's actions."""
         return self.progress.finished
+
+
+class DeletionFailure(_Frozen):
+    """A node BatchDeleteClusterNodes answered with a `Failed` entry (its code and message)."""
+
+    node: str
+    code: str
+    message: str = ""
+
+
+def delete_retry_wait(failures: int) -> timedelta:
+    """How long after its `failures`-th failed deletion a node is asked for again."""
+    if failures < 1:
+        raise ValueError(f"failures must be at least 1, got {failures}")
+    doubled: timedelta = DELETE_RETRY_BASE * (2 ** min(failures - 1, 16))
+    return min(doubled, DELETE_RETRY_CAP)
+
+
+def after_deletions(step: DrainStep, failures: Iterable[DeletionFailure], now: datetime) -> DrainStep:
+    """`step` once its deletions were asked for: a node whose deletion failed is tried again after
+    `delete_retry_wait`, and given up as `DeleteFailed` after `MAX_DELETE_ATTEMPTS` failures
+    (never silently: the caller records and alarms those)."""
+    failed = {f.node: f for f in failures}
+    if not failed:
+        return step
+    updated: list[RemovalProgress] = []
+    waits: list[timedelta] = []
+    for item in step.progress.removals:
+        failure = failed.get(item.node)
+        if failure is None or item.phase is not Phase.DELETED:
+            updated.append(item)
+            continue
+        count = item.delete_failures + 1
+        what = f"{failure.code}: {failure.message}" if failure.message else failure.code
+        if count >= MAX_DELETE_ATTEMPTS:
+            updated.append(
+                item.model_copy(
+                    update={
+                        "phase": Phase.DELETE_FAILED,
+                        "delete_failures": count,
+                        "retry_at": None,
+                        "reason": f"BatchDeleteClusterNodes failed {count} times; last: {what}",
+                    }
+                )
+            )
+            continue
+        wait = delete_retry_wait(count)
+        waits.append(wait)
+        updated.append(
+            item.model_copy(
+                update={
+                    "phase": Phase.DELETE_RETRY,
+                    "delete_failures": count,
+                    "retry_at": now + wait,
+                    "reason": f"deletion failed ({what}); asked again in {_duration(wait)}",
+                }
+            )
+        )
+    progress = step.progress.model_copy(update={"removals": tuple(updated)})
+    # The sooner of this step's own wait and the first retry (a finished step waits for nothing).
+    wait_seconds = step.wait_seconds
+    if progress.finished:
+        wait_seconds = 0
+    elif waits and (step.wait_seconds == 0 or min(waits).total_seconds() < step.wait_seconds):
+        wait_seconds = int(min(waits).total_seconds())
+    return step.model_copy(update={"progress": progress, "wait_seconds": wait_seconds})
 
 
 class Refusal(_Frozen):
@@ -333,6 +414,19 @@ def drain_step(
             updated.append(item.model_copy(update={"phase": Phase.DRAINING, "started_at": now, "reason": ""}))
             continue
 
+        if item.phase is Phase.DELETE_RETRY:
+            assert item.retry_at is not None
+            if now < item.retry_at:
+                waits.append(item.retry_at - now)
+                updated.append(item)
+                continue
+            if not node.holding():
+                delete.append(NodeToDelete(node=item.node, instance_group=item.instance_group))
+                updated.append(item.model_copy(update={"phase": Phase.DELETED, "retry_at": None}))
+                continue
+            # A pod landed meanwhile (a DaemonSet's does not count): drain it again.
+            item = item.model_copy(update={"phase": Phase.DRAINING, "retry_at": None})
+
         # Draining: cordoned by this scale-in in an earlier step.
         assert item.started_at is not None
         holding = node.holding()
@@ -371,6 +465,33 @@ def drain_step(
         release=tuple(release),
         progress=new_progress,
         wait_seconds=wait,
+    )
+
+
+def release_superseded(progress: DrainProgress, *, reason: str) -> DrainStep:
+    """A newer generation (or configuration) owns the pool: this scale-in ends without acting
+    further, and releases what it holds, so that no node it cordoned stays cordoned.
+
+    Every node it cordoned and has not deleted is uncordoned and given up with `reason` (the
+    newer generation's decision decides about it afresh); a removal not started is dropped.
+    """
+    release: list[NodeToRelease] = []
+    updated: list[RemovalProgress] = []
+    for item in progress.removals:
+        # Cordoned by this drain and not deleted: draining, or waiting to be deleted again.
+        if item.phase in (Phase.DRAINING, Phase.DELETE_RETRY):
+            release.append(NodeToRelease(node=item.node, reason=reason))
+            updated.append(
+                item.model_copy(update={"phase": Phase.GAVE_UP, "reason": reason, "retry_at": None})
+            )
+        elif item.phase is Phase.WAITING:
+            updated.append(item.model_copy(update={"phase": Phase.SKIPPED, "reason": reason}))
+        else:
+            updated.append(item)
+    return DrainStep(
+        release=tuple(release),
+        progress=progress.model_copy(update={"removals": tuple(updated)}),
+        wait_seconds=0,
     )
 
 

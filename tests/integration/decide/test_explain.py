@@ -20,6 +20,7 @@ from ebb.cli.main import build_parser
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import STACK, deployed, run_past_next_tick, send_jobs
+from ebb.service.decision_metrics import POOL_METRICS, metric_series
 
 WORKER = "batch/batch-worker"
 HPA = {
@@ -51,13 +52,30 @@ def _blocks(text: str) -> list[list[str]]:
 
 
 def test_explain_shows_what_was_applied_with_the_metric_against_its_target(
-    tmp_path: Path, certificates: ClusterCertificates
+    tmp_path: Path, certificates: ClusterCertificates, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with deployed(tmp_path / "config", certificates) as (cluster, config):
         region = config.binding.spec.region
         since = run_past_next_tick(cluster)
         send_jobs(cluster, 8)  # 8 messages, target AverageValue 2: 4 replicas
+        capsys.readouterr()
         run_past_next_tick(cluster)
+
+        # The decide function's EMF documents (printed to its log, as Powertools prints its own):
+        # per pool and per cluster only, as no binding entry sets scalerMetrics.
+        documents = [
+            json.loads(line)
+            for line in capsys.readouterr().out.splitlines()
+            if '"NodePool"' in line and line.startswith('{"_aws"')
+        ]
+        assert documents
+        cluster_name = config.binding.spec.hyper_pod_cluster.name
+        assert metric_series(documents) == {
+            ("ebb", name, dims)
+            for name, _ in POOL_METRICS
+            for dims in ((("Cluster", cluster_name),), (("Cluster", cluster_name), ("NodePool", "gpu")))
+        }
+        assert max(d["DesiredReplicas"] for d in documents) == 4
 
         code, text = _explain(cluster, region, WORKER, "--since", since.isoformat())
         assert code == 0

@@ -2,8 +2,9 @@
 
 The example stack (`ebb.local.stack_deployment`: one NodePool, the LLM service with two
 CloudWatch triggers and the batch worker with one SQS trigger) runs in the local world with its
-latency model for `--minutes` simulated minutes idle at zero, then as long busy (a message on the
-worker's queue every minute and requests at the load balancer, so both scalers are active). What
+latency model for `--minutes` simulated minutes idle at zero, then as long busy (four messages
+on the worker's queue every minute: the worker scales up, its pool gets nodes and provisioning
+runs; the LLM service gets no requests, so busy is the pool's, not every scaler's). What
 the stack's own actors did in each window is counted (every AWS call they made, by operation;
 each Lambda invocation with its memory and its billed time, init included; each Scheduler
 invocation; each Step Functions state entered), priced, and extrapolated linearly to a month of
@@ -330,7 +331,7 @@ def main() -> None:
         busy = measure(cluster, ledger, args.minutes, printed, busy=True)
     print(f"prices: US East (N. Virginia), retrieved {PRICES_DATE}; free tiers not subtracted")
     idle_cost = report("idle at zero (the stack: 1 pool, 2 scalers, 3 triggers)", idle)
-    busy_cost = report("busy (both scalers active)", busy)
+    busy_cost = report("busy (the worker active, nodes provisioned)", busy)
     print("\nmarginal scaler with two triggers (the LLM service's two CloudWatch triggers):")
     for label, window, dollars in (("idle", idle, idle_cost), ("busy", busy, busy_cost)):
         per_decision_queries = window.metric_queries / max(window.decisions, 1)

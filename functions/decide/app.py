@@ -1,13 +1,16 @@
 """Decide: a batch of per-pool decision requests from the FIFO queue, each pool decided once."""
 
+import json
 import os
 from typing import Any
 
+from ebb.service.decision_metrics import pool_documents, pool_figures
 from ebb.service.pool_decisions import PoolDecisions, queued_requests
 from ebb.service.powertools import LambdaContext, MetricUnit, SqsModel, logger, metrics, parse, tracer
 from ebb.service.settings import Settings
 
 DECISIONS = PoolDecisions.from_settings(Settings.from_environment(os.environ))
+CLUSTER = DECISIONS.context.config.binding.spec.hyper_pod_cluster.name
 
 
 def _decided(outcome: Any) -> None:
@@ -20,6 +23,13 @@ def _decided(outcome: Any) -> None:
         # Targets ebb left alone because another autoscaler (HPA, KEDA ScaledObject) scales them.
         logger.warning("held by another autoscaler", extra={"nodePool": outcome.node_pool, "heldBy": held})
         metrics.add_metric(name="AutoscalerConflicts", unit=MetricUnit.Count, value=len(held))
+    # Per pool and per cluster (and per scaler where its binding asks): one EMF document per pool
+    # decision, printed as Powertools prints its own, so CloudWatch Logs extracts the series.
+    now = DECISIONS.context.clock()
+    latency_ms = (now - outcome.decision.now).total_seconds() * 1000
+    figures = pool_figures(outcome, DECISIONS.context.config, latency_ms=latency_ms)
+    for document in pool_documents(figures, cluster=CLUSTER, namespace=metrics.namespace or "ebb", at=now):
+        print(json.dumps(document, separators=(",", ":")))
 
 
 def _failed(pool: str, error: Exception) -> None:

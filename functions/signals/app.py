@@ -1,13 +1,17 @@
 """Signals: alarms, HyperPod cluster events, the tick and idle timers in; per-pool requests out."""
 
+import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
+from ebb.service.decision_metrics import rejected_event_document
 from ebb.service.powertools import LambdaContext, MetricUnit, logger, metrics, tracer
 from ebb.service.settings import Settings
 from ebb.service.signal_intake import SignalIntake
 
-INTAKE = SignalIntake.from_settings(Settings.from_environment(os.environ))
+SETTINGS = Settings.from_environment(os.environ)
+INTAKE = SignalIntake.from_settings(SETTINGS)
 
 
 @logger.inject_lambda_context
@@ -18,6 +22,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if result.rejected:
         logger.error("event rejected", extra={"reason": result.rejected, "kind": result.kind})
         metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+        # And per cluster, as the decide function's metrics are (ebb.service.decision_metrics).
+        document = rejected_event_document(
+            cluster=SETTINGS.hyperpod_cluster, namespace=metrics.namespace or "ebb", at=datetime.now(UTC)
+        )
+        print(json.dumps(document, separators=(",", ":")))
     else:
         metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

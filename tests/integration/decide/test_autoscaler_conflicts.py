@@ -49,13 +49,17 @@ def _replicas(cluster: HyperPodOnEks, config: Any) -> int:
         client.close()
 
 
-def _metric_values(output: str, name: str) -> list[float]:
-    """The values of metric `name` in the EMF records Powertools printed (one JSON object a line,
-    a list of values where an invocation added the metric several times)."""
+def _metric_values(output: str, name: str, dimensions: list[str] | None = None) -> list[float]:
+    """The values of metric `name` in the EMF records printed (one JSON object a line, a list of
+    values where an invocation added the metric several times) whose first dimension set is
+    `dimensions` (default Powertools' own, `["service"]`)."""
     values: list[float] = []
     for line in output.splitlines():
         if line.startswith('{"_aws"'):
-            value = json.loads(line).get(name, [])
+            record = json.loads(line)
+            if record["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] != (dimensions or ["service"]):
+                continue
+            value = record.get(name, [])
             values.extend(value if isinstance(value, list) else [value])
     return values
 
@@ -91,7 +95,10 @@ def test_a_target_an_hpa_scales_is_not_scaled_and_the_audit_names_the_hpa(
         # The other scaler of the pool is decided as before.
         assert {tuple(d["heldBy"]) for d in audit(cluster, LLM, since)} == {()}
         # The decide function counts each: Powertools' EMF records on stdout.
-        assert _metric_values(capsys.readouterr().out, "AutoscalerConflicts") == [1.0] * len(pools)
+        output = capsys.readouterr().out
+        assert _metric_values(output, "AutoscalerConflicts") == [1.0] * len(pools)
+        # And per pool and cluster (ebb.service.decision_metrics), one document per decision.
+        assert _metric_values(output, "AutoscalerConflicts", ["Cluster"]) == [1.0] * len(pools)
 
 
 def test_the_pods_of_a_held_target_still_get_nodes_as_pods_ebb_does_not_manage(

@@ -123,6 +123,9 @@ class ScalerBinding(ManifestModel):
     """The pod template's labels: what topology spread and pod (anti-)affinity selectors match."""
     keda_exact: StrictBool = Field(False, alias="kedaExact")
     """Compute exactly what KEDA and the HPA would, turning off ebb's deliberate differences."""
+    scaler_metrics: StrictBool = Field(False, alias="scalerMetrics")
+    """Also publish this scaler's own replica metrics (two more custom metrics); by default
+    only its pool's and cluster's are published."""
 
 
 class IdleRule(ManifestModel):

@@ -28,6 +28,7 @@ from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
 from ebb.core.provisioning import Shortages
+from ebb.core.replicas.explanation import TriggerReport
 from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
 from ebb.service.decision.pool_state import Pauses
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
@@ -396,6 +397,20 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{prefix}:execution:{machine}:{name}"
 
 
+def _trigger_record(trigger: TriggerReport) -> dict[str, Any]:
+    return {
+        "trigger": trigger.name,
+        "kind": trigger.kind,
+        "value": trigger.value,
+        "quantity": trigger.quantity,
+        "target": trigger.target,
+        "active": trigger.active,
+        "proposal": trigger.proposal,
+        "fallback": trigger.fallback,
+        "detail": trigger.detail,
+    }
+
+
 def _audit(
     decision: PoolDecision,
     context: DecideContext,
@@ -443,6 +458,8 @@ def _audit(
                     "rule": str(explanation.rule),
                     "steps": list(explanation.steps),
                     "triggers": [str(t) for t in explanation.triggers],
+                    # The same readings as data, for `ebb explain` and scripts: value vs target.
+                    "metrics": [_trigger_record(t) for t in explanation.triggers],
                     "wakeAt": outcome.decision.wake_at.isoformat() if outcome.decision.wake_at else None,
                     "action": scale_of.get(outcome.scaler),
                     "heldBy": list(outcome.held_by),

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ebb.cli import backfill, build_report, demo, validate
+from ebb.cli import backfill, build_report, demo, simulate, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (demo, validate, build_report, backfill):
         command.add_parser(subcommands)
+    simulate.add_parser(subcommands)
     return parser
 
 

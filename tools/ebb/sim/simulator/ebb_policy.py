@@ -40,7 +40,7 @@ from ebb.core.provisioning import (
     plan_round,
 )
 from ebb.service.decide import with_provisioning_news
-from ebb.service.decision import PoolDecision, PoolState, ProvisioningOrder, decide_pool
+from ebb.service.decision import PoolDecision, PoolSnapshot, PoolState, ProvisioningOrder, decide_pool
 from ebb.sim.simulator.cluster import NodePhase, SimNode
 from ebb.sim.simulator.snapshot import pool_snapshot
 from ebb.sim.simulator.world import World
@@ -56,6 +56,19 @@ POLL_SECONDS = 600.0
 """The waiting task's timeout, the workflow's fallback poll (`ebb.service.provisioning`)."""
 DEADLINE = timedelta(hours=2)
 CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One decision's inputs as the decide service would read them, and what it decided."""
+
+    t: float
+    snapshot: PoolSnapshot
+    stored: StoredPool
+    """The pool's stored item: the state before the decision, closed generation, shortages."""
+    decision: PoolDecision
+    state_after: PoolState
+    """The state recorded after acting (with the idle timers armed)."""
 
 
 @dataclass
@@ -98,7 +111,8 @@ class EbbPolicy:
         self.executions = 0
         self.rounds = 0
         self.node_target_changes = 0
-        self.last_decision: PoolDecision | None = None
+        self.history: list[DecisionRecord] | None = None
+        """Set to a list to keep every decision's inputs and outcome (for tests)."""
 
     def start(self) -> None:
         world = self.world
@@ -124,7 +138,7 @@ class EbbPolicy:
         stored = StoredPool(
             node_pool=world.pool_name,
             decisions=self.decisions,
-            state_json=None,
+            state_json=self.state.model_dump_json() if self.history is not None else None,
             closed_generation=self.closed_generation,
             shortages_json=self._shortages_json,
         )
@@ -140,9 +154,10 @@ class EbbPolicy:
         decision = decide_pool(snapshot, state, world.config, now)
         self.decision_seconds += time.perf_counter() - started
         self.decisions += 1
-        self.last_decision = decision
         self.state = decision.state
         self._act(decision, t)
+        if self.history is not None:
+            self.history.append(DecisionRecord(t, snapshot, stored, decision, self.state))
         return decision
 
     def _act(self, decision: PoolDecision, t: float) -> None:

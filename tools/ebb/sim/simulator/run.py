@@ -9,6 +9,7 @@ served by the minute's time-weighted mean of Ready pods over the time some were 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +56,7 @@ class PolicyReport:
     node_hours: float
     cost: float
     idle_gpu_hours: float
+    """GPU-hours paid minus those that served demand (per minute, the lesser of Ready and needed pods)."""
     node_launches: int
     scaling_actions: int
     rise_to_capacity_seconds: tuple[float, ...]
@@ -65,6 +67,8 @@ class PolicyReport:
     wall_seconds: float
     ready_pods: np.ndarray
     needed_pods: np.ndarray
+    paid_gpus: np.ndarray
+    """Per minute, the GPUs of the launched nodes (at the minute's end)."""
 
     @property
     def unserved_share(self) -> float:
@@ -130,8 +134,15 @@ def lead_seconds(settings: RunSettings) -> float:
     return settings.boot_delay * (1 + BOOT_SPREAD) + settings.model_load_seconds
 
 
-def run_policy(name: str, config: EbbConfig, demand: Demand, settings: RunSettings) -> PolicyReport:
-    """Run `name` (one of `POLICIES`) and report it."""
+def run_policy(
+    name: str,
+    config: EbbConfig,
+    demand: Demand,
+    settings: RunSettings,
+    *,
+    progress: Callable[[float], None] | None = None,
+) -> PolicyReport:
+    """Run `name` (one of `POLICIES`) and report it; `progress` gets the simulated share done."""
     started = time.perf_counter()
     world = World(config, demand, settings, lead_seconds=lead_seconds(settings))
     needed = pods_needed(world.arrivals, world.hold)
@@ -148,7 +159,11 @@ def run_policy(name: str, config: EbbConfig, demand: Demand, settings: RunSettin
     else:
         raise SimulationError(f"unknown policy {name!r}; the policies are {', '.join(POLICIES)}")
     policy.start()
-    world.events.run_until(world.horizon)
+    steps = 200 if progress is not None else 1
+    for step in range(1, steps + 1):
+        world.events.run_until(world.horizon * step / steps)
+        if progress is not None:
+            progress(step / steps)
     world.finish()
     return _report(world, policy, needed, started)
 
@@ -179,7 +194,7 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float) ->
         gpu_node_hours=usage.gpu_seconds / 3600.0,
         node_hours=usage.node_seconds / 3600.0,
         cost=usage.cost,
-        idle_gpu_hours=(usage.gpu_seconds - usage.pod_gpu_seconds) / 3600.0,
+        idle_gpu_hours=(usage.gpu_seconds - float(np.minimum(ready, needed).sum()) * PERIOD_SECONDS) / 3600.0,
         node_launches=usage.launches,
         scaling_actions=usage.replica_changes + policy.node_target_changes,
         rise_to_capacity_seconds=rises_to_capacity(ready, needed),
@@ -190,6 +205,7 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float) ->
         wall_seconds=time.perf_counter() - started,
         ready_pods=ready,
         needed_pods=needed,
+        paid_gpus=world.paid_gpus,
     )
 
 
@@ -218,4 +234,5 @@ def _oracle(world: World, needed: np.ndarray, started: float) -> PolicyReport:
         wall_seconds=time.perf_counter() - started,
         ready_pods=needed.astype(np.float64),
         needed_pods=needed,
+        paid_gpus=needed,
     )

@@ -134,6 +134,8 @@ class World:
             shortages=settings.shortages,
         )
         self.timeline = ReadyTimeline(interval=PERIOD_SECONDS, count=minutes)
+        self.paid_gpus = np.zeros(minutes, dtype=np.int64)
+        """GPUs of the launched nodes at each minute's end."""
         self.cluster.ready_listeners.append(self.timeline.advance)
         self.signals = AlbSignals(
             self.arrivals,
@@ -151,6 +153,9 @@ class World:
 
     def _close(self, minute: int, t: float) -> None:
         self.timeline.advance(t, self.cluster.ready_pods)
+        self.paid_gpus[minute] = sum(
+            n.group.gpus for n in self.cluster.nodes.values() if n.launched_at is not None
+        )
         zero = float(self.timeline.zero_seconds[minute]) / PERIOD_SECONDS
         self.signals.close_minute(minute, zero, int(self.timeline.targets_seen[minute]))
         readable_at = t + self.signals.publishing_delay

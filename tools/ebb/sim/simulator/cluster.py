@@ -330,6 +330,21 @@ class SimCluster:
             if node.pods >= node.group.pods_per_node:
                 open_nodes.remove(node)
 
+    def bind_as(self, pods_by_node: dict[str, int], t: float, *, ready: bool = True) -> None:
+        """Put the Deployment's pods where another scheduler put them (`pods_by_node`), Ready or
+        loading: to build a given cluster state (the local world's, in the snapshot check)."""
+        self.accrue(t)
+        for name, count in sorted(pods_by_node.items()):
+            node = self.nodes[name]
+            for _ in range(count):
+                pod = SimPod(name=f"pod-{next(self._pod_ids)}", created_at=t, node=name, bound_at=t)
+                pod.ready_at = t if ready else None
+                self.pods[pod.name] = pod
+                node.pods += 1
+                self.ready_pods += ready
+        self.replicas = len(self.pods)
+        self._ready_changed(t)
+
     def _pod_ready(self, pod: SimPod, t: float) -> None:
         if self.pods.get(pod.name) is not pod or pod.node is None:
             return

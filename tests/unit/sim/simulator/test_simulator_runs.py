@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ebb.cli.simulate import POLICIES as OFFERED
 from ebb.config import EbbConfig
-from ebb.sim.simulator.run import run_policy
+from ebb.sim.simulator.run import POLICIES, run_policy
 from ebb.sim.simulator.world import Demand, RunSettings
 
 DemandOf = Callable[[list[float]], Demand]
@@ -53,7 +54,4 @@ def test_a_run_is_the_same_for_a_seed_and_differs_for_another(config: EbbConfig,
 
 
 def test_the_command_offers_every_policy_the_simulator_runs() -> None:
-    from ebb.cli.simulate import POLICIES as OFFERED  # noqa: PLC0415 - the command's own list
-    from ebb.sim.simulator.run import POLICIES  # noqa: PLC0415
-
     assert OFFERED == POLICIES

@@ -93,6 +93,8 @@ class SimNode:
     cordoned: bool = False
     pods: int = 0
     """Bound pods (loading or Ready)."""
+    pod_event_at: float | None = None
+    """When a pod was last bound to it or removed from it (Karpenter's last pod event)."""
     launch_attempts: int = 0
 
 
@@ -166,13 +168,15 @@ class SimCluster:
         self.nodes: dict[str, SimNode] = {}
         self.pods: dict[str, SimPod] = {}
         self.replicas = 0
+        self.replica_log: list[tuple[float, int]] = []
+        """Every change of the Deployment's replicas: (time, replicas)."""
         self.usage = Usage()
         self._node_ids = itertools.count(1)
         self._pod_ids = itertools.count(1)
         self._last_accrual = 0.0
         self.ready_pods = 0
-        self.listeners: list[Callable[[float, str], None]] = []
-        """Called with (time, what) when a node is Ready or fails to launch (HyperPod's events)."""
+        self.listeners: list[Callable[[float, str, SimNode], None]] = []
+        """Called with (time, what, node) when a node is Ready or fails to launch (HyperPod's events)."""
         self.ready_listeners: list[Callable[[float, int], None]] = []
         """Called with (time, Ready pods) after the number of Ready pods may have changed."""
 
@@ -231,7 +235,7 @@ class SimCluster:
             self.events.at(t + retry, partial(self._launch, node))
             if first:
                 for listener in self.listeners:
-                    listener(t, "capacity-failure")
+                    listener(t, "capacity-failure", node)
             return
         self.accrue(t)
         node.phase = NodePhase.BOOTING
@@ -247,7 +251,7 @@ class SimCluster:
         node.ready_at = t
         self.schedule(t)
         for listener in self.listeners:
-            listener(t, "node-ready")
+            listener(t, "node-ready", node)
 
     def delete_node(self, name: str, t: float) -> None:
         """BatchDeleteClusterNodes: the node leaves now with its pods (recreated as pending)."""
@@ -274,6 +278,7 @@ class SimCluster:
         """The Deployment's spec.replicas; `delete_first` nodes' pods get the lowest deletion cost."""
         if replicas != self.replicas:
             self.usage.replica_changes += 1
+            self.replica_log.append((t, replicas))
         self.accrue(t)
         self.replicas = replicas
         for pod in self.pods.values():
@@ -299,6 +304,7 @@ class SimCluster:
                 self.ready_pods -= pod.ready_at is not None
                 if pod.node is not None:
                     self.nodes[pod.node].pods -= 1
+                    self.nodes[pod.node].pod_event_at = t
             self._ready_changed(t)
         self._fill(t)
         self.schedule(t)
@@ -324,6 +330,7 @@ class SimCluster:
                 break
             node = min(open_nodes, key=lambda n: (n.pods / n.group.pods_per_node, n.name))
             node.pods += 1
+            node.pod_event_at = t
             pod.node = node.name
             pod.bound_at = t
             self.events.at(t + self.model_load_seconds, partial(self._pod_ready, pod))
@@ -341,6 +348,7 @@ class SimCluster:
                 pod.ready_at = t if ready else None
                 self.pods[pod.name] = pod
                 node.pods += 1
+                node.pod_event_at = t
                 self.ready_pods += ready
         self.replicas = len(self.pods)
         self._ready_changed(t)

@@ -124,7 +124,7 @@ class EbbPolicy:
         self.decide(t)
         self.world.events.at(t + TICK_SECONDS, self._tick)
 
-    def _cluster_event(self, t: float, what: str) -> None:
+    def _cluster_event(self, t: float, what: str, node: SimNode) -> None:
         # A HyperPod cluster event wakes decide (which wakes the waiting execution).
         self.world.events.at(t + SIGNAL_SECONDS, self.decide)
         if self.execution is not None:

@@ -15,24 +15,38 @@ difference from KEDA + HPA switched off), run at KEDA's and the HPA's cadences:
 Nodes: the Karpenter reference (`ebb.sim.karpenter_reference.karpenter_plan`) on the pods that
 are pending, batched as Karpenter batches them: a batch closes 1 s after the last new pending
 pod or 10 s after the first (`BATCH_IDLE_DURATION` 1s, `BATCH_MAX_DURATION` 10s: Karpenter docs,
-"Settings"). Each new node is one NodeClaim, launched into its instance group.
+"Settings"). Each new node is one NodeClaim, launched into its instance group. A launch that
+fails for lack of capacity marks its offering in Karpenter's unavailable-offerings cache
+(`ebb.sim.karpenter_offerings`, 3 minutes) and the NodeClaim is deleted; its pods stay pending
+and the next batch plans them elsewhere. Consolidation (`ebb.sim.karpenter_consolidation`) runs
+every 10 s (the disruption controller's `pollingPeriod`, kubernetes-sigs/karpenter
+`pkg/controllers/disruption/controller.go`) with the NodePool's `consolidationPolicy` and
+`consolidateAfter`; a command is executed only if the same command is computed again 15 s later
+(`consolidationTTL`); a replacement is launched first and the candidates are deleted once it is
+Ready (cordon, evict, delete after the pods' termination, as for ebb).
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from ebb.config.node_planning import GroupCounts, planning_input
 from ebb.config.replica_policy import scaler_policy
-from ebb.core.nodes import ExistingNode, NodeState, PodsOnNode
+from ebb.core.nodes import ExistingNode, NodeState, PlanningInput, PodsOnNode
 from ebb.core.replicas import ReplicaCounts, ScalerState, decide_replicas
+from ebb.sim.karpenter_consolidation import CONSOLIDATION_VALIDATION_DELAY, karpenter_consolidate
+from ebb.sim.karpenter_offerings import Offering, UnavailableOfferings
 from ebb.sim.karpenter_reference import karpenter_plan
-from ebb.sim.simulator.cluster import NodePhase
+from ebb.sim.simulator.cluster import NodePhase, SimNode
 from ebb.sim.simulator.world import World
 
 HPA_SYNC_SECONDS = 15.0
 BATCH_IDLE_SECONDS = 1.0
 BATCH_MAX_SECONDS = 10.0
+DISRUPTION_POLLING_SECONDS = 10.0
+DRAIN_SECONDS = 5.0
+"""Cordon and eviction until the node's deletion (the pods' termination), as for ebb."""
 
 
 class KedaKarpenterPolicy:
@@ -52,9 +66,31 @@ class KedaKarpenterPolicy:
         self._syncs = 0
         self._batch_start: float | None = None
         self._last_pending = 0
+        self.unavailable = UnavailableOfferings()
+        pool = world.config.node_pool(world.pool_name)
+        assert pool is not None
+        self.consolidation_policy = pool.spec.disruption.consolidation_policy
+        self._proposed: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._proposed_at = 0.0
+        """The command computed at the last pass, executed if the next pass 15 s on agrees."""
+        self._waiting: tuple[list[SimNode], tuple[str, ...]] | None = None
+        """Replacements launched, and the nodes to delete once they are Ready."""
 
     def start(self) -> None:
-        self.world.events.at(self.phase, self._sync)
+        world = self.world
+        world.events.at(self.phase, self._sync)
+        world.events.at(self.phase + DISRUPTION_POLLING_SECONDS / 2, self._disrupt)
+        world.cluster.listeners.append(self._cluster_event)
+
+    def _cluster_event(self, t: float, what: str, node: SimNode) -> None:
+        if what != "capacity-failure":
+            return
+        # The NodeClaim's launch found no capacity: the offering goes into the cache and the
+        # NodeClaim is deleted; its pods are pending again for the next batch.
+        group = node.group
+        self.unavailable.mark(Offering(instance_type=group.instance_type, zone=group.zone), self.world.at(t))
+        self.world.cluster.delete_node(node.name, t)
+        self._watch_pending(t)
 
     # -- KEDA and the HPA ---------------------------------------------------------------------------
 
@@ -111,6 +147,25 @@ class KedaKarpenterPolicy:
         self._batch_start = None
         self.provision(t)
 
+    def _planning(self, t: float) -> PlanningInput:
+        world = self.world
+        cluster = world.cluster
+        counts = {
+            name: GroupCounts(
+                current=sum(1 for n in cluster.group_nodes(name) if n.phase is NodePhase.READY),
+                target=len(cluster.group_nodes(name)),
+            )
+            for name in cluster.groups
+        }
+        return planning_input(
+            world.config,
+            world.pool_name,
+            now=world.at(t),
+            replicas={world.scaler: cluster.replicas},
+            nodes=self.existing_nodes(),
+            group_counts=counts,
+        )
+
     def existing_nodes(self) -> tuple[ExistingNode, ...]:
         world = self.world
         nodes = []
@@ -128,32 +183,72 @@ class KedaKarpenterPolicy:
                     deleting=node.cordoned,
                     launched_at=world.at(node.launched_at) if node.launched_at is not None else None,
                     initialized_at=world.at(node.ready_at) if node.ready_at is not None else None,
+                    last_pod_event_at=world.at(node.pod_event_at) if node.pod_event_at is not None else None,
                 )
             )
         return tuple(nodes)
 
     def provision(self, t: float) -> None:
         world = self.world
-        cluster = world.cluster
-        counts = {
-            name: GroupCounts(
-                current=sum(1 for n in cluster.group_nodes(name) if n.phase is NodePhase.READY),
-                target=len(cluster.group_nodes(name)),
-            )
-            for name in cluster.groups
-        }
         started = time.perf_counter()
-        inp = planning_input(
-            world.config,
-            world.pool_name,
-            now=world.at(t),
-            replicas={world.scaler: cluster.replicas},
-            nodes=self.existing_nodes(),
-            group_counts=counts,
-        )
-        plan = karpenter_plan(inp)
+        plan = karpenter_plan(self._planning(t), unavailable=self.unavailable.active(world.at(t)))
         self.decision_seconds += time.perf_counter() - started
         if plan.new_nodes:
             self.node_target_changes += 1
         for node in plan.new_nodes:
-            cluster.add_nodes(node.instance_group, 1, t)
+            world.cluster.add_nodes(node.instance_group, 1, t)
+
+    # -- Karpenter's consolidation ----------------------------------------------------------------
+
+    def _disrupt(self, t: float) -> None:
+        world = self.world
+        cluster = world.cluster
+        world.events.at(t + DISRUPTION_POLLING_SECONDS, self._disrupt)
+        if self._waiting is not None:
+            replacements, delete = self._waiting
+            if all(n.phase is NodePhase.READY for n in replacements):
+                self._waiting = None
+                self._delete(delete, t)
+            return
+        if (
+            self._proposed is not None
+            and t < self._proposed_at + CONSOLIDATION_VALIDATION_DELAY.total_seconds()
+        ):
+            return
+        started = time.perf_counter()
+        plan = karpenter_consolidate(
+            self._planning(t),
+            policy=self.consolidation_policy,
+            now=world.at(t),
+            unavailable=self.unavailable.active(world.at(t)),
+        )
+        self.decision_seconds += time.perf_counter() - started
+        command = (plan.delete, tuple(r.instance_group for r in plan.replacements))
+        if not plan.delete:
+            self._proposed = None
+            return
+        if self._proposed != command:
+            self._proposed = command  # computed now: executed only if it holds 15 s later
+            self._proposed_at = t
+            return
+        self._proposed = None
+        self.node_target_changes += 1
+        if plan.replacements:
+            launched = [
+                node
+                for replacement in plan.replacements
+                for node in cluster.add_nodes(replacement.instance_group, 1, t)
+            ]
+            self._waiting = (launched, plan.delete)
+        else:
+            self._delete(plan.delete, t)
+
+    def _delete(self, names: tuple[str, ...], t: float) -> None:
+        cluster = self.world.cluster
+        for name in names:
+            cluster.cordon(name)
+            self.world.events.at(t + DRAIN_SECONDS, partial(self._deleted, name))
+
+    def _deleted(self, name: str, t: float) -> None:
+        self.world.cluster.delete_node(name, t)
+        self._watch_pending(t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
     parser.add_argument("--timestamp-column", default=None)
     parser.add_argument("--count-column", default=None)
     parser.add_argument("--interval-seconds", type=float, default=None)
+    parser.add_argument(
+        "--shortage",
+        action="append",
+        default=[],
+        metavar="TYPE:ZONE:FROM-TO",
+        help="no capacity for TYPE in ZONE from minute FROM to minute TO after the first request "
+        "(repeatable), e.g. ml.g5.12xlarge:us-east-1a:0-30",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the report as JSON")
     parser.add_argument("--chart", type=Path, default=None, metavar="FILE", help="write a PNG chart")
     parser.set_defaults(run=run_simulate)
@@ -54,8 +63,10 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
 def run_simulate(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run the comparison `args` describe; print the table; return the exit code."""
     # The simulator (numpy, the decision step, matplotlib) loads only for this command.
+    from ebb.sim.simulator.cluster import ShortageWindow  # noqa: PLC0415
     from ebb.sim.simulator.comparison import compare, scaled_demand  # noqa: PLC0415 - lazy, see above
     from ebb.sim.simulator.report import table, write_chart, write_json  # noqa: PLC0415
+    from ebb.sim.simulator.run import lead_seconds  # noqa: PLC0415
     from ebb.sim.simulator.world import RunSettings  # noqa: PLC0415
     from ebb.traffic.traces import read_trace  # noqa: PLC0415
 
@@ -82,6 +93,20 @@ def run_simulate(args: argparse.Namespace, console: Console | None = None) -> in
             target_pods=args.peak_pods,
         )
         settings = RunSettings(boot_delay=args.boot_delay, seed=args.seed)
+        lead = math.ceil(lead_seconds(settings) / 60) * 60.0
+        windows = []
+        for text in args.shortage:
+            try:
+                kind, zone, span = text.split(":")
+                start, end = (float(v) for v in span.split("-"))
+            except ValueError:
+                console.print(
+                    f"[red]--shortage {text!r}: expected TYPE:ZONE:FROM-TO (minutes), "
+                    "e.g. ml.g5.12xlarge:us-east-1a:0-30"
+                )
+                return 2
+            windows.append(ShortageWindow(kind, zone, lead + start * 60, lead + end * 60))
+        settings = RunSettings(boot_delay=args.boot_delay, seed=args.seed, shortages=tuple(windows))
         started = time.perf_counter()
         if demand.minutes > LONG_RUN_MINUTES:
             with Progress(

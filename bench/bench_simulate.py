@@ -7,7 +7,7 @@ unserved share against each other policy's, and the wall time per policy. Benchm
 ../shared (tests may not).
 
     .venv/bin/python bench/bench_simulate.py [--traces DIR] [--boot-delays 60 180 300]
-        [--policies ebb,keda-karpenter,static,oracle] [--only SUBSTRING] [--json FILE]
+        [--policies ebb,keda-karpenter,static,oracle] [--only SUBSTRING] [--first-minutes N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ebb.cli.simulate import DEFAULT_CONFIG
 from ebb.sim.simulator.comparison import compare, scaled_demand
 from ebb.sim.simulator.report import as_json, table
 from ebb.sim.simulator.run import POLICIES
-from ebb.sim.simulator.world import RunSettings
+from ebb.sim.simulator.world import Demand, RunSettings
 from ebb.traffic.traces import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--only", default=None, help="only traces whose file name contains this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--first-minutes", type=int, default=None, help="replay only the first N minutes of each scaled trace"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     console = Console(width=200)
@@ -58,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         trace = read_trace(path)
         demand = scaled_demand(trace, path.name, load_multiplier=1.0, seed=args.seed)
+        if args.first_minutes is not None and demand.minutes > args.first_minutes:
+            demand = Demand(
+                arrivals=demand.arrivals[: args.first_minutes],
+                hold_seconds=demand.hold_seconds[: args.first_minutes],
+                name=f"{path.name} (first {args.first_minutes} min)",
+            )
         for boot in args.boot_delays:
             started = time.perf_counter()
             comparison = compare(
@@ -75,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"(unserved {ebb.unserved_share:.2%} vs {other.unserved_share:.2%})"
                     )
             console.print(
-                "  wall s per policy: "
-                + ", ".join(f"{r.policy} {r.wall_seconds:.1f}" for r in comparison.reports)
+                "  wall s (CPU s) per policy: "
+                + ", ".join(
+                    f"{r.policy} {r.wall_seconds:.1f} ({r.cpu_seconds:.1f})" for r in comparison.reports
+                )
                 + f" (all {elapsed:.1f}); ebb's decision "
                 + (f"{reports['ebb'].seconds_per_decision * 1000:.2f} ms" if "ebb" in reports else "-")
             )

@@ -40,6 +40,7 @@ def table(comparison: Comparison) -> Table:
         "cold starts",
         "decision ms",
         "wall s",
+        "CPU s",
     ):
         grid.add_column(column, justify="left" if column == "policy" else "right")
     for report in comparison.reports:
@@ -58,6 +59,7 @@ def table(comparison: Comparison) -> Table:
             str(report.cold_starts),
             f"{report.seconds_per_decision * 1000:.2f}" if report.decisions else "-",
             f"{report.wall_seconds:.1f}",
+            f"{report.cpu_seconds:.1f}",
         )
     return grid
 

@@ -65,6 +65,8 @@ class PolicyReport:
     decisions: int
     seconds_per_decision: float
     wall_seconds: float
+    cpu_seconds: float
+    """This process's CPU time for the run (the wall time counts other processes' share too)."""
     ready_pods: np.ndarray
     needed_pods: np.ndarray
     paid_gpus: np.ndarray
@@ -100,6 +102,7 @@ class PolicyReport:
             "decisions": self.decisions,
             "secondsPerDecision": self.seconds_per_decision,
             "wallSeconds": self.wall_seconds,
+            "cpuSeconds": self.cpu_seconds,
         }
 
 
@@ -144,10 +147,11 @@ def run_policy(
 ) -> PolicyReport:
     """Run `name` (one of `POLICIES`) and report it; `progress` gets the simulated share done."""
     started = time.perf_counter()
+    cpu = time.process_time()
     world = World(config, demand, settings, lead_seconds=lead_seconds(settings))
     needed = pods_needed(world.arrivals, world.hold)
     if name == "oracle":
-        return _oracle(world, needed, started)
+        return _oracle(world, needed, started, cpu)
     rng = np.random.default_rng(settings.seed + 1)
     policy: Policy
     if name == "ebb":
@@ -165,7 +169,7 @@ def run_policy(
         if progress is not None:
             progress(step / steps)
     world.finish()
-    return _report(world, policy, needed, started)
+    return _report(world, policy, needed, started, cpu)
 
 
 def _served(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -179,7 +183,7 @@ def _served(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return no_ready, result.unserved_waited, result.mean_wait_seconds, result.admitted
 
 
-def _report(world: World, policy: Policy, needed: np.ndarray, started: float) -> PolicyReport:
+def _report(world: World, policy: Policy, needed: np.ndarray, started: float, cpu: float) -> PolicyReport:
     usage = world.cluster.usage
     no_ready, waited, waits, admitted = _served(world)
     ready = world.timeline.mean_ready()
@@ -203,13 +207,14 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float) ->
         decisions=policy.decisions,
         seconds_per_decision=policy.decision_seconds / policy.decisions if policy.decisions else 0.0,
         wall_seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu,
         ready_pods=ready,
         needed_pods=needed,
         paid_gpus=world.paid_gpus,
     )
 
 
-def _oracle(world: World, needed: np.ndarray, started: float) -> PolicyReport:
+def _oracle(world: World, needed: np.ndarray, started: float, cpu: float) -> PolicyReport:
     cheapest = min(world.groups, key=lambda g: g.price_per_hour / max(g.gpus, 1))
     per_gpu = cheapest.price_per_hour / cheapest.gpus
     floor = oracle_floor(needed, lead_seconds=lead_seconds(world.settings), price_per_gpu_hour=per_gpu)
@@ -232,6 +237,7 @@ def _oracle(world: World, needed: np.ndarray, started: float) -> PolicyReport:
         decisions=0,
         seconds_per_decision=0.0,
         wall_seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu,
         ready_pods=needed.astype(np.float64),
         needed_pods=needed,
         paid_gpus=needed,

@@ -45,7 +45,8 @@ def test_the_command_prints_the_table_and_writes_json_and_a_chart(tmp_path: Path
     text = out.getvalue()
     for policy in ("ebb", "keda-karpenter", "static", "oracle"):
         assert policy in text
-    assert "simulated decisions" in text and "ms each" in text
+    assert "simulated decisions" in text
+    assert "ms each" in text
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert [p["policy"] for p in report["policies"]] == ["ebb", "keda-karpenter", "static", "oracle"]
     assert report["bootDelaySeconds"] == 60.0

@@ -43,5 +43,6 @@ def test_the_share_moves_off_the_starved_offering_and_is_served(
     assert "g5-4gpu-use1a" in failed
     assert world.cluster.ready_pods >= 6
     launched = {n.group.name for n in world.cluster.nodes.values() if n.launched_at is not None}
-    assert launched and "g5-4gpu-use1a" not in launched
+    assert launched
+    assert "g5-4gpu-use1a" not in launched
     assert all(n.launched_at is None for n in world.cluster.nodes.values() if n.group.name == "g5-4gpu-use1a")

@@ -64,3 +64,28 @@ def test_ebb_activates_on_the_alarm_edge(config: EbbConfig, demand: DemandOf) ->
     t, replicas = world.cluster.replica_log[0]
     assert t == _first_503_readable(world) + SIGNAL_SECONDS
     assert replicas >= 1
+
+
+def test_skipping_consolidation_passes_with_unchanged_inputs_changes_nothing(
+    config: EbbConfig, demand: DemandOf
+) -> None:
+    # A pass is skipped only when everything it reads equals what a pass that found no command
+    # read: the runs with and without skipping must be the same, event for event.
+    pods = [0.0, 6.0, 6.0, 14.0, 14.0, 9.0, 3.0, 3.0, 0.0, 0.0, 0.0, 8.0, 8.0, 2.0] + [0.0] * 10
+
+    def run(skip: bool) -> tuple[object, ...]:
+        world = _world(config, lambda _: demand(pods))  # type: ignore[arg-type]
+        policy = KedaKarpenterPolicy(world, phase=4.0)
+        policy.skip_unchanged = skip
+        policy.start()
+        world.events.run_until(world.horizon)
+        world.finish()
+        return (
+            world.cluster.replica_log,
+            world.cluster.usage,
+            world.timeline.ready_seconds.tolist(),
+            world.paid_gpus.tolist(),
+            policy.node_target_changes,
+        )
+
+    assert run(skip=True) == run(skip=False)

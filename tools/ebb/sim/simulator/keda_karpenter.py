@@ -75,6 +75,13 @@ class KedaKarpenterPolicy:
         """The command computed at the last pass, executed if the next pass 15 s on agrees."""
         self._waiting: tuple[list[SimNode], tuple[str, ...]] | None = None
         """Replacements launched, and the nodes to delete once they are Ready."""
+        after = pool.spec.disruption.consolidate_after.seconds
+        self._consolidate_after = float(after) if after is not None else None
+        # A pass is skipped only where it is shown identical (see `_consolidation_inputs`):
+        # budgets without a schedule do not depend on the time.
+        self.skip_unchanged = all(b.schedule is None for b in pool.spec.disruption.budgets)
+        self._quiet: object = None
+        """The inputs of the last pass that found no command."""
 
     def start(self) -> None:
         world = self.world
@@ -215,6 +222,9 @@ class KedaKarpenterPolicy:
             and t < self._proposed_at + CONSOLIDATION_VALIDATION_DELAY.total_seconds()
         ):
             return
+        inputs = self._consolidation_inputs(t)
+        if self.skip_unchanged and inputs == self._quiet:
+            return  # the same inputs found no command: so would this pass
         started = time.perf_counter()
         plan = karpenter_consolidate(
             self._planning(t),
@@ -226,7 +236,9 @@ class KedaKarpenterPolicy:
         command = (plan.delete, tuple(r.instance_group for r in plan.replacements))
         if not plan.delete:
             self._proposed = None
+            self._quiet = inputs
             return
+        self._quiet = None
         if self._proposed != command:
             self._proposed = command  # computed now: executed only if it holds 15 s later
             self._proposed_at = t
@@ -242,6 +254,29 @@ class KedaKarpenterPolicy:
             self._waiting = (launched, plan.delete)
         else:
             self._delete(plan.delete, t)
+
+    def _consolidation_inputs(self, t: float) -> object:
+        """Everything a consolidation pass reads, with the time reduced to what it reads of it.
+
+        `karpenter_consolidate` sees the nodes (phase, pods, cordon, launch, initialization and
+        last pod event), the replicas, the offerings the cache holds at `now`, and `now` itself
+        only through which nodes have been idle for `consolidateAfter` (budgets without a
+        schedule do not read it). Two passes with equal inputs give the same command.
+        """
+        cluster = self.world.cluster
+        nodes = tuple(
+            (n.name, n.phase, n.pods, n.cordoned, n.launched_at, n.ready_at, n.pod_event_at)
+            for n in sorted(cluster.nodes.values(), key=lambda n: n.name)
+        )
+        after = self._consolidate_after
+        idle = frozenset(
+            n.name
+            for n in cluster.nodes.values()
+            if after is not None
+            and (since := n.pod_event_at if n.pod_event_at is not None else n.ready_at) is not None
+            and t >= since + after
+        )
+        return (nodes, cluster.replicas, len(cluster.pods), idle, self.unavailable.active(self.world.at(t)))
 
     def _delete(self, names: tuple[str, ...], t: float) -> None:
         cluster = self.world.cluster

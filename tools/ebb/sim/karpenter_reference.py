@@ -1,28 +1,47 @@
-"""Karpenter's scheduling approach, re-implemented as the baseline ebb's node plans are compared to.
+"""Karpenter's provisioning scheduler, re-implemented as the baseline ebb's node plans are compared to.
 
-The behaviour follows kubernetes-sigs/karpenter ``pkg/controllers/provisioning/scheduling``:
+The behaviour follows kubernetes-sigs/karpenter ``pkg/controllers/provisioning/scheduling``
+(``scheduler.go`` at commit 5ed25f098dd11609bf2353e4b74341b3b957a063, ``Scheduler.add``,
+``calculateExistingNodeClaims``, ``subtractMax``, ``filterByRemainingResources``; the same steps
+are in today's ``addToExistingNode``/``addToInflightNode``/``addToNewNodeClaim``):
 
 * pods are taken largest first: CPU, then memory, descending (``queue.go``
   ``byCPUAndMemoryDescending``); ties keep the input order;
-* each pod goes onto the first existing or in-flight node it fits;
-* otherwise onto the first open new node whose still-compatible instance types can hold it
-  together with the pods already there (the node's type list narrows to those that can);
-* otherwise it opens a new node with every compatible type that fits it, in the highest-weight
-  NodePool that has one;
-* when packing ends, each new node launches the cheapest type still compatible with its pods.
+* each pod goes onto the first existing node it fits, existing nodes ordered initialized first,
+  then by name (``sort.SliceStable`` in ``calculateExistingNodeClaims``);
+* otherwise, **before every pod**, the NodeClaims opened in this run are re-sorted by how many pods
+  they hold, fewest first (``sort.Slice(s.newNodeClaims, ... len(Pods) < len(Pods))``), and the pod
+  joins the first one whose still-compatible instance types can hold it with the pods already
+  there (the claim's type list narrows to those that can);
+* otherwise it opens a new NodeClaim in the first NodePool (highest weight first) that has a
+  compatible type fitting it and within the pool's limits: a type whose capacity exceeds what is
+  left of any limit the pool names is left out (``filterByRemainingResources``), what is left is
+  the limit minus the capacity of the pool's nodes, and each new claim takes off the largest
+  capacity among its remaining types (``subtractMax``), so a pool at its limit launches nothing;
+* when packing ends, each new claim launches the cheapest type still compatible with its pods.
+
+Go's ``sort.Slice`` is not stable. For up to 12 claims it is an insertion sort
+(golang/go ``src/sort/zsortfunc.go`` go1.21.0, ``pdqsort_func``: ``maxInsertion = 12``), which
+keeps tied claims in their previous order; that is ``tie_seed=None`` here. Past 12 the order of
+ties depends on pdqsort's pivots, so ``tie_seed=k`` breaks each re-sort's ties at random (seeded)
+and :func:`karpenter_tie_spread` reports the cost over several such orders.
 
 Daemonset overhead counts once per node, a type's allocatable is its capacity minus the kubelet
-reservation, and offerings known to lack capacity are left out (as Karpenter's unavailable
-offerings cache does). An instance group is one offering; paid-for groups cost nothing.
+reservation, and offerings known to lack capacity are left out (Karpenter's unavailable-offerings
+cache, :mod:`ebb.sim.karpenter_offerings`, passed as ``unavailable``; ebb's own record in the
+input counts too). An instance group is one offering; paid-for groups cost nothing.
 
-Simplifications, checked and refused rather than silently ignored: no NodePool limits, no group
-maxima, and single-type instance groups only (Karpenter has no notion of HyperPod groups).
-Identical pods are handled together (a pod that did not fit a node does not fit it later either),
-which gives exactly the per-pod result, only faster. Arrays are numpy for the bench's 20k pods.
+Not modelled, said rather than hidden: HyperPod instance groups with several types are refused
+(Karpenter has no notion of them); a group's ``max_count`` is not known to Karpenter, so the plan
+ignores it and a launch beyond it fails like any capacity shortage (the simulator marks the
+offering unavailable). Identical pods are placed on existing nodes together (a pod that did not
+fit an existing node does not fit it later either), which gives exactly the per-pod result.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,9 +51,12 @@ from ebb.core.nodes.inputs import PlanningInput
 from ebb.core.nodes.offerings import OfferingKey
 from ebb.core.nodes.taints import blocking
 from ebb.core.nodes.workload import NodeState
+from ebb.sim.karpenter_offerings import Offering
 
 _ACCEPTING = (NodeState.READY, NodeState.REGISTERED, NodeState.LAUNCHING)
-_STATE_ORDER = {NodeState.READY: 0, NodeState.REGISTERED: 1, NodeState.LAUNCHING: 2, NodeState.NOT_READY: 3}
+# No limit on a resource: larger than any sum of capacities the benchmarks build.
+_UNLIMITED = np.int64(2**62)
+_LIMIT_NAMES = ("cpu", "memory", "nvidia.com/gpu", "nodes")
 
 
 @dataclass
@@ -46,15 +68,26 @@ class ReferenceNode:
     instance_type: str
     price: float
     pods: dict[str, int] = field(default_factory=dict)
+    zone: str = ""
+    capacity_type: str = "on-demand"
+    options: tuple[tuple[str, str, float], ...] = ()
+    """The claim's remaining options as (instance group, instance type, price); it launches the cheapest."""
+
+    @property
+    def offering(self) -> Offering:
+        """The offering the launch asks for (what a capacity shortage marks unavailable)."""
+        return Offering(instance_type=self.instance_type, zone=self.zone, capacity_type=self.capacity_type)
 
 
 @dataclass
 class ReferencePlan:
-    """What Karpenter's approach would do."""
+    """What Karpenter's provisioner would do."""
 
     new_nodes: list[ReferenceNode]
     on_existing: dict[str, dict[str, int]]
     unplaced: dict[str, int]
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Why each unplaced group's pods stayed pending (Karpenter's scheduling error, in words)."""
 
     @property
     def cost_per_hour(self) -> float:
@@ -65,49 +98,88 @@ class ReferencePlan:
 @dataclass
 class _Offering:
     pool: str
-    weight: int
     group: str
     type_name: str
+    zone: str
+    capacity_type: str
     allocatable: np.ndarray
+    counted: np.ndarray
+    """What one node of this offering counts against the pool's limits: cpu, memory, gpus, 1 node."""
     price: float
     labels: dict[str, str]
 
 
-def _offerings(inp: PlanningInput) -> list[_Offering]:
+def _pool_order(inp: PlanningInput) -> list[str]:
+    return [p.name for p in sorted(inp.node_pools, key=lambda p: (-p.weight, p.name))]
+
+
+def _single_type(inp: PlanningInput, group_name: str) -> str:
+    group = next(g for g in inp.instance_groups if g.name == group_name)
+    if len(group.instance_types) != 1:
+        raise NotImplementedError(
+            f"instance group {group.name!r} has {len(group.instance_types)} instance types: "
+            "the reference models single-type instance groups only"
+        )
+    return group.instance_types[0]
+
+
+def _counted(inp: PlanningInput, type_name: str) -> np.ndarray:
+    capacity = next(t for t in inp.instance_types if t.name == type_name).capacity
+    return np.array([capacity.cpu_millis, capacity.memory_bytes, capacity.gpus, 1], dtype=np.int64)
+
+
+def _offerings(inp: PlanningInput, unavailable: frozenset[Offering]) -> list[_Offering]:
     types = {t.name: t for t in inp.instance_types}
     groups = {g.name: g for g in inp.instance_groups}
+    pools = {p.name: p for p in inp.node_pools}
     avoided = inp.unavailable.active(inp.now)
     offerings: list[_Offering] = []
-    for pool in sorted(inp.node_pools, key=lambda p: (-p.weight, p.name)):
-        if any(v is not None for v in pool.limits.as_vector()):
-            raise NotImplementedError("the reference does not model NodePool limits")
+    for pool_name in _pool_order(inp):
+        pool = pools[pool_name]
         pool_labels = {**pool.template_labels(), NODEPOOL_LABEL: pool.name}
         overhead = np.array(pool.daemonset_overhead.vector, dtype=np.int64)
         for group_name in pool.instance_groups:
             instance_group = groups[group_name]
-            if len(instance_group.instance_types) != 1 or instance_group.max_count is not None:
-                raise NotImplementedError("the reference models single-type groups without maxima only")
-            instance_type = types[instance_group.instance_types[0]]
+            instance_type = types[_single_type(inp, group_name)]
             labels = node_labels(instance_group, instance_type, pool_labels)
             key = OfferingKey(
                 instance_group=instance_group.name, instance_type=instance_type.name, zone=instance_group.zone
             )
             if not pool.admits(labels) or key in avoided:
                 continue
+            if Offering.of_group(instance_group, instance_type.name) in unavailable:
+                continue
             offerings.append(
                 _Offering(
                     pool=pool.name,
-                    weight=pool.weight,
                     group=instance_group.name,
                     type_name=instance_type.name,
+                    zone=instance_group.zone,
+                    capacity_type=instance_group.capacity_type,
                     allocatable=np.maximum(
                         np.array(instance_type.allocatable.vector, dtype=np.int64) - overhead, 0
                     ),
+                    counted=_counted(inp, instance_type.name),
                     price=0.0 if instance_group.paid_for else instance_type.price_per_hour,
                     labels=labels,
                 )
             )
     return offerings
+
+
+def _remaining_limits(inp: PlanningInput) -> dict[str, np.ndarray]:
+    """Each pool's limits minus the capacity of its nodes (``calculateExistingNodeClaims``)."""
+    remaining: dict[str, np.ndarray] = {}
+    for pool in inp.node_pools:
+        caps = pool.limits.as_vector()
+        left = np.array([_UNLIMITED if cap is None else cap for cap in caps], dtype=np.int64)
+        for node in inp.nodes:
+            if node.node_pool != pool.name or node.deleting:
+                continue
+            type_name = node.instance_type or _single_type(inp, node.instance_group)
+            left -= np.where(np.array([cap is None for cap in caps]), 0, _counted(inp, type_name))
+        remaining[pool.name] = left
+    return remaining
 
 
 @dataclass
@@ -118,40 +190,139 @@ class _Existing:
     free: np.ndarray
 
 
-def _existing_nodes(inp: PlanningInput) -> list[_Existing]:
+def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Existing]:
+    """Nodes that can take pods, initialized ones first, then by name (as upstream orders them)."""
     types = {t.name: t for t in inp.instance_types}
     groups = {g.name: g for g in inp.instance_groups}
+    pools = {p.name: p for p in inp.node_pools}
     pod_groups = {g.name: g for g in inp.pod_groups}
+    accepting = (NodeState.READY,) if initialized_only else _ACCEPTING
     existing = []
-    for pool in sorted(inp.node_pools, key=lambda p: (-p.weight, p.name)):
-        members = sorted(
-            (n for n in inp.nodes if n.node_pool == pool.name), key=lambda n: (_STATE_ORDER[n.state], n.name)
+    ordered = sorted(inp.nodes, key=lambda n: (n.state is not NodeState.READY, n.name))
+    for node in ordered:
+        if node.state not in accepting or node.deleting:
+            continue
+        pool = pools[node.node_pool]
+        instance_type = types[node.instance_type or _single_type(inp, node.instance_group)]
+        free = np.array(instance_type.allocatable.vector, dtype=np.int64)
+        free -= np.array(pool.daemonset_overhead.vector, dtype=np.int64)
+        free -= np.array(node.unmanaged.vector, dtype=np.int64)
+        for placed in node.pods:
+            free -= np.array(pod_groups[placed.group].vector, dtype=np.int64) * placed.count
+        labels = node_labels(
+            groups[node.instance_group],
+            instance_type,
+            {**pool.template_labels(), NODEPOOL_LABEL: pool.name},
         )
-        for node in members:
-            if node.state not in _ACCEPTING or node.deleting or node.instance_type is None:
-                continue
-            instance_type = types[node.instance_type]
-            free = np.array(instance_type.allocatable.vector, dtype=np.int64)
-            free -= np.array(pool.daemonset_overhead.vector, dtype=np.int64)
-            free -= np.array(node.unmanaged.vector, dtype=np.int64)
-            for placed in node.pods:
-                free -= np.array(pod_groups[placed.group].vector, dtype=np.int64) * placed.count
-            labels = node_labels(
-                groups[node.instance_group],
-                instance_type,
-                {**pool.template_labels(), NODEPOOL_LABEL: pool.name},
-            )
-            existing.append(_Existing(node.name, pool.name, labels, free))
+        existing.append(_Existing(node.name, pool.name, labels, free))
     return existing
 
 
-def karpenter_plan(inp: PlanningInput) -> ReferencePlan:
-    """Plan ``inp`` the way Karpenter's provisioner would."""
-    offerings = _offerings(inp)
+class _Claims:
+    """The NodeClaims opened in this run, in arrays that grow by doubling.
+
+    ``order`` is ``s.newNodeClaims`` as upstream leaves it after its stable re-sort by pod count:
+    between two pods only one claim changes (it gains a pod, or is new with one), so the re-sort
+    moves that claim alone, to the end of the claims with its new count (ties keep their order).
+    """
+
+    def __init__(self, offerings: int) -> None:
+        self.count = 0
+        self.used = np.zeros((8, 4), dtype=np.int64)
+        self.masks = np.zeros((8, offerings), dtype=bool)
+        self.envelopes = np.zeros((8, 4), dtype=np.int64)
+        self.pods = np.zeros(8, dtype=np.int64)
+        self.rank = np.zeros(8, dtype=np.int64)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.contents: list[dict[str, int]] = []
+
+    def open(self, mask: np.ndarray, envelope: np.ndarray, request: np.ndarray, group: str) -> int:
+        """A new claim holding one pod of ``group``."""
+        if self.count == len(self.pods):
+            grow = len(self.pods)
+            self.used = np.vstack([self.used, np.zeros((grow, 4), dtype=np.int64)])
+            self.masks = np.vstack([self.masks, np.zeros((grow, self.masks.shape[1]), dtype=bool)])
+            self.envelopes = np.vstack([self.envelopes, np.zeros((grow, 4), dtype=np.int64)])
+            self.pods = np.concatenate([self.pods, np.zeros(grow, dtype=np.int64)])
+            self.rank = np.concatenate([self.rank, np.zeros(grow, dtype=np.int64)])
+        index = self.count
+        self.count += 1
+        self.masks[index] = mask
+        self.envelopes[index] = envelope
+        self.used[index] = request
+        self.pods[index] = 1
+        self.contents.append({group: 1})
+        # Appended last, then re-sorted: it lands after every claim holding at most one pod.
+        position = int(np.searchsorted(self.pods[self.order], 1, side="right"))
+        self.order = np.insert(self.order, position, index)
+        self.rank[self.order[position:]] = np.arange(position, len(self.order))
+        return index
+
+    def candidates(
+        self, usable: np.ndarray, request: np.ndarray, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        """Claims that may hold one more pod of ``request``, in the order upstream tries them."""
+        n = self.count
+        ok = np.flatnonzero(usable[:n] & np.all(self.used[:n] + request <= self.envelopes[:n], axis=1))
+        if rng is None:
+            ranked: np.ndarray = ok[np.argsort(self.rank[ok])]
+            return ranked
+        # Ties ordered at random by every re-sort: fewest pods first, then a fresh random key.
+        shuffled: np.ndarray = ok[np.lexsort((rng.random(len(ok)), self.pods[ok]))]
+        return shuffled
+
+    def join(
+        self, index: int, allowed: np.ndarray, allocatable: np.ndarray, request: np.ndarray, group: str
+    ) -> None:
+        """Claim ``index`` takes one more pod; its types narrow to ``allowed``."""
+        self.used[index] += request
+        self.masks[index] = allowed
+        self.envelopes[index] = allocatable[allowed].max(axis=0)
+        self.contents[index][group] = self.contents[index].get(group, 0) + 1
+        count = int(self.pods[index])
+        start = int(self.rank[index])
+        end = int(np.searchsorted(self.pods[self.order], count, side="right"))
+        self.order[start : end - 1] = self.order[start + 1 : end]
+        self.order[end - 1] = index
+        self.rank[self.order[start:end]] = np.arange(start, end)
+        self.pods[index] = count + 1
+
+
+def karpenter_plan(
+    inp: PlanningInput, *, unavailable: frozenset[Offering] = frozenset(), tie_seed: int | None = None
+) -> ReferencePlan:
+    """Plan ``inp`` the way Karpenter's provisioner would.
+
+    ``unavailable``: offerings Karpenter's cache holds as lacking capacity (see
+    :class:`ebb.sim.karpenter_offerings.UnavailableOfferings.active`). ``tie_seed``: ``None`` keeps
+    tied NodeClaims in their previous order (Go's insertion sort, exact up to 12 claims); an int
+    orders the ties of every re-sort at random from that seed.
+    """
+    return schedule(inp, unavailable=unavailable, tie_seed=tie_seed, initialized_only=False)
+
+
+def schedule(
+    inp: PlanningInput,
+    *,
+    unavailable: frozenset[Offering] = frozenset(),
+    tie_seed: int | None = None,
+    initialized_only: bool = False,
+) -> ReferencePlan:
+    """:func:`karpenter_plan`, optionally placing onto initialized existing nodes only.
+
+    Consolidation's simulation counts a pod placed on a node that is not initialized as not
+    scheduled (``SimulateScheduling``), which ``initialized_only=True`` stands for.
+    """
+    offerings = _offerings(inp, unavailable)
     pools = {p.name: p for p in inp.node_pools}
     allocatable = np.array([o.allocatable for o in offerings], dtype=np.int64).reshape(-1, 4)
+    counted = np.array([o.counted for o in offerings], dtype=np.int64).reshape(-1, 4)
     prices = np.array([o.price for o in offerings])
-    existing = _existing_nodes(inp)
+    pool_order = _pool_order(inp)
+    in_pool = {name: np.array([o.pool == name for o in offerings], dtype=bool) for name in pools}
+    remaining_limits = _remaining_limits(inp)
+    existing = _existing_nodes(inp, initialized_only=initialized_only)
+    rng = None if tie_seed is None else np.random.default_rng(tie_seed)
     running: dict[str, int] = {}
     for node in inp.nodes:
         if not node.deleting:
@@ -162,22 +333,20 @@ def karpenter_plan(inp: PlanningInput) -> ReferencePlan:
         enumerate(inp.pod_groups),
         key=lambda pair: (-pair[1].requests.cpu_millis, -pair[1].requests.memory_bytes, pair[0]),
     )
-    used = np.zeros((0, 4), dtype=np.int64)
-    masks = np.zeros((0, len(offerings)), dtype=bool)
-    envelopes = np.zeros((0, 4), dtype=np.int64)
-    node_pods: list[dict[str, int]] = []
+    claims = _Claims(len(offerings))
     on_existing: dict[str, dict[str, int]] = {}
     unplaced: dict[str, int] = {}
+    reasons: dict[str, str] = {}
 
     for _, pods in indexed:
         remaining = max(pods.replicas - running.get(pods.name, 0), 0)
         if not remaining:
             continue
         request = np.array(pods.vector, dtype=np.int64)
-        nonzero = request > 0
-        divisor = np.where(nonzero, request, 1)
         tolerated = {name: not pods.untolerated(blocking(pool.taints)) for name, pool in pools.items()}
 
+        # Existing nodes in their fixed order: identical pods fill the first that fits, then the next.
+        nonzero = request > 0
         for target in existing:
             if not remaining:
                 break
@@ -194,66 +363,49 @@ def karpenter_plan(inp: PlanningInput) -> ReferencePlan:
 
         compatible = np.array(
             [tolerated[o.pool] and pods.selects(o.labels) for o in offerings], dtype=np.bool_
-        )
+        ).reshape(len(offerings))
+        # Which open claims still have a type these pods may use; only the claim a pod joins changes.
+        usable = np.any(claims.masks[: claims.count] & compatible, axis=1)
 
-        def per_type(
-            base: np.ndarray,
-            request: np.ndarray = request,
-            divisor: np.ndarray = divisor,
-            nonzero: np.ndarray = nonzero,
-        ) -> np.ndarray:
-            """How many more pods each type holds on top of ``base``."""
-            room = (allocatable - base) // divisor
-            fit: np.ndarray = np.min(np.where(nonzero, room, np.iinfo(np.int64).max), axis=1)
-            return fit
-
-        start = 0
         while remaining:
             joined = False
-            if node_pods:
-                candidates = np.nonzero(
-                    np.all(used[start:] + request <= envelopes[start:], axis=1)
-                    & np.any(masks[start:] & compatible, axis=1)
-                )[0]
-                for offset in candidates:
-                    index = start + int(offset)
-                    allowed = masks[index] & compatible
-                    fit = np.where(allowed, per_type(used[index]), 0)
-                    take = min(remaining, int(fit.max()))
-                    if take <= 0:
-                        continue
-                    used[index] += request * take
-                    masks[index] = allowed & (fit >= take)
-                    envelopes[index] = allocatable[masks[index]].max(axis=0)
-                    node_pods[index][pods.name] = node_pods[index].get(pods.name, 0) + take
-                    remaining -= take
-                    start = index
+            for index in claims.candidates(usable, request, rng):
+                allowed = (
+                    claims.masks[index]
+                    & compatible
+                    & np.all(allocatable >= claims.used[index] + request, axis=1)
+                )
+                if allowed.any():
+                    claims.join(int(index), allowed, allocatable, request, pods.name)
+                    usable[index] = True
                     joined = True
                     break
             if joined:
+                remaining -= 1
                 continue
-            fresh = np.where(compatible, per_type(np.zeros(4, dtype=np.int64)), 0)
-            if not offerings or fresh.max() <= 0:
-                unplaced[pods.name] = unplaced.get(pods.name, 0) + remaining
-                break
-            # The highest-weight pool with a fitting compatible type opens the node.
-            best_weight = max(o.weight for o, f in zip(offerings, fresh, strict=True) if f > 0)
-            pool_name = next(
-                o.pool for o, f in zip(offerings, fresh, strict=True) if f > 0 and o.weight == best_weight
+            opened = _open_claim(
+                claims,
+                offerings=offerings,
+                pool_order=pool_order,
+                in_pool=in_pool,
+                compatible=compatible,
+                allocatable=allocatable,
+                counted=counted,
+                request=request,
+                group=pods.name,
+                remaining_limits=remaining_limits,
             )
-            fresh = np.where(np.array([o.pool == pool_name for o in offerings]), fresh, 0)
-            take = min(remaining, int(fresh.max()))
-            mask = fresh >= take
-            used = np.vstack([used, request * take])
-            masks = np.vstack([masks, mask])
-            envelopes = np.vstack([envelopes, allocatable[mask].max(axis=0)])
-            node_pods.append({pods.name: take})
-            remaining -= take
-            start = len(node_pods) - 1
+            if isinstance(opened, str):
+                # Nothing changed since this pod failed, so its identical siblings fail too.
+                unplaced[pods.name] = unplaced.get(pods.name, 0) + remaining
+                reasons[pods.name] = opened
+                break
+            usable = np.append(usable, True)
+            remaining -= 1
 
     new_nodes = []
-    for mask, contents in zip(masks, node_pods, strict=True):
-        choices = np.nonzero(mask)[0]
+    for index in range(claims.count):
+        choices = np.flatnonzero(claims.masks[index])
         offering = offerings[int(choices[np.argmin(prices[choices])])]
         new_nodes.append(
             ReferenceNode(
@@ -261,7 +413,82 @@ def karpenter_plan(inp: PlanningInput) -> ReferencePlan:
                 instance_group=offering.group,
                 instance_type=offering.type_name,
                 price=offering.price,
-                pods=contents,
+                pods=claims.contents[index],
+                zone=offering.zone,
+                capacity_type=offering.capacity_type,
+                options=tuple(
+                    (offerings[i].group, offerings[i].type_name, offerings[i].price) for i in choices
+                ),
             )
         )
-    return ReferencePlan(new_nodes=new_nodes, on_existing=on_existing, unplaced=unplaced)
+    return ReferencePlan(new_nodes=new_nodes, on_existing=on_existing, unplaced=unplaced, reasons=reasons)
+
+
+def _open_claim(
+    claims: _Claims,
+    *,
+    offerings: list[_Offering],
+    pool_order: list[str],
+    in_pool: dict[str, np.ndarray],
+    compatible: np.ndarray,
+    allocatable: np.ndarray,
+    counted: np.ndarray,
+    request: np.ndarray,
+    group: str,
+    remaining_limits: dict[str, np.ndarray],
+) -> int | str:
+    """Open a claim for one pod in the first pool that can take it; else say why none could."""
+    if not offerings:
+        return "no instance type of any NodePool is available"
+    fits = compatible & np.all(allocatable >= request, axis=1)
+    why = "incompatible with every NodePool, or no instance type fits the pod"
+    for pool_name in pool_order:
+        candidates = in_pool[pool_name] & fits
+        if not candidates.any():
+            continue
+        left = remaining_limits[pool_name]
+        within = candidates & np.all(counted <= left, axis=1)
+        if not within.any():
+            over = np.any(counted[candidates] > left, axis=0)
+            exceeded = ", ".join(name for name, hit in zip(_LIMIT_NAMES, over, strict=True) if hit)
+            why = f"all available instance types exceed limits for nodepool {pool_name!r} ({exceeded})"
+            continue
+        index = claims.open(within, allocatable[within].max(axis=0), request, group)
+        # subtractMax: the claim may launch any of its types, so the largest counts against the limits.
+        left -= np.where(left < _UNLIMITED, counted[within].max(axis=0), 0)
+        return index
+    return why
+
+
+@dataclass(frozen=True)
+class TieSpread:
+    """The reference's cost over several orders of tied NodeClaims (Go's sort is not stable)."""
+
+    costs: tuple[float, ...]
+    """The first is ``tie_seed=None`` (ties keep their order), then one per seed."""
+
+    @property
+    def minimum(self) -> float:
+        return min(self.costs)
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.costs))
+
+    @property
+    def maximum(self) -> float:
+        return max(self.costs)
+
+
+def karpenter_tie_spread(
+    inp: PlanningInput,
+    *,
+    tie_seeds: Iterable[int] = range(1, 5),
+    unavailable: frozenset[Offering] = frozenset(),
+) -> TieSpread:
+    """:func:`karpenter_plan`'s cost with ties kept in order and with each of ``tie_seeds``."""
+    costs = [karpenter_plan(inp, unavailable=unavailable).cost_per_hour]
+    costs.extend(
+        karpenter_plan(inp, unavailable=unavailable, tie_seed=seed).cost_per_hour for seed in tie_seeds
+    )
+    return TieSpread(costs=tuple(costs))

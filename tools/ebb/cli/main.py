@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ebb.cli import backfill, build_report, demo, explain, validate
+from ebb.cli import backfill, build_report, demo, explain, simulate, validate
 from ebb.cli import pause as pause_commands
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (demo, validate, build_report, backfill):
         command.add_parser(subcommands)
+    simulate.add_parser(subcommands)
     explain.add_parser(subcommands)
     pause_commands.add_parser(subcommands)
     return parser

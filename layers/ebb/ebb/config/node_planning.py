@@ -248,8 +248,23 @@ def node_pool(config: EbbConfig, pool: ConfigNodePool) -> NodePool:
     )
 
 
+_STATICS: dict[str, tuple[EbbConfig, PoolStatics]] = {}
+"""The last configuration's statics per pool. A loaded configuration is immutable, so they are
+computed once per configuration object: the decision step reads them on every decision, and
+the simulator makes 10^5 decisions in a run."""
+
+
 def pool_statics(config: EbbConfig, pool_name: str) -> PoolStatics:
     """Everything the configuration says about NodePool `pool_name`, for the node core."""
+    cached = _STATICS.get(pool_name)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    statics = _pool_statics(config, pool_name)
+    _STATICS[pool_name] = (config, statics)
+    return statics
+
+
+def _pool_statics(config: EbbConfig, pool_name: str) -> PoolStatics:
     pool = config.node_pool(pool_name)
     if pool is None:
         raise KeyError(pool_name)

@@ -19,7 +19,6 @@ kubernetes-sigs/karpenter ``pkg/controllers/node/termination`` and the "Disrupti
   instead delete the remaining pods at that point; ebb never kills running work.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -184,7 +183,7 @@ class DrainProgress(_Frozen):
     removals: tuple[RemovalProgress, ...]
 
     @classmethod
-    def start(cls, removals: Iterable[Removal], now: datetime) -> DrainProgress:
+    def start(cls, removals: Iterable[Removal], now: datetime) -> "DrainProgress":
         """Nothing done yet."""
         return cls(
             began_at=now,

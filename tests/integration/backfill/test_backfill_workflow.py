@@ -243,8 +243,12 @@ def test_decide_keeps_the_floor_through_the_window_and_scales_in_after_it(
         assert _entered(cluster, execution)[-len(SATISFIED_END) :] == SATISFIED_END
         assert _ready_nodes(cluster, config) == {G5: 2, G6E: 0}
         since = cluster.world.now()
-        while cluster.world.now() < until - timedelta(minutes=1):
+        # Ticks come once a minute and each wait ends 10 s past one: stopping 75 s before `until`
+        # keeps every decision (and the state read below) inside the window, whatever moment of its
+        # minute Scheduler picks.
+        while cluster.world.now() < until - timedelta(seconds=75):
             run_past_next_tick(cluster)
+        assert cluster.world.now() < until
 
         during = _decisions(cluster, since)
         assert len(during) >= 12

@@ -40,13 +40,27 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
     parser.add_argument(
         "--policy", default=",".join(POLICIES), help=f"comma-separated, from {', '.join(POLICIES)}"
     )
-    parser.add_argument("--boot-delay", type=float, default=180.0, metavar="SECONDS")
-    parser.add_argument("--load-multiplier", type=float, default=1.0, metavar="X")
+    parser.add_argument(
+        "--boot-delay", type=float, default=180.0, metavar="SECONDS", help="mean node boot time (default 180)"
+    )
+    parser.add_argument(
+        "--load-multiplier",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply the scaled trace's load by X",
+    )
     parser.add_argument("--peak-pods", type=int, default=40, metavar="N", help="pods the scaled peak needs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timestamp-column", default=None)
-    parser.add_argument("--count-column", default=None)
-    parser.add_argument("--interval-seconds", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="seed of boot times and trace jitter (default 0)")
+    parser.add_argument(
+        "--timestamp-column", default=None, help="the trace's timestamp column (default: detected)"
+    )
+    parser.add_argument(
+        "--count-column", default=None, help="a count trace's count column (default: detected)"
+    )
+    parser.add_argument(
+        "--interval-seconds", type=float, default=None, help="a count trace's interval (default: detected)"
+    )
     parser.add_argument(
         "--shortage",
         action="append",

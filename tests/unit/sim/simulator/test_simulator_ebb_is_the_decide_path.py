@@ -51,6 +51,7 @@ class ReplayAdapters:
         state_json: str,
         execution_arn: str | None,
         audit: list[AuditEntry],
+        config_sequence: int | None = None,
     ) -> None:
         self.recorded_state = state_json
 

@@ -564,7 +564,7 @@ class _Story:
             at = datetime.fromisoformat(record["at"])
             for action in record.get("actions", []) if record.get("event") is None else []:
                 if action.startswith("idle timer "):
-                    add(at, "timer", _timer_line(action))
+                    add(at, "timer", _timer_line(action, self.result.started_at))
             line = self._pool_line(record)
             if line is not None:
                 kind = "scale-in" if str(record.get("event", "")).startswith("scale-in") else "provision"
@@ -646,20 +646,7 @@ class _Story:
         if event == "provisioning-ended":
             summary.retries += int(record.get("retries", 0))
             summary.shortages += len(record.get("shortages", []))
-            granted = ", ".join(
-                f"{g} +{n}"
-                for zone in sorted(record["granted"])
-                for g, n in record["granted"][zone].items()
-                if n
-            )
-            line = f"generation {record['generation']} {record['outcome']}"
-            if granted:
-                line += f": granted {granted}"
-            if record.get("shortages"):
-                line += f"; out of capacity: {', '.join(record['shortages'])}"
-            if record.get("cancelled"):
-                line += f"; {record['cancelled']} pending node(s) cancelled"
-            return line
+            return _ended_line(record)
         if event in ("scale-in-step", "scale-in-finished"):
             actions = [a.split(" (")[0] for a in record.get("actions", [])]
             return "; ".join(actions) if actions else None
@@ -701,14 +688,38 @@ def _backfill_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _timer_line(action: str) -> str:
-    # "idle timer batch/batch-worker at 2025-...+00:00" or "idle timer batch/batch-worker deleted"
+def _ended_line(record: dict[str, Any]) -> str:
+    """A `provisioning-ended` audit record in a line. Its `granted` is each group's usable nodes
+    at the end (held, not added: a scale-in generation is "granted" the nodes it keeps), and its
+    `requested` the nodes the execution asked BatchAddClusterNodes for."""
+    line = f"generation {record['generation']} {record['outcome']}"
+    parts = []
+    launched = ", ".join(f"{g} +{n}" for g, n in sorted(record.get("requested", {}).items()) if n)
+    if launched:
+        parts.append(f"launched {launched}")
+    usable = ", ".join(
+        f"{g} {n}" for zone in sorted(record["granted"]) for g, n in sorted(record["granted"][zone].items())
+    )
+    if usable:
+        parts.append(f"usable {usable}")
+    if record.get("shortages"):
+        parts.append(f"out of capacity: {', '.join(record['shortages'])}")
+    if record.get("cancelled"):
+        parts.append(f"{record['cancelled']} pending node(s) cancelled")
+    return line + (": " + "; ".join(parts) if parts else "")
+
+
+def _timer_line(action: str, started_at: datetime) -> str:
+    # "idle timer batch/batch-worker at 2025-...+00:00" or "idle timer batch/batch-worker deleted".
+    # The log's clock is story time (+mm:ss): the moment is given in it, and in UTC as the
+    # decisions' reasons name moments.
     words = action.split(" ")
     scaler = words[2].split("/")[-1]
     if words[-1] == "deleted":
         return f"idle timer of {scaler} deleted (decided without it)"
     at = datetime.fromisoformat(words[-1])
-    return f"idle timer of {scaler} armed for {at:%H:%M:%S} (its cooldown's end)"
+    story = _mmss((at - started_at).total_seconds() / 60)
+    return f"idle timer of {scaler} armed for {story} ({at:%H:%M:%S} UTC, its cooldown's end)"
 
 
 def _mmss(minutes: float) -> str:

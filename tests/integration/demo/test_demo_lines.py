@@ -19,9 +19,10 @@ from ebb.cli.demo_story import (
     Sample,
     StoryResult,
     _ended_line,
+    _quiet_from,
     _timer_line,
 )
-from ebb.cli.demo_traffic import built_in_scenario
+from ebb.cli.demo_traffic import LOAD_MINUTES, built_in_scenario
 from ebb.cli.main import build_parser
 
 G5, G6E = "gpu-g5-use1a", "gpu-g6e-use1b"
@@ -112,3 +113,11 @@ def test_options_that_make_no_story_are_refused_with_why(argv: list[str], messag
         build_parser().parse_args(["demo", "--skip-build", *argv])
     assert exited.value.code == 2
     assert errors.getvalue().splitlines()[-1] == f"ebb demo: error: {message}"
+
+
+def test_traffic_stops_after_the_last_busy_minute_not_at_the_end_of_a_padded_trace() -> None:
+    # A trace of two busy minutes is padded with quiet ones to the 40-minute load phase: the log's
+    # "traffic stops" belongs at minute 2, not 40. The built-in scenario is busy to its end.
+    assert _quiet_from((600, 1200, *([0] * 38))) == 2
+    assert _quiet_from(built_in_scenario(7).llm_requests_per_minute) == LOAD_MINUTES
+    assert _quiet_from((0, 0)) is None

@@ -461,7 +461,7 @@ class _Story:
         if rate and self.result.summary.first_request_minute is None:
             self.result.summary.first_request_minute = float(minute)
             self._emit(minute, "you", f"traffic starts: {rate} requests/min at the LLM's load balancer")
-        if minute == len(rates):
+        if minute == _quiet_from(rates):
             self._emit(minute, "you", "traffic stops: no more requests at the load balancer")
         if minute == scenario.zone_out_minute:
             self.result.zone_events["out"] = self.world.now()
@@ -686,6 +686,13 @@ def _backfill_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ebb")
     backfill.add_parser(parser.add_subparsers(dest="command", required=True))
     return parser
+
+
+def _quiet_from(rates: tuple[int, ...]) -> int | None:
+    """The minute from which no more requests come: after the last busy minute (a trace's quiet
+    tail, padded to the load phase, is not traffic), or None if none ever came."""
+    busy = [minute for minute, rate in enumerate(rates) if rate]
+    return busy[-1] + 1 if busy else None
 
 
 def _ended_line(record: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -429,6 +430,15 @@ class _Story:
             minute = step / steps_per_minute
             if step % steps_per_minute == 0:
                 self._minute(int(minute))
+            if (step + 1) % steps_per_minute == 0:
+                # The next minute's rate is set by the clock at the minute's first instant, ahead
+                # of the load balancer's traffic slice due then (ties go in the order scheduled):
+                # set after `run_for` returned, that slice would already have gone at the old rate.
+                boundary = self.world.clock.now() + STEP_SECONDS
+                next_minute = (step + 1) // steps_per_minute
+                self.world.clock.call_at(
+                    boundary, functools.partial(self._set_rate, next_minute), name="demo: request rate"
+                )
             self.world.run_for(STEP_SECONDS)
             step += 1
             done = self._look(step / steps_per_minute)
@@ -455,9 +465,8 @@ class _Story:
                 self._emit(minute, "chapter", _chapter_line(chapter))
         rates = scenario.llm_requests_per_minute
         rate = rates[minute] if minute < len(rates) else 0
-        previous = rates[minute - 1] if 0 < minute <= len(rates) else 0
-        if rate != previous or minute == 0:
-            self.traffic.balancer.set_request_rate(self.traffic.target_group, rate)
+        if minute == 0:
+            self._set_rate(0)
         if rate and self.result.summary.first_request_minute is None:
             self.result.summary.first_request_minute = float(minute)
             self._emit(minute, "you", f"traffic starts: {rate} requests/min at the LLM's load balancer")
@@ -478,6 +487,14 @@ class _Story:
             self._send_jobs(jobs)
             self._emit(minute, "you", f"the batch lands: {jobs} jobs on the batch worker's queue")
         self._work_jobs()
+
+    def _set_rate(self, minute: int) -> None:
+        """The LLM's request rate from the start of `minute` on (a change only)."""
+        rates = self.scenario.llm_requests_per_minute
+        rate = rates[minute] if minute < len(rates) else 0
+        previous = rates[minute - 1] if 0 < minute <= len(rates) else 0
+        if rate != previous or minute == 0:
+            self.traffic.balancer.set_request_rate(self.traffic.target_group, rate)
 
     def _backfill(self, minute: int) -> None:
         until = self.result.started_at + timedelta(minutes=self.scenario.backfill_until_minute)

@@ -6,12 +6,13 @@ that would make no story are refused with a message that says why."""
 from __future__ import annotations
 
 import io
-from contextlib import redirect_stderr
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 
 import pytest
+from rich.console import Console
 
-from ebb.cli.demo_display import header_lines, status_line
+from ebb.cli.demo_display import LiveView, header_lines, status_line
 from ebb.cli.demo_story import (
     BATCH,
     DIFFERENCES,
@@ -121,3 +122,26 @@ def test_traffic_stops_after_the_last_busy_minute_not_at_the_end_of_a_padded_tra
     assert _quiet_from((600, 1200, *([0] * 38))) == 2
     assert _quiet_from(built_in_scenario(7).llm_requests_per_minute) == LOAD_MINUTES
     assert _quiet_from((0, 0)) is None
+
+
+def test_the_live_view_leaves_what_the_functions_print_to_the_functions_log() -> None:
+    # The story redirects stdout to functions.log (Powertools prints its metrics there); the
+    # live view, started inside that, must not take stdout over and draw those lines on screen.
+    screen = io.StringIO()
+    view = LiveView(Console(file=screen, force_terminal=True, width=100), DIFFERENCES, seed=7)
+    result = StoryResult(
+        scenario=built_in_scenario(7),
+        started_at=datetime(2025, 1, 6, 0, 3, tzinfo=UTC),
+        groups=(G5, G6E),
+        scalers=(BATCH, LLM),
+    )
+    functions_log = io.StringIO()
+    with redirect_stdout(functions_log):
+        view.started(result)
+        try:
+            print('{"_aws": {"CloudWatchMetrics": []}, "Decisions": [1.0]}')
+        finally:
+            view.stop()
+
+    assert "CloudWatchMetrics" in functions_log.getvalue()
+    assert "CloudWatchMetrics" not in screen.getvalue()

@@ -142,7 +142,16 @@ class LiveView:
         for line in header_lines(result, self.differences, seed=self.seed):
             self.console.print(line, highlight=False, markup=False)
         self.progress.update(self.task, total=float(result.scenario.max_minutes))
-        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
+        # No redirection of stdout/stderr: the story sends the deployed functions' output (their
+        # logs and metrics) to functions.log, and rich's default would print it above the view.
+        self.live = Live(
+            self._render(),
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self.live.start()
 
     def event(self, event: StoryEvent) -> None:

@@ -105,6 +105,9 @@ def test_chapter_1_traffic_at_zero_wakes_the_llm_through_its_503_alarm_and_a_nod
     assert adds[0][0] >= _at(woken[0])
     # The requests that hit the cold start got 503 from the load balancer, and are counted.
     summary = result.summary
+    # Every request the scenario sent, and none more, was served or answered 503: each minute's
+    # rate holds from that minute's first instant (not one traffic slice late at each change).
+    assert summary.served + summary.unserved == sum(result.scenario.llm_requests_per_minute)
     assert summary.unserved > 0
     assert summary.served > 0
     assert summary.first_ready_minute is not None

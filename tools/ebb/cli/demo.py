@@ -119,9 +119,24 @@ def _validate_and_build(args: argparse.Namespace, console: Console) -> int:
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
+    # argparse would name the function in its message ("invalid _positive value"): say what is wanted.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number") from None
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"{text}: must be above 0")
+    return value
+
+
+def _pods(text: str) -> int:
+    # 0 pods would scale the trace to no traffic at all, and fewer to negative request rates.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
     return value
 
 
@@ -162,7 +177,7 @@ def add_parser(subcommands: Any) -> None:
     )
     parser.add_argument(
         "--peak-pods",
-        type=int,
+        type=_pods,
         default=12,
         metavar="N",
         help="scale --trace so its busiest minute needs N LLM pods (default 12)",

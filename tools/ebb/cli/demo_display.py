@@ -49,8 +49,15 @@ def status_line(sample: Sample, groups: tuple[str, ...]) -> str:
     """Demand, replicas and nodes in one line of at most 80 columns."""
     llm = f"llm {sample.llm_requests_per_minute}/min {sample.desired[LLM]}>{sample.ready[LLM]}"
     batch = f"batch q{sample.queue_jobs} {sample.desired[BATCH]}>{sample.ready[BATCH]}"
-    nodes = " ".join(f"{_short(g)} {sample.usable_nodes[g]}+{sample.pending_nodes[g]}" for g in groups)
+    nodes = " ".join(_group_nodes(sample, g) for g in groups)
     return f"{clock(sample.minute)} {'status':<{_KIND_WIDTH}} {llm} | {batch} | {nodes}"
+
+
+def _group_nodes(sample: Sample, group: str) -> str:
+    # <usable>+<pending>[-<leaving>], as the header's legend says: cordoned nodes still cost.
+    leaving = sample.leaving_nodes.get(group, 0)
+    text = f"{_short(group)} {sample.usable_nodes[group]}+{sample.pending_nodes[group]}"
+    return text + (f"-{leaving}" if leaving else "")
 
 
 def _short(group: str) -> str:
@@ -135,7 +142,16 @@ class LiveView:
         for line in header_lines(result, self.differences, seed=self.seed):
             self.console.print(line, highlight=False, markup=False)
         self.progress.update(self.task, total=float(result.scenario.max_minutes))
-        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
+        # No redirection of stdout/stderr: the story sends the deployed functions' output (their
+        # logs and metrics) to functions.log, and rich's default would print it above the view.
+        self.live = Live(
+            self._render(),
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self.live.start()
 
     def event(self, event: StoryEvent) -> None:

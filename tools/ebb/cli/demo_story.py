@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -429,6 +430,15 @@ class _Story:
             minute = step / steps_per_minute
             if step % steps_per_minute == 0:
                 self._minute(int(minute))
+            if (step + 1) % steps_per_minute == 0:
+                # The next minute's rate is set by the clock at the minute's first instant, ahead
+                # of the load balancer's traffic slice due then (ties go in the order scheduled):
+                # set after `run_for` returned, that slice would already have gone at the old rate.
+                boundary = self.world.clock.now() + STEP_SECONDS
+                next_minute = (step + 1) // steps_per_minute
+                self.world.clock.call_at(
+                    boundary, functools.partial(self._set_rate, next_minute), name="demo: request rate"
+                )
             self.world.run_for(STEP_SECONDS)
             step += 1
             done = self._look(step / steps_per_minute)
@@ -455,13 +465,12 @@ class _Story:
                 self._emit(minute, "chapter", _chapter_line(chapter))
         rates = scenario.llm_requests_per_minute
         rate = rates[minute] if minute < len(rates) else 0
-        previous = rates[minute - 1] if 0 < minute <= len(rates) else 0
-        if rate != previous or minute == 0:
-            self.traffic.balancer.set_request_rate(self.traffic.target_group, rate)
+        if minute == 0:
+            self._set_rate(0)
         if rate and self.result.summary.first_request_minute is None:
             self.result.summary.first_request_minute = float(minute)
             self._emit(minute, "you", f"traffic starts: {rate} requests/min at the LLM's load balancer")
-        if minute == len(rates):
+        if minute == _quiet_from(rates):
             self._emit(minute, "you", "traffic stops: no more requests at the load balancer")
         if minute == scenario.zone_out_minute:
             self.result.zone_events["out"] = self.world.now()
@@ -478,6 +487,14 @@ class _Story:
             self._send_jobs(jobs)
             self._emit(minute, "you", f"the batch lands: {jobs} jobs on the batch worker's queue")
         self._work_jobs()
+
+    def _set_rate(self, minute: int) -> None:
+        """The LLM's request rate from the start of `minute` on (a change only)."""
+        rates = self.scenario.llm_requests_per_minute
+        rate = rates[minute] if minute < len(rates) else 0
+        previous = rates[minute - 1] if 0 < minute <= len(rates) else 0
+        if rate != previous or minute == 0:
+            self.traffic.balancer.set_request_rate(self.traffic.target_group, rate)
 
     def _backfill(self, minute: int) -> None:
         until = self.result.started_at + timedelta(minutes=self.scenario.backfill_until_minute)
@@ -564,7 +581,7 @@ class _Story:
             at = datetime.fromisoformat(record["at"])
             for action in record.get("actions", []) if record.get("event") is None else []:
                 if action.startswith("idle timer "):
-                    add(at, "timer", _timer_line(action))
+                    add(at, "timer", _timer_line(action, self.result.started_at))
             line = self._pool_line(record)
             if line is not None:
                 kind = "scale-in" if str(record.get("event", "")).startswith("scale-in") else "provision"
@@ -646,20 +663,7 @@ class _Story:
         if event == "provisioning-ended":
             summary.retries += int(record.get("retries", 0))
             summary.shortages += len(record.get("shortages", []))
-            granted = ", ".join(
-                f"{g} +{n}"
-                for zone in sorted(record["granted"])
-                for g, n in record["granted"][zone].items()
-                if n
-            )
-            line = f"generation {record['generation']} {record['outcome']}"
-            if granted:
-                line += f": granted {granted}"
-            if record.get("shortages"):
-                line += f"; out of capacity: {', '.join(record['shortages'])}"
-            if record.get("cancelled"):
-                line += f"; {record['cancelled']} pending node(s) cancelled"
-            return line
+            return _ended_line(record)
         if event in ("scale-in-step", "scale-in-finished"):
             actions = [a.split(" (")[0] for a in record.get("actions", [])]
             return "; ".join(actions) if actions else None
@@ -701,14 +705,45 @@ def _backfill_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _timer_line(action: str) -> str:
-    # "idle timer batch/batch-worker at 2025-...+00:00" or "idle timer batch/batch-worker deleted"
+def _quiet_from(rates: tuple[int, ...]) -> int | None:
+    """The minute from which no more requests come: after the last busy minute (a trace's quiet
+    tail, padded to the load phase, is not traffic), or None if none ever came."""
+    busy = [minute for minute, rate in enumerate(rates) if rate]
+    return busy[-1] + 1 if busy else None
+
+
+def _ended_line(record: dict[str, Any]) -> str:
+    """A `provisioning-ended` audit record in a line. Its `granted` is each group's usable nodes
+    at the end (held, not added: a scale-in generation is "granted" the nodes it keeps), and its
+    `requested` the nodes the execution asked BatchAddClusterNodes for."""
+    line = f"generation {record['generation']} {record['outcome']}"
+    parts = []
+    launched = ", ".join(f"{g} +{n}" for g, n in sorted(record.get("requested", {}).items()) if n)
+    if launched:
+        parts.append(f"launched {launched}")
+    usable = ", ".join(
+        f"{g} {n}" for zone in sorted(record["granted"]) for g, n in sorted(record["granted"][zone].items())
+    )
+    if usable:
+        parts.append(f"usable {usable}")
+    if record.get("shortages"):
+        parts.append(f"out of capacity: {', '.join(record['shortages'])}")
+    if record.get("cancelled"):
+        parts.append(f"{record['cancelled']} pending node(s) cancelled")
+    return line + (": " + "; ".join(parts) if parts else "")
+
+
+def _timer_line(action: str, started_at: datetime) -> str:
+    # "idle timer batch/batch-worker at 2025-...+00:00" or "idle timer batch/batch-worker deleted".
+    # The log's clock is story time (+mm:ss): the moment is given in it, and in UTC as the
+    # decisions' reasons name moments.
     words = action.split(" ")
     scaler = words[2].split("/")[-1]
     if words[-1] == "deleted":
         return f"idle timer of {scaler} deleted (decided without it)"
     at = datetime.fromisoformat(words[-1])
-    return f"idle timer of {scaler} armed for {at:%H:%M:%S} (its cooldown's end)"
+    story = _mmss((at - started_at).total_seconds() / 60)
+    return f"idle timer of {scaler} armed for {story} ({at:%H:%M:%S} UTC, its cooldown's end)"
 
 
 def _mmss(minutes: float) -> str:

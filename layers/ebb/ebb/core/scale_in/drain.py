@@ -19,7 +19,6 @@ kubernetes-sigs/karpenter ``pkg/controllers/node/termination`` and the "Disrupti
   instead delete the remaining pods at that point; ebb never kills running work.
 """
 
-
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum

@@ -18,11 +18,11 @@ EXAMPLE_FILES = [
 ]
 
 
-def _run(argv: list[str]) -> tuple[int, str]:
+def _run(argv: list[str], width: int = 200) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="ebb")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    console = Console(record=True, width=200, color_system=None)
+    console = Console(record=True, width=width, color_system=None)
     code = args.run(args, console)
     return code, console.export_text()
 
@@ -45,6 +45,18 @@ def test_the_example_validates_and_is_summarised() -> None:
         "4 per node",
     ):
         assert expected in output
+
+
+def test_at_80_columns_a_table_that_does_not_fit_is_printed_as_one_block_per_row() -> None:
+    # A pipe at 80 columns (`make demo | cat`): folded into that width, the tables' words were
+    # split across cells ("ScaledObjec / t"); each row is printed as `header: value` lines
+    # instead (a table that fits stays a table).
+    code, output = _run(["validate", *EXAMPLE_FILES], width=80)
+    assert code == EXIT_VALID
+    assert "┃ ScaledObjec ┃" not in output  # the scalers' table, folded, began so
+    assert "  serving/llm-inference\n    target: Deployment/llm-inference\n" in output
+    assert "    replicas: 0..16, scales to zero\n" in output
+    assert all(len(line) <= 80 for line in output.splitlines())
 
 
 def test_errors_are_listed_and_the_exit_code_is_non_zero(tmp_path: Path, docs: Any) -> None:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -89,12 +90,31 @@ def _render_summary(console: Console, summary: ConfigSummary) -> None:
         f"{summary.prewarm_windows} pre-warm window(s)",
         highlight=False,
     )
-    console.print(_scalers_table(summary))
-    console.print(_triggers_table(summary))
-    console.print(_node_pools_table(summary))
-    console.print(_instance_groups_table(summary))
-    console.print(_placements_table(summary))
+    for table in (
+        _scalers_table(summary),
+        _triggers_table(summary),
+        _node_pools_table(summary),
+        _instance_groups_table(summary),
+        _placements_table(summary),
+    ):
+        _print_table(console, table)
     _render_notes(console, summary.notes)
+
+
+def _print_table(console: Console, table: Table) -> None:
+    """The table as it is where it fits; else one block per row, `header: value` per line, since a
+    table folded into a narrow width (a pipe at 80 columns) splits its words into unreadable cells."""
+    natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    console.print(Text(str(table.title), style="bold"))
+    columns = [(str(column.header), [str(cell) for cell in column.cells]) for column in table.columns]
+    for row in range(table.row_count):
+        (_, first), *rest = columns
+        console.print(Text(f"  {first[row]}"), soft_wrap=False)
+        for header, cells in rest:
+            console.print(Text(f"    {header}: {cells[row]}"), overflow="fold")
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/bench_decide.py [--storm 1000]
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import tempfile
@@ -92,7 +93,7 @@ def storm(certificates: Any, signals: int) -> None:
         for index in range(signals):
             world.call_later(
                 index / signals,
-                lambda i=index: world.put_event(_alarm_event(alarm, f"storm-{i:05d}")),
+                functools.partial(world.put_event, _alarm_event(alarm, f"storm-{index:05d}")),
                 name="storm",
             )
         wall = time.perf_counter()

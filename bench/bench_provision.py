@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def _usable(cluster: HyperPodOnEks, config: Any, groups: tuple[str, ...]) -> int
     return sum(
         1
         for n in nodes
-        if n.is_ready and not n.spec.unschedulable and n.status.allocatable.get("nvidia.com/gpu", 0)
+        if n.is_ready
+        and not n.spec.unschedulable
+        and n.status.allocatable.get("nvidia.com/gpu", Decimal(0)) > 0
     )
 
 

@@ -43,7 +43,7 @@ state_machines() {
 
 stage "environments" scripts/venv.sh dev runtime sam checkov node
 stage "ruff" bash -c '.venv/bin/ruff check . && .venv/bin/ruff format --check .'
-stage "mypy" .venv/bin/mypy layers/ebb/ebb tools/ebb
+stage "mypy" .venv/bin/mypy layers/ebb/ebb tools/ebb bench
 stage "import-linter" .venv/bin/lint-imports
 stage "pytest (Python $(.venv/bin/python -c 'import platform; print(platform.python_version())'))" pytest_suite .venv
 stage "pytest (Python $(.venvs/runtime/bin/python -c 'import platform; print(platform.python_version())'), the Lambda runtime's)" pytest_suite .venvs/runtime

@@ -168,12 +168,31 @@ def test_an_alarm_on_the_503_count_is_driven_by_traffic_alone(world: LocalWorld)
         for t in world.alarms.transitions
         if t.alarm_name == "wake-llm"
     ]
-    # Traffic from 00:03, one request a second; the rate is stopped at 00:06:00 once that second's
-    # request went out, so minutes 3-5 have 60 503s and minute 6 one. Minute 3's are readable at
-    # 00:05, when the alarm fires. With EvaluationPeriods 1 the evaluation range is 3 periods and
-    # the newest real datapoint decides: at 00:09 that is minute 6 (readable since 00:08, one 503),
-    # and only at 00:10 does the range hold no datapoint, missing data counting as not breaching.
-    assert changes == [(1, "OK"), (5, "ALARM"), (10, "OK")]
+    # Traffic from 00:03 to 00:06, one request a second: minutes 3-5 have 60 503s each and minute 6
+    # none. Minute 3's are readable at 00:05, when the alarm fires. With EvaluationPeriods 1 the
+    # evaluation range is 3 periods and the newest real datapoint decides: at 00:08 that is minute
+    # 5 (readable since 00:07), and at 00:09 the range (minutes 6-8) holds no datapoint, missing
+    # data counting as not breaching.
+    assert changes == [(1, "OK"), (5, "ALARM"), (9, "OK")]
+
+
+def test_a_rate_changed_on_a_minute_boundary_holds_for_that_whole_minute(world: LocalWorld) -> None:
+    """However the change is ordered against the clock's other entries due at the boundary (here:
+    after `run_for` reached it), the minute after it counts the new rate only."""
+    targets = [Target("pod-a", "eu-west-1a")]
+    balancer = world.create_load_balancer("llm-inference", availability_zones=ZONES)
+    balancer.add_target_group("llm-inference", healthy_targets=lambda: targets)
+    balancer.set_request_rate("llm-inference", 900)
+    world.run_for(60)
+    balancer.set_request_rate("llm-inference", 300)
+    world.run_for(60)
+    balancer.set_request_rate("llm-inference", 0)
+    world.run_for(3 * 60)
+
+    assert metric(world, "RequestCount", {"LoadBalancer": balancer.dimension}) == {
+        minute(world, 0): 900.0,
+        minute(world, 1): 300.0,
+    }
 
 
 def load_balancer_identifiers(seed: int) -> tuple[str, str]:

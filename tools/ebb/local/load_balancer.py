@@ -49,7 +49,7 @@ NAMESPACE = "AWS/ApplicationELB"
 _NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,32}(?<!-)$")
 _IDENTIFIER = re.compile(r"^[0-9a-f]{16}$")
 DEFAULT_SLICE_SECONDS = 1.0
-"""Steady traffic arrives in slices this long; each slice sees the targets healthy at its time."""
+"""Steady traffic arrives in slices this long, each at its midpoint; it sees the targets healthy then."""
 
 
 class LoadBalancerError(EbbError):
@@ -209,14 +209,19 @@ class LocalLoadBalancer:
             self._rates[target_group] = float(requests_per_minute)
             self._carry.setdefault(target_group, 0.0)
         if self._rates and self._traffic is None:
+            # Slices arrive at their midpoints: a rate changed at a whole second, whether before or
+            # after the clock's other entries due at that second, holds from that second's slice
+            # on. (Arriving at their starts, a slice due at the very moment of a change would carry
+            # the old rate into the new minute whenever the change ran second.)
             self._traffic = self.clock.call_later(
-                0.0, self._traffic_slice, name=f"traffic {self.name}", daemon=True
+                self.slice_seconds / 2, self._traffic_slice, name=f"traffic {self.name}", daemon=True
             )
 
     def _traffic_slice(self) -> None:
         self._traffic = None
-        # A slice's requests arrive at its start and stand for the next `slice_seconds`: a rate of N
-        # a minute started on a minute boundary puts exactly N requests in each whole minute.
+        # A slice's requests arrive at its midpoint and stand for its `slice_seconds`: a rate of N
+        # a minute set on a minute boundary puts exactly N requests in each whole minute until it
+        # changes, and a rate changed on a minute boundary none of the old rate's in the new minute.
         for name in sorted(self._rates):
             self._carry[name] += self._rates[name] * self.slice_seconds / PERIOD_SECONDS
             whole = int(self._carry[name] + 1e-9)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 MAX_DELETE = 100  # DeleteAlarms takes at most 100 names a call
+STANDARD_STATISTICS = frozenset({"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+"""PutMetricAlarm's `Statistic` enum (botocore's cloudwatch model, shape `Statistic`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +119,16 @@ def _request(spec: AlarmSpec) -> dict[str, Any]:
     }
     dimensions = [{"Name": name, "Value": value} for name, value in spec.dimensions]
     if spec.account_id is None:
+        # PutMetricAlarm's `Statistic` takes only the five standard statistics; a percentile
+        # (p99, p99.9) goes in `ExtendedStatistic` (CloudWatch API Reference, PutMetricAlarm).
+        # The Metrics form below takes either in `Stat`.
+        statistic_field = "Statistic" if spec.statistic in STANDARD_STATISTICS else "ExtendedStatistic"
         return {
             **common,
             "Namespace": spec.namespace,
             "MetricName": spec.metric_name,
             "Dimensions": dimensions,
-            "Statistic": spec.statistic,
+            statistic_field: spec.statistic,
             "Period": spec.period,
         }
     # A metric of another account (cross-account observability) needs the Metrics form.

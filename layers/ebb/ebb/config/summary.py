@@ -158,7 +158,8 @@ def _trigger(index: int, trigger: AwsSqsQueueTrigger | AwsCloudWatchTrigger) -> 
     else:
         cw = trigger.metadata
         if cw.expression is not None:
-            source = f"expression {cw.expression!r}"
+            # ebb.service.signals.has_alarm: no alarm of its own, so nothing wakes it between ticks.
+            source = f"expression {cw.expression!r} (no alarm: read at the one-minute tick)"
         else:
             dimensions = ", ".join(f"{name}={value}" for name, value in cw.dimensions)
             source = f"{cw.namespace} {cw.metric_name} [{dimensions}] {cw.metric_stat}"

@@ -1,4 +1,4 @@
-"""The alarms a configuration implies: one per trigger, on the trigger's own metric.
+"""The alarms a configuration implies: one per trigger that has one (`has_alarm`), on its own metric.
 
 Each alarm goes to ALARM when its trigger becomes active (the metric above the trigger's
 activation value, 0 unless set) and back to OK when it stops; each edge wakes the scaler's pool
@@ -19,7 +19,7 @@ from ebb.config import EbbConfig
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
 from ebb.config.node_planning import pod_group_name
 from ebb.config.replica_policy import trigger_name
-from ebb.service.signals import alarm_name
+from ebb.service.signals import alarm_name, has_alarm
 
 SQS_PERIOD = 60
 """AWS/SQS metrics are published once a minute (Available CloudWatch metrics for Amazon SQS)."""
@@ -31,6 +31,8 @@ def alarm_specs(config: EbbConfig, prefix: str) -> list[AlarmSpec]:
     for scaled_object in config.scaled_objects:
         scaler = pod_group_name(scaled_object)
         for index, trigger in enumerate(scaled_object.spec.triggers):
+            if not has_alarm(trigger):
+                continue
             name = trigger_name(index, trigger)
             description = f"ebb: trigger {name} of {scaler} is active (wakes its NodePool's decision)"
             if isinstance(trigger, AwsSqsQueueTrigger):
@@ -50,12 +52,15 @@ def alarm_specs(config: EbbConfig, prefix: str) -> list[AlarmSpec]:
                 )
             elif isinstance(trigger, AwsCloudWatchTrigger):
                 metric = trigger.metadata
+                if metric.namespace is None or metric.metric_name is None:
+                    # has_alarm means no expression, and the trigger's validation requires both then.
+                    raise ValueError(f"trigger {name} of {scaler} names no metric and no expression")
                 specs.append(
                     AlarmSpec(
                         name=alarm_name(prefix, scaler, name),
                         description=description,
-                        namespace=metric.namespace or "",
-                        metric_name=metric.metric_name or "",
+                        namespace=metric.namespace,
+                        metric_name=metric.metric_name,
                         dimensions=tuple(metric.dimensions),
                         statistic=metric.metric_stat,
                         period=metric.metric_stat_period,

@@ -112,13 +112,26 @@ def alarm_name(prefix: str, scaler: str, trigger: str) -> str:
     return f"{prefix}.{digest}.{trigger}"[:255]
 
 
+def has_alarm(trigger: object) -> bool:
+    """Whether ebb watches `trigger` with an alarm of its own (its edges wake the pool at once).
+
+    SQS and single-metric CloudWatch triggers do. A CloudWatch trigger given as an `expression`
+    (metric math or a Metrics Insights query) does not: CloudWatch can alarm on such a query, but
+    the local world cannot evaluate one, so no test could show the alarm wakes anything. Such a
+    trigger is read at the tick, once a minute, like every trigger (`ebb validate` says so).
+    """
+    if isinstance(trigger, AwsSqsQueueTrigger):
+        return True
+    return isinstance(trigger, AwsCloudWatchTrigger) and trigger.metadata.expression is None
+
+
 def scaler_alarms(config: EbbConfig, prefix: str) -> dict[str, str]:
     """Every alarm name the configuration implies, with the scaler it belongs to."""
     names = {}
     for scaled_object in config.scaled_objects:
         scaler = pod_group_name(scaled_object)
         for index, trigger in enumerate(scaled_object.spec.triggers):
-            if isinstance(trigger, AwsCloudWatchTrigger | AwsSqsQueueTrigger):
+            if has_alarm(trigger):
                 names[alarm_name(prefix, scaler, trigger_name(index, trigger))] = scaler
     return names
 

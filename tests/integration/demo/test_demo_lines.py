@@ -96,6 +96,9 @@ def test_an_idle_timers_moment_is_on_the_logs_story_clock() -> None:
     assert _timer_line("idle timer batch/batch-worker deleted", started) == (
         "idle timer of batch-worker deleted (decided without it)"
     )
+    assert _timer_line("idle timer batch/batch-worker deleted", started, fired=True) == (
+        "idle timer of batch-worker deleted (it fired and woke this decision)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -393,6 +393,8 @@ class _Story:
         self.traffic = _llm_load_balancer(cluster, config)
         self.queue = _queue_url(cluster, config)
         self.held: list[str] = []
+        # Scalers whose idle timer fired and whose decision has not deleted it yet.
+        self.fired_timers: set[str] = set()
         # The service model, fed each minute with what the load balancer passed to the pods and
         # the minute's mean Ready pods (its 503s are the requests that found no Ready pod).
         self.service = ServiceQueue(60.0)
@@ -571,7 +573,8 @@ class _Story:
             add(at, "alarm", f"{owner}: {before} -> {after}")
         for at, scaler in self.watch.idle_timers():
             self.result.timers_fired.append((at, scaler))
-            add(at, "timer", f"idle timer of {scaler} fired")
+            self.fired_timers.add(scaler)
+            add(at, "timer", f"idle timer of {scaler.split('/')[-1]} fired")
         for subject in (LLM, BATCH):
             for record in self.watch.audit(subject):
                 summary.decisions += 1
@@ -581,7 +584,12 @@ class _Story:
             at = datetime.fromisoformat(record["at"])
             for action in record.get("actions", []) if record.get("event") is None else []:
                 if action.startswith("idle timer "):
-                    add(at, "timer", _timer_line(action, self.result.started_at))
+                    # A timer that fired is deleted by the decision it woke: say so, rather than
+                    # "decided without it" (a tick or an event came first).
+                    scaler = action.split(" ")[2]
+                    fired = scaler in self.fired_timers
+                    self.fired_timers.discard(scaler)
+                    add(at, "timer", _timer_line(action, self.result.started_at, fired=fired))
             line = self._pool_line(record)
             if line is not None:
                 kind = "scale-in" if str(record.get("event", "")).startswith("scale-in") else "provision"
@@ -733,14 +741,15 @@ def _ended_line(record: dict[str, Any]) -> str:
     return line + (": " + "; ".join(parts) if parts else "")
 
 
-def _timer_line(action: str, started_at: datetime) -> str:
+def _timer_line(action: str, started_at: datetime, *, fired: bool = False) -> str:
     # "idle timer batch/batch-worker at 2025-...+00:00" or "idle timer batch/batch-worker deleted".
     # The log's clock is story time (+mm:ss): the moment is given in it, and in UTC as the
     # decisions' reasons name moments.
     words = action.split(" ")
     scaler = words[2].split("/")[-1]
     if words[-1] == "deleted":
-        return f"idle timer of {scaler} deleted (decided without it)"
+        why = "it fired and woke this decision" if fired else "decided without it"
+        return f"idle timer of {scaler} deleted ({why})"
     at = datetime.fromisoformat(words[-1])
     story = _mmss((at - started_at).total_seconds() / 60)
     return f"idle timer of {scaler} armed for {story} ({at:%H:%M:%S} UTC, its cooldown's end)"

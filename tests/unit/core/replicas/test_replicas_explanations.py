@@ -194,7 +194,7 @@ CASES = [
         counts(4),
         _state(),
         "orders: 4 -> 4 (tolerance) | HPA: metrics want 4 | "
-        "cw=10500m (Value 10, active) -> 4 within tolerance",
+        "cw=10.5 [10500m] (Value 10, active) -> 4 within tolerance",
         id="a Value target within tolerance",
     ),
     pytest.param(

@@ -77,7 +77,8 @@ def _decide_on(value: float, target: float) -> str:
 def test_the_explanation_shows_a_negative_metric_as_keda_reports_it() -> None:
     text = _decide_on(-1.5, 0.25)
 
-    assert "latency=-1500m (AverageValue 250m" in text
+    # The plain value first: `-1500m` alone reads as minus 1,500 million to most people.
+    assert "latency=-1.5 [-1500m] (AverageValue 250m" in text
 
 
 def test_the_explanation_shows_a_metric_that_rounds_to_zero_as_zero() -> None:

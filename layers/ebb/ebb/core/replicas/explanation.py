@@ -8,6 +8,7 @@ queue=42 msgs [active] -> 9`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -61,11 +62,20 @@ class TriggerReport:
         elif self.value is None:
             reading = f"failed {self.consecutive_failures} times, fallback"
         else:
-            reading = f"{self.quantity} ({self.target}{', active' if self.active else ''})"
+            reading = f"{_readable(self.quantity)} ({self.target}{', active' if self.active else ''})"
         if self.proposal is None:
             return f"{self.name}={reading}"
         tolerance = " within tolerance" if self.within_tolerance else ""
         return f"{self.name}={reading} -> {self.proposal}{tolerance}"
+
+
+def _readable(quantity: str | None) -> str:
+    """A milli-quantity with its plain value first (`681.25 [681250m]`): a reader takes `681250m`
+    for 681,250 million; the quantity itself is what the HPA reads, so it stays. Others as they are."""
+    if quantity is None or not quantity.endswith("m"):
+        return str(quantity)
+    plain = Decimal(quantity[:-1]).scaleb(-3).normalize()
+    return f"{plain:f} [{quantity}]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,19 @@ def queue_length_not_an_integer(d: Any) -> None:
     d.sqs_metadata["queueLength"] = "a"
 
 
+# A trigger in another region: the stack's CloudWatch client, its alarms and its IAM policy
+# (sqs:GetQueueAttributes on arn:...:sqs:${AWS::Region}:...) are all of the stack's region.
+@case(
+    [
+        "config.yaml: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].metadata.awsRegion: "
+        "eu-west-1 differs from the ClusterBinding's region us-east-1; ebb reads metrics and keeps its "
+        "alarms in its own region only: deploy ebb in eu-west-1, or read a metric of us-east-1",
+    ]
+)
+def trigger_in_another_region(d: Any) -> None:
+    d.sqs_metadata.update(awsRegion="eu-west-1", queueURL="https://sqs.eu-west-1.amazonaws.com/1/jobs")
+
+
 # ScaleTriggers.Metadata is map[string]string (kedacore/keda
 # apis/keda/v1alpha1/scaletriggers_types.go@1a230280)
 @case(

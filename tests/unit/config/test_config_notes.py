@@ -65,15 +65,6 @@ NOTE_CASES = [
         id="bare-queue-name",
     ),
     pytest.param(
-        lambda d: d.sqs_metadata.update(
-            awsRegion="eu-west-1", queueURL="https://sqs.eu-west-1.amazonaws.com/1/jobs"
-        ),
-        "config.yaml: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].metadata.awsRegion: "
-        "eu-west-1 differs from the ClusterBinding's region us-east-1; ebb will read this metric across "
-        "regions",
-        id="other-region",
-    ),
-    pytest.param(
         lambda d: d.pool_template.update(
             startupTaints=[{"key": "node.example.com/init", "effect": "NoSchedule"}]
         ),

@@ -292,12 +292,16 @@ def _regions(documents: DocumentSet, log: IssueLog) -> None:
     for doc in documents.scaled_objects:
         for index, trigger in enumerate(doc.model.spec.triggers):
             if trigger.metadata.aws_region != region:
-                _note(
+                # The stack reads CloudWatch and owns its alarms in its own region, and IAM allows
+                # GetQueueAttributes on that region's queues only: another region's metric would
+                # never be read nor wake anything.
+                _report(
                     log,
                     doc,
                     ("spec", "triggers", index, "metadata", "awsRegion"),
                     f"{trigger.metadata.aws_region} differs from the ClusterBinding's region {region}; ebb "
-                    "will read this metric across regions",
+                    f"reads metrics and keeps its alarms in its own region only: deploy ebb in "
+                    f"{trigger.metadata.aws_region}, or read a metric of {region}",
                 )
 
 

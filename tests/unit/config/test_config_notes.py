@@ -65,6 +65,14 @@ NOTE_CASES = [
         id="bare-queue-name",
     ),
     pytest.param(
+        lambda d: d.pool_template["requirements"][1].update(values=["us-east-1a", "us-east1b"]),
+        "config.yaml: document 4 (NodePool gpu): spec.template.spec.requirements: the requirements leave "
+        "out instance group(s) of the NodePool's node class, which get no node: "
+        "gpu-g6e-use1b (ml.g6e.12xlarge, us-east-1b): "
+        "requirement topology.kubernetes.io/zone In us-east-1a, us-east1b excludes it",
+        id="requirements-leave-out-a-group",
+    ),
+    pytest.param(
         lambda d: d.pool_template.update(
             startupTaints=[{"key": "node.example.com/init", "effect": "NoSchedule"}]
         ),

@@ -336,22 +336,32 @@ def _pool_admission(documents: DocumentSet, catalogue: InstanceCatalogue, log: I
     groups = {g.name: g for g in documents.binding.model.spec.hyper_pod_cluster.instance_groups}
     for doc in documents.node_pools:
         refused = []
+        any_admitted = False
         for name in _pool_groups(documents, doc.model):
             group = groups.get(name)
             if group is None:
                 continue
             admitted, reason = admission(doc.model, group, catalogue.get(group.instance_type))
-            if admitted:
-                break
-            refused.append(f"{name} ({group.instance_type}, {group.availability_zone}): {reason}")
-        else:
-            if refused:
-                _report(
-                    log,
-                    doc,
-                    ("spec", "template", "spec", "requirements"),
-                    f"the requirements admit none of the NodePool's instance groups: {'; '.join(refused)}",
-                )
+            any_admitted = any_admitted or admitted
+            if not admitted:
+                refused.append(f"{name} ({group.instance_type}, {group.availability_zone}): {reason}")
+        if refused and not any_admitted:
+            _report(
+                log,
+                doc,
+                ("spec", "template", "spec", "requirements"),
+                f"the requirements admit none of the NodePool's instance groups: {'; '.join(refused)}",
+            )
+        elif refused:
+            # Often a typo in a zone or type list: the group silently gets no node, and with it
+            # the fallback it was there for (a second zone) is gone.
+            _note(
+                log,
+                doc,
+                ("spec", "template", "spec", "requirements"),
+                f"the requirements leave out instance group(s) of the NodePool's node class, which get no "
+                f"node: {'; '.join(refused)}",
+            )
 
 
 def _placement(documents: DocumentSet, catalogue: InstanceCatalogue, log: IssueLog) -> None:

@@ -107,3 +107,25 @@ def test_at_least_one_file_is_required() -> None:
     with pytest.raises(SystemExit) as raised:
         _run(["validate"])
     assert raised.value.code == 2
+
+
+def test_a_directory_stands_for_its_yaml_and_yml_files(tmp_path: Path) -> None:
+    """`--config DIR` and EBB_CONFIG take a directory; so does validate (it used to say `Is a directory`)."""
+    for index, source in enumerate(sorted(EXAMPLE_FILES)):
+        suffix = ".yml" if index == 0 else ".yaml"
+        (tmp_path / (Path(source).stem + suffix)).write_text(Path(source).read_text())
+    (tmp_path / "README.md").write_text("not configuration")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "broken.yaml").write_text("kind: [")
+
+    code, output = _run(["validate", "--json", str(tmp_path)])
+
+    assert code == EXIT_VALID, output
+    assert json.loads(output)["valid"] is True
+    empty = tmp_path / "nested" / "empty"
+    empty.mkdir()
+    code, output = _run(["validate", "--json", str(empty)])
+    assert code == EXIT_INVALID
+    assert json.loads(output)["errors"][0]["text"] == (
+        f"{empty}: is a directory without configuration files (*.yaml, *.yml)"
+    )

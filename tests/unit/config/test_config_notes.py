@@ -35,10 +35,23 @@ NOTE_CASES = [
         id="use-cached-metrics",
     ),
     pytest.param(
-        lambda d: d.sqs_metadata.update(queueLenght="4"),
+        lambda d: d.sqs_metadata.update(flavour="4"),
         "config.yaml: document 1 (ScaledObject batch/batch-worker): "
-        "spec.triggers[0].metadata.queueLenght: not a parameter of this trigger; KEDA and ebb ignore it",
+        "spec.triggers[0].metadata.flavour: not a parameter of this trigger; KEDA and ebb ignore it",
         id="unknown-metadata-key",
+    ),
+    pytest.param(
+        lambda d: d.sqs_metadata.update(queueLenght="4"),
+        "config.yaml: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].metadata.queueLenght: "
+        "not a parameter of this trigger (did you mean 'queueLength'?); KEDA and ebb ignore it",
+        id="misspelt-metadata-key-beside-the-real-one",
+    ),
+    pytest.param(
+        lambda d: (d.sqs_metadata.pop("queueLength"), d.sqs_metadata.update(queueLenght="4")),
+        "config.yaml: document 1 (ScaledObject batch/batch-worker): spec.triggers[0].metadata.queueLenght: "
+        "not a parameter of this trigger (did you mean 'queueLength'?); KEDA and ebb ignore it; "
+        "queueLength keeps its default",
+        id="misspelt-metadata-key-in-place-of-the-real-one",
     ),
     pytest.param(
         lambda d: d.batch.update(status={"conditions": [{"type": "Ready", "status": "True"}]}),

@@ -31,7 +31,10 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         "HyperpodNodeClasses and one ebb ClusterBinding) and summarise them.",
     )
     parser.add_argument(
-        "files", nargs="+", metavar="FILE", help="YAML files; together they form one configuration"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="YAML files or directories (their *.yaml and *.yml); together they form one configuration",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run_validate)

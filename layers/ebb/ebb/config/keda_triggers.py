@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, 
 
 from ebb.config.keda_values import KedaBool, KedaFloat, KedaInt64, KedaString, trim_metadata
 from ebb.config.model_base import Finding, ManifestModel, error_at, independent_rules, note_at
-from ebb.config.model_errors import custom_error, describe_yaml_value
+from ebb.config.model_errors import closest_field, custom_error, describe_yaml_value
 from ebb.core.replicas.policy import MAX_DURATION_SECONDS, MAX_QUEUE_LENGTH
 from ebb.core.replicas.quantities import MAX_TARGET_MILLI, exact_milli_from_float
 
@@ -78,8 +78,17 @@ class TriggerMetadata(ManifestModel):
         return trim_metadata(data) if isinstance(data, dict) else data
 
     def findings(self) -> Iterator[Finding]:
+        given = self.model_fields_set
         for key in sorted(self.model_extra or {}):
-            yield note_at((key,), "not a parameter of this trigger; KEDA and ebb ignore it")
+            meant = closest_field(key, type(self))
+            if meant is None:
+                yield note_at((key,), "not a parameter of this trigger; KEDA and ebb ignore it")
+                continue
+            field = next(n for n, info in type(self).model_fields.items() if (info.alias or n) == meant)
+            # A misspelt parameter leaves the real one at its default, silently: say which.
+            left = f"; {meant} keeps its default" if field not in given else ""
+            hint = f"did you mean {meant!r}?"
+            yield note_at((key,), f"not a parameter of this trigger ({hint}); KEDA and ebb ignore it{left}")
 
 
 class AwsTriggerMetadata(TriggerMetadata):

@@ -108,10 +108,26 @@ def load_config_text(
 def read_config_files(
     paths: Iterable[str | Path],
 ) -> tuple[tuple[ConfigSource, ...], tuple[ConfigIssue, ...]]:
-    """Read files as sources; a file that cannot be read is an issue, not an exception."""
+    """Read files as sources; a file that cannot be read is an issue, not an exception.
+
+    A directory stands for its `*.yaml` and `*.yml` files, in name order (not its subdirectories),
+    as `--config DIR` and `EBB_CONFIG` mean it.
+    """
     sources: list[ConfigSource] = []
     log = IssueLog()
+    files: list[str | Path] = []
     for path in paths:
+        if Path(path).is_dir():
+            found = sorted(
+                (p for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
+                key=lambda p: p.name,
+            )
+            if not found:
+                log.error(str(path), None, "", "is a directory without configuration files (*.yaml, *.yml)")
+            files.extend(found)
+        else:
+            files.append(path)
+    for path in files:
         try:
             sources.append(ConfigSource(file=str(path), text=Path(path).read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as error:

@@ -113,6 +113,13 @@ def _unknown_field_message(field: str, parent_models: Sequence[type[BaseModel]])
     return f"unknown field{hint}; allowed here: {', '.join(allowed)}"
 
 
+def closest_field(field: str, model: type[BaseModel]) -> str | None:
+    """The field of `model` (by its YAML name) that `field` most likely misspells, if one is close."""
+    allowed = sorted({_alias(name, info) for name, info in model.model_fields.items()})
+    close = difflib.get_close_matches(field, allowed, n=1)
+    return close[0] if close else None
+
+
 def _alias(name: str, info: Any) -> str:
     alias = getattr(info, "alias", None)
     return alias if isinstance(alias, str) else name

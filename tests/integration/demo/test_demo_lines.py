@@ -18,7 +18,9 @@ from ebb.cli.demo_story import (
     DIFFERENCES,
     LLM,
     Sample,
+    StoryEvent,
     StoryResult,
+    Summary,
     _ended_line,
     _quiet_from,
     _timer_line,
@@ -148,3 +150,36 @@ def test_the_live_view_leaves_what_the_functions_print_to_the_functions_log() ->
 
     assert "CloudWatchMetrics" in functions_log.getvalue()
     assert "CloudWatchMetrics" not in screen.getvalue()
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (100, 40), (160, 50)])
+def test_the_live_frame_fits_the_terminal_with_the_progress_bar_on_its_last_line(
+    width: int, height: int
+) -> None:
+    """A frame taller than the screen is cropped by rich (the progress bar went first) and left stale
+    lines behind at chapter headings; at 80 columns the tables side by side were truncated."""
+    view = LiveView(Console(file=io.StringIO(), width=width, height=height), DIFFERENCES, seed=7)
+    view.result = StoryResult(
+        scenario=built_in_scenario(7),
+        started_at=datetime(2025, 1, 6, 0, 3, tzinfo=UTC),
+        groups=(G5, G6E),
+        scalers=(BATCH, LLM),
+    )
+    for minute in range(30):
+        view.events.append(
+            StoryEvent(minute, 1, "decision", f"llm-inference {minute} -> {minute + 1}: " + "x" * 90)
+        )
+    nodes = {G5: 1, G6E: 0}
+    view.last = Sample(5.0, 1200, 3, {LLM: 4, BATCH: 1}, {LLM: 4, BATCH: 1}, nodes, nodes, nodes)
+    view.summary = Summary(served=100, unserved=3)
+    screen = Console(file=io.StringIO(), width=width, height=height)
+
+    lines = screen.render_lines(view._render(), screen.options, pad=False)
+    text = ["".join(segment.text for segment in line).rstrip() for line in lines]
+
+    assert len(text) < height, text
+    assert "chapter" in text[-1]
+    assert all(len(line) <= width for line in text)
+    # The newest event is shown, its time and kind readable (they were squeezed to "d…").
+    assert any(line.lstrip().startswith("+29:00  decision") for line in text)
+    assert any("llm-inference" in line and "req/min" in line for line in text)  # not truncated

@@ -127,7 +127,7 @@ class LiveView:
         self.result: StoryResult | None = None
         self.progress = Progress(
             TextColumn("simulated time"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             TextColumn("{task.fields[clock]} (at most {task.total:.0f} min), chapter {task.fields[chapter]}"),
             console=console,
         )
@@ -144,10 +144,12 @@ class LiveView:
         self.progress.update(self.task, total=float(result.scenario.max_minutes))
         # No redirection of stdout/stderr: the story sends the deployed functions' output (their
         # logs and metrics) to functions.log, and rich's default would print it above the view.
+        # Redrawn on each update only: with rich's refresh thread as well, a chapter heading printed
+        # above the view could interleave with a redraw and leave a stale frame on screen.
         self.live = Live(
             self._render(),
             console=self.console,
-            refresh_per_second=8,
+            auto_refresh=False,
             transient=False,
             redirect_stdout=False,
             redirect_stderr=False,
@@ -178,7 +180,7 @@ class LiveView:
 
     def _refresh(self) -> None:
         if self.live is not None:
-            self.live.update(self._render())
+            self.live.update(self._render(), refresh=True)
 
     def _render(self) -> Group:
         scalers = Table(title="scalers", title_justify="left", expand=False)
@@ -190,13 +192,16 @@ class LiveView:
         sample = self.last
         if sample is not None and self.result is not None:
             scalers.add_row(
-                LLM,
+                LLM.split("/")[-1],
                 f"{sample.llm_requests_per_minute} req/min",
                 str(sample.desired[LLM]),
                 str(sample.ready[LLM]),
             )
             scalers.add_row(
-                BATCH, f"{sample.queue_jobs} jobs", str(sample.desired[BATCH]), str(sample.ready[BATCH])
+                BATCH.split("/")[-1],
+                f"{sample.queue_jobs} jobs",
+                str(sample.desired[BATCH]),
+                str(sample.ready[BATCH]),
             )
             for group in self.result.groups:
                 nodes.add_row(
@@ -209,12 +214,22 @@ class LiveView:
         if self.summary is not None:
             served = f"requests served {self.summary.served}, unserved {self.summary.unserved} (503)"
         events = Table(title="what happened", title_justify="left", show_header=False, box=None)
-        events.add_column("when", no_wrap=True)
-        events.add_column("kind", no_wrap=True, style="cyan")
-        events.add_column("what", overflow="fold")
-        for event in self.events:
-            if event.kind != "chapter":
-                events.add_row(clock(event.minute), event.kind, event.text)
+        events.add_column("when", no_wrap=True, min_width=6)
+        events.add_column("kind", no_wrap=True, style="cyan", min_width=9)
+        events.add_column("what", no_wrap=True, overflow="ellipsis")  # one row each: the log has it all
+        # The frame must fit the screen: a frame taller than the terminal is cropped (the progress
+        # bar first) and leaves stale lines behind when rich moves the cursor back up. Tables side
+        # by side need about 100 columns, one above the other 14 rows; the events get what is left.
+        side_by_side = self.console.size.width >= 100
+        fixed_rows = (7 if side_by_side else 14) + 4  # tables, served line, events title, progress
+        room = max(1, self.console.size.height - fixed_rows - 1)
+        shown = [event for event in self.events if event.kind != "chapter"][-room:]
+        for event in shown:
+            events.add_row(clock(event.minute), event.kind, event.text)
         grid = Table.grid(padding=(0, 4))
-        grid.add_row(scalers, nodes)
+        if side_by_side:
+            grid.add_row(scalers, nodes)
+        else:
+            grid.add_row(scalers)
+            grid.add_row(nodes)
         return Group(grid, served, events, self.progress)

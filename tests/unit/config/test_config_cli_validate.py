@@ -57,6 +57,10 @@ def test_at_80_columns_a_table_that_does_not_fit_is_printed_as_one_block_per_row
     assert "  serving/llm-inference\n    target: Deployment/llm-inference\n" in output
     assert "    replicas: 0..16, scales to zero\n" in output
     assert all(len(line) <= 80 for line in output.splitlines())
+    # A long value wraps under itself, not at column 0 (it did: "ml.g6e.12xlarge" alone on a line).
+    triggers = output[output.index("\nTriggers\n") : output.index("\nNode pools")]
+    assert all(line.startswith("  ") for line in triggers.splitlines()[2:]), triggers
+    assert "    what it reads: CloudWatch AWS/ApplicationELB RequestCountPerTarget\n        [" in triggers
 
 
 def test_errors_are_listed_and_the_exit_code_is_non_zero(tmp_path: Path, docs: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 from rich.console import Console
@@ -117,7 +118,20 @@ def _print_table(console: Console, table: Table) -> None:
         (_, first), *rest = columns
         console.print(Text(f"  {first[row]}"), soft_wrap=False)
         for header, cells in rest:
-            console.print(Text(f"    {header}: {cells[row]}"), overflow="fold")
+            # Wrapped here, with a hanging indent, so continuations stay under their value rather
+            # than at column 0; a value's own line breaks (one requirement per line) are kept.
+            lines = str(cells[row]).splitlines() or [""]
+            wrapped = [
+                textwrap.fill(
+                    line,
+                    width=max(console.width, 40),
+                    initial_indent=f"    {header}: " if index == 0 else " " * 8,
+                    subsequent_indent=" " * 8,
+                    break_on_hyphens=False,
+                )
+                for index, line in enumerate(lines)
+            ]
+            console.print(Text("\n".join(wrapped)), soft_wrap=True)
 
 
 def _table(title: str, *columns: str) -> Table:

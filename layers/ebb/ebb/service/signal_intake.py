@@ -17,6 +17,7 @@ from ebb.config import EbbConfig
 from ebb.errors import InvalidEvent
 from ebb.service.alarm_specs import alarm_specs
 from ebb.service.configuration import load_for_stack
+from ebb.service.idle_polling import polls_every_pool, recorded_at_rest
 from ebb.service.settings import Settings
 from ebb.service.signals import RETIRE, Tick, parse_signal, route
 
@@ -32,6 +33,8 @@ class IntakeResult(BaseModel):
     """Alarms created, updated or deleted to match a new configuration (on a tick)."""
     rejected: str | None = None
     """Why the event was refused (it was kept in the rejected-events queue)."""
+    at_rest: tuple[str, ...] = ()
+    """NodePools at rest this tick did not poll (`ebb.service.idle_polling`)."""
 
 
 @dataclass
@@ -91,8 +94,18 @@ class SignalIntake:
             self.rejected.keep(event, str(error), function=self.function_name)
             return IntakeResult(kind=str(kind or "unknown"), rejected=str(error))
         changed: tuple[str, ...] = ()
+        at_rest: tuple[str, ...] = ()
         if isinstance(signal, Tick):
-            changed, retired = self.roll_out()
+            rolled_out, changed, retired = self.roll_out()
+            if not rolled_out and not polls_every_pool(signal.scheduled_time):
+                # The first tick of a configuration version decides every pool (its version
+                # recorded, new scalers decided); the others leave pools at rest to their alarms.
+                at_rest = tuple(
+                    m.node_pool
+                    for m in messages
+                    if recorded_at_rest(self.table.load_pool(m.node_pool).state_json)
+                )
+                messages = [m for m in messages if m.node_pool not in at_rest]
             # A NodePool the configuration no longer has is retired by decide (its execution
             # stopped, its nodes left and reported), in the pool's own message group.
             messages = messages + [
@@ -101,18 +114,21 @@ class SignalIntake:
         self.queue.send(messages)
         kind = type(signal).__name__
         return IntakeResult(
-            kind=kind, node_pools=tuple(m.node_pool for m in messages), alarms_changed=changed
+            kind=kind,
+            node_pools=tuple(m.node_pool for m in messages),
+            alarms_changed=changed,
+            at_rest=at_rest,
         )
 
-    def roll_out(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def roll_out(self) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
         """Once per configuration version (its first tick): number it, make ebb's alarms match it
-        and find the NodePools it retires; returns (alarms changed, pools retired)."""
+        and find the NodePools it retires; returns (rolled out now, alarms changed, pools retired)."""
         if self.table.alarms_version() == self.config_version:
-            return (), ()
+            return False, (), ()
         # The first tick of a configuration version also gives it the next sequence number, so
         # provisioning executions started under an older one are fenced off from now on.
         self.table.config_sequence(self.config_version)
         changes = self.alarms.reconcile(f"{self.alarm_prefix}.", alarm_specs(self.config, self.alarm_prefix))
         retired = self.table.roll_out_pools([pool.name for pool in self.config.node_pools])
         self.table.set_alarms_version(self.config_version)
-        return changes.created_or_updated + changes.deleted, retired
+        return True, changes.created_or_updated + changes.deleted, retired

@@ -16,7 +16,15 @@ from ebb.config import EbbConfig, load_config_files
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates, generate_cluster_certificates
 from ebb.local.provisioning_invariants import check_provisioning_invariants, checking_deployments
-from ebb.local.stack_deployment import BATCH, audit, deployed_config, kubernetes, write_config
+from ebb.local.stack_deployment import (
+    BATCH,
+    audit,
+    deployed_config,
+    kubernetes,
+    run_past_next_tick,
+    write_config,
+)
+from ebb.service.idle_polling import IDLE_POLL_MINUTES
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +85,17 @@ class ExampleStack:
             return client.read_scale(BATCH).spec.replicas
         finally:
             client.close()
+
+    def run_until_worker_replicas(
+        self, cluster: HyperPodOnEks, config: EbbConfig, replicas: int, *, ticks: int = IDLE_POLL_MINUTES + 1
+    ) -> datetime:
+        """Run tick by tick until the batch worker has `replicas`: a pool at rest is woken by its
+        queue's alarm or, at the latest, by the next tick that polls it (`IDLE_POLL_MINUTES`)."""
+        for _ in range(ticks):
+            after = run_past_next_tick(cluster)
+            if self.worker_replicas(cluster, config) == replicas:
+                return after
+        raise AssertionError(f"the batch worker did not reach {replicas} replicas in {ticks} ticks")
 
     @staticmethod
     def set_worker_replicas(cluster: HyperPodOnEks, config: EbbConfig, replicas: int) -> None:

@@ -1,7 +1,8 @@
 """The tick's slower cadence for a NodePool at rest (`ebb.service.idle_polling`), on the deployed
 stack (template.yaml in the local world): a pool at rest is decided by the tick only on the
 minutes that are a multiple of IDLE_POLL_MINUTES, its alarms still wake it at once, traffic its
-alarm does not see is picked up at the next such minute, and a busy pool is decided every tick.
+alarm does not see is picked up at the next such minute, its SQS triggers' queues are read by
+every tick, and a busy pool is decided every tick.
 
 Sources: a CloudWatch alarm's state change is delivered to EventBridge as a "CloudWatch Alarm
 State Change" event (CloudWatch User Guide, "Alarm events and EventBridge"), which is what wakes
@@ -18,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from ebb.adapters.kubernetes import WorkloadRef
+from ebb.config import EbbConfig
 from ebb.local.cluster import HyperPodOnEks
-from ebb.local.stack_deployment import STACK, audit, run_past_next_tick, send_jobs
+from ebb.local.stack_deployment import STACK, audit, kubernetes, run_past_next_tick, send_jobs
 from ebb.service.idle_polling import IDLE_POLL_MINUTES, polls_every_pool
 from ebb.service.signals import alarm_name
 
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 WORKER = "batch/batch-worker"
 LLM = "serving/llm-inference"
+LLM_TARGET = WorkloadRef(namespace="serving", name="llm-inference")
 
 
 def _ticks(cluster: HyperPodOnEks, since: datetime) -> list[datetime]:
@@ -77,20 +81,45 @@ def test_a_pool_at_rest_is_decided_only_on_the_polling_minutes(example: ExampleS
         assert all(len(d["metrics"]) == 2 for d in llm)
 
 
+def _llm_replicas(cluster: HyperPodOnEks, config: EbbConfig) -> int:
+    client = kubernetes(cluster, config)
+    try:
+        return client.read_scale(LLM_TARGET).spec.replicas
+    finally:
+        client.close()
+
+
+def _503s(cluster: HyperPodOnEks) -> None:
+    """The load balancer's 503s of a request to the LLM service at zero: what its wake-up trigger
+    reads (`HTTPCode_ELB_503_Count`, AWS/ApplicationELB, per LoadBalancer)."""
+    cluster.world.clients.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {
+                "MetricName": "HTTPCode_ELB_503_Count",
+                "Dimensions": [{"Name": "LoadBalancer", "Value": "app/llm-inference/50dc6c495c0c9188"}],
+                "Timestamp": cluster.world.now(),
+                "Value": 3.0,
+                "Unit": "Count",
+            }
+        ],
+    )
+
+
 def test_an_alarm_wakes_a_pool_at_rest_at_once(example: ExampleStack) -> None:
     with example.deployed() as (cluster, config):
         run_past_next_tick(cluster)
         polled = _until_a_polling_tick(cluster, example)
-        send_jobs(cluster, 8)
-        # The queue's alarm goes to ALARM on the next one-minute datapoint: well before the
-        # next polling minute, the alarm's edge has decided the pool.
+        _503s(cluster)
+        # The wake-up trigger's alarm goes to ALARM on that datapoint: well before the next
+        # polling minute, its edge has decided the pool.
         while not _decisions(cluster, example, polled):
             cluster.world.run_for(10)
         woken = _decisions(cluster, example, polled)[0]
         assert "alarm" in woken["reasons"]
         assert (datetime.fromisoformat(woken["at"]) - polled).total_seconds() < (IDLE_POLL_MINUTES - 1) * 60
         assert not any(polls_every_pool(t) for t in _ticks(cluster, polled))
-        assert example.worker_replicas(cluster, config) == 4
+        assert _llm_replicas(cluster, config) == 1
 
 
 def test_traffic_its_alarm_does_not_see_is_picked_up_at_the_next_polling_minute(
@@ -98,20 +127,38 @@ def test_traffic_its_alarm_does_not_see_is_picked_up_at_the_next_polling_minute(
 ) -> None:
     with example.deployed() as (cluster, config):
         run_past_next_tick(cluster)
+        # The LLM service's alarms deleted by hand: its 503s wake nothing.
         cloudwatch = cluster.world.clients.client("cloudwatch")
-        # The worker's only alarm deleted by hand: its queue's messages wake nothing.
-        cloudwatch.delete_alarms(AlarmNames=[alarm_name(STACK, WORKER, "s0-aws-sqs-queue")])
+        names = [alarm_name(STACK, LLM, trigger) for trigger in ("requests-per-target", "wake-on-503")]
+        cloudwatch.delete_alarms(AlarmNames=names)
         polled = _until_a_polling_tick(cluster, example)
-        send_jobs(cluster, 8)
         for _ in range(IDLE_POLL_MINUTES - 1):
+            _503s(cluster)
             run_past_next_tick(cluster)
             assert _decisions(cluster, example, polled) == []
-        assert example.worker_replicas(cluster, config) == 0
+        assert _llm_replicas(cluster, config) == 0
+        _503s(cluster)
         caught = _until_a_polling_tick(cluster, example)
-        decision = _decisions(cluster, example, polled)[0]  # then its nodes' events follow
+        decision = _decisions(cluster, example, polled)[0]  # then its node's events follow
         assert decision["reasons"] == ["tick"]
         assert polls_every_pool(_ticks(cluster, polled)[-1])
         assert (caught - polled).total_seconds() <= (IDLE_POLL_MINUTES + 1) * 60
+        assert _llm_replicas(cluster, config) == 1
+
+
+def test_a_queue_trigger_of_a_pool_at_rest_is_read_by_every_tick(example: ExampleStack) -> None:
+    """An SQS trigger's queue costs one GetQueueAttributes to read: the tick reads it every
+    minute, so the first message waits neither for the queue's alarm nor for a polling minute."""
+    with example.deployed() as (cluster, config):
+        run_past_next_tick(cluster)
+        polled = _until_a_polling_tick(cluster, example)
+        send_jobs(cluster, 8)
+        after = run_past_next_tick(cluster)
+        (tick,) = _ticks(cluster, polled)
+        assert not polls_every_pool(tick)
+        first = _decisions(cluster, example, polled)[0]
+        assert first["reasons"] == ["tick"]
+        assert datetime.fromisoformat(first["at"]) < after
         assert example.worker_replicas(cluster, config) == 4
 
 

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from ebb.adapters.alarms import Alarms, CloudWatchAlarms
 from ebb.adapters.call_counts import CallCounts
 from ebb.adapters.decision_queue import DecisionQueue, PoolMessage, SqsDecisionQueue
+from ebb.adapters.metrics import AwsMetricReader, MetricReader
 from ebb.adapters.rejected_events import RejectedEvents, SqsRejectedEvents
 from ebb.adapters.state_table import DynamoStateTable, StateTable
 from ebb.config import EbbConfig
 from ebb.errors import InvalidEvent
 from ebb.service.alarm_specs import alarm_specs
 from ebb.service.configuration import load_for_stack
-from ebb.service.idle_polling import polls_every_pool, recorded_at_rest
+from ebb.service.idle_polling import polls_every_pool, queued_work, recorded_at_rest
 from ebb.service.settings import Settings
 from ebb.service.signals import RETIRE, Tick, parse_signal, route
 
@@ -51,6 +52,8 @@ class SignalIntake:
     cluster_arn: str | None
     function_name: str = "signals"
     calls: CallCounts | None = None
+    queues: MetricReader | None = None
+    """Reads the SQS triggers' queues of pools at rest on the ticks that do not poll them."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SignalIntake:
@@ -80,6 +83,7 @@ class SignalIntake:
             # the stack does not know); `route` checks an ARN when one is given.
             cluster_arn=None,
             calls=calls,
+            queues=AwsMetricReader(settings.region, calls=calls),
         )
 
     def take(self, event: Any) -> IntakeResult:
@@ -100,11 +104,7 @@ class SignalIntake:
             if not rolled_out and not polls_every_pool(signal.scheduled_time):
                 # The first tick of a configuration version decides every pool (its version
                 # recorded, new scalers decided); the others leave pools at rest to their alarms.
-                at_rest = tuple(
-                    m.node_pool
-                    for m in messages
-                    if recorded_at_rest(self.table.load_pool(m.node_pool).state_json)
-                )
+                at_rest = tuple(m.node_pool for m in messages if self._left_to_alarms(m.node_pool))
                 messages = [m for m in messages if m.node_pool not in at_rest]
             # A NodePool the configuration no longer has is retired by decide (its execution
             # stopped, its nodes left and reported), in the pool's own message group.
@@ -119,6 +119,16 @@ class SignalIntake:
             alarms_changed=changed,
             at_rest=at_rest,
         )
+
+    def _left_to_alarms(self, node_pool: str) -> bool:
+        """Whether this tick leaves the pool to its alarms: it is at rest and none of its SQS
+        triggers' queues holds work (a GetQueueAttributes costs a 25th of a GetMetricData metric,
+        so a queue is read every minute and its first message waits for no alarm)."""
+        if not recorded_at_rest(self.table.load_pool(node_pool).state_json):
+            return False
+        if self.queues is None:
+            return True
+        return not queued_work(self.config, node_pool, self.queues)
 
     def roll_out(self) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
         """Once per configuration version (its first tick): number it, make ebb's alarms match it

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from ebb.cli.explain import run_explain
 from ebb.cli.main import build_parser
+from ebb.local.cluster import HyperPodOnEks
 from ebb.local.stack_deployment import (
     ROOT,
     STACK,
@@ -128,6 +131,87 @@ def test_a_paused_scaler_keeps_its_replicas_while_the_pool_goes_on(
         run_past_next_tick(cluster)
         assert example.worker_replicas(cluster, config) == 4
         assert _cli("pause", "--scaler", "no-slash") == (2, "--scaler: 'no-slash' is not NAMESPACE/NAME")
+
+
+def _annotate(cluster: HyperPodOnEks, annotations: dict[str, str | None]) -> None:
+    """`kubectl annotate deployment batch-worker -n batch ...` (None removes one), as another client."""
+
+    def change(deployment: dict[str, Any]) -> None:
+        present = deployment["metadata"].setdefault("annotations", {})
+        for key, value in annotations.items():
+            if value is None:
+                present.pop(key, None)
+            else:
+                present[key] = value
+
+    cluster.kubernetes.update("Deployment", "batch-worker", change, namespace="batch")
+
+
+def _kubernetes_calls(record: dict[str, Any]) -> dict[str, int]:
+    return {k: n for k, n in record["calls"].items() if k.startswith("kubernetes:")}
+
+
+def test_a_pause_annotation_on_the_target_holds_it_in_every_decision_until_removed(
+    example: ExampleStack,
+) -> None:
+    """`ebb.dev/paused` and `ebb.dev/paused-replicas` on the target, read as KEDA reads its
+    `autoscaling.keda.sh/paused` and `paused-replicas` on a ScaledObject (kedacore/keda
+    apis/keda/v1alpha1/scaledobject_types.go at 01ee1d30, NeedToBePausedByAnnotation: the
+    replicas form wins; KEDA docs, "Scaling Deployments, StatefulSets & Custom Resources",
+    Pausing autoscaling)."""
+    with example.deployed() as (cluster, config):
+        run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        example.run_until_worker_replicas(cluster, config, 4)
+        before = example.pool_decisions(cluster, cluster.world.now().replace(minute=0, second=0))[0]
+
+        _annotate(cluster, {"ebb.dev/paused": "true"})
+        send_jobs(cluster, 8)  # 16 messages: 8 replicas, were it not paused
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        run_past_next_tick(cluster)
+        assert example.worker_replicas(cluster, config) == 4
+        held = audit(cluster, WORKER, since)
+        assert held
+        text = "paused by annotation ebb.dev/paused: 'true' on Deployment batch/batch-worker (replicas kept)"
+        for decision in held:
+            assert (decision["current"], decision["desired"], decision["rule"]) == (4, 4, "paused")
+            assert decision["paused"] == text
+            assert decision["steps"][-1] == text
+            assert decision["applied"] is False
+        # Read from the Deployment decide lists anyway: no Kubernetes call more per decision.
+        for record in example.pool_decisions(cluster, since):
+            assert _kubernetes_calls(record) == _kubernetes_calls(before)
+        code, said = _cli_explain(cluster, WORKER)
+        assert code == 0
+        assert f"action: none: paused ({text})" in said
+
+        # The replicas form: held at its count (set once), and it wins over `paused`.
+        _annotate(cluster, {"ebb.dev/paused-replicas": "2"})
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        assert example.worker_replicas(cluster, config) == 2
+        first = sorted(audit(cluster, WORKER, since), key=lambda d: d["at"])[0]
+        assert (first["desired"], first["rule"], first["applied"]) == (2, "paused-replicas", True)
+        assert first["paused"] == (
+            "paused by annotation ebb.dev/paused-replicas: '2' on Deployment batch/batch-worker (held at 2)"
+        )
+
+        _annotate(cluster, {"ebb.dev/paused": None, "ebb.dev/paused-replicas": None})
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        assert example.worker_replicas(cluster, config) == 8
+        assert all(d["paused"] is None for d in audit(cluster, WORKER, since))
+
+
+def _cli_explain(cluster: HyperPodOnEks, scaler: str) -> tuple[int, str]:
+    """`ebb explain` against the local world's table, on the world's clock."""
+    args = build_parser().parse_args(
+        ["explain", scaler, "--since", "5m", "--table", TABLE, "--region", "us-east-1"]
+    )
+    output = io.StringIO()
+    code = run_explain(args, output, clock=cluster.world.now)
+    return code, " ".join(output.getvalue().split())
 
 
 def test_replicas_changed_by_hand_are_overridden_at_the_next_decision_and_reported(

@@ -211,8 +211,12 @@ def _action_text(record: dict[str, Any]) -> str:
     held = record.get("heldBy") or []
     if held:
         return f"none: held by {', '.join(held)} (ebb does not scale a target another autoscaler scales)"
-    if record.get("rule") in _PAUSED_RULES:
-        return f"none: paused ({record.get('rule')})"
+    if record.get("rule") in _PAUSED_RULES or record.get("paused"):
+        # Which pause: `ebb pause` (who, since when, why) or the target's own annotation.
+        why = record.get("paused") or record.get("rule")
+        if record.get("applied"):  # paused-replicas: held at its count, set once
+            return f"applied: {action} (paused: {why})"
+        return f"none: paused ({why})"
     if record.get("shadowMode"):
         return f"none: shadow mode (would have: {action})" if action else "none: shadow mode, no change"
     if record.get("applied"):

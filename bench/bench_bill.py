@@ -8,7 +8,9 @@ runs; the LLM service gets no requests, so busy is the pool's, not every scaler'
 the stack's own actors did in each window is counted (every AWS call they made, by operation;
 each Lambda invocation with its memory and its billed time, init included; each Scheduler
 invocation; each Step Functions state entered), priced, and extrapolated linearly to a month of
-730 hours: a simulated hour stands for the month, stated as such in the output.
+730 hours: a simulated hour stands for the month, stated as such in the output. Idle at zero,
+the pool is at rest and the tick decides it every `IDLE_POLL_MINUTES` (5) minutes
+(`ebb.service.idle_polling`); busy, every minute.
 
 Per price dimension:
 - GetMetricData: metrics requested = the CloudWatch queries the decisions made (one per
@@ -193,6 +195,8 @@ class Window:
     write_units: float
     read_units: float
     alarms: int
+    trigger_alarms: int
+    """Of `alarms`, those ebb owns on its triggers (`<stack>.` names); the rest are the template's."""
     series: int
     log_bytes: int
     decisions: int
@@ -257,7 +261,9 @@ def measure(cluster: HyperPodOnEks, ledger: CallLedger, minutes: int, out: io.St
     out.seek(printed_before)
     printed = out.read()
     documents = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
-    alarms = len(world.clients.client("cloudwatch").describe_alarms()["MetricAlarms"])
+    found = world.clients.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    alarms = len(found)
+    trigger_alarms = sum(1 for alarm in found if alarm["AlarmName"].startswith(f"{STACK}."))
     return Window(
         minutes=minutes,
         calls=calls,
@@ -269,6 +275,7 @@ def measure(cluster: HyperPodOnEks, ledger: CallLedger, minutes: int, out: io.St
         write_units=write_units,
         read_units=read_units,
         alarms=alarms,
+        trigger_alarms=trigger_alarms,
         series=len(metric_series(documents)),
         log_bytes=len(printed.encode()),
         decisions=decisions,
@@ -358,11 +365,15 @@ def main() -> None:
             f"(goal <= ${goal:.2f}: {'met' if in_pool <= goal else 'NOT met'} in a pool, "
             f"{'met' if own_pool <= goal else 'NOT met'} alone)"
         )
+    template_alarms = idle.alarms - idle.trigger_alarms
     fixed = (
-        3 * PRICES["alarm-months"].usd + idle_cost["Scheduler invocations"] + 8 * PRICES["custom metrics"].usd
+        template_alarms * PRICES["alarm-months"].usd
+        + idle_cost["Scheduler invocations"]
+        + 8 * PRICES["custom metrics"].usd
     )
     print(
-        "\nfixed cost of a stack (tick, the template's 3 alarms, the cluster's 8 metric series; "
+        f"\nfixed cost of a stack (tick, the template's {template_alarms} alarms, the cluster's 8 metric "
+        "series; "
         f"no dashboard in the template): ${fixed:.2f}/month (goal <= $8.00), "
         "plus each pool's decisions as above"
     )
@@ -376,14 +387,19 @@ def main() -> None:
         f"option, VPC interface endpoints ({', '.join(INTERFACE_ENDPOINTS)}) in 2 AZs: "
         f"${endpoints:.2f}/month plus $0.01/GB processed"
     )
+    # Per decision, from the busy window (every tick decides there; the idle window's pool is at
+    # rest, decided every IDLE_POLL_MINUTES), times a decision a minute for a month.
     per_poll = sum(
-        idle_cost[k] for k in ("Lambda requests", "Lambda GB-seconds", "DynamoDB writes", "SQS requests")
+        busy_cost[k] for k in ("Lambda requests", "Lambda GB-seconds", "DynamoDB writes", "SQS requests")
+    ) / (busy.decisions / busy.minutes)
+    two_triggers = (
+        2 * MONTH_HOURS * 60 * PRICES["GetMetricData metrics"].usd / PRICES["GetMetricData metrics"].per
     )
     print(
-        "sub-minute polling (a trigger's pollingInterval < 60 s, opt-in): each extra decision of a pool "
-        f"per minute costs about ${per_poll:.2f}/month in Lambda, DynamoDB and SQS plus "
-        f"${idle_cost['GetMetricData metrics']:.2f} per 2 CloudWatch triggers of the pool "
-        "(the one-minute figures above, once more per extra poll)"
+        "sub-minute polling (a trigger's pollingInterval < 60 s; not built): each extra decision of a pool "
+        f"per minute would cost about ${per_poll:.2f}/month in Lambda, DynamoDB and SQS plus "
+        f"${two_triggers:.2f} per 2 CloudWatch triggers of the pool "
+        "(the busy window's cost per decision, a decision a minute for a month)"
     )
     print("\nsources:")
     for name, price in [*PRICES.items(), ("VPC interface endpoints", ENDPOINT_HOUR)]:

@@ -24,21 +24,17 @@ import yaml
 from ebb.adapters.state_table import DynamoStateTable
 from ebb.config import load_config_files
 from ebb.local.cluster import HyperPodOnEks
-from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import (
-    BATCH,
     STACK,
     audit,
-    deployed,
-    deployed_config,
-    kubernetes,
     run_past_next_tick,
     send_jobs,
-    write_config,
 )
 from ebb.service.configuration import load_bundled_config
 from ebb.service.provisioning import POLL_SECONDS
 from ebb.service.signals import alarm_name
+
+from .conftest import ExampleStack, edit_binding
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +45,11 @@ LLM = "serving/llm-inference"
 def _without_the_worker(directory: Path) -> None:
     """The configuration changed: the batch worker removed, the LLM's wake-up trigger changed."""
     (directory / "batch-worker.yaml").unlink()
-    binding_path = directory / "cluster-binding.yaml"
-    documents = [d for d in yaml.safe_load_all(binding_path.read_text(encoding="utf-8")) if d]
-    for document in documents:
-        if document.get("kind") == "ClusterBinding":
-            scalers = document["spec"]["scalers"]
-            document["spec"]["scalers"] = [s for s in scalers if s["scaledObject"]["name"] != "batch-worker"]
-    binding_path.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+
+    def without(spec: dict[str, Any]) -> None:
+        spec["scalers"] = [s for s in spec["scalers"] if s["scaledObject"]["name"] != "batch-worker"]
+
+    edit_binding(directory, without)
     llm_path = directory / "llm-inference.yaml"
     text = llm_path.read_text(encoding="utf-8")
     assert "activationTargetMetricValue: '0'" in text
@@ -76,25 +70,17 @@ def _config_sequence(cluster: HyperPodOnEks) -> int:
     return int(item["sequence"]["N"])
 
 
-def _replicas(cluster: HyperPodOnEks, config: Any) -> int:
-    client = kubernetes(cluster, config)
-    try:
-        return client.read_scale(BATCH).spec.replicas
-    finally:
-        client.close()
-
-
 def test_a_configuration_change_reconciles_alarms_retires_a_scaler_and_fences_old_executions(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    directory = tmp_path / "config"
-    with deployed(directory, certificates) as (cluster, config):
+    directory = example.directory
+    with example.deployed() as (cluster, config):
         world = cluster.world
         old_version = load_bundled_config(directory).version
         since = run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)  # four workers; generation 1 adds a node under version 1
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         sqs = world.clients.client("sqs")
         sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName="batch-jobs")["QueueUrl"])
         run_past_next_tick(cluster)  # inactive: its cooldown runs, its idle timer is armed
@@ -134,34 +120,26 @@ def test_a_configuration_change_reconciles_alarms_retires_a_scaler_and_fences_ol
             TableName=f"{STACK}-StateTable", Key={"pk": {"S": "POOL#gpu"}, "sk": {"S": "STATE"}}
         )["Item"]
         assert pool_item["config_sequence"] == {"N": "2"}
-        decisions = [r for r in audit(cluster, "POOL#gpu", rolled_out) if "event" not in r]
+        decisions = example.pool_decisions(cluster, rolled_out)
         assert decisions
         assert {d["configVersion"] for d in decisions} == {new_version}
-        earlier = [
-            r
-            for r in audit(cluster, "POOL#gpu", since)
-            if "event" not in r and r["at"] < rolled_out.isoformat()
-        ]
+        earlier = [r for r in example.pool_decisions(cluster, since) if r["at"] < rolled_out.isoformat()]
         assert {d["configVersion"] for d in earlier} == {old_version}
         # The retired scaler: its idle timer gone, its target left at its replicas, and reported.
         assert scheduler.list_schedules(GroupName=f"{STACK}-idle")["Schedules"] == []
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         (retired,) = [r for r in audit(cluster, WORKER, rolled_out) if r.get("event") == "scaler-retired"]
         assert (retired["replicasLeft"], retired["configVersion"]) == (4, new_version)
         assert [d["retired"] for d in decisions] == [[WORKER]]
         # Its state is dropped: later decisions know nothing of it.
         later = world.now()
         run_past_next_tick(cluster)
-        assert all(d["retired"] == [] for d in audit(cluster, "POOL#gpu", later) if "event" not in d)
+        assert all(d["retired"] == [] for d in example.pool_decisions(cluster, later))
         assert audit(cluster, WORKER, later) == []
 
         # The execution started under version 1 acts no more once version 2 is recorded.
         world.run_for(POLL_SECONDS)
-        ended = {
-            r["generation"]: r
-            for r in audit(cluster, "POOL#gpu", since)
-            if r.get("event") == "provisioning-ended"
-        }
+        ended = {r["generation"]: r for r in example.pool_events(cluster, "provisioning-ended", since)}
         # The retired worker's pods (now pods ebb does not manage) keep the node: same targets, no
         # new generation, so only the configuration version fences generation 1 off.
         assert {d["generation"] for d in decisions} == {1}
@@ -183,22 +161,21 @@ def _two_pools(directory: Path) -> None:
     batch_pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = "batch-groups"
     documents = [node_class, node_pool, batch_class, batch_pool]
     pool_path.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
-    binding_path = directory / "cluster-binding.yaml"
-    binding = [d for d in yaml.safe_load_all(binding_path.read_text(encoding="utf-8")) if d]
-    for document in binding:
-        if document.get("kind") == "ClusterBinding":
-            for entry in document["spec"]["scalers"]:
-                batch = entry["scaledObject"]["name"] == "batch-worker"
-                if batch:
-                    entry["nodePool"] = "batch"
-                # Each scaler's pods select its own pool's group only.
-                affinity = entry["podSpec"]["affinity"]["nodeAffinity"]
-                terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-                for term in terms:
-                    for expression in term["matchExpressions"]:
-                        if expression["key"] == "sagemaker.amazonaws.com/instance-group-name":
-                            expression["values"] = ["gpu-g6e-use1b" if batch else "gpu-g5-use1a"]
-    binding_path.write_text(yaml.safe_dump_all(binding, sort_keys=False), encoding="utf-8")
+
+    def own_pools(spec: dict[str, Any]) -> None:
+        for entry in spec["scalers"]:
+            batch = entry["scaledObject"]["name"] == "batch-worker"
+            if batch:
+                entry["nodePool"] = "batch"
+            # Each scaler's pods select its own pool's group only.
+            affinity = entry["podSpec"]["affinity"]["nodeAffinity"]
+            terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            for term in terms:
+                for expression in term["matchExpressions"]:
+                    if expression["key"] == "sagemaker.amazonaws.com/instance-group-name":
+                        expression["values"] = ["gpu-g6e-use1b" if batch else "gpu-g5-use1a"]
+
+    edit_binding(directory, own_pools)
 
 
 def _without_the_batch_pool(directory: Path) -> None:
@@ -211,19 +188,16 @@ def _without_the_batch_pool(directory: Path) -> None:
 
 
 def test_a_node_pool_retired_has_its_execution_stopped_and_its_nodes_left_and_reported(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    directory = tmp_path / "config"
-    write_config(directory)
-    _two_pools(directory)
-    config = load_config_files(sorted(directory.glob("*.yaml")))
-    assert sorted(p.name for p in config.node_pools) == ["batch", "gpu"]
-    with deployed_config(directory, config, certificates) as (cluster, _config):
+    directory = example.directory
+    with example.deployed(edit=_two_pools) as (cluster, config):
+        assert sorted(p.name for p in config.node_pools) == ["batch", "gpu"]
         world = cluster.world
         run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)  # four workers on `batch`; its generation 1 adds a g6e node
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         sfn = world.clients.client("stepfunctions")
         machine = world.state_machine_arn("ProvisionStateMachine")
         (execution,) = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
@@ -241,9 +215,7 @@ def test_a_node_pool_retired_has_its_execution_stopped_and_its_nodes_left_and_re
         rolled_out = world.now()
         run_past_next_tick(cluster)
 
-        (retired,) = [
-            r for r in audit(cluster, "POOL#batch", rolled_out) if r.get("event") == "node-pool-retired"
-        ]
+        (retired,) = example.pool_events(cluster, "node-pool-retired", rolled_out, pool="batch")
         assert retired["executionStopped"] == execution["executionArn"]
         assert retired["configVersion"] == new_version
         assert retired["scalers"] == [WORKER]
@@ -254,14 +226,12 @@ def test_a_node_pool_retired_has_its_execution_stopped_and_its_nodes_left_and_re
         # Its nodes are left as they are; its scaler's target keeps its replicas and is reported.
         groups = sagemaker.describe_cluster(ClusterName=hyperpod)["InstanceGroups"]
         assert {g["InstanceGroupName"]: g["TargetCount"] for g in groups}["gpu-g6e-use1b"] == 1
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         (scaler,) = [r for r in audit(cluster, WORKER, rolled_out) if r.get("event") == "scaler-retired"]
         assert scaler["replicasLeft"] == 4
         assert alarm_name(STACK, WORKER, "s0-aws-sqs-queue") not in _alarms(cluster)
         # The remaining pool goes on under the new version; the retired one is decided no more.
-        assert {r["configVersion"] for r in audit(cluster, "POOL#gpu", rolled_out) if "event" not in r} == {
-            new_version
-        }
+        assert {r["configVersion"] for r in example.pool_decisions(cluster, rolled_out)} == {new_version}
         later = world.now()
         run_past_next_tick(cluster)
         assert audit(cluster, "POOL#batch", later) == []

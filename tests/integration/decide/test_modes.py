@@ -19,32 +19,24 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rich.console import Console
 
+from ebb.cli.explain import run_explain
 from ebb.cli.main import build_parser
-from ebb.config import EbbConfig, load_config_files
 from ebb.local.cluster import HyperPodOnEks
-from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import (
-    BATCH,
     ROOT,
     STACK,
     audit,
-    deployed,
-    deployed_config,
-    kubernetes,
     run_past_next_tick,
     send_jobs,
-    write_config,
 )
 from ebb.service.provisioning import POLL_SECONDS
+
+from .conftest import ExampleStack
 
 pytestmark = pytest.mark.integration
 
@@ -62,55 +54,14 @@ def _cli(*argv: str) -> tuple[int, str]:
     return code, " ".join(output.getvalue().split())
 
 
-def _replicas(cluster: HyperPodOnEks, config: EbbConfig) -> int:
-    client = kubernetes(cluster, config)
-    try:
-        return client.read_scale(BATCH).spec.replicas
-    finally:
-        client.close()
-
-
-def _set_replicas(cluster: HyperPodOnEks, config: EbbConfig, replicas: int) -> None:
-    client = kubernetes(cluster, config)
-    try:
-        client.scale(BATCH, replicas)
-    finally:
-        client.close()
-
-
-def _pool_decisions(cluster: HyperPodOnEks, since: Any) -> list[dict[str, Any]]:
-    return [r for r in audit(cluster, "POOL#gpu", since) if "event" not in r]
-
-
-def _ended(cluster: HyperPodOnEks, since: Any) -> list[dict[str, Any]]:
-    return [r for r in audit(cluster, "POOL#gpu", since) if r.get("event") == "provisioning-ended"]
-
-
-@contextmanager
-def _deployed_with(
-    directory: Path, certificates: ClusterCertificates, **binding: Any
-) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
-    """The example deployed with these ClusterBinding fields set (acting, not shadow)."""
-    write_config(directory)
-    path = directory / "cluster-binding.yaml"
-    documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-    for document in documents:
-        if document.get("kind") == "ClusterBinding":
-            document["spec"].update(binding)
-    path.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
-    config = load_config_files(sorted(directory.glob("*.yaml")))
-    with deployed_config(directory, config, certificates) as deployment:
-        yield deployment
-
-
 def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_again(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    with deployed(tmp_path / "config", certificates) as (cluster, config):
+    with example.deployed() as (cluster, config):
         since = run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)  # four workers, generation 1 provisioning one node
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
 
         code, said = _cli("pause", "--nodepool", "gpu", "--reason", "migrating from KEDA")
         assert code == 0
@@ -121,7 +72,7 @@ def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_aga
         run_past_next_tick(cluster)
         cluster.world.run_for(POLL_SECONDS)  # the execution's next round meets the pause at its fence
 
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         held = [d for d in audit(cluster, WORKER, paused_at) if d["paused"]]
         assert held, "every decision while paused says so"
         for decision in held:
@@ -129,13 +80,13 @@ def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_aga
             assert "migrating from KEDA" in decision["paused"]
             assert decision["desired"] == 4
             assert decision["applied"] is False
-        pool = _pool_decisions(cluster, paused_at)
+        pool = example.pool_decisions(cluster, paused_at)
         assert pool
         for decision in pool:
             assert decision["actions"] == []
             assert decision["generation"] == 1
             assert decision["modeNotes"][0].startswith("node pool 'gpu' paused by arn:aws:")
-        ended = _ended(cluster, since)
+        ended = example.pool_events(cluster, "provisioning-ended", since)
         assert [(e["generation"], e["outcome"], e["fence"]) for e in ended] == [(1, "superseded", "paused")]
 
         code, said = _cli("resume", "--nodepool", "gpu")
@@ -145,16 +96,16 @@ def test_a_paused_pool_acts_on_nothing_its_execution_stops_and_resume_scales_aga
         )
         resumed_at = cluster.world.now()
         run_past_next_tick(cluster)
-        assert _replicas(cluster, config) == 8
+        assert example.worker_replicas(cluster, config) == 8
         assert all(d["paused"] is None for d in audit(cluster, WORKER, resumed_at))
-        assert any(d["generation"] == 2 for d in _pool_decisions(cluster, resumed_at))
+        assert any(d["generation"] == 2 for d in example.pool_decisions(cluster, resumed_at))
         assert _cli("resume", "--nodepool", "gpu") == (0, "node pool gpu was not paused")
 
 
 def test_a_paused_scaler_keeps_its_replicas_while_the_pool_goes_on(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    with deployed(tmp_path / "config", certificates) as (cluster, config):
+    with example.deployed() as (cluster, config):
         run_past_next_tick(cluster)
         # Its pool is read from its newest decision.
         code, said = _cli("pause", "--scaler", WORKER)
@@ -165,7 +116,7 @@ def test_a_paused_scaler_keeps_its_replicas_while_the_pool_goes_on(
         since = cluster.world.now()
         run_past_next_tick(cluster)
 
-        assert _replicas(cluster, config) == 0
+        assert example.worker_replicas(cluster, config) == 0
         decisions = audit(cluster, WORKER, since)
         assert decisions
         for decision in decisions:
@@ -174,28 +125,112 @@ def test_a_paused_scaler_keeps_its_replicas_while_the_pool_goes_on(
             assert decision["steps"][-1] == decision["paused"]
         # The rest of the pool is decided as usual.
         assert all(d["paused"] is None for d in audit(cluster, LLM, since))
-        assert all(d["modeNotes"] == [] for d in _pool_decisions(cluster, since))
+        assert all(d["modeNotes"] == [] for d in example.pool_decisions(cluster, since))
 
         assert _cli("resume", "--scaler", WORKER)[0] == 0
         run_past_next_tick(cluster)
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         assert _cli("pause", "--scaler", "no-slash") == (2, "--scaler: 'no-slash' is not NAMESPACE/NAME")
 
 
-def test_replicas_changed_by_hand_are_overridden_at_the_next_decision_and_reported(
-    tmp_path: Path, certificates: ClusterCertificates
+def _annotate(cluster: HyperPodOnEks, annotations: dict[str, str | None]) -> None:
+    """`kubectl annotate deployment batch-worker -n batch ...` (None removes one), as another client."""
+
+    def change(deployment: dict[str, Any]) -> None:
+        present = deployment["metadata"].setdefault("annotations", {})
+        for key, value in annotations.items():
+            if value is None:
+                present.pop(key, None)
+            else:
+                present[key] = value
+
+    cluster.kubernetes.update("Deployment", "batch-worker", change, namespace="batch")
+
+
+def _kubernetes_calls(record: dict[str, Any]) -> dict[str, int]:
+    return {k: n for k, n in record["calls"].items() if k.startswith("kubernetes:")}
+
+
+def test_a_pause_annotation_on_the_target_holds_it_in_every_decision_until_removed(
+    example: ExampleStack,
 ) -> None:
-    with deployed(tmp_path / "config", certificates) as (cluster, config):
+    """`ebb.dev/paused` and `ebb.dev/paused-replicas` on the target, read as KEDA reads its
+    `autoscaling.keda.sh/paused` and `paused-replicas` on a ScaledObject (kedacore/keda
+    apis/keda/v1alpha1/scaledobject_types.go at 01ee1d30, NeedToBePausedByAnnotation: the
+    replicas form wins; KEDA docs, "Scaling Deployments, StatefulSets & Custom Resources",
+    Pausing autoscaling)."""
+    with example.deployed() as (cluster, config):
+        run_past_next_tick(cluster)
+        send_jobs(cluster, 8)
+        example.run_until_worker_replicas(cluster, config, 4)
+        before = example.pool_decisions(cluster, cluster.world.now().replace(minute=0, second=0))[0]
+
+        _annotate(cluster, {"ebb.dev/paused": "true"})
+        send_jobs(cluster, 8)  # 16 messages: 8 replicas, were it not paused
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        run_past_next_tick(cluster)
+        assert example.worker_replicas(cluster, config) == 4
+        held = audit(cluster, WORKER, since)
+        assert held
+        text = "paused by annotation ebb.dev/paused: 'true' on Deployment batch/batch-worker (replicas kept)"
+        for decision in held:
+            assert (decision["current"], decision["desired"], decision["rule"]) == (4, 4, "paused")
+            assert decision["paused"] == text
+            assert decision["steps"][-1] == text
+            assert decision["applied"] is False
+        # Read from the Deployment decide lists anyway: no Kubernetes call more per decision.
+        for record in example.pool_decisions(cluster, since):
+            assert _kubernetes_calls(record) == _kubernetes_calls(before)
+        code, said = _cli_explain(cluster, WORKER)
+        assert code == 0
+        assert f"action: none: paused ({text})" in said
+
+        # The replicas form: held at its count (set once), and it wins over `paused`.
+        _annotate(cluster, {"ebb.dev/paused-replicas": "2"})
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        assert example.worker_replicas(cluster, config) == 2
+        first = sorted(audit(cluster, WORKER, since), key=lambda d: d["at"])[0]
+        assert (first["desired"], first["rule"], first["applied"]) == (2, "paused-replicas", True)
+        assert first["paused"] == (
+            "paused by annotation ebb.dev/paused-replicas: '2' on Deployment batch/batch-worker (held at 2)"
+        )
+
+        _annotate(cluster, {"ebb.dev/paused": None, "ebb.dev/paused-replicas": None})
+        since = cluster.world.now()
+        run_past_next_tick(cluster)
+        # Scaled again from the 2 it held, toward the queue's 8 (at the HPA's scale-up rate).
+        resumed = audit(cluster, WORKER, since)
+        assert resumed
+        assert all(d["paused"] is None and d["rule"] not in {"paused", "paused-replicas"} for d in resumed)
+        assert example.worker_replicas(cluster, config) > 2
+
+
+def _cli_explain(cluster: HyperPodOnEks, scaler: str) -> tuple[int, str]:
+    """`ebb explain` against the local world's table, on the world's clock."""
+    args = build_parser().parse_args(
+        ["explain", scaler, "--since", "5m", "--table", TABLE, "--region", "us-east-1"]
+    )
+    output = io.StringIO()
+    code = run_explain(args, output, clock=cluster.world.now)
+    return code, " ".join(output.getvalue().split())
+
+
+def test_replicas_changed_by_hand_are_overridden_at_the_next_decision_and_reported(
+    example: ExampleStack,
+) -> None:
+    with example.deployed() as (cluster, config):
         run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
 
-        _set_replicas(cluster, config, 7)  # kubectl scale --replicas=7, by hand
+        example.set_worker_replicas(cluster, config, 7)  # kubectl scale --replicas=7, by hand
         since = cluster.world.now()
         run_past_next_tick(cluster)
 
-        assert _replicas(cluster, config) == 4
+        assert example.worker_replicas(cluster, config) == 4
         first = audit(cluster, WORKER, since)[-1]
         assert first["changedByHand"] == {"set": 4, "found": 7}
         assert (first["current"], first["desired"], first["applied"]) == (7, 4, True)
@@ -206,18 +241,18 @@ def test_replicas_changed_by_hand_are_overridden_at_the_next_decision_and_report
 
 
 def test_a_pre_warm_window_raises_the_floor_while_it_lasts_and_ends_on_time(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
     # The world starts on Monday 2025-01-06 at 00:00 UTC: a window from 00:05 for 4 minutes.
     window = {"scaledObject": {"name": "batch-worker", "namespace": "batch"}, "schedule": "5 0 * * *"}
     prewarm = [{**window, "duration": "4m", "minReplicas": 2}]
-    with _deployed_with(tmp_path / "config", certificates, prewarm=prewarm) as (cluster, config):
+    with example.deployed(prewarm=prewarm) as (cluster, config):
         world = cluster.world
         start = world.now().replace(minute=5, second=0, microsecond=0)
         end = start.replace(minute=9)
         while not audit(cluster, WORKER, start):
             run_past_next_tick(cluster)
-        assert _replicas(cluster, config) == 2
+        assert example.worker_replicas(cluster, config) == 2
         decision = audit(cluster, WORKER, start)[-1]
         assert decision["desired"] == 2
         assert decision["steps"][-1] == (
@@ -225,11 +260,14 @@ def test_a_pre_warm_window_raises_the_floor_while_it_lasts_and_ends_on_time(
             "2025-01-06T00:09:00+00:00: at least 2"
         )
         # Nodes follow from the plan: two workers need a node.
-        assert _pool_decisions(cluster, start)[-1]["nodeTargets"] == {"gpu-g5-use1a": 1, "gpu-g6e-use1b": 0}
+        assert example.pool_decisions(cluster, start)[-1]["nodeTargets"] == {
+            "gpu-g5-use1a": 1,
+            "gpu-g6e-use1b": 0,
+        }
         while not audit(cluster, WORKER, end):
             run_past_next_tick(cluster)
         # The first decision at or after 00:09 no longer holds it: an idle worker goes to zero.
-        assert _replicas(cluster, config) == 0
+        assert example.worker_replicas(cluster, config) == 0
         after = audit(cluster, WORKER, end)
         assert all(not any(s.startswith("pre-warm") for s in d["steps"]) for d in after)
         assert all(
@@ -240,15 +278,15 @@ def test_a_pre_warm_window_raises_the_floor_while_it_lasts_and_ends_on_time(
 
 
 def test_a_pods_only_pool_gets_replicas_and_no_node_plan(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    with _deployed_with(tmp_path / "config", certificates, podsOnly=["gpu"]) as (cluster, config):
+    with example.deployed(podsOnly=["gpu"]) as (cluster, config):
         since = run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)
 
-        assert _replicas(cluster, config) == 4
-        decisions = _pool_decisions(cluster, since)
+        assert example.worker_replicas(cluster, config) == 4
+        decisions = example.pool_decisions(cluster, since)
         assert decisions
         for decision in decisions:
             assert decision["nodeTargets"] == {"gpu-g5-use1a": 0, "gpu-g6e-use1b": 0}
@@ -274,9 +312,9 @@ def test_a_pods_only_pool_gets_replicas_and_no_node_plan(
 
 
 def test_hyperpod_autoscaling_on_a_pool_ebb_manages_is_refused_with_the_fix(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    with deployed(tmp_path / "config", certificates) as (cluster, config):
+    with example.deployed() as (cluster, config):
         sagemaker = cluster.world.clients.client("sagemaker")
         name = config.binding.spec.hyper_pod_cluster.name
         group = sagemaker.describe_cluster(ClusterName=name)["InstanceGroups"][0]
@@ -300,8 +338,8 @@ def test_hyperpod_autoscaling_on_a_pool_ebb_manages_is_refused_with_the_fix(
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)
 
-        assert _replicas(cluster, config) == 4, "replicas are still set"
-        decisions = _pool_decisions(cluster, since)
+        assert example.worker_replicas(cluster, config) == 4, "replicas are still set"
+        decisions = example.pool_decisions(cluster, since)
         assert decisions
         for decision in decisions:
             assert decision["generation"] == 0
@@ -316,15 +354,15 @@ def test_hyperpod_autoscaling_on_a_pool_ebb_manages_is_refused_with_the_fix(
 
 
 def test_in_shadow_mode_a_provisioning_execution_started_by_hand_changes_nothing(
-    tmp_path: Path, certificates: ClusterCertificates
+    example: ExampleStack,
 ) -> None:
-    with deployed(tmp_path / "config", certificates, shadow_mode=True) as (cluster, config):
+    with example.deployed(shadow_mode=True) as (cluster, config):
         world = cluster.world
         since = run_past_next_tick(cluster)
         send_jobs(cluster, 8)
         run_past_next_tick(cluster)
-        assert _replicas(cluster, config) == 0
-        recorded = _pool_decisions(cluster, since)[0]
+        assert example.worker_replicas(cluster, config) == 0
+        recorded = example.pool_decisions(cluster, since)[0]
         assert (recorded["shadowMode"], recorded["generation"]) == (True, 1)
 
         # The generation shadow mode recorded, carried out by hand: its fence refuses.
@@ -337,7 +375,7 @@ def test_in_shadow_mode_a_provisioning_execution_started_by_hand_changes_nothing
         run = sfn.start_execution(stateMachineArn=machine, name="by-hand", input=json.dumps(request))
         world.run_for(60)
         assert sfn.describe_execution(executionArn=run["executionArn"])["status"] == "SUCCEEDED"
-        ended = _ended(cluster, since)
+        ended = example.pool_events(cluster, "provisioning-ended", since)
         assert [(e["outcome"], e["fence"]) for e in ended] == [("superseded", "shadow-mode")]
         groups = world.clients.client("sagemaker").describe_cluster(
             ClusterName=config.binding.spec.hyper_pod_cluster.name

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from ebb.adapters.kubernetes import WorkloadRef
+from ebb.local.cluster import HyperPodOnEks
 from ebb.local.fleet_deployment import deployed_fleet, pool_name
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import audit, kubernetes, run_past_next_tick
+from ebb.service.idle_polling import IDLE_POLL_MINUTES, polls_every_pool
 
 pytestmark = pytest.mark.integration
 
@@ -37,22 +39,37 @@ KUBERNETES_READS = {
 }
 
 
+def _ticks(cluster: HyperPodOnEks, since: datetime) -> list[tuple[datetime, datetime]]:
+    """(scheduled time, invoked at) of the stack's ticks invoked from `since` on, oldest first."""
+    return sorted(
+        (i.scheduled_time, i.invoked_at)
+        for i in cluster.world.scheduler.invocations
+        if i.schedule_arn.endswith("SignalsFunctionTick")
+        and i.invoked_at is not None
+        and i.invoked_at >= since
+    )
+
+
 def test_a_tick_for_10_pools_reaches_every_pool_with_reads_that_do_not_grow_with_scalers(
     tmp_path: Path, certificates: ClusterCertificates
 ) -> None:
     with deployed_fleet(tmp_path / "config", certificates, SCALERS) as (cluster, config):
-        since = run_past_next_tick(cluster, margin=30)  # the first ticks make the alarms
-        run_past_next_tick(cluster, margin=30)
+        run_past_next_tick(cluster, margin=30)  # the first ticks make the alarms
+        # Pools at rest are polled by the ticks of every IDLE_POLL_MINUTES-th minute only
+        # (ebb.service.idle_polling): watch for such a tick, which reaches every pool.
+        polling = None
+        for _ in range(IDLE_POLL_MINUTES + 1):
+            before = cluster.world.now()
+            run_past_next_tick(cluster, margin=30)
+            polling = next((t for t in _ticks(cluster, before) if polls_every_pool(t[0])), None)
+            if polling is not None:
+                break
+        assert polling is not None
+        since = polling[1]
         # Scheduler fires each minute's tick at a moment of its minute, so the next one may fall
         # inside the margin too: count the decisions of the one tick, up to the tick after it.
-        fired = sorted(
-            i.invoked_at
-            for i in cluster.world.scheduler.invocations
-            if i.schedule_arn.endswith("SignalsFunctionTick")
-            and i.invoked_at is not None
-            and i.invoked_at >= since
-        )
-        until = fired[1] if len(fired) > 1 else cluster.world.now()
+        later = [invoked for _, invoked in _ticks(cluster, since) if invoked > since]
+        until = later[0] if later else cluster.world.now()
 
         for index, scalers in enumerate(SCALERS):
             pool = pool_name(index)

@@ -12,8 +12,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ebb.cli.backfill import RequestError, build_request, execution_name, state_machine_arn
+from ebb.cli.backfill import RequestError, build_request, execution_name
 from ebb.cli.main import build_parser
+from ebb.cli.stack_target import PROVISION_STATE_MACHINE, StackTargetError
 from ebb.config import EbbConfig, load_config_files
 from ebb.service.backfill import backfill_floor, check_against_configuration
 from ebb.service.provisioning import InvalidProvisioningRequest, validate_request
@@ -249,10 +250,12 @@ def test_the_state_machine_comes_from_the_stacks_output() -> None:
     with Stubber(client) as stubber:
         stubber.add_response("describe_stacks", {"Stacks": stacks}, {"StackName": "ebb"})
         stubber.add_response("describe_stacks", {"Stacks": bare}, {"StackName": "other"})
-        assert state_machine_arn(_args("--nodepool", "gpu", "--stack", "ebb"), OneClient()) == arn
+        assert (
+            PROVISION_STATE_MACHINE.resolve(_args("--nodepool", "gpu", "--stack", "ebb"), OneClient()) == arn
+        )
         with pytest.raises(
-            RequestError,
+            StackTargetError,
             match=r"--stack: stack 'other' has no ProvisionStateMachineArn output "
             r"\(give --state-machine-arn\)",
         ):
-            state_machine_arn(_args("--nodepool", "gpu", "--stack", "other"), OneClient())
+            PROVISION_STATE_MACHINE.resolve(_args("--nodepool", "gpu", "--stack", "other"), OneClient())

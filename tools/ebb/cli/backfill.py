@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
+from ebb.cli.stack_target import PROVISION_STATE_MACHINE, StackTargetError, open_session
 from ebb.service.provisioning import InvalidProvisioningRequest, validate_request
 from ebb.service.provisioning_request import BackfillName
 
@@ -40,7 +41,6 @@ EXIT_OK = 0
 EXIT_AWS_ERROR = 1
 EXIT_INVALID = 2
 MAX_EXECUTION_NAME = 80
-STACK_OUTPUT = "ProvisionStateMachineArn"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 _OPTIONS = {
@@ -98,16 +98,7 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
     parser.add_argument(
         "--name", metavar="NAME", help="the backfill's name (default: a digest of the request)"
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--state-machine-arn", metavar="ARN", help="the provisioning state machine")
-    where.add_argument(
-        "--stack",
-        default="ebb",
-        metavar="STACK",
-        help=f"the stack whose {STACK_OUTPUT} output names it (default: ebb)",
-    )
-    parser.add_argument("--region", help="AWS region (default: as the AWS CLI finds it)")
-    parser.add_argument("--profile", help="AWS profile (default: as the AWS CLI finds it)")
+    PROVISION_STATE_MACHINE.add_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="validate and print the input; start nothing")
     parser.set_defaults(run=run_backfill)
 
@@ -206,19 +197,6 @@ def execution_name(execution_input: dict[str, Any], name: str | None, now: datet
     return f"{kind}-{pool}{suffix}"
 
 
-def state_machine_arn(args: argparse.Namespace, session: Any) -> str:
-    """`--state-machine-arn`, or the stack's `ProvisionStateMachineArn` output."""
-    if args.state_machine_arn:
-        return str(args.state_machine_arn)
-    stacks = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == STACK_OUTPUT:
-            return str(output["OutputValue"])
-    raise RequestError(
-        f"--stack: stack {args.stack!r} has no {STACK_OUTPUT} output (give --state-machine-arn)"
-    )
-
-
 def run_backfill(
     args: argparse.Namespace,
     console: Console | None = None,
@@ -238,9 +216,9 @@ def run_backfill(
         console.out(json.dumps(execution_input, indent=2, sort_keys=True), highlight=False)
         console.out(f"execution name: {name}")
         return EXIT_OK
-    session = session_factory(profile_name=args.profile, region_name=args.region)
+    session = open_session(args, session_factory)
     try:
-        machine = state_machine_arn(args, session)
+        machine = PROVISION_STATE_MACHINE.resolve(args, session)
         stepfunctions = session.client("stepfunctions")
         arn = _execution_arn(machine, name)
         existing = _describe(stepfunctions, arn)
@@ -257,7 +235,7 @@ def run_backfill(
                 existing = _describe(stepfunctions, arn)  # started in between by someone else
         _report_existing(console, name, existing)
         return EXIT_OK
-    except RequestError as error:
+    except StackTargetError as error:
         console.out(f"invalid backfill request: {error}")
         return EXIT_INVALID
     except (ClientError, BotoCoreError) as error:

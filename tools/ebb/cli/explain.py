@@ -28,10 +28,11 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.cli.stack_target import STATE_TABLE, StackTargetError, open_session
+
 EXIT_OK = 0
 EXIT_AWS_ERROR = 1
 EXIT_INVALID = 2
-STACK_OUTPUT = "StateTableName"
 WIDTH = 80
 """Columns when the output is not a terminal (a pipe, a file)."""
 _SINCE = re.compile(r"^([0-9]+)([smhd])$")
@@ -60,16 +61,7 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         help="decisions from this long ago (90s, 30m, 1h, 2d) or this ISO 8601 time on (default: 1h)",
     )
     parser.add_argument("--json", action="store_true", help="the records as JSON, for scripts")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--table", metavar="NAME", help="the state table (default: the stack's)")
-    where.add_argument(
-        "--stack",
-        default="ebb",
-        metavar="STACK",
-        help=f"the stack whose {STACK_OUTPUT} output names the table (default: ebb)",
-    )
-    parser.add_argument("--region", help="AWS region (default: as the AWS CLI finds it)")
-    parser.add_argument("--profile", help="AWS profile (default: as the AWS CLI finds it)")
+    STATE_TABLE.add_options(parser)
     parser.set_defaults(run=run_explain)
 
 
@@ -104,10 +96,10 @@ def run_explain(
         if not sep or not namespace or not name or "/" in name:
             raise ExplainError(f"NAMESPACE/SCALER: {args.scaler!r} (allowed: e.g. batch/batch-worker)")
         since = parse_since(args.since, clock())
-        session = session_factory(profile_name=args.profile, region_name=args.region)
-        table = args.table or _stack_table(session, args.stack)
+        session = open_session(args, session_factory)
+        table = STATE_TABLE.resolve(args, session)
         history = read_history(session.client("dynamodb"), table, args.scaler, since)
-    except ExplainError as error:
+    except (ExplainError, StackTargetError) as error:
         out.write(f"ebb explain: {error}\n")
         return EXIT_INVALID
     except (ClientError, BotoCoreError) as error:
@@ -120,14 +112,6 @@ def run_explain(
     width = shutil.get_terminal_size((WIDTH, 24)).columns if out.isatty() else WIDTH
     out.write(render(args.scaler, since, history, width=width))
     return EXIT_OK
-
-
-def _stack_table(session: Any, stack: str) -> str:
-    stacks = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == STACK_OUTPUT:
-            return str(output["OutputValue"])
-    raise ExplainError(f"--stack: stack {stack!r} has no {STACK_OUTPUT} output (give --table)")
 
 
 def read_history(dynamodb: Any, table: str, scaler: str, since: datetime) -> list[dict[str, Any]]:
@@ -227,8 +211,12 @@ def _action_text(record: dict[str, Any]) -> str:
     held = record.get("heldBy") or []
     if held:
         return f"none: held by {', '.join(held)} (ebb does not scale a target another autoscaler scales)"
-    if record.get("rule") in _PAUSED_RULES:
-        return f"none: paused ({record.get('rule')})"
+    if record.get("rule") in _PAUSED_RULES or record.get("paused"):
+        # Which pause: `ebb pause` (who, since when, why) or the target's own annotation.
+        why = record.get("paused") or record.get("rule")
+        if record.get("applied"):  # paused-replicas: held at its count, set once
+            return f"applied: {action} (paused: {why})"
+        return f"none: paused ({why})"
     if record.get("shadowMode"):
         return f"none: shadow mode (would have: {action})" if action else "none: shadow mode, no change"
     if record.get("applied"):

@@ -28,13 +28,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from ebb.adapters.state_table import DynamoStateTable
+from ebb.cli.stack_target import STATE_TABLE, StackTargetError, open_session
 from ebb.errors import EbbError
 from ebb.service.decision.pool_state import POOL_PAUSE, Pause
 
 EXIT_OK = 0
 EXIT_AWS_ERROR = 1
 EXIT_INVALID = 2
-STACK_OUTPUT = "StateTableName"
 
 
 def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is private
@@ -53,16 +53,7 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         )
         if command == "pause":
             parser.add_argument("--reason", default="", metavar="TEXT", help="shown in every decision")
-        where = parser.add_mutually_exclusive_group()
-        where.add_argument("--table", metavar="NAME", help="the stack's state table")
-        where.add_argument(
-            "--stack",
-            default="ebb",
-            metavar="STACK",
-            help=f"the stack whose {STACK_OUTPUT} output names it (default: ebb)",
-        )
-        parser.add_argument("--region", help="AWS region (default: as the AWS CLI finds it)")
-        parser.add_argument("--profile", help="AWS profile (default: as the AWS CLI finds it)")
+        STATE_TABLE.add_options(parser)
         parser.set_defaults(run=run)
 
 
@@ -104,10 +95,10 @@ def _run(
     if args.scaler is None and args.nodepool is None:
         console.out("give --nodepool NAME (the whole pool) or --scaler NAMESPACE/NAME")
         return EXIT_INVALID
-    session = session_factory(profile_name=args.profile, region_name=args.region)
+    session = open_session(args, session_factory)
     try:
         table = DynamoStateTable(
-            _table_name(args, session),
+            STATE_TABLE.resolve(args, session),
             audit_retention=timedelta(days=1),  # writes no audit
             client_factory=lambda: session.client("dynamodb"),
         )
@@ -123,22 +114,12 @@ def _run(
         else:
             console.out(f"{what} was not paused")
         return EXIT_OK
-    except PauseRequestError as error:
+    except (PauseRequestError, StackTargetError) as error:
         console.out(str(error))
         return EXIT_INVALID
     except (ClientError, BotoCoreError, EbbError) as error:
         console.out(f"AWS error: {error}")
         return EXIT_AWS_ERROR
-
-
-def _table_name(args: argparse.Namespace, session: Any) -> str:
-    if args.table:
-        return str(args.table)
-    stacks = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == STACK_OUTPUT:
-            return str(output["OutputValue"])
-    raise PauseRequestError(f"--stack: stack {args.stack!r} has no {STACK_OUTPUT} output (give --table)")
 
 
 def _subject(args: argparse.Namespace, table: DynamoStateTable) -> tuple[str, str]:

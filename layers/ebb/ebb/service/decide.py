@@ -31,6 +31,7 @@ from ebb.core.provisioning import Shortages
 from ebb.core.replicas.explanation import TriggerReport
 from ebb.service.decision import BackfillFloor, PoolDecision, PoolState, ProvisioningOrder, decide_pool
 from ebb.service.decision.pool_state import Pauses
+from ebb.service.idle_polling import pool_at_rest
 from ebb.service.observe import ClusterAccess, observe_pool, target_of
 from ebb.service.provisioning_request import DecisionRequest, NodeToRemove
 
@@ -146,7 +147,7 @@ def decide_now(
             actions, execution_arn, armed = _act(
                 decision, state, stored.execution_arn, context, reasons=reasons, takeover=takeover
             )
-        update: dict[str, Any] = {"idle_timers": armed}
+        update: dict[str, Any] = {"idle_timers": armed, "at_rest": pool_at_rest(snapshot, decision)}
         if not acts:
             update["replicas_set"] = state.replicas_set  # nothing was set
         recorded = decision.state.model_copy(update=update)

@@ -33,6 +33,7 @@ from ebb.adapters.kubernetes.objects import LabelSelector, PodSpec, WorkloadKind
 from ebb.adapters.metrics import MetricQuery, MetricReader
 from ebb.config import EbbConfig, ScaledObject
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
+from ebb.config.keda_values import parse_strconv_bool, parse_strconv_int32
 from ebb.config.node_planning import GroupCounts, planned_constraints, pod_group_name
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
 from ebb.config.replica_policy import trigger_name
@@ -50,9 +51,14 @@ from ebb.core.nodes.topology import (
 )
 from ebb.core.replicas import Observation, ReplicaCounts, cloudwatch_query_window
 from ebb.service.decision import NodeFailure, ObservedNode, PendingPod, PoolSnapshot, ScalerSnapshot
+from ebb.service.decision.snapshot import TargetPause
 
 GPU = "nvidia.com/gpu"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+PAUSED_ANNOTATION = "ebb.dev/paused"
+"""On a scaler's target: ebb keeps its replicas while set (any value but a Go `false`)."""
+PAUSED_REPLICAS_ANNOTATION = "ebb.dev/paused-replicas"
+"""On a scaler's target: ebb holds it at this many replicas while set; wins over `ebb.dev/paused`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,7 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
                 workload.spec.template.spec, planned_constraints(config, name)
             ),
             held_by=held_by.get(_key(target), ()),
+            target_pause=target_pause(workload, target),
         )
 
     # A target another autoscaler holds: its pods are pods ebb does not manage.
@@ -168,6 +175,33 @@ def observe_pool(config: EbbConfig, node_pool: str, access: ClusterAccess, now: 
 
 HYPERPOD_READS: Final = 3
 """DescribeCluster + ListClusterNodes pairs read at most, until a pair agrees (see observe_pool)."""
+
+
+def target_pause(workload: Workload, target: WorkloadRef) -> TargetPause | None:
+    """The target's own pause annotation, read as KEDA reads its pair on a ScaledObject.
+
+    kedacore/keda apis/keda/v1alpha1/scaledobject_types.go (01ee1d30), NeedToBePausedByAnnotation
+    and getBoolAnnotation: `paused-replicas` wins over `paused`; `paused` is a Go boolean, and a
+    value that is not one counts as true. A `paused-replicas` that is not a non-negative 32-bit
+    integer pauses at the current count (holding something it cannot read is the safe side).
+    """
+    annotations = workload.metadata.annotations
+    where = f"{target.kind} {target.namespace}/{target.name}"
+    replicas_text = annotations.get(PAUSED_REPLICAS_ANNOTATION)
+    if replicas_text is not None:
+        try:
+            replicas: int | None = parse_strconv_int32(replicas_text)
+        except ValueError:
+            replicas = None
+        if replicas is not None and replicas < 0:
+            replicas = None
+        return TargetPause(
+            target=where, annotation=PAUSED_REPLICAS_ANNOTATION, value=replicas_text, replicas=replicas
+        )
+    paused_text = annotations.get(PAUSED_ANNOTATION)
+    if paused_text is None or parse_strconv_bool(paused_text) is False:
+        return None
+    return TargetPause(target=where, annotation=PAUSED_ANNOTATION, value=paused_text)
 
 
 def _read_hyperpod(

@@ -41,6 +41,7 @@ from ebb.core.provisioning import (
 )
 from ebb.service.decide import with_provisioning_news
 from ebb.service.decision import PoolDecision, PoolSnapshot, PoolState, ProvisioningOrder, decide_pool
+from ebb.service.idle_polling import pool_at_rest
 from ebb.sim.simulator.cluster import NodePhase, SimNode
 from ebb.sim.simulator.snapshot import pool_snapshot
 from ebb.sim.simulator.world import World
@@ -154,7 +155,9 @@ class EbbPolicy:
         decision = decide_pool(snapshot, state, world.config, now)
         self.decision_seconds += time.perf_counter() - started
         self.decisions += 1
-        self.state = decision.state
+        # Recorded as the decide service records it; the simulator's ticks still decide every
+        # minute (the idle cadence of ebb.service.idle_polling is not simulated).
+        self.state = decision.state.model_copy(update={"at_rest": pool_at_rest(snapshot, decision)})
         self._act(decision, t)
         if self.history is not None:
             self.history.append(DecisionRecord(t, snapshot, stored, decision, self.state))

@@ -213,8 +213,14 @@ def decide_pool(
         name = pod_group_name(scaled_object)
         observed = snapshot.scalers[name]
         policy = scaler_policy(config, scaled_object)
-        pause = None if observed.held_by else (pauses.pool or pauses.scalers.get(name))
-        if observed.held_by or pause is not None:
+        run_time = None if observed.held_by else (pauses.pool or pauses.scalers.get(name))
+        # A run-time pause (`ebb pause`) first, then the target's own annotation.
+        pause = run_time or (None if observed.held_by else observed.target_pause)
+        if observed.target_pause is not None and pause is observed.target_pause:
+            policy = policy.model_copy(
+                update={"paused": True, "paused_replicas": observed.target_pause.replicas}
+            )
+        elif observed.held_by or pause is not None:
             # Another autoscaler holds the target. Two would fight over its replicas, which is why
             # KEDA's admission webhook refuses a ScaledObject on a target an HPA already manages
             # (kedacore/keda apis/keda/v1alpha1/scaledobject_webhook.go, verifyHpas). ebb keeps

@@ -102,6 +102,9 @@ class PoolState(BaseModel):
     """The idle timers armed, per scaler (the service arms one only when its time changes)."""
     backfill: BackfillFloor | None = None
     """The pool's backfill while its window is open; decisions drop it once it has ended."""
+    at_rest: bool = False
+    """The last decision left the pool at rest (`ebb.service.idle_polling`): the tick then polls
+    it only every few minutes, its alarms wake it at once."""
     replicas_set: dict[str, int] = Field(default_factory=dict)
     """The replicas ebb last set per scaler: a target found at another count was changed by hand
     (or by something else) since, which the next decision reports and overrides."""

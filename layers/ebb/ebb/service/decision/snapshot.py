@@ -21,6 +21,23 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class TargetPause(_Frozen):
+    """A pause set on the scaler's target itself (`ebb.dev/paused`, `ebb.dev/paused-replicas`),
+    read from the object decide lists anyway: the target keeps its replicas, or is held at
+    `replicas`, as KEDA's `autoscaling.keda.sh/paused` and `paused-replicas` do on a ScaledObject."""
+
+    target: str = Field(min_length=1)
+    """`Deployment batch/batch-worker`."""
+    annotation: str = Field(min_length=1)
+    value: str
+    replicas: int | None = Field(default=None, ge=0)
+    """Held at this count (`paused-replicas`); `None`: at the current count."""
+
+    def __str__(self) -> str:
+        held = f"held at {self.replicas}" if self.replicas is not None else "replicas kept"
+        return f"paused by annotation {self.annotation}: {self.value!r} on {self.target} ({held})"
+
+
 class ScalerSnapshot(_Frozen):
     """One ScaledObject's metrics (per trigger name) and its target's replica counts."""
 
@@ -34,6 +51,8 @@ class ScalerSnapshot(_Frozen):
     """Other autoscalers on the same target (``HorizontalPodAutoscaler serving/web``, ``ScaledObject
     serving/web``): ebb refuses to fight them, so it scales nothing and plans the target's pods as
     pods it does not manage."""
+    target_pause: TargetPause | None = None
+    """The target's own pause annotation, while it is set."""
 
 
 class NodeFailure(StrEnum):

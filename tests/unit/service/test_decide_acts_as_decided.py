@@ -17,7 +17,7 @@ from ebb.adapters.state_table import StoredPool
 from ebb.config import EbbConfig, load_config_files
 from ebb.config.node_planning import GroupCounts
 from ebb.core.replicas import CloudWatchResult, ReplicaCounts, SqsQueueAttributes
-from ebb.service.decide import DecideContext, decide_now
+from ebb.service.decide import DecideContext, Takeover, decide_now
 from ebb.service.decision import PoolSnapshot, PoolState, ScalerSnapshot, decide_pool
 from ebb.service.observe import ClusterAccess
 
@@ -327,3 +327,32 @@ def test_a_deferring_decision_that_finds_the_lease_released_once_it_recorded_dec
     assert _recorded(table).generation == 2
     assert _pool_entry(table)["reasons"] == ["acting-lease-released"]
     assert table.deferred("gpu") is None
+
+
+def test_a_backfills_take_over_during_a_lease_takes_its_generation_with_lower_targets_kept_back(
+    config: EbbConfig, recorder: Recorder, table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backfill's own execution carries out the generation it takes; even when the round
+    # releases the lease before the take-over has recorded, decide does not decide again here
+    # (that decision would start a second execution): the round's release or the tick does.
+    _generation_one(table, {G5: 3, G6E: 0}, acting_until=NOW + timedelta(seconds=60))
+    recording = table.record
+
+    def round_releases_first(*args: Any, **kwargs: Any) -> None:
+        table.release_acting("gpu", ROUND)
+        recording(*args, **kwargs)
+
+    monkeypatch.setattr(table, "record", round_releases_first)
+    backfill = "arn:aws:states:us-east-1:123456789012:execution:ebb-provision:backfill-cancel-1"
+    outcome = decide_now(
+        "gpu",
+        _context(config, recorder, table, monkeypatch),
+        takeover=Takeover(execution_arn=backfill, backfill=None, reason="backfill cancelled"),
+    )
+
+    assert outcome.request is not None
+    assert (outcome.request.generation, outcome.request.node_targets) == (2, {G5: 3, G6E: 0})
+    assert outcome.decision.deferred
+    assert not [what for kind, what in recorder.calls if kind == "start"]
+    assert [kind for kind, _ in recorder.calls].count("record") == 1
+    assert table.stored("gpu").execution_arn == backfill

@@ -17,11 +17,12 @@ lease running keeps every lowered group at its current target (raised ones go ah
 round adds stays within them) and records why (`deferred` in the pool's audit entry and in
 `PoolDecision.explain`). A decision that does lower claims the pool only while no lease runs and
 holds the lease itself until it has recorded (`StateTable.claim`), so no round acts meanwhile.
-The lower targets are then published as soon as the lease is released: the releasing round
-finds the deferral recorded and asks decide again (`ProvisioningTasks.run_round`); if it released
-before the deferral was recorded, the deferring decision itself, reading the lease again just
-after recording, decides again at once. Only a round that crashed holding the lease delays them
-longer: its lease (90 s) runs out and the next tick (within a minute) publishes them.
+The pool is decided again as soon as the lease is released, on a fresh read (so what the round
+just requested is planned with): the releasing round finds the deferral recorded and asks decide
+again (`ProvisioningTasks.run_round`); if it released before the deferral was recorded, the
+deferring decision itself, reading the lease again just after recording, decides again at once.
+Only a holder that crashed delays that longer: its lease (90 s) runs out and the next tick
+(within a minute) decides.
 
 In shadow mode (the binding's default) everything is decided and recorded, and nothing acts.
 """
@@ -127,10 +128,13 @@ def decide_now(
     `reasons` has one entry per request this decision answers (several coalesce into one).
     With `takeover`, the decision is a backfill's (see :class:`Takeover`). A decision that kept
     lower targets back for the acting lease (see the module docstring) and finds the lease
-    released once it has recorded decides again at once, and that decision is the outcome.
+    released once it has recorded decides again at once, and that decision is the outcome
+    (a take-over's is always its own).
     """
     outcome = _decide_once(node_pool, context, reasons=reasons, takeover=takeover)
-    for _ in range(DEFERRED_REDECISIONS):
+    # Not for a take-over: its execution carries out the generation it took, and a decision
+    # after it starts its own execution (the round's release or the tick asks for that one).
+    for _ in range(DEFERRED_REDECISIONS if takeover is None else 0):
         if not outcome.decision.deferred:
             break
         if context.table.load_pool(node_pool).acting_holder(context.clock()) is not None:

@@ -28,8 +28,10 @@ a lowered group keeps its current target, the deferral is recorded, and a decisi
 lower holds the lease itself until it has recorded, so no round acts meanwhile. So whatever a
 round adds stays within the current generation's targets, which only rise while it acts. When a
 round releases the lease and finds a deferral recorded, it asks decide again at once
-(`LEASE_RELEASED`), which then publishes the lower targets; a round that crashed holding the
-lease leaves them to the first tick after its lease (90 s) runs out.
+(`LEASE_RELEASED`), which decides on a fresh read and publishes what it plans then (the lower
+targets, or, when the nodes this round just requested are in flight, the plan that keeps them
+until they have been empty for the NodePool's consolidateAfter); a round that crashed holding
+the lease leaves that to the first tick after its lease (90 s) runs out.
 """
 
 from __future__ import annotations

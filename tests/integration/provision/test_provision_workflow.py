@@ -15,6 +15,7 @@ events; a long workflow starts a new execution of itself).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -200,45 +201,87 @@ def test_a_newer_generation_supersedes_an_older_execution_delayed_before_its_cal
         assert status(cluster, older) == "SUCCEEDED"
 
 
-@pytest.mark.breaks_provisioning_invariants
-def test_a_superseded_round_already_past_its_last_fence_adds_its_delta_once_and_never_alongside(
+def test_a_lower_target_decided_while_a_round_past_its_last_fence_acts_waits_for_its_lease(
     tmp_path: Path, certificates: ClusterCertificates, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one overshoot the module states (ebb.service.provisioning): a round past its last
-    fence adds toward its superseded targets. The invariant checker that every deployed-stack
-    test runs must catch exactly that, so this test asserts it does."""
+    """Issue 13's last race, through the real decide path: a round of generation 1 (3 g5 nodes)
+    has passed its last fence check and holds the pool's acting lease when a decision finds no
+    work for them (a plan of 0). BatchAddClusterNodes has no condition, so publishing 0 then
+    would leave 3 requested above the current generation's target. decide keeps the target back
+    and says why; the round adds its 3 while generation 1 is current; releasing the lease, it asks
+    decide again at once; and the pool converges to the lower target through scale-in. The
+    invariant checker every test here runs passes (never more requested than the current
+    generation's targets, never two executions acting at once)."""
     from ebb.adapters.hyperpod import SageMakerHyperPod
     from ebb.local.clock_threads import clock_sleep
 
-    with deployed(tmp_path / "config", certificates) as (cluster, _config):
+    with deployed(tmp_path / "config", certificates) as (cluster, config):
         switch_off_decide(cluster)
+        world = cluster.world
         adding = SageMakerHyperPod.add_nodes
-        newer: dict[str, Any] = {}
+        asked: dict[str, datetime] = {}
 
         def slow_add(adapter: SageMakerHyperPod, request: Any) -> Any:
-            if not newer:
-                newer["request"], newer["arn"] = record_generation(cluster, {G5: 2, G6E: 0})
+            # Past the round's last fence check, before its call: a decision request arrives
+            # (as a tick's would), and decide runs while the round holds the lease.
+            if not asked:
+                asked["at"] = world.now()
+                world.clients.client("sqs").send_message(
+                    QueueUrl=world.queue_url("DecisionQueue"),
+                    MessageBody=json.dumps(
+                        {"nodePool": "gpu", "eventId": "during-the-round", "reason": "tick"}
+                    ),
+                    MessageGroupId="gpu",
+                    MessageDeduplicationId="during-the-round",
+                )
                 clock_sleep(30)
             return adding(adapter, request)
 
         monkeypatch.setattr(SageMakerHyperPod, "add_nodes", slow_add)
-        pin_generation(cluster, {G5: 3, G6E: 0})
-        cluster.world.run_for(120)
+        _request, execution = pin_generation(cluster, {G5: 3, G6E: 0})
+        world.run_for(120)
 
-        # The older round holds the pool's acting lease through its call; the newer one waits for
-        # it (PoolBusy, retried), then reads the group and finds nothing missing.
-        adds = add_requests(cluster)
-        assert [[s["IncrementTargetCountBy"] for s in a["request"]["NodesToAdd"]] for a in adds] == [[3]]
-        assert group(cluster, G5)["TargetCount"] == 3
-        busy = [w for w in cluster.world.retry_waits(newer["arn"]) if w.state_name == "ScaleOut"]
-        assert busy
-        # 3 requested while generation 2's targets (G5: 2) were current: a real violation.
-        with pytest.raises(
-            ProvisioningInvariantViolated,
-            match=rf"^{G5}: 3 node\(s\) requested after ebb's BatchAddClusterNodes at \S+, above "
-            rf"generation {newer['request'].generation}'s target of 2$",
-        ):
-            check_provisioning_invariants(cluster, _config)
+        (add,) = add_requests(cluster)
+        assert [s["IncrementTargetCountBy"] for s in add["request"]["NodesToAdd"]] == [3]
+        decisions = [r for r in reversed(audit(cluster, "POOL#gpu")) if r.get("event") is None]
+        (during,) = [d for d in decisions if d["deferred"]]
+        assert asked["at"] <= datetime.fromisoformat(during["recordedAt"]) <= add["at"]
+        assert (during["generation"], during["nodeTargets"]) == (1, {G5: 3, G6E: 0})
+        holder = execution.rsplit(":", 1)[-1]
+        assert during["deferred"] == [
+            f"lower target deferred: {G5} keeps 3 (the plan asks 0) while {holder} holds the pool's "
+            "acting lease; published once it is released"
+        ]
+        # Released, the round found the deferral and asked decide again: decided within seconds
+        # (not at the next tick), on a fresh read. With the 3 nodes now in flight, that plan
+        # keeps them until they have been empty for the NodePool's consolidateAfter.
+        (released,) = [d for d in decisions if "acting-lease-released" in d["reasons"]]
+        assert timedelta(0) < datetime.fromisoformat(released["at"]) - add["at"] <= timedelta(seconds=5)
+        assert released["deferred"] == []
+        assert check_provisioning_invariants(cluster, config).additions == 1
+
+        # Ticks back on: the empty nodes go (consolidateAfter 5m, then scale-in's cordon, drain,
+        # delete) until the pool holds the lower target, every generation at or below the last.
+        start_ticking(cluster)
+        world.run_for(BOOT_SECONDS + 5 * 60 + 10 * 60)
+        assert group(cluster, G5)["TargetCount"] == 0
+        targets = [r["nodeTargets"][G5] for r in pool_events(cluster, "provisioning-started")]
+        assert targets[0] == 3
+        assert targets[-1] == 0
+        assert targets == sorted(targets, reverse=True)
+
+
+def start_ticking(cluster: Any) -> None:
+    """Enable the stack's tick schedule again (the opposite of `switch_off_decide`'s first step)."""
+    scheduler = cluster.world.clients.client("scheduler")
+    tick = scheduler.get_schedule(Name=f"{STACK}-SignalsFunctionTick")
+    scheduler.update_schedule(
+        Name=tick["Name"],
+        ScheduleExpression=tick["ScheduleExpression"],
+        FlexibleTimeWindow=tick["FlexibleTimeWindow"],
+        Target=tick["Target"],
+        State="ENABLED",
+    )
 
 
 @pytest.mark.breaks_provisioning_invariants

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from ebb.adapters.hyperpod_events import ClusterEvent
 from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode
 from ebb.adapters.hyperpod_outcomes import DeletionErrorCode, NodeDeletionFailure, NodeDeletionOutcome
@@ -112,8 +114,8 @@ class Table:
     def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
         pass
 
-    def release_acting(self, node_pool: str, holder: str) -> None:
-        pass
+    def release_acting(self, node_pool: str, holder: str) -> bool:
+        return False
 
     def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
         self.shortages = after
@@ -284,3 +286,51 @@ def test_a_cancellation_that_fails_is_asked_again_soon_then_given_up_recorded_an
     # Given up: a later round does not ask again.
     tasks.run_round(REQUEST, "exec", progress, attempt=0, now=now)
     assert len(hyperpod.deletes) == MAX_DELETE_ATTEMPTS
+
+
+@dataclass
+class DeferredMeanwhile(Table):
+    """A decision kept lower targets back while the round held the lease (`release_acting` says so)."""
+
+    released: list[str] = field(default_factory=list)
+
+    def release_acting(self, node_pool: str, holder: str) -> bool:
+        self.released.append(holder)
+        return True
+
+
+def test_a_round_that_releases_the_lease_with_lower_targets_waiting_asks_decide_again_at_once() -> None:
+    table, queue = DeferredMeanwhile(), Queue()
+    tasks = ProvisioningTasks(
+        table=table,  # type: ignore[arg-type]
+        hyperpod=HyperPod(events=[]),  # type: ignore[arg-type]
+        queue=queue,  # type: ignore[arg-type]
+        zones={GROUP: "us-east-1a"},
+    )
+    tasks.run_round(REQUEST, "exec", Progress(), attempt=0, now=DECIDED + timedelta(seconds=30))
+
+    assert table.released == ["exec"]
+    (message,) = queue.sent
+    assert (message.node_pool, message.reason, message.event_id) == (
+        "gpu",
+        "acting-lease-released",
+        "acting-lease-released:exec:0:0",
+    )
+
+
+def test_a_round_that_fails_releases_the_lease_and_leaves_the_deferral_to_the_tick() -> None:
+    class Broken(HyperPod):
+        def list_nodes(self) -> tuple[ClusterNode, ...]:
+            raise RuntimeError("injected")
+
+    table, queue = DeferredMeanwhile(), Queue()
+    tasks = ProvisioningTasks(
+        table=table,  # type: ignore[arg-type]
+        hyperpod=Broken(events=[]),  # type: ignore[arg-type]
+        queue=queue,  # type: ignore[arg-type]
+        zones={GROUP: "us-east-1a"},
+    )
+    with pytest.raises(RuntimeError, match=r"^injected$"):
+        tasks.run_round(REQUEST, "exec", Progress(), attempt=0, now=DECIDED + timedelta(seconds=30))
+    assert table.released == ["exec"]
+    assert queue.sent == []

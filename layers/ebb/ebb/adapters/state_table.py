@@ -23,6 +23,16 @@ lease a provisioning round holds while it reads the groups and changes them, so 
 executions never act on a pool at once (a round reads, computes its delta and calls HyperPod
 under it; the lease, 90 s, outlasts the round function's 60 s timeout).
 
+Lower targets and the acting lease serialize on this item. A round past its last fence check
+adds toward its own generation's targets, and BatchAddClusterNodes has no condition, so a lower
+target must never become current while a round holds the lease. A decision that lowers a
+group's target therefore claims the pool on the condition that no acting lease runs, and takes
+the acting lease itself for its claim (`acting_by` = `decide:<token>`), so no round starts acting
+until it has recorded; its record requires that lease still to be its own and ends it. A decision
+that finds a lease running keeps the lower targets back and says so in `deferred_lowering`,
+which every later record replaces or removes; `release_acting` tells the round that releases the
+lease whether one waits, so that it asks decide again at once.
+
 Configuration versions are ordered: the first decision under a digest other than the current one
 takes the next sequence number (a conditional write, so two racers cannot both take it), and a
 provisioning execution carries the number it was started under.
@@ -45,7 +55,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,6 +67,11 @@ from ebb.errors import EbbError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+LEASE_RELEASED = "acting-lease-released"
+"""The reason of a decision request sent because lower targets waited for the acting lease
+(by the round that releases it, or by the deferring decision that finds it released)."""
 
 
 class ClaimLost(EbbError):
@@ -86,6 +101,16 @@ class StoredPool:
     """The configuration version (sequence number) of the newest decision recorded (0: none)."""
     pauses: dict[str, str] = field(default_factory=dict)
     """Run-time pauses (`ebb pause`): `*` for the whole pool or a scaler, each a pause as JSON."""
+    acting_by: str | None = None
+    """Who holds or last held the pool's acting lease: an execution ARN, or `decide:<token>`."""
+    acting_until: datetime | None = None
+    """When that acting lease runs out (it runs while `now < acting_until`)."""
+
+    def acting_holder(self, now: datetime) -> str | None:
+        """The holder of the acting lease if it still runs at `now` (an expired lease holds nothing)."""
+        if self.acting_until is None or self.acting_until <= now:
+            return None
+        return self.acting_by
 
 
 class WaitSuperseded(EbbError):
@@ -116,9 +141,20 @@ class StateTable(Protocol):
     def load_pool(self, node_pool: str) -> StoredPool:
         """The pool's stored item (counter 0 and no state if it has none)."""
 
-    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
+    def claim(
+        self,
+        node_pool: str,
+        seen: int,
+        token: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        lowering: bool = False,
+    ) -> int:
         """Claim the pool for `lease` if its counter is still `seen` and no other lease runs.
 
+        With `lowering` (the decision lowers a group's target), also only if no acting lease runs,
+        and the claim takes the acting lease for the same time (holder `decide:<token>`).
         Returns the new counter; raises `ClaimLost` otherwise.
         """
 
@@ -132,9 +168,15 @@ class StateTable(Protocol):
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
         config_sequence: int | None = None,
+        lowering: bool = False,
+        deferred: str | None = None,
     ) -> None:
         """Store the state and the audit entries if the claim (`claim`, `token`) still stands
-        (and, when given, the configuration version the decision was made under)."""
+        (and, when given, the configuration version the decision was made under).
+
+        `lowering`: the claim was a lowering one; it records only while the acting lease it took
+        is still its own, and ends it. `deferred`: why lower targets were kept back (a lease ran),
+        kept until a later record; `None` removes it."""
 
     def epoch(self) -> str:
         """The table's epoch (made on first use)."""
@@ -171,8 +213,9 @@ class StateTable(Protocol):
     def acquire_acting(self, node_pool: str, holder: str, *, now: datetime, lease: timedelta) -> None:
         """Take the pool's acting lease for `holder` (an execution); `PoolBusy` if another holds it."""
 
-    def release_acting(self, node_pool: str, holder: str) -> None:
-        """Give the acting lease back (nothing if `holder` does not hold it)."""
+    def release_acting(self, node_pool: str, holder: str) -> bool:
+        """Give the acting lease back (nothing if `holder` does not hold it); whether a decision
+        kept lower targets back meanwhile (`record`'s `deferred`), so decide should run again."""
 
     def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
         """Replace the shortage record `before` by `after`; `ShortagesChanged` if it is not `before`."""
@@ -219,37 +262,61 @@ class DynamoStateTable:
                 wait_generation=int(item.get("wait_generation", {}).get("N", "0")),
                 pauses={key: value["S"] for key, value in item.get("pauses", {}).get("M", {}).items()},
                 config_sequence=int(item.get("config_sequence", {}).get("N", "0")),
+                acting_by=item.get("acting_by", {}).get("S"),
+                acting_until=(
+                    datetime.fromtimestamp(float(item["acting_until"]["N"]), UTC)
+                    if "acting_until" in item
+                    else None
+                ),
             )
         except (KeyError, ValueError) as error:
             raise StoredStateInvalid(
                 f"state of node pool {node_pool!r} in {self.table_name}: {error}"
             ) from error
 
-    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
+    def claim(
+        self,
+        node_pool: str,
+        seen: int,
+        token: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        lowering: bool = False,
+    ) -> int:
         claimed = seen + 1
+        update = "SET decisions = :claimed, claim_token = :token, claim_until = :until"
+        condition = (
+            "(attribute_not_exists(decisions) OR decisions = :seen)"
+            " AND (attribute_not_exists(claim_until) OR claim_until <= :now)"
+        )
+        values: dict[str, Any] = {
+            ":claimed": {"N": str(claimed)},
+            ":seen": {"N": str(seen)},
+            ":token": {"S": token},
+            ":now": {"N": str(now.timestamp())},
+            ":until": {"N": str((now + lease).timestamp())},
+        }
+        if lowering:
+            # The same rule as `acquire_acting`'s: a lease runs while now < acting_until.
+            update += ", acting_by = :decider, acting_until = :until"
+            condition += " AND (attribute_not_exists(acting_until) OR acting_until <= :now)"
+            values[":decider"] = {"S": decider(token)}
         self.calls.count("dynamodb:UpdateItem")
         try:
             self._client().update_item(
                 TableName=self.table_name,
                 Key=_pool_key(node_pool),
-                UpdateExpression="SET decisions = :claimed, claim_token = :token, claim_until = :until",
-                ConditionExpression=(
-                    "(attribute_not_exists(decisions) OR decisions = :seen)"
-                    " AND (attribute_not_exists(claim_until) OR claim_until <= :now)"
-                ),
-                ExpressionAttributeValues={
-                    ":claimed": {"N": str(claimed)},
-                    ":seen": {"N": str(seen)},
-                    ":token": {"S": token},
-                    ":now": {"N": str(now.timestamp())},
-                    ":until": {"N": str((now + lease).timestamp())},
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise ClaimLost(
                     f"node pool {node_pool!r}: decision {seen} was claimed already, "
                     "or another claim's lease runs"
+                    + (", or a provisioning round holds the acting lease" if lowering else "")
                 ) from error
             raise translate_aws_error(error, operation="UpdateItem") from error
         except BotoCoreError as error:
@@ -266,6 +333,8 @@ class DynamoStateTable:
         execution_arn: str | None,
         audit: Sequence[AuditEntry],
         config_sequence: int | None = None,
+        lowering: bool = False,
+        deferred: str | None = None,
     ) -> None:
         values: dict[str, Any] = {
             ":state": {"S": state_json},
@@ -273,21 +342,32 @@ class DynamoStateTable:
             ":token": {"S": token},
         }
         assignments = ["#state = :state"]
+        # Recording ends the claim's lease (and a lowering claim's acting lease).
+        removals = ["claim_until"]
+        condition = "decisions = :claim AND claim_token = :token"
+        if lowering:
+            condition += " AND acting_by = :decider"
+            values[":decider"] = {"S": decider(token)}
+            removals.extend(["acting_by", "acting_until"])
+        if deferred is not None:
+            assignments.append("deferred_lowering = :deferred")
+            values[":deferred"] = {"S": deferred}
+        else:
+            removals.append("deferred_lowering")
         if execution_arn is not None:
             assignments.append("execution_arn = :execution")
             values[":execution"] = {"S": execution_arn}
         if config_sequence is not None:
             assignments.append("config_sequence = :config_sequence")
             values[":config_sequence"] = {"N": str(config_sequence)}
-        # Recording ends the claim's lease.
-        update = f"SET {', '.join(assignments)} REMOVE claim_until"
+        update = f"SET {', '.join(assignments)} REMOVE {', '.join(removals)}"
         items: list[Any] = [
             {
                 "Update": {
                     "TableName": self.table_name,
                     "Key": _pool_key(node_pool),
                     "UpdateExpression": update,
-                    "ConditionExpression": "decisions = :claim AND claim_token = :token",
+                    "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#state": "state"},
                     "ExpressionAttributeValues": values,
                 }
@@ -306,6 +386,7 @@ class DynamoStateTable:
             ):
                 raise ClaimLost(
                     f"node pool {node_pool!r}: claim {claim} was taken over before recording"
+                    + (" (or its acting lease ran out and a round took it)" if lowering else "")
                 ) from error
             raise translate_aws_error(error, operation="TransactWriteItems") from error
         except BotoCoreError as error:
@@ -472,16 +553,26 @@ class DynamoStateTable:
                 f"node pool {node_pool!r}: another provisioning execution is acting on it"
             ) from None
 
-    def release_acting(self, node_pool: str, holder: str) -> None:
+    def release_acting(self, node_pool: str, holder: str) -> bool:
+        self.calls.count("dynamodb:UpdateItem")
         try:
-            self._update(
-                node_pool,
-                "REMOVE acting_by, acting_until",
-                {":holder": {"S": holder}},
-                condition="acting_by = :holder",
+            response = self._client().update_item(
+                TableName=self.table_name,
+                Key=_pool_key(node_pool),
+                UpdateExpression="REMOVE acting_by, acting_until",
+                ConditionExpression="acting_by = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+                # What the item held: whether a decision kept lower targets back meanwhile (decide
+                # removes that note when it records again, so the releaser only reads it).
+                ReturnValues="ALL_OLD",
             )
-        except _ConditionFailed:
-            return  # its lease ran out and another took it, or it was released already
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False  # its lease ran out and another took it, or it was released already
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        except BotoCoreError as error:
+            raise translate_aws_error(error, operation="UpdateItem") from error
+        return "deferred_lowering" in response.get("Attributes", {})
 
     def store_shortages(self, node_pool: str, before: str | None, after: str) -> None:
         values: dict[str, Any] = {":after": {"S": after}}
@@ -617,6 +708,11 @@ _POOLS_KEY = {"pk": {"S": "TABLE"}, "sk": {"S": "POOLS"}}
 
 class _ConditionFailed(Exception):
     """A conditional write's condition did not hold (each caller says what that means)."""
+
+
+def decider(token: str) -> str:
+    """The acting lease's holder while a lowering decision (claim `token`) holds it."""
+    return f"decide:{token}"
 
 
 def _digest_key(digest: str) -> dict[str, Any]:

@@ -9,6 +9,21 @@ replicas were applied; a crash in between leaves the old state and the next deci
 latest the next tick) decides again. A lost claim means another invocation decided first: decide
 again, on fresh state.
 
+Lower node targets wait for the pool's acting lease. A provisioning round holding it may be past
+its last fence check, about to add toward the current generation's targets with
+BatchAddClusterNodes (which has no condition), so a lower target published then would leave the
+pool with more nodes requested than its current generation asks. A decision that finds the
+lease running keeps every lowered group at its current target (raised ones go ahead: what the
+round adds stays within them) and records why (`deferred` in the pool's audit entry and in
+`PoolDecision.explain`). A decision that does lower claims the pool only while no lease runs and
+holds the lease itself until it has recorded (`StateTable.claim`), so no round acts meanwhile.
+The pool is decided again as soon as the lease is released, on a fresh read (so what the round
+just requested is planned with): the releasing round finds the deferral recorded and asks decide
+again (`ProvisioningTasks.run_round`); if it released before the deferral was recorded, the
+deferring decision itself, reading the lease again just after recording, decides again at once.
+Only a holder that crashed delays that longer: its lease (90 s) runs out and the next tick
+(within a minute) decides.
+
 In shadow mode (the binding's default) everything is decided and recorded, and nothing acts.
 """
 
@@ -23,7 +38,7 @@ from typing import Any
 from ebb.adapters.call_counts import CallCounts
 from ebb.adapters.idle_timers import IdleTimers
 from ebb.adapters.kubernetes import WorkloadRef
-from ebb.adapters.state_table import AuditEntry, ClaimLost, StateTable, StoredPool
+from ebb.adapters.state_table import LEASE_RELEASED, AuditEntry, ClaimLost, StateTable, StoredPool
 from ebb.adapters.workflows import ExecutionNameTaken, Workflows, execution_name
 from ebb.config import EbbConfig
 from ebb.config.node_planning import pod_group_name
@@ -42,6 +57,9 @@ CLAIM_ATTEMPTS = 3
 """Decisions that lose their claim decide again on fresh state, this many times in all."""
 DELETION_COST_FIRST = -(2**31)
 """The lowest int32 pod-deletion-cost: the ReplicaSet deletes these pods before every other."""
+DEFERRED_REDECISIONS = 2
+"""A decision that kept lower targets back and then finds the lease released decides again at
+once, this many times at most (a lease retaken each time waits for its releaser or the tick)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +127,30 @@ def decide_now(
     """Decide `node_pool` now and carry the decision out (claim, act, record).
 
     `reasons` has one entry per request this decision answers (several coalesce into one).
-    With `takeover`, the decision is a backfill's (see :class:`Takeover`).
+    With `takeover`, the decision is a backfill's (see :class:`Takeover`). A decision that kept
+    lower targets back for the acting lease (see the module docstring) and finds the lease
+    released once it has recorded decides again at once, and that decision is the outcome
+    (a take-over's is always its own).
     """
+    outcome = _decide_once(node_pool, context, reasons=reasons, takeover=takeover)
+    # Not for a take-over: its execution carries out the generation it took, and a decision
+    # after it starts its own execution (the round's release or the tick asks for that one).
+    for _ in range(DEFERRED_REDECISIONS if takeover is None else 0):
+        if not outcome.decision.deferred:
+            break
+        if context.table.load_pool(node_pool).acting_holder(context.clock()) is not None:
+            break  # its holder finds the deferral recorded when it releases the lease
+        outcome = _decide_once(node_pool, context, reasons=(*reasons, LEASE_RELEASED), takeover=None)
+    return outcome
+
+
+def _decide_once(
+    node_pool: str,
+    context: DecideContext,
+    *,
+    reasons: tuple[str, ...],
+    takeover: Takeover | None,
+) -> PoolOutcome:
     sequence = context.config_sequence()
     for attempt in range(1, CLAIM_ATTEMPTS + 1):
         stored = context.table.load_pool(node_pool)
@@ -128,10 +168,14 @@ def decide_now(
             now,
             new_generation=takeover.reason if takeover else None,
             pauses=pauses,
+            acting=stored.acting_holder(now),
         )
+        lowering = lowers_targets(decision, state)
         token = secrets.token_hex(8)
         try:
-            claim = context.table.claim(node_pool, stored.decisions, token, now=now, lease=CLAIM_LEASE)
+            claim = context.table.claim(
+                node_pool, stored.decisions, token, now=now, lease=CLAIM_LEASE, lowering=lowering
+            )
         except ClaimLost:
             if attempt == CLAIM_ATTEMPTS:
                 raise
@@ -174,6 +218,8 @@ def decide_now(
             execution_arn=execution_arn,
             audit=audit,
             config_sequence=None if older else sequence,
+            lowering=lowering,
+            deferred="; ".join(decision.deferred) or None,
         )
         return PoolOutcome(
             node_pool=node_pool,
@@ -273,6 +319,15 @@ def retire_pool(node_pool: str, context: DecideContext) -> RetiredPool:
     ]
     context.table.append_audit(entries)
     return RetiredPool(node_pool=node_pool, stopped_execution=stopped, nodes_left=nodes_left, scalers=scalers)
+
+
+def lowers_targets(decision: PoolDecision, before: PoolState) -> bool:
+    """Whether `decision` takes a generation with some group's target below the current one's
+    (a group left out counts as lowered to zero)."""
+    order = decision.provisioning
+    if order is None:
+        return False
+    return any(order.node_targets.get(name, 0) < count for name, count in before.node_targets.items())
 
 
 def _merged(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
@@ -507,6 +562,7 @@ def _audit(
                 ),
                 "backfillNotes": list(decision.backfill_notes),
                 "modeNotes": list(decision.mode_notes),
+                "deferred": list(decision.deferred),
                 "retired": list(decision.retired),
                 "actions": actions,
                 "calls": calls,

@@ -17,12 +17,21 @@ pool's generation closed, so the next tick starts a new one (`record_failure`).
 Every cluster-changing step is fenced on the generation and on the configuration version (an
 ordered sequence number, see `StateTable.config_sequence`), and a round reads, decides and acts
 under the pool's acting lease, so two executions never act on a pool at once and a delta is
-never computed from a read another execution has since made stale. What remains, stated: a
-newer generation can start between a round's last fence check and its BatchAddClusterNodes;
-that round then adds the delta toward its own (now superseded) targets, once, and the newer
-generation's round, waiting for the lease, reads it and adds only what its targets still miss.
-If the newer targets are lower, the pool has that difference more than they ask, until
-scale-in takes it away.
+never computed from a read another execution has since made stale.
+
+A round's last fence check and its BatchAddClusterNodes (which has no condition) are two calls:
+a newer generation can become current between them, and the round then adds toward its own
+targets. That is safe only if no target the round adds toward is above the newer one's, which
+is how decide publishes generations (`ebb.service.decide`): while a round holds the acting lease
+(from before its fresh read to after its last call), decide raises targets but never lowers one;
+a lowered group keeps its current target, the deferral is recorded, and a decision that does
+lower holds the lease itself until it has recorded, so no round acts meanwhile. So whatever a
+round adds stays within the current generation's targets, which only rise while it acts. When a
+round releases the lease and finds a deferral recorded, it asks decide again at once
+(`LEASE_RELEASED`), which decides on a fresh read and publishes what it plans then (the lower
+targets, or, when the nodes this round just requested are in flight, the plan that keeps them
+until they have been empty for the NodePool's consolidateAfter); a round that crashed holding
+the lease leaves that to the first tick after its lease (90 s) runs out.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode, classi
 from ebb.adapters.hyperpod_requests import chunk_additions, chunk_deletions
 from ebb.adapters.operational_metrics import CloudWatchOperationalMetrics, OperationalMetrics
 from ebb.adapters.state_table import (
+    LEASE_RELEASED,
     AuditEntry,
     DynamoStateTable,
     ShortagesChanged,
@@ -285,9 +295,15 @@ class ProvisioningTasks:
         # generation) waits until this round is done, then reads what it did.
         self.table.acquire_acting(request.node_pool, execution, now=now, lease=ACTING_LEASE)
         try:
-            return self._round(request, execution, progress, attempt=attempt, now=now)
-        finally:
+            result = self._round(request, execution, progress, attempt=attempt, now=now)
+        except BaseException:
+            # A round that failed leaves a deferral to the next tick (the failure is recorded
+            # and closes the generation, which that tick heals anyway).
             self.table.release_acting(request.node_pool, execution)
+            raise
+        if self.table.release_acting(request.node_pool, execution):
+            self._ask_decide(request, execution, progress.round, attempt)
+        return result
 
     def _round(
         self, request: DecisionRequest, execution: str, progress: Progress, *, attempt: int, now: datetime
@@ -611,6 +627,20 @@ class ProvisioningTasks:
                         "instanceGroups": sorted(groups),
                         "shortage": reason,
                     },
+                )
+            ]
+        )
+
+    def _ask_decide(self, request: DecisionRequest, execution: str, round_index: int, attempt: int) -> None:
+        """A decision kept lower targets back while this round held the lease: decide again now."""
+        queue = self._need(self.queue, "queue")
+        queue.send(
+            [
+                PoolMessage(
+                    node_pool=request.node_pool,
+                    event_id=f"{LEASE_RELEASED}:{execution}:{round_index}:{attempt}",
+                    reason=LEASE_RELEASED,
+                    body={"generation": request.generation},
                 )
             ]
         )

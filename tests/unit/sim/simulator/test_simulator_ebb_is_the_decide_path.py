@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from ebb.adapters.state_table import AuditEntry, StoredPool
 from ebb.config import EbbConfig
 from ebb.service.decide import DecideContext, decide_now
 from ebb.service.decision import PoolSnapshot, PoolState
@@ -30,39 +29,10 @@ DemandOf = Callable[[list[float]], Demand]
 
 @dataclass
 class ReplayAdapters:
-    """Every adapter the decide service uses, answering with one recorded decision's inputs."""
+    """Every adapter the decide service uses but the state table, answering with one recorded
+    decision's inputs."""
 
-    stored: StoredPool
     calls: list[tuple[str, Any]] = field(default_factory=list)
-    recorded_state: str | None = None
-
-    def load_pool(self, node_pool: str) -> StoredPool:
-        return self.stored
-
-    def claim(self, node_pool: str, seen: int, token: str, *, now: datetime, lease: timedelta) -> int:
-        return seen + 1
-
-    def record(
-        self,
-        node_pool: str,
-        *,
-        claim: int,
-        token: str,
-        state_json: str,
-        execution_arn: str | None,
-        audit: list[AuditEntry],
-        config_sequence: int | None = None,
-    ) -> None:
-        self.recorded_state = state_json
-
-    def epoch(self) -> str:
-        return "00000000"
-
-    def config_sequence(self, digest: str) -> int:
-        return 1
-
-    def take_wait_token(self, node_pool: str) -> tuple[int, str] | None:
-        return None
 
     def wake(self, task_token: str, output: dict[str, Any]) -> bool:
         return True
@@ -91,16 +61,21 @@ class ReplayAdapters:
 
 
 def _replay(
-    config: EbbConfig, record: DecisionRecord, now: datetime, monkeypatch: pytest.MonkeyPatch
+    config: EbbConfig,
+    record: DecisionRecord,
+    now: datetime,
+    table: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> ReplayAdapters:
-    adapters = ReplayAdapters(stored=record.stored)
+    adapters = ReplayAdapters()
+    table.hold(record.stored)
     snapshot: PoolSnapshot = record.snapshot
     monkeypatch.setattr("ebb.service.decide.observe_pool", lambda *args: snapshot)
     context = DecideContext(
         config=config,
         config_version="v1",
         access=ClusterAccess(metrics=adapters, hyperpod=adapters, kubernetes=adapters),  # type: ignore[arg-type]
-        table=adapters,  # type: ignore[arg-type]
+        table=table,
         timers=adapters,
         workflows=adapters,
         state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:ebb-provision",
@@ -111,7 +86,7 @@ def _replay(
 
 
 def test_every_simulated_decision_is_the_decide_services(
-    config: EbbConfig, demand: DemandOf, monkeypatch: pytest.MonkeyPatch
+    config: EbbConfig, demand: DemandOf, memory_state_table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     acting = config.model_copy(
         update={
@@ -138,7 +113,8 @@ def test_every_simulated_decision_is_the_decide_services(
 
     for record in history:
         now = world.at(record.t)
-        adapters = _replay(acting, record, now, monkeypatch)
+        table = memory_state_table()
+        adapters = _replay(acting, record, now, table, monkeypatch)
         decision = record.decision
         assert [c for k, c in adapters.calls if k == "scale"] == [a.replicas for a in decision.scale]
         started = [c for k, c in adapters.calls if k == "start"]
@@ -151,5 +127,6 @@ def test_every_simulated_decision_is_the_decide_services(
         assert armed == [
             (s, w) for s, w in sorted(decision.idle_timers.items()) if w is not None and before.get(s) != w
         ]
-        assert adapters.recorded_state is not None
-        assert PoolState.model_validate_json(adapters.recorded_state) == record.state_after
+        recorded = table.stored(record.decision.node_pool).state_json
+        assert recorded is not None
+        assert PoolState.model_validate_json(recorded) == record.state_after

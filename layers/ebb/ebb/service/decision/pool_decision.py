@@ -133,6 +133,9 @@ class PoolDecision:
     mode_notes: tuple[str, ...] = ()
     """The pool's mode when it is not the normal one: paused, pods only, or node management
     refused (HyperPod's own autoscaling manages the groups); each says what ebb did not do."""
+    deferred: tuple[str, ...] = ()
+    """Lower targets kept back because a provisioning round held the pool's acting lease: one
+    note per group, saying what the plan asked, what the group keeps and who held the lease."""
 
     @property
     def held(self) -> dict[str, tuple[str, ...]]:
@@ -150,6 +153,7 @@ class PoolDecision:
         lines.extend(f"  {u}" for u in self.unplaceable)
         lines.extend(f"  {note}" for note in self.backfill_notes)
         lines.extend(f"  {note}" for note in self.mode_notes)
+        lines.extend(f"  {note}" for note in self.deferred)
         lines.extend(f"  scaler {name} retired: its target keeps its replicas" for name in self.retired)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
@@ -178,6 +182,7 @@ def decide_pool(
     *,
     new_generation: str | None = None,
     pauses: Pauses | None = None,
+    acting: str | None = None,
 ) -> PoolDecision:
     """Decide the replicas of every scaler of one NodePool and its node targets at `now`.
 
@@ -191,6 +196,12 @@ def decide_pool(
     node floor, replicas never below its replica floors (decided by the replica core, then
     raised). `new_generation` (a reason) takes a new generation even if the targets stay, for a
     backfill's execution, which must supersede every older one.
+
+    `acting` names the holder of the pool's acting lease while one runs (a provisioning round
+    that may be past its last fence check, about to add toward the current generation's
+    targets): no group's target goes below the current generation's then. Those groups keep it,
+    their removals wait, and `deferred` says so; raised targets go ahead (what that round adds
+    stays within them). decide publishes the lower targets once the lease is released.
     """
     if now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -337,6 +348,7 @@ def decide_pool(
         )
     targets = {name: group_counts[name].target for name in group_names}
     provisioning = None
+    deferred: tuple[str, ...] = ()
     if plans_nodes:
         if backfill is not None:
             planning = with_group_floors(planning, backfill)
@@ -349,6 +361,8 @@ def decide_pool(
             floored = raise_to_floor(planning, plan, targets, backfill)
             targets, removals = floored.targets, floored.removals
             backfill_notes = floored.notes(backfill)
+        if acting is not None:
+            targets, removals, deferred = _keep_lower_targets_back(targets, removals, state, acting)
         provisioning = _provisioning(
             snapshot, group_counts, state, removals, targets, new_generation=new_generation
         )
@@ -387,7 +401,29 @@ def decide_pool(
         backfill_notes=backfill_notes,
         mode_notes=mode_notes,
         retired=tuple(sorted(set(state.scalers) - {o.scaler for o in outcomes})),
+        deferred=deferred,
     )
+
+
+def _keep_lower_targets_back(
+    targets: dict[str, int], removals: tuple[NodeRemoval, ...], state: PoolState, acting: str
+) -> tuple[dict[str, int], tuple[NodeRemoval, ...], tuple[str, ...]]:
+    """`targets` with every group the plan lowers below the current generation's target kept
+    at it, the removals in those groups left for later, and a note per group kept."""
+    lowered = {
+        name: (before, targets[name])
+        for name, before in sorted(state.node_targets.items())
+        if name in targets and targets[name] < before
+    }
+    if not lowered:
+        return targets, removals, ()
+    kept = {name: lowered[name][0] if name in lowered else count for name, count in targets.items()}
+    notes = tuple(
+        f"lower target deferred: {name} keeps {before} (the plan asks {after}) while {acting} holds "
+        "the pool's acting lease; published once it is released"
+        for name, (before, after) in lowered.items()
+    )
+    return kept, tuple(r for r in removals if r.instance_group not in lowered), notes
 
 
 def _check_coverage(snapshot: PoolSnapshot, scalers: list[str], groups: list[str]) -> None:

@@ -250,6 +250,8 @@ class CellShare:
     """Of which on nodes that exist (costing nothing more)."""
     price: float
     """Cheapest price per pod of a new node in the cell (``inf``: none can be launched)."""
+    per_node: int = 1
+    """How many of the group's pods a node of that cheapest option holds."""
     taken: int = 0
 
 
@@ -368,7 +370,8 @@ def allocate(
                 share.room = (
                     UNBOUNDED if available is None else min(share.room + available * per_node, UNBOUNDED)
                 )
-                share.price = min(share.price, option.cost / per_node)
+                if option.cost / per_node < share.price:
+                    share.price, share.per_node = option.cost / per_node, per_node
                 looked += 1
                 if share.room >= UNBOUNDED and (not priced or looked >= PRICED_OPTIONS):
                     break
@@ -398,7 +401,13 @@ def allocate(
             if refusal is not None:
                 failed = failed or refusal
                 continue
-            price = 0.0 if share.taken < share.free_room else share.price
+            # A pod costs nothing more on an existing node's free room, or in a slot of a new node
+            # this cell's earlier pods already opened (its cheapest option, partly filled): only
+            # a pod that opens a node pays its per-pod price. Without this, equal-price cells
+            # get one pod each and each opens a node (1/1/1 on three small nodes where 3/0/0
+            # fills one big one that the skew allows).
+            beyond = share.taken - share.free_room
+            price = 0.0 if beyond < 0 or beyond % share.per_node else share.price
             rank = (price, share.taken)
             if best_key is None or rank < best_key:
                 best, best_key = share, rank

@@ -425,7 +425,8 @@ def schedule(
                 )
                 if allowed.any():
                     claims.join(int(index), allowed, allocatable, request, pods.name)
-                    topology.record(pods.name, set(zone_of[allowed]))
+                    if pods.name in topology.counted:
+                        topology.record(pods.name, set(zone_of[allowed]))
                     usable[index] = True
                     joined = True
                     break
@@ -449,7 +450,8 @@ def schedule(
                 unplaced[pods.name] = unplaced.get(pods.name, 0) + remaining
                 reasons[pods.name] = opened
                 break
-            topology.record(pods.name, set(zone_of[claims.masks[opened]]))
+            if pods.name in topology.counted:
+                topology.record(pods.name, set(zone_of[claims.masks[opened]]))
             usable = np.append(usable, True)
             remaining -= 1
 

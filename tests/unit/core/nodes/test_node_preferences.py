@@ -8,7 +8,9 @@ Sources (kubernetes-sigs/karpenter):
 * ``pkg/controllers/provisioning/scheduling/topology_test.go`` at commit
   025b80f7dcb2d9eaa60f730871730570b8c86d2f: the preferred pod (anti-)affinity ``It``s;
 * the relaxation order: ``pkg/controllers/provisioning/scheduling/preferences.go``
-  (``Preferences.Relax``) at commit 08de6e34f5285296bad321cd79207f4b8398a843.
+  (``Preferences.Relax``) at commit 08de6e34f5285296bad321cd79207f4b8398a843; the heaviest
+  preferred node term required: ``pkg/scheduling/requirements.go`` (``newPodRequirements``) at
+  commit 81ea6741fd055682876c19494068f6493f0a9b3c.
 
 Karpenter's fake cloud provider offers three zones (``test-zone-1..3``) and types named
 ``default-instance-type`` and ``arm-instance-type``; here each (zone, type) is one HyperPod instance
@@ -320,8 +322,8 @@ def test_should_schedule_compatible_preferences_and_requirements_with_operator_n
 
 
 def test_preference_steers_the_instance_type_while_it_can_be_met() -> None:
-    """It("should schedule compatible preferences and requirements with Operator=In"), on the type:
-    the preferred (dearer) arm type is used while it can be met, as the preference is in force."""
+    """ebb's own, on the pattern of the Operator=In case above: a preference for the (dearer) arm
+    type is kept while it can be met, since a preference in force is a requirement."""
     result = plan(
         (pods("pod", **affinity(prefer(1, req(INSTANCE_TYPE_LABEL, Operator.IN, "arm-instance-type")))),)
     )

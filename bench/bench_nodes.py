@@ -5,16 +5,23 @@ Run: ``.venv/bin/python bench/bench_nodes.py`` (``--quick`` for fewer seeds). Pr
 1. small problems (pinned ``small_instance``, up to 12 and up to 30 pods): the plan's cost over the
    ``scipy.optimize.milp`` optimum and over the Karpenter reference, worst case over the seeds,
    with the exact search on (default) and off (heuristics only);
-2. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
+2. small constrained instances (``small_constrained_instance``: 200 seeds of up to 24 pods,
+   every type in three zones, deployments with zone spread, one replica per node, at most two per
+   node, a preferred hostname anti-affinity or one replica per zone): the distribution of the
+   plan's cost over the MILP optimum with the same constraints (``optimal_cost`` models them,
+   preferences required while they can all be met), the plan against the Karpenter reference
+   given the same constraints (its topology groups, ``ebb.sim.karpenter_topology``), and the
+   five worst instances;
+3. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
    1, 2, 4 or 8 GPUs, 400 instance types): pods per second (one core, pure Python), and the cost
    over the LP lower bound and over the Karpenter reference, worst and best over five seeds;
-3. a HyperPod case (pinned ``hyperpod_instance``: 3 to 8 GPU instance groups, 2,000 GPU pods);
-4. the same fleets and HyperPod case with placement constraints: the instance groups dealt over
+4. a HyperPod case (pinned ``hyperpod_instance``: 3 to 8 GPU instance groups, 2,000 GPU pods);
+5. the same fleets and HyperPod case with placement constraints: the instance groups dealt over
    three zones, every deployment spread over zones (``maxSkew`` 1, DoNotSchedule) and every tenth
    one also one replica per node (required hostname anti-affinity). The LP bound there is the
    unconstrained relaxation, a lower bound of the constrained problem too, so the ratio overstates
-   the distance to the constrained optimum; the Karpenter reference models no constraints and is
-   not compared.
+   the distance to the constrained optimum; the Karpenter reference is not run on them (its
+   topology groups place such pods one at a time: the small instances compare them).
 
 The reference is ``ebb.sim.karpenter_reference.karpenter_plan``: Karpenter's scheduler, with the
 in-flight NodeClaims re-sorted by pod count before every pod. Go's ``sort.Slice`` does not keep
@@ -35,9 +42,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+
 from ebb.core.nodes import PlanningInput, plan_nodes
 from ebb.core.nodes.catalogue import ZONE_LABEL
-from ebb.core.nodes.topology import HOSTNAME_KEY, LabelSelector, PodAffinityTerm, TopologySpread
+from ebb.core.nodes.topology import (
+    HOSTNAME_KEY,
+    LabelSelector,
+    PodAffinityTerm,
+    TopologySpread,
+    WeightedPodAffinityTerm,
+)
 from ebb.sim.karpenter_reference import TieSpread, karpenter_plan, karpenter_tie_spread
 from ebb.sim.milp_oracle import lp_lower_bound, optimal_cost
 from ebb.sim.node_instances import fleet_instance, hyperpod_instance, small_instance
@@ -196,6 +211,159 @@ def report(title: str, rows: list[Row]) -> None:
     )
 
 
+# --- small constrained instances: quality against the MILP optimum and the Karpenter reference ---
+
+
+def small_constrained_instance(seed: int, max_pods: int = 24) -> PlanningInput:
+    """``small_instance(seed)`` with every type offered in three zones and placement constraints.
+
+    Each deployment gets, at random (seeded): a zone spread (maxSkew 1 or 2, DoNotSchedule, on its
+    own pods), one replica per node (required hostname anti-affinity), at most two per node
+    (hostname spread maxSkew 2), a preferred hostname anti-affinity (weight 1-100), or one replica
+    per zone (required zone anti-affinity, only for up to three replicas); about a third have none.
+    Every zone offers the same types at the same prices, so every zone is a domain for every pod.
+    """
+    base = small_instance(seed, max_pods=max_pods)
+    rng = np.random.default_rng([9107, seed, max_pods])
+    groups = tuple(
+        g.model_copy(update={"name": f"{g.name}-{zone}", "zone": zone})
+        for g in base.instance_groups
+        for zone in ZONES
+    )
+    pool = base.node_pools[0].model_copy(update={"instance_groups": tuple(g.name for g in groups)})
+    pods = []
+    for group in base.pod_groups:
+        own = LabelSelector(match_labels={"app": group.name})
+        update: dict[str, object] = {"labels": {"app": group.name}}
+        draw = float(rng.random())
+        if draw < 0.25:
+            update["topology_spread"] = (
+                TopologySpread(topology_key=ZONE_LABEL, max_skew=int(rng.integers(1, 3)), label_selector=own),
+            )
+        elif draw < 0.4:
+            update["pod_anti_affinity"] = (PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=own),)
+        elif draw < 0.5:
+            update["topology_spread"] = (
+                TopologySpread(topology_key=HOSTNAME_KEY, max_skew=2, label_selector=own),
+            )
+        elif draw < 0.6:
+            update["preferred_pod_anti_affinity"] = (
+                WeightedPodAffinityTerm(
+                    weight=int(rng.integers(1, 101)),
+                    term=PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=own),
+                ),
+            )
+        elif draw < 0.68 and group.replicas <= len(ZONES):
+            update["pod_anti_affinity"] = (PodAffinityTerm(topology_key=ZONE_LABEL, label_selector=own),)
+        pods.append(group.model_copy(update=update))
+    return base.model_copy(
+        update={"instance_groups": groups, "node_pools": (pool,), "pod_groups": tuple(pods)}
+    )
+
+
+@dataclass
+class ConstrainedRow:
+    seed: int
+    pods: int
+    cost: float
+    optimum: float
+    proven: bool
+    bound: float
+    """The solver's proven lower bound (the optimum when proven)."""
+    reference: float | None
+    """``None`` when the reference left pods pending (no cost to compare)."""
+    constraints: str
+
+    @property
+    def over_optimum(self) -> float:
+        return self.cost / self.optimum if self.optimum else 1.0
+
+    @property
+    def over_reference(self) -> float | None:
+        if self.reference is None:
+            return None
+        return self.cost / self.reference if self.reference else 1.0
+
+
+def _constraints_of(inp: PlanningInput) -> str:
+    kinds = []
+    for g in inp.pod_groups:
+        for s in g.topology_spread:
+            kinds.append(f"{g.name}x{g.replicas}:spread({s.topology_key.rsplit('/', 1)[-1]},{s.max_skew})")
+        for t in g.pod_anti_affinity:
+            kinds.append(f"{g.name}x{g.replicas}:anti({t.topology_key.rsplit('/', 1)[-1]})")
+        for w in g.preferred_pod_anti_affinity:
+            kinds.append(f"{g.name}x{g.replicas}:preferred-anti({w.term.topology_key.rsplit('/', 1)[-1]})")
+    return " ".join(kinds) or "none"
+
+
+def small_constrained(count: int, max_pods: int, time_limit: float) -> list[ConstrainedRow]:
+    """Plan ``count`` seeds' constrained instances with ebb, the MILP and the Karpenter reference.
+
+    Seeds for which ``small_instance`` draws no pod shape that fits (it says so) are passed over.
+    """
+    rows: list[ConstrainedRow] = []
+    seed = -1
+    while len(rows) < count:
+        seed += 1
+        try:
+            inp = small_constrained_instance(seed, max_pods)
+        except RuntimeError as error:
+            if "no shape fits" not in str(error):
+                raise
+            continue
+        _, cost = _timed_plan(inp)
+        optimum = optimal_cost(inp, time_limit=time_limit)
+        reference = karpenter_plan(inp)
+        rows.append(
+            ConstrainedRow(
+                seed=seed,
+                pods=_pending(inp),
+                cost=cost,
+                optimum=optimum.cost,
+                proven=optimum.proven,
+                bound=optimum.bound,
+                reference=None if reference.unplaced else reference.cost_per_hour,
+                constraints=_constraints_of(inp),
+            )
+        )
+    return rows
+
+
+def report_small_constrained(rows: list[ConstrainedRow], max_pods: int) -> None:
+    ratios = np.array([r.over_optimum for r in rows])
+    compared = [r for r in rows if r.over_reference is not None]
+    versus = np.array([r.over_reference for r in compared], dtype=float)
+    unproven = sum(not r.proven for r in rows)
+    passed_over = rows[-1].seed + 1 - len(rows)
+    print(
+        f"  {len(rows)} seeds (0-{rows[-1].seed}; {passed_over} with no fitting pod shape passed over), "
+        f"up to {max_pods} pods, three zones: cost/MILP optimum "
+        f"p50 {np.quantile(ratios, 0.5):.4f} p90 {np.quantile(ratios, 0.9):.4f} "
+        f"p99 {np.quantile(ratios, 0.99):.4f} worst {ratios.max():.4f}; "
+        f"optimal on {int(np.sum(ratios <= 1 + 1e-9))}/{len(rows)}"
+    )
+    if unproven:
+        over_bound = max(r.cost / r.bound if r.bound else 1.0 for r in rows if not r.proven)
+        print(
+            f"  ({unproven} optima not proven in the time limit: compared with the solver's best plan; "
+            f"against its proven lower bound ebb is at worst {over_bound:.4f} on those)"
+        )
+    if len(versus):
+        print(
+            f"  cost/Karpenter reference: best {versus.min():.4f} median {np.median(versus):.4f} "
+            f"worst {versus.max():.4f}; dearer than the reference on {int(np.sum(versus > 1 + 1e-9))}/"
+            f"{len(compared)} (the reference left pods pending on {len(rows) - len(compared)} more)"
+        )
+    print("  worst against the optimum:")
+    for row in sorted(rows, key=lambda r: -r.over_optimum)[:5]:
+        reference = "pods left pending" if row.reference is None else f"${row.reference:.4f}"
+        print(
+            f"    seed {row.seed}: {row.pods} pods, ebb ${row.cost:.4f}, optimum ${row.optimum:.4f} "
+            f"({row.over_optimum:.4f}), Karpenter {reference}; {row.constraints}"
+        )
+
+
 def _fleet(seed: int, pods: int) -> PlanningInput:
     return fleet_instance(seed, pods)
 
@@ -218,6 +386,9 @@ def main() -> None:
                 f"  up to {max_pods:2d} pods, {mode:>15}: cost/optimum worst {worst:.4f}, "
                 f"cost/Karpenter worst {reference:.4f}, dearer than Karpenter {dearer}/{len(small_seeds)}"
             )
+
+    print("small constrained instances against the MILP optimum and Karpenter given the same constraints:")
+    report_small_constrained(small_constrained(40 if args.quick else 200, 24, 20.0), 24)
 
     print(f"fleets (400 instance types, 10 % GPU pods), worst of {len(seeds)} seeds:")
     for pods in (1_000, 5_000, 20_000):

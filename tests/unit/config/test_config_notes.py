@@ -94,24 +94,6 @@ NOTE_CASES = [
         id="startup-taints",
     ),
     pytest.param(
-        lambda d: d.llm_pod["affinity"]["nodeAffinity"].update(
-            preferredDuringSchedulingIgnoredDuringExecution=[
-                {
-                    "weight": 1,
-                    "preference": {
-                        "matchExpressions": [
-                            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-east-1a"]}
-                        ]
-                    },
-                }
-            ]
-        ),
-        "config.yaml: document 2 (ClusterBinding gpu-inference): "
-        "spec.scalers[0].podSpec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution: a "
-        "preference does not constrain placement; ebb plans with the required node affinity only",
-        id="preferred-affinity",
-    ),
-    pytest.param(
         lambda d: d.llm_pod.update(serviceAccountName="vllm", volumes=[]),
         "config.yaml: document 2 (ClusterBinding gpu-inference): spec.scalers[0].podSpec: fields ebb does "
         "not read here: serviceAccountName, volumes",

@@ -31,6 +31,10 @@ reservation, and offerings known to lack capacity are left out (Karpenter's unav
 cache, :mod:`ebb.sim.karpenter_offerings`, passed as ``unavailable``; ebb's own record in the
 input counts too). An instance group is one offering; paid-for groups cost nothing.
 
+Placement constraints (zone and hostname spread, pod affinity and anti-affinity, preferences with
+their relaxation) are Karpenter's topology groups (:mod:`ebb.sim.karpenter_topology`); the pods of
+a group carrying one are scheduled one at a time through them.
+
 Not modelled, said rather than hidden: HyperPod instance groups with several types are refused
 (Karpenter has no notion of them); a group's ``max_count`` is not known to Karpenter, so the plan
 ignores it and a launch beyond it fails like any capacity shortage (the simulator marks the
@@ -46,12 +50,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ebb.core.nodes.catalogue import NODEPOOL_LABEL, node_labels
+from ebb.core.nodes.catalogue import NODEPOOL_LABEL, ZONE_LABEL, node_labels
 from ebb.core.nodes.inputs import PlanningInput
+from ebb.core.nodes.nodepool import NodePool
 from ebb.core.nodes.offerings import OfferingKey
 from ebb.core.nodes.taints import blocking
-from ebb.core.nodes.workload import NodeState
+from ebb.core.nodes.workload import NodeState, PodGroup
 from ebb.sim.karpenter_offerings import Offering
+from ebb.sim.karpenter_topology import (
+    Relaxation,
+    Topology,
+    TopologyGroup,
+    relaxation_order,
+    with_node_preference,
+)
 
 _ACCEPTING = (NodeState.READY, NodeState.REGISTERED, NodeState.LAUNCHING)
 # No limit on a resource: larger than any sum of capacities the benchmarks build.
@@ -188,6 +200,8 @@ class _Existing:
     pool: str
     labels: dict[str, str]
     free: np.ndarray
+    pods: dict[str, int] = field(default_factory=dict)
+    """Pods per group on the node, running and placed by this run."""
 
 
 def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Existing]:
@@ -214,7 +228,7 @@ def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Exis
             instance_type,
             {**pool.template_labels(), NODEPOOL_LABEL: pool.name},
         )
-        existing.append(_Existing(node.name, pool.name, labels, free))
+        existing.append(_Existing(node.name, pool.name, labels, free, {p.group: p.count for p in node.pods}))
     return existing
 
 
@@ -329,18 +343,50 @@ def schedule(
             for placed in node.pods:
                 running[placed.group] = running.get(placed.group, 0) + placed.count
 
+    running_by_zone: dict[str, dict[str, int]] = {}
+    for target in existing:
+        zone_pods = running_by_zone.setdefault(target.labels.get(ZONE_LABEL, ""), {})
+        for name, count in target.pods.items():
+            zone_pods[name] = zone_pods.get(name, 0) + count
+    topology = Topology(inp, running_by_zone)
+    zone_of = np.array([o.zone for o in offerings], dtype=object)
+    placing = _Placing(
+        topology=topology,
+        claims=None,  # set below
+        offerings=offerings,
+        allocatable=allocatable,
+        counted=counted,
+        zone_of=zone_of,
+        existing=existing,
+        pools=pools,
+        pool_order=pool_order,
+        in_pool=in_pool,
+        remaining_limits=remaining_limits,
+        rng=rng,
+        on_existing={},
+    )
+
     indexed = sorted(
         enumerate(inp.pod_groups),
         key=lambda pair: (-pair[1].requests.cpu_millis, -pair[1].requests.memory_bytes, pair[0]),
     )
     claims = _Claims(len(offerings))
-    on_existing: dict[str, dict[str, int]] = {}
+    placing.claims = claims
+    on_existing = placing.on_existing
     unplaced: dict[str, int] = {}
     reasons: dict[str, str] = {}
 
     for _, pods in indexed:
         remaining = max(pods.replicas - running.get(pods.name, 0), 0)
         if not remaining:
+            continue
+        if topology.constrained(pods.name) or pods.preferred_node_affinity:
+            # Pod by pod, with Karpenter's topology and preference relaxation.
+            for _pod in range(remaining):
+                why = placing.place_one(pods)
+                if why is not None:
+                    unplaced[pods.name] = unplaced.get(pods.name, 0) + 1
+                    reasons[pods.name] = why
             continue
         request = np.array(pods.vector, dtype=np.int64)
         tolerated = {name: not pods.untolerated(blocking(pool.taints)) for name, pool in pools.items()}
@@ -357,6 +403,8 @@ def schedule(
                 np.subtract(target.free, request * take, out=target.free)
                 placed_here = on_existing.setdefault(target.name, {})
                 placed_here[pods.name] = placed_here.get(pods.name, 0) + take
+                target.pods[pods.name] = target.pods.get(pods.name, 0) + take
+                topology.record(pods.name, {target.labels.get(ZONE_LABEL, "")}, take)
                 remaining -= take
         if not remaining:
             continue
@@ -377,6 +425,8 @@ def schedule(
                 )
                 if allowed.any():
                     claims.join(int(index), allowed, allocatable, request, pods.name)
+                    if pods.name in topology.counted:
+                        topology.record(pods.name, set(zone_of[allowed]))
                     usable[index] = True
                     joined = True
                     break
@@ -400,6 +450,8 @@ def schedule(
                 unplaced[pods.name] = unplaced.get(pods.name, 0) + remaining
                 reasons[pods.name] = opened
                 break
+            if pods.name in topology.counted:
+                topology.record(pods.name, set(zone_of[claims.masks[opened]]))
             usable = np.append(usable, True)
             remaining -= 1
 
@@ -458,6 +510,110 @@ def _open_claim(
         left -= np.where(left < _UNLIMITED, counted[within].max(axis=0), 0)
         return index
     return why
+
+
+@dataclass
+class _Placing:
+    """What placing one constrained pod needs (the state :func:`schedule` shares with it)."""
+
+    topology: Topology
+    claims: _Claims | None
+    offerings: list[_Offering]
+    allocatable: np.ndarray
+    counted: np.ndarray
+    zone_of: np.ndarray
+    existing: list[_Existing]
+    pools: dict[str, NodePool]
+    pool_order: list[str]
+    in_pool: dict[str, np.ndarray]
+    remaining_limits: dict[str, np.ndarray]
+    rng: np.random.Generator | None
+    on_existing: dict[str, dict[str, int]]
+
+    def place_one(self, pods: PodGroup) -> str | None:
+        """Place one pod, relaxing its preferences one at a time as it fails; ``None`` once placed."""
+        relaxed: set[Relaxation] = set()
+        order = relaxation_order(pods)
+        while True:
+            why = self._try(with_node_preference(pods, relaxed), relaxed)
+            if why is None:
+                return None
+            step = next((r for r in order if r not in relaxed), None)
+            if step is None:
+                return why
+            relaxed.add(step)
+
+    def _try(self, pods: PodGroup, relaxed: set[Relaxation]) -> str | None:
+        claims = self.claims
+        assert claims is not None
+        request = np.array(pods.vector, dtype=np.int64)
+        tolerated = {name: not pods.untolerated(blocking(pool.taints)) for name, pool in self.pools.items()}
+        compatible = np.array(
+            [tolerated[o.pool] and pods.selects(o.labels) for o in self.offerings], dtype=np.bool_
+        ).reshape(len(self.offerings))
+        universe = set(self.zone_of[compatible]) | {
+            t.labels.get(ZONE_LABEL, "")
+            for t in self.existing
+            if tolerated[t.pool] and pods.selects(t.labels)
+        }
+        blocked: TopologyGroup | None = None
+        nonzero = request > 0
+        for target in self.existing:
+            if not tolerated[target.pool] or not pods.selects(target.labels):
+                continue
+            if not np.all(target.free[nonzero] >= request[nonzero]):
+                continue
+            zone = {target.labels.get(ZONE_LABEL, "")}
+            left, why = self.topology.allowed(pods.name, relaxed, zone, target.pods, universe)
+            if not left:
+                blocked = blocked or why
+                continue
+            np.subtract(target.free, request, out=target.free)
+            placed_here = self.on_existing.setdefault(target.name, {})
+            placed_here[pods.name] = placed_here.get(pods.name, 0) + 1
+            target.pods[pods.name] = target.pods.get(pods.name, 0) + 1
+            self.topology.record(pods.name, zone)
+            return None
+        usable = np.any(claims.masks[: claims.count] & compatible, axis=1)
+        for index in claims.candidates(usable, request, self.rng):
+            base = (
+                claims.masks[index]
+                & compatible
+                & np.all(self.allocatable >= claims.used[index] + request, axis=1)
+            )
+            if not base.any():
+                continue
+            left, why = self.topology.allowed(
+                pods.name, relaxed, set(self.zone_of[base]), claims.contents[index], universe
+            )
+            mask = base & np.isin(self.zone_of, list(left))
+            if not mask.any():
+                blocked = blocked or why
+                continue
+            claims.join(int(index), mask, self.allocatable, request, pods.name)
+            self.topology.record(pods.name, set(self.zone_of[mask]))
+            return None
+        fits = compatible & np.all(self.allocatable >= request, axis=1)
+        left, why = self.topology.allowed(pods.name, relaxed, set(self.zone_of[fits]), {}, universe)
+        if not left:
+            blocked = blocked or why
+            return f"topology: {blocked.kind} on {blocked.key}" if blocked else "no compatible offering"
+        opened = _open_claim(
+            claims,
+            offerings=self.offerings,
+            pool_order=self.pool_order,
+            in_pool=self.in_pool,
+            compatible=compatible & np.isin(self.zone_of, list(left)),
+            allocatable=self.allocatable,
+            counted=self.counted,
+            request=request,
+            group=pods.name,
+            remaining_limits=self.remaining_limits,
+        )
+        if isinstance(opened, str):
+            return opened
+        self.topology.record(pods.name, set(self.zone_of[claims.masks[opened]]))
+        return None
 
 
 @dataclass(frozen=True)

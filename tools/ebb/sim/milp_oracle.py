@@ -8,6 +8,9 @@ Both read a single-pool :class:`PlanningInput` with no existing nodes, limits or
   in bin ``b``; each group fully placed, each bin within its group's allocatable in every
   dimension and holding only pods allowed there; bins used in order to cut symmetry; minimise the
   price of the chosen groups. A time limit bounds the solve; the result says if it was proven.
+* placement constraints (zone and hostname spread, pod anti-affinity and affinity, and the
+  preferences where meaningful) add rows over per-zone pod counts
+  (:mod:`ebb.sim.milp_constraints`);
 * :func:`lp_lower_bound` relaxes packing to fractions: pods of a group may be spread over fitting,
   compatible groups and nodes may be fractional; no integer plan can cost less.
 """
@@ -23,6 +26,7 @@ from scipy.sparse import coo_array
 from ebb.core.nodes.catalogue import NODEPOOL_LABEL, node_labels
 from ebb.core.nodes.inputs import PlanningInput
 from ebb.core.nodes.taints import blocking
+from ebb.sim.milp_constraints import PlacementConstraints, _Model, placement_constraints
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class NumericProblem:
     """(O,) price per node."""
     allowed: np.ndarray
     """(G, O) whether group g's pods may run on instance group o (and fit an empty node)."""
+    labels: tuple[dict[str, str], ...] = ()
+    """(O,) a new node's labels per instance group."""
 
 
 def numeric_problem(inp: PlanningInput) -> NumericProblem:
@@ -78,7 +84,9 @@ def numeric_problem(inp: PlanningInput) -> NumericProblem:
         ],
         dtype=bool,
     ).reshape(len(inp.pod_groups), len(labels))
-    return NumericProblem(counts, requests, capacity_array, np.array(prices, dtype=float), allowed)
+    return NumericProblem(
+        counts, requests, capacity_array, np.array(prices, dtype=float), allowed, tuple(labels)
+    )
 
 
 @dataclass(frozen=True)
@@ -90,73 +98,81 @@ class OracleResult:
     bound: float
     """A proven lower bound on the optimum (equals ``cost`` when proven optimal)."""
     proven: bool
+    preferences_kept: bool = False
+    """Whether the modelled preferences were kept as requirements (they could all be met)."""
 
 
-def optimal_cost(inp: PlanningInput, time_limit: float = 20.0) -> OracleResult:
-    """The cheapest new-node plan's price, by mixed-integer programming."""
+def optimal_cost(inp: PlanningInput, time_limit: float = 20.0, *, preferences: bool = True) -> OracleResult:
+    """The cheapest new-node plan's price, by mixed-integer programming.
+
+    Placement constraints are modelled (see :mod:`ebb.sim.milp_constraints`); with
+    ``preferences`` the supported preferences are required as well, and when they cannot all be
+    kept together the optimum without them is returned (``OracleResult.preferences_kept`` says which).
+    """
     p = numeric_problem(inp)
-    groups, options = p.allowed.shape
+    constraints = placement_constraints(inp, p, preferences=preferences)
+    if constraints.preferences_used:
+        try:
+            return _solve(p, constraints, time_limit, preferences_kept=True)
+        except InfeasibleError:
+            constraints = placement_constraints(inp, p, preferences=False)
+    return _solve(p, constraints, time_limit, preferences_kept=False)
+
+
+class InfeasibleError(RuntimeError):
+    """No plan places every pod under the constraints."""
+
+
+def _solve(
+    p: NumericProblem, constraints: PlacementConstraints, time_limit: float, *, preferences_kept: bool
+) -> OracleResult:
+    allowed = p.allowed & constraints.allowed
+    groups, options = allowed.shape
     bins = int(p.counts.sum())
     if bins == 0:
-        return OracleResult(0.0, 0.0, True)
-    n_y = bins * options
-    n_x = groups * bins
-
-    def y(b: int, o: int) -> int:
-        return int(b * options + o)
-
-    def x(g: int, b: int) -> int:
-        return int(n_y + g * bins + b)
-
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lower: list[float] = []
-    upper: list[float] = []
-
-    def row(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
-        index = len(lower)
-        for col, val in entries:
-            rows.append(index)
-            cols.append(col)
-            vals.append(val)
-        lower.append(lo)
-        upper.append(hi)
+        return OracleResult(0.0, 0.0, True, preferences_kept)
+    model = _Model()
+    y = model.block(bins * options, 1.0).reshape(bins, options)
+    x = model.block(groups * bins, p.counts.repeat(bins).astype(float)).reshape(groups, bins)
 
     for b in range(bins):
-        row([(y(b, o), 1.0) for o in range(options)], -np.inf, 1.0)
+        model.row([(int(y[b, o]), 1.0) for o in range(options)], -np.inf, 1.0)
     for g in range(groups):
-        row([(x(g, b), 1.0) for b in range(bins)], float(p.counts[g]), float(p.counts[g]))
+        model.row([(int(x[g, b]), 1.0) for b in range(bins)], float(p.counts[g]), float(p.counts[g]))
     unit = np.maximum(p.capacity.max(axis=0), 1).astype(float)  # per-dimension scaling, for conditioning
     for b in range(bins):
         for d in range(4):
-            entries = [(x(g, b), p.requests[g, d] / unit[d]) for g in range(groups) if p.requests[g, d]]
-            entries += [(y(b, o), -p.capacity[o, d] / unit[d]) for o in range(options)]
-            row(entries, -np.inf, 0.0)
+            entries = [(int(x[g, b]), p.requests[g, d] / unit[d]) for g in range(groups) if p.requests[g, d]]
+            entries += [(int(y[b, o]), -p.capacity[o, d] / unit[d]) for o in range(options)]
+            model.row(entries, -np.inf, 0.0)
     for g in range(groups):
         for b in range(bins):
-            entries = [(x(g, b), 1.0)]
-            entries += [(y(b, o), -float(p.counts[g])) for o in range(options) if p.allowed[g, o]]
-            row(entries, -np.inf, 0.0)
+            entries = [(int(x[g, b]), 1.0)]
+            entries += [(int(y[b, o]), -float(p.counts[g])) for o in range(options) if allowed[g, o]]
+            model.row(entries, -np.inf, 0.0)
     for b in range(1, bins):
-        entries = [(y(b, o), 1.0) for o in range(options)] + [(y(b - 1, o), -1.0) for o in range(options)]
-        row(entries, -np.inf, 0.0)
+        entries = [(int(y[b, o]), 1.0) for o in range(options)] + [
+            (int(y[b - 1, o]), -1.0) for o in range(options)
+        ]
+        model.row(entries, -np.inf, 0.0)
+    constraints.add_to(model, p, x, y)
 
-    matrix = coo_array((vals, (rows, cols)), shape=(len(lower), n_y + n_x)).tocsr()
-    objective = np.concatenate([np.tile(p.prices, bins), np.zeros(n_x)])
-    upper_bounds = np.concatenate([np.ones(n_y), np.repeat(p.counts.astype(float), bins)])
+    objective = np.zeros(model.size)
+    objective[y.ravel()] = np.tile(p.prices, bins)
     result = milp(
         objective,
-        constraints=LinearConstraint(matrix, np.array(lower), np.array(upper)),
-        integrality=np.ones(n_y + n_x),
-        bounds=Bounds(np.zeros(n_y + n_x), upper_bounds),
+        constraints=LinearConstraint(model.matrix(), np.array(model.lower), np.array(model.upper)),
+        integrality=np.ones(model.size),
+        bounds=Bounds(np.zeros(model.size), np.array(model.bounds)),
         options={"time_limit": time_limit, "disp": False},
     )
+    if result.status == 2:
+        raise InfeasibleError(f"no plan places every pod under the constraints: {result.message}")
     if result.x is None:
         raise RuntimeError(f"the MILP found no plan: {result.message}")
     proven = result.status == 0
     bound = float(getattr(result, "mip_dual_bound", result.fun)) if not proven else float(result.fun)
-    return OracleResult(cost=float(result.fun), bound=bound, proven=proven)
+    return OracleResult(cost=float(result.fun), bound=bound, proven=proven, preferences_kept=preferences_kept)
 
 
 def lp_lower_bound(inp: PlanningInput) -> float:

@@ -34,6 +34,7 @@ from ebb.config.node_pool import NodeSelectorRequirementWithMinValues
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, Container, PodSpec
 from ebb.config.scaled_object import ScaledObject
 from ebb.config.scheduling import LabelSelector, PodAffinity, untolerated
+from ebb.config.scheduling import NodeSelectorTerm as ConfigNodeSelectorTerm
 from ebb.config.scheduling import Taint as ConfigTaint
 from ebb.config.scheduling import Toleration as ConfigToleration
 from ebb.core.nodes import (
@@ -63,6 +64,7 @@ from ebb.core.nodes import (
 )
 from ebb.core.nodes.catalogue import node_labels
 from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, PODS, to_millis, to_units
+from ebb.core.nodes.requirements import PreferredSchedulingTerm as CorePreferredSchedulingTerm
 from ebb.core.nodes.topology import LabelSelector as CoreLabelSelector
 from ebb.core.nodes.topology import PodAffinityTerm as CorePodAffinityTerm
 from ebb.core.nodes.topology import (
@@ -72,6 +74,7 @@ from ebb.core.nodes.topology import (
     TopologySpread,
     WhenUnsatisfiable,
 )
+from ebb.core.nodes.topology import WeightedPodAffinityTerm as CoreWeightedPodAffinityTerm
 
 GIB = Decimal(2**30)
 
@@ -327,6 +330,30 @@ def _affinity_terms(pod_spec: PodSpec) -> tuple[NodeSelectorTerm, ...]:
     return tuple(terms)
 
 
+def _node_term(term: ConfigNodeSelectorTerm) -> NodeSelectorTerm:
+    return NodeSelectorTerm(
+        match_expressions=tuple(
+            Requirement(key=e.key, operator=Operator(e.operator), values=e.values)
+            for e in term.match_expressions
+        )
+    )
+
+
+def _preferred_node_terms(pod_spec: PodSpec) -> tuple[CorePreferredSchedulingTerm, ...]:
+    affinity = pod_spec.affinity
+    if affinity is None or affinity.node_affinity is None:
+        return ()
+    for term in affinity.node_affinity.preferred:
+        if term.preference.match_fields:
+            raise NodePlanningConfigError(
+                "matchFields cannot be planned (it names nodes that do not exist yet)"
+            )
+    return tuple(
+        CorePreferredSchedulingTerm(weight=term.weight, preference=_node_term(term.preference))
+        for term in affinity.node_affinity.preferred
+    )
+
+
 def _selector(selector: LabelSelector | None) -> CoreLabelSelector | None:
     if selector is None:
         return None
@@ -352,8 +379,24 @@ def _terms(affinity: PodAffinity | None) -> tuple[CorePodAffinityTerm, ...]:
     )
 
 
+def _preferred_terms(affinity: PodAffinity | None) -> tuple[CoreWeightedPodAffinityTerm, ...]:
+    if affinity is None:
+        return ()
+    return tuple(
+        CoreWeightedPodAffinityTerm(
+            weight=weighted.weight,
+            term=CorePodAffinityTerm(
+                topology_key=weighted.pod_affinity_term.topology_key,
+                label_selector=_selector(weighted.pod_affinity_term.label_selector),
+                namespaces=weighted.pod_affinity_term.namespaces,
+            ),
+        )
+        for weighted in affinity.preferred
+    )
+
+
 def pod_constraints(pod_spec: PodSpec) -> PodConstraints:
-    """The pod spec's topology spread and required pod (anti-)affinity, in the core's vocabulary."""
+    """The pod spec's topology spread, pod (anti-)affinity and node preferences, in the core's vocabulary."""
     affinity = pod_spec.affinity
     return PodConstraints(
         topology_spread=tuple(
@@ -369,6 +412,9 @@ def pod_constraints(pod_spec: PodSpec) -> PodConstraints:
         ),
         pod_affinity=_terms(affinity.pod_affinity if affinity else None),
         pod_anti_affinity=_terms(affinity.pod_anti_affinity if affinity else None),
+        preferred_pod_affinity=_preferred_terms(affinity.pod_affinity if affinity else None),
+        preferred_pod_anti_affinity=_preferred_terms(affinity.pod_anti_affinity if affinity else None),
+        preferred_node_affinity=_preferred_node_terms(pod_spec),
     )
 
 

@@ -10,7 +10,7 @@ Validation follows k8s.io/kubernetes pkg/apis/core/validation (`validateTaints`,
 """
 
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, Strict, StrictInt, StrictStr
 
@@ -156,16 +156,24 @@ class NodeSelector(ManifestModel):
         return any(term.matches(labels) for term in self.node_selector_terms)
 
 
-class NodeAffinity(ManifestModel):
-    """`affinity.nodeAffinity`: only the required part constrains placement."""
+class PreferredSchedulingTerm(ManifestModel):
+    """A preferred node affinity term (core/v1 `PreferredSchedulingTerm`, weight 1-100)."""
 
-    unused_fields: ClassVar[Mapping[str, str]] = {
-        "preferredDuringSchedulingIgnoredDuringExecution": "a preference does not constrain placement; "
-        "ebb plans with the required node affinity only",
-    }
+    weight: Annotated[int, Strict(), Field(ge=1, le=100)]
+    preference: NodeSelectorTerm
+
+
+class NodeAffinity(ManifestModel):
+    """`affinity.nodeAffinity`: the required terms, and the preferred ones Karpenter-style.
+
+    A preference is planned as Karpenter plans it: the heaviest term is required while the pods
+    can all be placed with it, then relaxed (the plan says so) for the next one.
+    """
 
     required: NodeSelector | None = Field(None, alias="requiredDuringSchedulingIgnoredDuringExecution")
-    preferred: Any = Field(None, alias="preferredDuringSchedulingIgnoredDuringExecution")
+    preferred: tuple[PreferredSchedulingTerm, ...] = Field(
+        (), alias="preferredDuringSchedulingIgnoredDuringExecution"
+    )
 
 
 class LabelSelectorRequirement(ManifestModel):
@@ -223,12 +231,8 @@ class WeightedPodAffinityTerm(ManifestModel):
 
 
 class PodAffinity(ManifestModel):
-    """`podAffinity` or `podAntiAffinity`."""
-
-    unused_fields: ClassVar[Mapping[str, str]] = {
-        "preferredDuringSchedulingIgnoredDuringExecution": "a preference does not constrain placement; "
-        "ebb plans with the required terms only",
-    }
+    """`podAffinity` or `podAntiAffinity`: required terms, and preferred ones planned Karpenter-style
+    (required while the pods can all be placed with them, relaxed heaviest first and reported)."""
 
     required: tuple[PodAffinityTerm, ...] = Field((), alias="requiredDuringSchedulingIgnoredDuringExecution")
     preferred: tuple[WeightedPodAffinityTerm, ...] = Field(

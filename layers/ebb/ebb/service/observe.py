@@ -39,6 +39,7 @@ from ebb.config.pod_spec import INSTANCE_GROUP_LABEL
 from ebb.config.replica_policy import trigger_name
 from ebb.core.nodes import NodeSelectorTerm, NodeState, Operator, Requirement, Resources, Toleration
 from ebb.core.nodes.quantities import to_millis, to_units
+from ebb.core.nodes.requirements import PreferredSchedulingTerm
 from ebb.core.nodes.taints import TaintEffect
 from ebb.core.nodes.topology import LabelSelector as CoreLabelSelector
 from ebb.core.nodes.topology import (
@@ -47,6 +48,7 @@ from ebb.core.nodes.topology import (
     SelectorOperator,
     SelectorRequirement,
     TopologySpread,
+    WeightedPodAffinityTerm,
     WhenUnsatisfiable,
 )
 from ebb.core.replicas import Observation, ReplicaCounts, cloudwatch_query_window
@@ -341,7 +343,7 @@ def _selector(raw: LabelSelector | Mapping[str, Any] | None) -> CoreLabelSelecto
 
 
 def pod_constraints(spec: PodSpec) -> tuple[PodConstraints, tuple[str, ...]]:
-    """A pod spec's topology spread and required pod (anti-)affinity in the core's vocabulary, and
+    """A pod spec's topology spread, pod (anti-)affinity and node preferences in the core's vocabulary, and
     the parts the node core does not model (those pods are reported, never planned as if they fit)."""
     unmodelled: list[str] = []
     spreads = []
@@ -365,6 +367,7 @@ def pod_constraints(spec: PodSpec) -> tuple[PodConstraints, tuple[str, ...]]:
         )
     affinity = spec.affinity
     terms: dict[str, tuple[PodAffinityTerm, ...]] = {}
+    preferred: dict[str, tuple[WeightedPodAffinityTerm, ...]] = {}
     for name, rules in (
         ("podAffinity", affinity.pod_affinity if affinity else None),
         ("podAntiAffinity", affinity.pod_anti_affinity if affinity else None),
@@ -378,11 +381,46 @@ def pod_constraints(spec: PodSpec) -> tuple[PodConstraints, tuple[str, ...]]:
             )
             for t in required
         )
+        weighted = rules.preferred_during_scheduling_ignored_during_execution if rules else ()
+        preferred[name] = tuple(
+            WeightedPodAffinityTerm(
+                weight=w.weight,
+                term=PodAffinityTerm(
+                    topology_key=w.pod_affinity_term.topology_key,
+                    label_selector=_selector(w.pod_affinity_term.label_selector),
+                    namespaces=w.pod_affinity_term.namespaces,
+                ),
+            )
+            for w in weighted
+        )
+    node_preferences: list[PreferredSchedulingTerm] = []
+    for term in (
+        affinity.node_affinity.preferred_during_scheduling_ignored_during_execution
+        if affinity and affinity.node_affinity
+        else ()
+    ):
+        if term.preference.match_fields:
+            unmodelled.append("nodeAffinity preferred term with matchFields (names nodes not launched yet)")
+            continue
+        node_preferences.append(
+            PreferredSchedulingTerm(
+                weight=term.weight,
+                preference=NodeSelectorTerm(
+                    match_expressions=tuple(
+                        Requirement(key=e.key, operator=Operator(e.operator), values=e.values)
+                        for e in term.preference.match_expressions
+                    )
+                ),
+            )
+        )
     return (
         PodConstraints(
             topology_spread=tuple(spreads),
             pod_affinity=terms["podAffinity"],
             pod_anti_affinity=terms["podAntiAffinity"],
+            preferred_pod_affinity=preferred["podAffinity"],
+            preferred_pod_anti_affinity=preferred["podAntiAffinity"],
+            preferred_node_affinity=tuple(node_preferences),
         ),
         tuple(unmodelled),
     )
@@ -401,6 +439,13 @@ def _unmodelled(spec: PodSpec, planned: PodConstraints | None = None) -> tuple[s
             ("topologySpreadConstraints", planned.topology_spread, live.topology_spread),
             ("podAffinity", planned.pod_affinity, live.pod_affinity),
             ("podAntiAffinity", planned.pod_anti_affinity, live.pod_anti_affinity),
+            ("podAffinity (preferred)", planned.preferred_pod_affinity, live.preferred_pod_affinity),
+            (
+                "podAntiAffinity (preferred)",
+                planned.preferred_pod_anti_affinity,
+                live.preferred_pod_anti_affinity,
+            ),
+            ("nodeAffinity (preferred)", planned.preferred_node_affinity, live.preferred_node_affinity),
         ):
             if ours != theirs:
                 unmodelled.append(f"{name} (the live pod template's differ from the binding's podSpec)")

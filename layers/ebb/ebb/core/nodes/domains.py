@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from ebb.core.nodes.packing import Option
 from ebb.core.nodes.pool_view import NodeView, PoolView
+from ebb.core.nodes.preferences import Preference, PreferenceKind
 from ebb.core.nodes.quantities import how_many_fit
 from ebb.core.nodes.topology import HOSTNAME_KEY, LabelSelector, WhenUnsatisfiable
 from ebb.core.nodes.workload import PodGroup
@@ -80,11 +81,12 @@ class _GroupIndex:
 
 
 def group_rules(
-    groups: tuple[PodGroup, ...], relaxed: frozenset[tuple[str, int]] = frozenset()
+    groups: tuple[PodGroup, ...], relaxed: frozenset[Preference] = frozenset()
 ) -> dict[str, list[Rule]]:
     """Every group's rules, its own and those other groups' anti-affinity imposes on it.
 
-    ``relaxed`` names ``(group, spread index)`` pairs of ScheduleAnyway constraints already given up.
+    ``relaxed`` names the preferences already given up (ScheduleAnyway spreads, preferred pod
+    (anti-)affinity terms); those still in force are rules like the required ones.
     """
     rules: dict[str, list[Rule]] = {g.name: [] for g in groups}
     if not any(g.has_pod_constraints for g in groups):
@@ -93,7 +95,7 @@ def group_rules(
     _matching = index_of.matching
     for group in groups:
         for index, spread in enumerate(group.topology_spread):
-            if (group.name, index) in relaxed:
+            if Preference(group.name, PreferenceKind.SPREAD, index) in relaxed:
                 continue
             counted = _matching(spread.selector_for(group.labels), (group.namespace,))
             rules[group.name].append(
@@ -130,7 +132,8 @@ def group_rules(
                     origin=f"podAntiAffinity[{index}] on {term.topology_key}",
                 )
             )
-            # Symmetry: a pod the term matches may not join this group's pods either.
+            # Symmetry: a pod the term matches may not join this group's pods either (required
+            # terms only: a preferred anti-affinity does not keep other pods away).
             for other in sorted(counted - {group.name}):
                 rules[other].append(
                     Rule(
@@ -139,6 +142,30 @@ def group_rules(
                         counts=frozenset({group.name}),
                         self_match=False,
                         origin=f"podAntiAffinity[{index}] of {group.name!r} on {term.topology_key}",
+                    )
+                )
+        for kind, preferred in (
+            (PreferenceKind.POD_AFFINITY, group.preferred_pod_affinity),
+            (PreferenceKind.POD_ANTI_AFFINITY, group.preferred_pod_anti_affinity),
+        ):
+            field = "podAffinity" if kind is PreferenceKind.POD_AFFINITY else "podAntiAffinity"
+            rule_kind = RuleKind.AFFINITY if kind is PreferenceKind.POD_AFFINITY else RuleKind.ANTI_AFFINITY
+            for index, weighted in enumerate(preferred):
+                if Preference(group.name, kind, index) in relaxed:
+                    continue
+                term = weighted.term
+                counted = _matching(term.label_selector, term.namespaces or (group.namespace,))
+                rules[group.name].append(
+                    Rule(
+                        kind=rule_kind,
+                        key=term.topology_key,
+                        counts=counted,
+                        self_match=group.name in counted,
+                        relaxable=True,
+                        origin=(
+                            f"{field}.preferredDuringSchedulingIgnoredDuringExecution[{index}] "
+                            f"on {term.topology_key} (weight {weighted.weight})"
+                        ),
                     )
                 )
     return rules
@@ -223,6 +250,8 @@ class CellShare:
     """Of which on nodes that exist (costing nothing more)."""
     price: float
     """Cheapest price per pod of a new node in the cell (``inf``: none can be launched)."""
+    per_node: int = 1
+    """How many of the group's pods a node of that cheapest option holds."""
     taken: int = 0
 
 
@@ -341,7 +370,8 @@ def allocate(
                 share.room = (
                     UNBOUNDED if available is None else min(share.room + available * per_node, UNBOUNDED)
                 )
-                share.price = min(share.price, option.cost / per_node)
+                if option.cost / per_node < share.price:
+                    share.price, share.per_node = option.cost / per_node, per_node
                 looked += 1
                 if share.room >= UNBOUNDED and (not priced or looked >= PRICED_OPTIONS):
                     break
@@ -371,7 +401,13 @@ def allocate(
             if refusal is not None:
                 failed = failed or refusal
                 continue
-            price = 0.0 if share.taken < share.free_room else share.price
+            # A pod costs nothing more on an existing node's free room, or in a slot of a new node
+            # this cell's earlier pods already opened (its cheapest option, partly filled): only
+            # a pod that opens a node pays its per-pod price. Without this, equal-price cells
+            # get one pod each and each opens a node (1/1/1 on three small nodes where 3/0/0
+            # fills one big one that the skew allows).
+            beyond = share.taken - share.free_room
+            price = 0.0 if beyond < 0 or beyond % share.per_node else share.price
             rank = (price, share.taken)
             if best_key is None or rank < best_key:
                 best, best_key = share, rank

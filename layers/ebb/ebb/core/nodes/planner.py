@@ -46,6 +46,7 @@ from ebb.core.nodes.plan import (
     UnplacedReason,
 )
 from ebb.core.nodes.pool_view import NodeView, PoolView
+from ebb.core.nodes.preferences import Preference, describe, in_force, next_relaxation
 from ebb.core.nodes.quantities import how_many_fit, scale
 from ebb.core.nodes.topology import HOSTNAME_KEY
 from ebb.core.nodes.workload import ExistingNode, PodGroup
@@ -88,7 +89,7 @@ class _Planning:
     def __init__(
         self,
         inp: PlanningInput,
-        relaxed: frozenset[tuple[str, int]] = frozenset(),
+        relaxed: frozenset[Preference] = frozenset(),
         caps: dict[str, dict[Cell, int]] | None = None,
     ) -> None:
         self.inp = inp
@@ -183,7 +184,8 @@ class _Planning:
         """The node's cell for a constrained group and how many of its pods may still go there."""
         allocation = self.allocations.get(group.name)
         if allocation is None:
-            return (), self.pending[group.name]
+            # A group blocked before allocation (affinity to pods that run nowhere) goes nowhere.
+            return (None, 0) if group.name in self.blocked else ((), self.pending[group.name])
         cell = cell_of(allocation.keys, target.labels) if allocation.keys else ()
         if cell is None:
             return None, 0
@@ -203,16 +205,15 @@ class _Planning:
                     short.setdefault(name, {})[cell] = self.shares[name][cell] - left
         return short
 
-    def to_relax(self, relaxed: frozenset[tuple[str, int]]) -> dict[str, int]:
-        """Per group with pods left pending, its next ScheduleAnyway spread not yet relaxed."""
-        found: dict[str, int] = {}
+    def to_relax(self, relaxed: frozenset[Preference]) -> dict[str, Preference]:
+        """Per group with pods left pending, its next preference not yet relaxed (Karpenter's order)."""
+        found: dict[str, Preference] = {}
         for group in self.inp.pod_groups:
             if not self.pending[group.name]:
                 continue
-            for index, spread in enumerate(group.topology_spread):
-                if spread.when_unsatisfiable == "ScheduleAnyway" and (group.name, index) not in relaxed:
-                    found[group.name] = index
-                    break
+            preference = next_relaxation(group, relaxed)
+            if preference is not None:
+                found[group.name] = preference
         return found
 
     def place_on_existing(self) -> dict[str, list[ExistingPlacement]]:
@@ -305,6 +306,8 @@ class _Planning:
             if not mask:
                 continue
             allocation = self.allocations.get(group.name)
+            if allocation is None and group.name in self.blocked:
+                continue  # blocked before allocation: no node may take these pods
             if allocation is None:
                 items.append(Item(key=len(entries), count=pending, vector=group.vector, mask=mask))
                 entries.append((group.name, None, 1))
@@ -478,12 +481,19 @@ class _Planning:
 
 def plan_nodes(inp: PlanningInput) -> NodePlans:
     """Plan every NodePool: placements, new nodes, removals, with the reasons."""
-    relaxed: frozenset[tuple[str, int]] = frozenset()
+    relaxed: frozenset[Preference] = frozenset()
     relaxations: list[PlanNote] = []
     while True:
+        # Preferences are required while in force: the preferred node affinity term in force joins
+        # the required node affinity; the pod (anti-)affinity ones become rules (group_rules).
+        effective = inp
+        if any(g.preferred_node_affinity for g in inp.pod_groups):
+            effective = inp.model_copy(
+                update={"pod_groups": tuple(in_force(g, relaxed) for g in inp.pod_groups)}
+            )
         caps: dict[str, dict[Cell, int]] = {}
         for _ in range(MAX_PASSES):
-            planning = _Planning(inp, relaxed, caps)
+            planning = _Planning(effective, relaxed, caps)
             placements = planning.place_on_existing()
             launches = {pool.name: planning.launch(pool.name) for pool in planning.pools}
             short = planning.shortfall_caps()
@@ -491,23 +501,21 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 break
             for name, cells in short.items():
                 caps.setdefault(name, {}).update(cells)
-        # ScheduleAnyway is a preference: given up one constraint at a time, as Karpenter relaxes.
+        # Preferences are given up one at a time, in Karpenter's order (ebb.core.nodes.preferences).
         giving_up = planning.to_relax(relaxed)
         if not giving_up:
             break
-        for name, index in sorted(giving_up.items()):
-            spread = planning.pod_groups[name].topology_spread[index]
+        for name, preference in sorted(giving_up.items()):
             relaxations.append(
                 PlanNote(
                     code="Relaxed",
                     message=(
-                        f"{name}: topologySpreadConstraints[{index}] on {spread.topology_key} "
-                        f"(ScheduleAnyway, maxSkew {spread.max_skew}) relaxed: the pods could not all "
-                        "be placed keeping it"
+                        f"{name}: {describe(planning.pod_groups[name], preference)} relaxed: the pods "
+                        "could not all be placed keeping it"
                     ),
                 )
             )
-        relaxed |= frozenset(giving_up.items())
+        relaxed |= frozenset(giving_up.values())
     unplaced, nowhere = planning.unplaced()
     views = [planning.views[p.name] for p in planning.pools]
     # Only now: pods about to be deleted still hold their room while the new pods are placed.

@@ -101,3 +101,36 @@ def all_match(requirements: Iterable[Requirement], labels: Mapping[str, str]) ->
 def affinity_matches(terms: tuple[NodeSelectorTerm, ...], labels: Mapping[str, str]) -> bool:
     """Required node affinity: no terms means no constraint, otherwise any term must match."""
     return not terms or any(term.matches(labels) for term in terms)
+
+
+class PreferredSchedulingTerm(BaseModel):
+    """One ``preferredDuringSchedulingIgnoredDuringExecution`` entry of a node affinity.
+
+    Planned as Karpenter plans it: the heaviest term still in force is required, and relaxed (the
+    next heaviest then required) when the pods cannot all be placed with it (see
+    :mod:`ebb.core.nodes.preferences`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weight: int = Field(ge=1, le=100)
+    preference: NodeSelectorTerm
+
+
+def with_preference(
+    terms: tuple[NodeSelectorTerm, ...], preferred: NodeSelectorTerm
+) -> tuple[NodeSelectorTerm, ...]:
+    """Required node affinity ``terms`` ANDed with one preferred term.
+
+    The terms are ORed, so the preference's expressions join every term: ``(A or B) and P`` is
+    ``(A and P) or (B and P)``. A preferred term without expressions matches every node
+    (core/v1: "an empty preferred scheduling term matches all objects"), so it adds nothing.
+    """
+    if not preferred.match_expressions:
+        return terms
+    if not terms:
+        return (preferred,)
+    return tuple(
+        NodeSelectorTerm(match_expressions=(*term.match_expressions, *preferred.match_expressions))
+        for term in terms
+    )

@@ -28,6 +28,8 @@ from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ebb.core.nodes.requirements import PreferredSchedulingTerm
+
 HOSTNAME_KEY: Final = "kubernetes.io/hostname"
 
 
@@ -150,14 +152,30 @@ class PodAffinityTerm(BaseModel):
         return other in self.namespaces if self.namespaces else other == own
 
 
+class WeightedPodAffinityTerm(BaseModel):
+    """A preferred ``podAffinity`` / ``podAntiAffinity`` term (``WeightedPodAffinityTerm``).
+
+    Planned as Karpenter plans it: required while in force, relaxed heaviest first when the pods
+    cannot all be placed with it (see :mod:`ebb.core.nodes.preferences`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weight: int = Field(ge=1, le=100)
+    term: PodAffinityTerm
+
+
 class PodConstraints(BaseModel):
-    """A pod's topology spread and required pod (anti-)affinity, as one value (compared, carried)."""
+    """A pod's topology spread, pod (anti-)affinity and node preferences, as one value (compared, carried)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     topology_spread: tuple[TopologySpread, ...] = ()
     pod_affinity: tuple[PodAffinityTerm, ...] = ()
     pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    preferred_pod_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    preferred_pod_anti_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    preferred_node_affinity: tuple[PreferredSchedulingTerm, ...] = ()
 
     def fields(self) -> dict[str, tuple[BaseModel, ...]]:
         """As :class:`~ebb.core.nodes.workload.PodGroup` fields."""
@@ -165,4 +183,7 @@ class PodConstraints(BaseModel):
             "topology_spread": self.topology_spread,
             "pod_affinity": self.pod_affinity,
             "pod_anti_affinity": self.pod_anti_affinity,
+            "preferred_pod_affinity": self.preferred_pod_affinity,
+            "preferred_pod_anti_affinity": self.preferred_pod_anti_affinity,
+            "preferred_node_affinity": self.preferred_node_affinity,
         }

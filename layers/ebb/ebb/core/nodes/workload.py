@@ -7,9 +7,9 @@ from typing import Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ebb.core.nodes.quantities import ZERO, Resources, Vector
-from ebb.core.nodes.requirements import NodeSelectorTerm, affinity_matches
+from ebb.core.nodes.requirements import NodeSelectorTerm, PreferredSchedulingTerm, affinity_matches
 from ebb.core.nodes.taints import Taint, Toleration, untolerated
-from ebb.core.nodes.topology import PodAffinityTerm, TopologySpread
+from ebb.core.nodes.topology import PodAffinityTerm, TopologySpread, WeightedPodAffinityTerm
 
 
 class PodGroup(BaseModel):
@@ -36,11 +36,23 @@ class PodGroup(BaseModel):
     """Required ``podAffinity`` terms (ANDed)."""
     pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()
     """Required ``podAntiAffinity`` terms (ANDed)."""
+    preferred_pod_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    """Preferred ``podAffinity`` terms: required while in force, relaxed heaviest first."""
+    preferred_pod_anti_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    """Preferred ``podAntiAffinity`` terms: required while in force, relaxed heaviest first."""
+    preferred_node_affinity: tuple[PreferredSchedulingTerm, ...] = ()
+    """Preferred node affinity: the heaviest term in force is required, relaxed in turn."""
 
     @property
     def has_pod_constraints(self) -> bool:
         """Whether where these pods go depends on where other pods are."""
-        return bool(self.topology_spread or self.pod_affinity or self.pod_anti_affinity)
+        return bool(
+            self.topology_spread
+            or self.pod_affinity
+            or self.pod_anti_affinity
+            or self.preferred_pod_affinity
+            or self.preferred_pod_anti_affinity
+        )
 
     @property
     def vector(self) -> Vector:

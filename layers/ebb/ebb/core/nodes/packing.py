@@ -21,6 +21,7 @@ import copy
 import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from ebb.core.nodes.quantities import Vector, add, fits, scale
 
@@ -116,14 +117,20 @@ class Packing:
             self.tied_with = max(self.tied_with or 0, nodes)
 
 
-def bits(mask: int) -> list[int]:
-    """Indices of the set bits of ``mask``."""
+@lru_cache(maxsize=4096)
+def bits(mask: int) -> tuple[int, ...]:
+    """Indices of the set bits of ``mask``, lowest first.
+
+    Memoised: a plan asks for the same few masks (a pool's options, narrowed per zone or per
+    node selector) once per pod group and per search step, and walking a 400-bit mask in Python
+    costs more than the work done with its indices.
+    """
     out = []
     while mask:
         low = mask & -mask
         out.append(low.bit_length() - 1)
         mask ^= low
-    return out
+    return tuple(out)
 
 
 def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vector]) -> Vector:
@@ -153,23 +160,48 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
     """Each pod's fractional cost on its cheapest compatible option that can hold it.
 
     ``among`` restricts the options looked at (a bitmask); dominated options never give the minimum.
+    Items of one shape, mask and cap have one value: a constrained group split over zones or
+    hostname caps repeats them, so each is computed once.
     """
     values: dict[int, float] = {}
+    known: dict[tuple[Vector, int, int | None], float] = {}
     for item in items:
-        best = None
-        for index in bits(item.mask & among):
-            option = options[index]
-            if not fits(item.vector, option.capacity):
-                continue
-            share = max(
-                need / room if room else 0.0 for need, room in zip(item.vector, option.capacity, strict=True)
-            )
-            if item.cap is not None:
-                share = max(share, 1 / item.cap)  # a capped pod takes at least its share of a node
-            value = option.cost * share
-            best = value if best is None else min(best, value)
-        values[item.key] = 0.0 if best is None else best
+        mask = item.mask & among
+        shape = (item.vector, mask, item.cap)
+        value = known.get(shape)
+        if value is None:
+            value = known[shape] = _pod_value(item.vector, item.cap, mask, options)
+        values[item.key] = value
     return values
+
+
+def _pod_value(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> float:
+    best = None
+    for index in bits(mask):
+        option = options[index]
+        share = largest_share(vector, option.capacity)
+        if share is None:
+            continue
+        if cap is not None:
+            share = max(share, 1 / cap)  # a capped pod takes at least its share of a node
+        value = option.cost * share
+        best = value if best is None else min(best, value)
+    return 0.0 if best is None else best
+
+
+def largest_share(need: Vector, room: Vector) -> float | None:
+    """The largest fraction of any dimension of ``room`` that ``need`` takes (``None``: no fit)."""
+    need_cpu, need_memory, need_gpus, need_slots = need
+    room_cpu, room_memory, room_gpus, room_slots = room
+    if need_cpu > room_cpu or need_memory > room_memory or need_gpus > room_gpus or need_slots > room_slots:
+        return None
+    # The same divisions and the same ``max`` as a per-dimension generator: equal floats.
+    return max(
+        need_cpu / room_cpu if room_cpu else 0.0,
+        need_memory / room_memory if room_memory else 0.0,
+        need_gpus / room_gpus if room_gpus else 0.0,
+        need_slots / room_slots if room_slots else 0.0,
+    )
 
 
 def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[int]:
@@ -259,52 +291,90 @@ class Greedy:
         among = sum(1 << index for index in self.candidates)
         self.values = pod_values(items, options, among)
         self.among = among
-        sizes = {item.key: self._size(item) for item in items}
+        sizes = self._sizes(items)
         self.order = sorted(
             (item.key for item in items),
             key=lambda key: (-sizes[key], -self.vectors[key][0], -self.vectors[key][1], key),
         )
         self.per_option: dict[int, list[tuple[int, Vector, float, int, int]]] = {}
+        # Rows of groups that ran out since an option's rows were last compacted (see ``_rows``).
+        self.spent: dict[int, int] = {}
         # What each option's rows still ask for, kept up to date by ``apply`` (for slice fills).
         self.demand: dict[int, list[int]] = {}
         self.holders: dict[int, list[int]] = {item.key: [] for item in items}
+        # Each option's groups in ``order``: one pass over the groups and their masks' set bits
+        # (a group's mask names the few options of its zone or selector), not options x groups.
+        keys_of: dict[int, list[int]] = {index: [] for index in self.candidates}
+        for key in self.order:
+            vector = self.vectors[key]
+            for index in bits(self.masks[key] & among):
+                if fits(vector, options[index].capacity):
+                    keys_of[index].append(key)
         for index in self.candidates:
-            capacity = options[index].capacity
-            keys = [
-                key
-                for key in self.order
-                if self.masks[key] >> index & 1 and fits(self.vectors[key], capacity)
-            ]
-            rows: list[tuple[int, Vector, float, int, int]] = []
-            low_cpu = low_memory = 1 << 62
-            for key in reversed(keys):
-                vector = self.vectors[key]
-                low_cpu = min(low_cpu, vector[0])
-                low_memory = min(low_memory, vector[1])
-                rows.append((key, vector, self.values[key], low_cpu, low_memory))
-            rows.reverse()
-            self.per_option[index] = rows
+            keys = keys_of[index]
+            self.per_option[index] = self._suffix_rows(keys)
+            self.spent[index] = 0
             demand = [0, 0, 0, 0]
             for key in keys:
                 self.holders[key].append(index)
-                for d in range(4):
-                    demand[d] += self.vectors[key][d] * self.remaining[key]
+                vector = self.vectors[key]
+                count = self.remaining[key]
+                demand[0] += vector[0] * count
+                demand[1] += vector[1] * count
+                demand[2] += vector[2] * count
+                demand[3] += vector[3] * count
             self.demand[index] = demand
 
-    def _size(self, item: Item) -> float:
-        """How hard a pod is to place: its largest share of any dimension on its best option.
+    def _suffix_rows(self, keys: list[int]) -> list[tuple[int, Vector, float, int, int]]:
+        """Rows (key, vector, value, least CPU and least memory from this row on) for ``keys``."""
+        rows: list[tuple[int, Vector, float, int, int]] = []
+        low_cpu = low_memory = 1 << 62
+        for key in reversed(keys):
+            vector = self.vectors[key]
+            low_cpu = min(low_cpu, vector[0])
+            low_memory = min(low_memory, vector[1])
+            rows.append((key, vector, self.values[key], low_cpu, low_memory))
+        rows.reverse()
+        return rows
+
+    def _rows(self, index: int) -> list[tuple[int, Vector, float, int, int]]:
+        """Option ``index``'s rows, without the groups that ran out once they are a quarter of them.
+
+        Dropping a spent row changes no fill (it takes nothing), and the suffix minima recomputed
+        over the rows left only stop a fill where every later row would take nothing anyway.
+        """
+        rows = self.per_option[index]
+        if self.spent[index] * 4 > len(rows):
+            remaining = self.remaining
+            rows = self._suffix_rows([row[0] for row in rows if remaining[row[0]]])
+            self.per_option[index] = rows
+            self.spent[index] = 0
+        return rows
+
+    def _sizes(self, items: list[Item]) -> dict[int, float]:
+        """How hard each pod is to place: its largest share of any dimension on its best option.
 
         Many small pods tie on their pod-slot share; the caller breaks ties by CPU, then memory.
+        Items of one shape and mask have one size (computed once).
         """
-        shares = [
-            max(
-                need / room if room else 0.0
-                for need, room in zip(item.vector, self.options[i].capacity, strict=True)
-            )
-            for i in bits(item.mask & self.among)
-            if fits(item.vector, self.options[i].capacity)
-        ]
-        return min(shares) if shares else 0.0
+        sizes: dict[int, float] = {}
+        known: dict[tuple[Vector, int], float] = {}
+        for item in items:
+            mask = item.mask & self.among
+            shape = (item.vector, mask)
+            size = known.get(shape)
+            if size is None:
+                size = known[shape] = self._size(item.vector, mask)
+            sizes[item.key] = size
+        return sizes
+
+    def _size(self, vector: Vector, mask: int) -> float:
+        best = None
+        for index in bits(mask):
+            share = largest_share(vector, self.options[index].capacity)
+            if share is not None:
+                best = share if best is None else min(best, share)
+        return 0.0 if best is None else best
 
     def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node of option ``index`` filled from the remaining pods, and the value it holds."""
@@ -313,7 +383,7 @@ class Greedy:
         value = 0.0
         remaining = self.remaining
         caps = self.caps
-        for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
+        for key, vector, pod_value, low_cpu, low_memory in self._rows(index):
             if cpu < low_cpu or memory < low_memory:
                 break
             left = remaining[key]
@@ -348,7 +418,7 @@ class Greedy:
         lopsided nodes for last.
         """
         cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
-        rows = self.per_option[index]
+        rows = self._rows(index)
         remaining = self.remaining
         caps = self.caps
         demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
@@ -364,7 +434,9 @@ class Greedy:
         taken: dict[int, int] = {}
         value = 0.0
         for share in (True, False):
-            for key, vector, pod_value, _, _ in rows:
+            for key, vector, pod_value, low_cpu, low_memory in rows:
+                if cpu < low_cpu or memory < low_memory:
+                    break  # every later row needs more CPU or memory than is left: none takes a pod
                 already = taken.get(key, 0)
                 left = remaining[key] - already
                 if not left:
@@ -435,7 +507,10 @@ class Greedy:
             taken = count * repeat
             self.remaining[key] -= taken
             vector = self.vectors[key]
+            spent = not self.remaining[key]
             for holder in self.holders[key]:
+                if spent:
+                    self.spent[holder] += 1
                 demand = self.demand[holder]
                 demand[0] -= vector[0] * taken
                 demand[1] -= vector[1] * taken
@@ -470,6 +545,9 @@ class Greedy:
         twin = copy.copy(self)
         twin.remaining = dict(self.remaining)
         twin.available = dict(self.available)
+        # Compaction replaces an option's rows by the ones its own state still needs.
+        twin.per_option = dict(self.per_option)
+        twin.spent = dict(self.spent)
         twin.demand = {index: list(demand) for index, demand in self.demand.items()}
         return twin
 

@@ -160,47 +160,70 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
     """Each pod's fractional cost on its cheapest compatible option that can hold it.
 
     ``among`` restricts the options looked at (a bitmask); dominated options never give the minimum.
-    Items of one shape, mask and cap have one value: a constrained group split over zones or
-    hostname caps repeats them, so each is computed once.
     """
-    values: dict[int, float] = {}
-    known: dict[tuple[Vector, int, int | None], float] = {}
+    return {key: appraisal.value for key, appraisal in appraise(items, options, among).items()}
+
+
+@dataclass(slots=True)
+class Appraisal:
+    """What the greedy needs to know of one item against the options it may use."""
+
+    value: float
+    """The pod's fractional cost on its cheapest option that holds it (0 when none does)."""
+    size: float
+    """How hard the pod is to place: its largest share of any dimension on its best option."""
+    fitting: tuple[int, ...]
+    """The options (in ``among``) that can hold one pod, lowest index first."""
+
+
+def appraise(items: list[Item], options: list[Option], among: int = -1) -> dict[int, Appraisal]:
+    """Per item key, its :class:`Appraisal` over the options of its mask within ``among``.
+
+    Items of one shape, mask and cap appraise alike (a constrained group split over zones repeats
+    them), so each is computed once, in one pass over its options.
+    """
+    appraisals: dict[int, Appraisal] = {}
+    known: dict[tuple[Vector, int, int | None], Appraisal] = {}
     for item in items:
         mask = item.mask & among
         shape = (item.vector, mask, item.cap)
-        value = known.get(shape)
-        if value is None:
-            value = known[shape] = _pod_value(item.vector, item.cap, mask, options)
-        values[item.key] = value
-    return values
+        appraisal = known.get(shape)
+        if appraisal is None:
+            appraisal = known[shape] = _appraise(item.vector, item.cap, mask, options)
+        appraisals[item.key] = appraisal
+    return appraisals
 
 
-def _pod_value(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> float:
-    best = None
+def _appraise(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> Appraisal:
+    need_cpu, need_memory, need_gpus, need_slots = vector
+    value: float | None = None
+    size: float | None = None
+    fitting = []
     for index in bits(mask):
         option = options[index]
-        share = largest_share(vector, option.capacity)
-        if share is None:
+        room_cpu, room_memory, room_gpus, room_slots = option.capacity
+        if (
+            need_cpu > room_cpu
+            or need_memory > room_memory
+            or need_gpus > room_gpus
+            or need_slots > room_slots
+        ):
             continue
+        fitting.append(index)
+        # The same divisions and the same ``max`` as a per-dimension generator: equal floats.
+        share = max(
+            need_cpu / room_cpu if room_cpu else 0.0,
+            need_memory / room_memory if room_memory else 0.0,
+            need_gpus / room_gpus if room_gpus else 0.0,
+            need_slots / room_slots if room_slots else 0.0,
+        )
+        size = share if size is None else min(size, share)
         if cap is not None:
             share = max(share, 1 / cap)  # a capped pod takes at least its share of a node
-        value = option.cost * share
-        best = value if best is None else min(best, value)
-    return 0.0 if best is None else best
-
-
-def largest_share(need: Vector, room: Vector) -> float | None:
-    """The largest fraction of any dimension of ``room`` that ``need`` takes (``None``: no fit)."""
-    need_cpu, need_memory, need_gpus, need_slots = need
-    room_cpu, room_memory, room_gpus, room_slots = room
-    if need_cpu > room_cpu or need_memory > room_memory or need_gpus > room_gpus or need_slots > room_slots:
-        return None
-    # The same divisions and the same ``max`` as a per-dimension generator: equal floats.
-    return max(
-        need_cpu / room_cpu if room_cpu else 0.0,
-        need_memory / room_memory if room_memory else 0.0,
-        need_gpus / room_gpus if room_gpus else 0.0,
-        need_slots / room_slots if room_slots else 0.0,
+        cost = option.cost * share
+        value = cost if value is None else min(value, cost)
+    return Appraisal(
+        value=0.0 if value is None else value, size=0.0 if size is None else size, fitting=tuple(fitting)
     )
 
 
@@ -220,12 +243,14 @@ def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[i
     ranked = sorted((options[i] for i in runs), key=lambda o: (o.cost, [-c for c in o.capacity], o.index))
     out: set[int] = set()
     for position, a in enumerate(ranked):
+        runs_a = runs[a.index]
         for b in ranked[:position]:
+            # The cheap test first: options of other zones or selectors run other pods.
             if (
-                b.index not in out
+                runs_a & ~runs[b.index] == 0
                 and b.available is None
+                and b.index not in out
                 and fits(a.capacity, b.capacity)
-                and runs[a.index] & ~runs[b.index] == 0
                 and (not limited or fits(b.limit_usage, a.limit_usage))
             ):
                 out.add(a.index)
@@ -289,12 +314,12 @@ class Greedy:
         beaten = dominated(options, items, limits)
         self.candidates = [o.index for o in options if o.index not in beaten]
         among = sum(1 << index for index in self.candidates)
-        self.values = pod_values(items, options, among)
+        appraisals = appraise(items, options, among)
+        self.values = {key: appraisal.value for key, appraisal in appraisals.items()}
         self.among = among
-        sizes = self._sizes(items)
         self.order = sorted(
             (item.key for item in items),
-            key=lambda key: (-sizes[key], -self.vectors[key][0], -self.vectors[key][1], key),
+            key=lambda key: (-appraisals[key].size, -self.vectors[key][0], -self.vectors[key][1], key),
         )
         self.per_option: dict[int, list[tuple[int, Vector, float, int, int]]] = {}
         # Rows of groups that ran out since an option's rows were last compacted (see ``_rows``).
@@ -302,14 +327,12 @@ class Greedy:
         # What each option's rows still ask for, kept up to date by ``apply`` (for slice fills).
         self.demand: dict[int, list[int]] = {}
         self.holders: dict[int, list[int]] = {item.key: [] for item in items}
-        # Each option's groups in ``order``: one pass over the groups and their masks' set bits
-        # (a group's mask names the few options of its zone or selector), not options x groups.
+        # Each option's groups in ``order``: one pass over the groups and the options that hold
+        # them (a group's mask names the few options of its zone or selector), not options x groups.
         keys_of: dict[int, list[int]] = {index: [] for index in self.candidates}
         for key in self.order:
-            vector = self.vectors[key]
-            for index in bits(self.masks[key] & among):
-                if fits(vector, options[index].capacity):
-                    keys_of[index].append(key)
+            for index in appraisals[key].fitting:
+                keys_of[index].append(key)
         for index in self.candidates:
             keys = keys_of[index]
             self.per_option[index] = self._suffix_rows(keys)
@@ -351,31 +374,6 @@ class Greedy:
             self.spent[index] = 0
         return rows
 
-    def _sizes(self, items: list[Item]) -> dict[int, float]:
-        """How hard each pod is to place: its largest share of any dimension on its best option.
-
-        Many small pods tie on their pod-slot share; the caller breaks ties by CPU, then memory.
-        Items of one shape and mask have one size (computed once).
-        """
-        sizes: dict[int, float] = {}
-        known: dict[tuple[Vector, int], float] = {}
-        for item in items:
-            mask = item.mask & self.among
-            shape = (item.vector, mask)
-            size = known.get(shape)
-            if size is None:
-                size = known[shape] = self._size(item.vector, mask)
-            sizes[item.key] = size
-        return sizes
-
-    def _size(self, vector: Vector, mask: int) -> float:
-        best = None
-        for index in bits(mask):
-            share = largest_share(vector, self.options[index].capacity)
-            if share is not None:
-                best = share if best is None else min(best, share)
-        return 0.0 if best is None else best
-
     def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node of option ``index`` filled from the remaining pods, and the value it holds."""
         cpu, memory, gpus, slots = self.options[index].capacity
@@ -383,6 +381,7 @@ class Greedy:
         value = 0.0
         remaining = self.remaining
         caps = self.caps
+        # The hot loop of the planner: comparisons rather than calls to ``min``.
         for key, vector, pod_value, low_cpu, low_memory in self._rows(index):
             if cpu < low_cpu or memory < low_memory:
                 break
@@ -390,15 +389,15 @@ class Greedy:
             if not left:
                 continue
             need_cpu, need_memory, need_gpus, _ = vector
-            take = min(left, slots)
-            if caps and key in caps:
-                take = min(take, caps[key])
-            if need_cpu:
-                take = min(take, cpu // need_cpu)
-            if need_memory:
-                take = min(take, memory // need_memory)
-            if need_gpus:
-                take = min(take, gpus // need_gpus)
+            take = left if left < slots else slots
+            if caps and key in caps and caps[key] < take:
+                take = caps[key]
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
             if take > 0:
                 contents.append((key, take))
                 value += take * pod_value
@@ -433,35 +432,60 @@ class Greedy:
         cpu, memory, gpus, slots = cap_cpu, cap_memory, cap_gpus, cap_slots
         taken: dict[int, int] = {}
         value = 0.0
-        for share in (True, False):
-            for key, vector, pod_value, low_cpu, low_memory in rows:
-                if cpu < low_cpu or memory < low_memory:
-                    break  # every later row needs more CPU or memory than is left: none takes a pod
-                already = taken.get(key, 0)
-                left = remaining[key] - already
-                if not left:
-                    continue
-                take = min(int(left * fraction), slots) if share else min(left, slots)
-                if caps and key in caps:
-                    take = min(take, caps[key] - already)
-                need_cpu, need_memory, need_gpus, _ = vector
-                if need_cpu:
-                    take = min(take, cpu // need_cpu)
-                if need_memory:
-                    take = min(take, memory // need_memory)
-                if need_gpus:
-                    take = min(take, gpus // need_gpus)
-                if take > 0:
-                    taken[key] = already + take
-                    value += take * pod_value
-                    cpu -= need_cpu * take
-                    memory -= need_memory * take
-                    gpus -= need_gpus * take
-                    slots -= take
-                    if not slots:
-                        break
-            if not slots:
+        # First the slice: each group's share of the node (a group appears once per option, so
+        # nothing is taken yet); comparisons rather than calls to ``min`` (the planner's hot loop).
+        for key, vector, pod_value, low_cpu, low_memory in rows:
+            if cpu < low_cpu or memory < low_memory:
+                break  # every later row needs more CPU or memory than is left: none takes a pod
+            take = int(remaining[key] * fraction)
+            if take <= 0:
+                continue
+            take = min(take, slots)
+            if caps and key in caps and caps[key] < take:
+                take = caps[key]
+            need_cpu, need_memory, need_gpus, _ = vector
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
+            if take > 0:
+                taken[key] = take
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    return list(taken.items()), value
+        # Then topped up largest first with what the slice left.
+        for key, vector, pod_value, low_cpu, low_memory in rows:
+            if cpu < low_cpu or memory < low_memory:
                 break
+            already = taken.get(key, 0)
+            left = remaining[key] - already
+            if not left:
+                continue
+            take = left if left < slots else slots
+            if caps and key in caps and caps[key] - already < take:
+                take = caps[key] - already
+            need_cpu, need_memory, need_gpus, _ = vector
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
+            if take > 0:
+                taken[key] = already + take
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    break
         return list(taken.items()), value
 
     def _score(self, index: int) -> tuple[float, float, list[tuple[int, int]]] | None:

@@ -142,6 +142,12 @@ def test_no_function_imports_pyyaml_when_the_configuration_is_bundled(
     assert "ebb.config.bundle" in imported_from_the_bundle[function]
 
 
+def test_the_decide_function_does_not_import_the_signal_event_models(imported: dict[str, set[str]]) -> None:
+    # It reads pool messages, not signals: the event models (ebb.service.signals) are the
+    # signals function's; the retire reason it checks lives beside the message (decision_queue).
+    assert _under(imported["decide"], "ebb.service.signals") == []
+
+
 def test_the_provisioning_tasks_import_neither_the_planners_nor_the_replica_core(
     imported: dict[str, set[str]],
 ) -> None:

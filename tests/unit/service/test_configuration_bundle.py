@@ -90,11 +90,13 @@ def test_a_value_json_cannot_carry_unchanged_is_refused_when_bundling(tmp_path: 
     # YAML 1.1 reads an unquoted date as a date and `1: x` with an integer key; JSON has neither.
     dated = tmp_path / "dated.yaml"
     dated.write_text("kind: Note\nmetadata: {name: n, annotations: {built: 2026-12-03}}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"a configuration value of type date \(datetime\.date\(2026, 12, 3\)\)"):
+    dated_error = r"a configuration value of type date \(datetime\.date\(2026, 12, 3\)\)"
+    with pytest.raises(ConfigError, match=dated_error):
         bundle_files([dated])
     keyed = tmp_path / "keyed.yaml"
     keyed.write_text("kind: Note\nports: {1: x}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"keyed\.yaml: document 1 holds a value JSON cannot carry unchanged"):
+    keyed_error = r"keyed\.yaml: document 1 holds a value JSON cannot carry unchanged"
+    with pytest.raises(ConfigError, match=keyed_error):
         bundle_files([keyed])
 
 

@@ -35,9 +35,10 @@ module = types.ModuleType("app")
 module.__file__ = path
 sys.modules["app"] = module
 collections = []
-gc.callbacks.append(lambda phase, info: collections.append(info) if phase == "stop" else None)
+# Before the freeze, that is: the handler's own young collection after it is not init's work.
+gc.callbacks.append(lambda phase, _: collections.append(gc.get_freeze_count()) if phase == "start" else None)
 exec(code, module.__dict__)
-during_init = len(collections)
+during_init = sum(1 for frozen in collections if frozen == 0)
 print(json.dumps({"collections": during_init, "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}))
 """
 

@@ -23,6 +23,11 @@ layer's) and ebb's functions alike load compiled modules. `--from-source` leaves
 modules out, as a layer built by SAM's `python3.13` build method is (it unpacks wheels without
 compiling them, and `/opt` is read-only, so every cold start compiles them).
 
+The configuration is the shipped example as the config layer ships it (`layers/config/Makefile`):
+its YAML files and their documents bundled as JSON (`ebb validate --bundle`), which the functions
+read instead of parsing the YAML; `--unbundled` leaves the bundle out (the YAML is parsed at init,
+as in the local world, which points the functions at a directory of YAML files).
+
 ebb's own overhead is, per round of fresh interpreters (bare, then each function, back to
 back), the function's time minus the bare handler's; the figure is the median over the rounds,
 so that a burst of load on a shared machine is taken out with its round. The load average
@@ -31,7 +36,7 @@ before and after is printed.
 Wall time is what a Lambda init is billed and waits for; CPU time (`time.process_time`) is printed
 beside it because on a shared machine the wall time also counts other processes' turns.
 
-Run: .venvs/runtime/bin/python bench/bench_cold_start.py [--runs 7] [--from-source]
+Run: .venvs/runtime/bin/python bench/bench_cold_start.py [--runs 7] [--from-source] [--unbundled]
 """
 
 from __future__ import annotations
@@ -207,6 +212,15 @@ def _environment(config_dir: Path, pycache: Path) -> dict[str, str]:
     }
 
 
+_BUNDLE = """
+import sys
+from pathlib import Path
+from ebb.config.bundle import BUNDLE_NAME, bundle_files
+directory = Path(sys.argv[1])
+(directory / BUNDLE_NAME).write_text(bundle_files(sorted(directory.glob("*.yaml"))), encoding="utf-8")
+"""
+
+
 def _run(code: str, *args: str, env: dict[str, str]) -> list[float]:
     command = [sys.executable, "-c", code, *args]
     if shutil.which("taskset"):
@@ -281,6 +295,11 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per measurement (median)")
     parser.add_argument(
+        "--unbundled",
+        action="store_true",
+        help="no JSON bundle of the configuration (the YAML is parsed at init)",
+    )
+    parser.add_argument(
         "--from-source",
         action="store_true",
         help="no bytecode for the layer's modules (a layer built by the python3.13 build method)",
@@ -292,6 +311,9 @@ def main() -> None:
         shutil.copytree(ROOT / "examples" / "gpu-inference", config_dir)
         pycache = Path(scratch) / "pycache"
         env = _environment(config_dir, pycache)
+        if not args.unbundled:
+            # As the config layer's build does (`ebb validate --bundle`), with the layer's ebb.
+            subprocess.run([sys.executable, "-c", _BUNDLE, str(config_dir)], check=True, env=env)
         _standard_library_bytecode(pycache, config_dir, env)
         compiled = "the layer's modules compiled from source"
         if not args.from_source:
@@ -312,7 +334,13 @@ def main() -> None:
     load_after = os.getloadavg()
     bare, bare_cpu = _median(samples["bare"], 0), _median(samples["bare"], 1)
     figures: dict[str, float] = {"bare_s": bare, "bare_cpu_s": bare_cpu}
-    print(f"Python {sys.version.split()[0]}, one core, median of {args.runs} fresh interpreters, {compiled}")
+    bundled = (
+        "the YAML configuration parsed at init" if args.unbundled else "the configuration bundled as JSON"
+    )
+    print(
+        f"Python {sys.version.split()[0]}, one core, median of {args.runs} fresh interpreters, {compiled}, "
+        f"{bundled}"
+    )
     print(
         f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}, "
         f"after {', '.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores"

@@ -32,11 +32,19 @@ dearest of them. The small problems open at most a dozen claims, where Go's sort
 sort and ties keep their order: one run is exact there.
 
 Costs are marginal dollars per hour of the new nodes. Ratios over Karpenter below 1 mean cheaper.
+
+``--speed`` prints only the planner's speed, in CPU seconds (``time.process_time``: the machine is
+shared, so wall time measures the other jobs too), each constrained case against the same
+instance without its constraints, planned in the same run: 20k pods over 400 types, the HyperPod
+case of 2,000 GPU pods, and a small pool like the simulator's (two 4-GPU instance groups, 40 pods
+of which 16 already run), planned many times over. It prints the load average with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +53,9 @@ from functools import partial
 import numpy as np
 
 from ebb.core.nodes import PlanningInput, plan_nodes
-from ebb.core.nodes.catalogue import ZONE_LABEL
+from ebb.core.nodes.catalogue import ZONE_LABEL, InstanceGroup, InstanceType
+from ebb.core.nodes.nodepool import NodePool
+from ebb.core.nodes.quantities import MIB, Resources
 from ebb.core.nodes.topology import (
     HOSTNAME_KEY,
     LabelSelector,
@@ -53,9 +63,19 @@ from ebb.core.nodes.topology import (
     TopologySpread,
     WeightedPodAffinityTerm,
 )
+from ebb.core.nodes.workload import ExistingNode, PodGroup, PodsOnNode
 from ebb.sim.karpenter_reference import TieSpread, karpenter_plan, karpenter_tie_spread
 from ebb.sim.milp_oracle import lp_lower_bound, optimal_cost
-from ebb.sim.node_instances import fleet_instance, hyperpod_instance, small_instance
+from ebb.sim.node_instances import (
+    DAEMONSET_OVERHEAD,
+    EPOCH,
+    HYPERPOD_TYPES,
+    eks_kube_reserved,
+    eks_max_pods,
+    fleet_instance,
+    hyperpod_instance,
+    small_instance,
+)
 
 
 @dataclass
@@ -372,11 +392,112 @@ def _hyperpod(seed: int, pods: int) -> PlanningInput:
     return hyperpod_instance(seed, pods)
 
 
+def _cpu_seconds(inp: PlanningInput, repeat: int = 1) -> float:
+    """CPU seconds of one plan (the mean over ``repeat`` plans); unplaced pods are an error."""
+    started = time.process_time()
+    for _ in range(repeat):
+        plans = plan_nodes(inp)
+    elapsed = (time.process_time() - started) / repeat
+    if plans.unplaced or any(plan.unplaced for plan in plans.plans):
+        raise RuntimeError("a benchmark instance left pods unplaced")
+    return elapsed
+
+
+def small_pool(seed: int) -> PlanningInput:
+    """A pool like the simulator's: two 4-GPU instance groups, 40 pods of two models, 16 running.
+
+    Four ml.g5.12xlarge nodes run 16 pods of the first model; 24 more of it and 8 of a second,
+    smaller one are pending (``seed`` shifts the second model's requests).
+    """
+    rows = {row[0]: row for row in HYPERPOD_TYPES}
+    types = []
+    for name in ("ml.g5.12xlarge", "ml.g6.12xlarge"):
+        _, vcpus, memory_gib, gpus, price = rows[name]
+        pods = eks_max_pods(vcpus)
+        types.append(
+            InstanceType(
+                name=name,
+                vcpus=vcpus,
+                memory_mib=memory_gib * 1024,
+                gpus=gpus,
+                max_pods=pods,
+                price_per_hour=price,
+                kube_reserved=eks_kube_reserved(vcpus, pods),
+            )
+        )
+    groups = tuple(
+        InstanceGroup(name=f"ig-{t.name}", zone=ZONES[i], instance_types=(t.name,), max_count=20)
+        for i, t in enumerate(types)
+    )
+    pool = NodePool(
+        name="gpu", instance_groups=tuple(g.name for g in groups), daemonset_overhead=DAEMONSET_OVERHEAD
+    )
+    llm = PodGroup(
+        name="llm", replicas=40, requests=Resources(cpu_millis=10_000, memory_bytes=40_960 * MIB, gpus=1)
+    )
+    batch = PodGroup(
+        name="batch",
+        replicas=8,
+        requests=Resources(cpu_millis=4_000 + 500 * (seed % 4), memory_bytes=16_384 * MIB, gpus=1),
+    )
+    nodes = tuple(
+        ExistingNode(
+            name=f"node-{i}",
+            node_pool=pool.name,
+            instance_group=groups[0].name,
+            instance_type=types[0].name,
+            pods=(PodsOnNode(group="llm", count=4),),
+            launched_at=EPOCH,
+            initialized_at=EPOCH,
+        )
+        for i in range(4)
+    )
+    return PlanningInput(
+        now=EPOCH,
+        pod_groups=(llm, batch),
+        node_pools=(pool,),
+        instance_groups=groups,
+        instance_types=tuple(types),
+        nodes=nodes,
+    )
+
+
+def speed(seeds: range) -> None:
+    """CPU seconds per plan, constrained against unconstrained in the same run (see the module doc)."""
+    load = os.getloadavg()
+    print(f"planner speed, CPU seconds (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
+    cases: tuple[tuple[str, Callable[[int], PlanningInput], float], ...] = (
+        ("20,000 pods", partial(_fleet, pods=20_000), 3.0),
+        ("2,000 GPU pods", partial(_hyperpod, pods=2_000), 0.5),
+    )
+    for title, make, goal in cases:
+        free, held = [], []
+        for seed in seeds:
+            inp = make(seed)
+            free.append(_cpu_seconds(inp))
+            held.append(_cpu_seconds(constrained(inp)))
+        ratios = [h / f for h, f in zip(held, free, strict=True)]
+        print(
+            f"{title:>24}: constrained worst {max(held):.2f} s, median {statistics.median(held):.2f} s "
+            f"(goal {goal:g} s); unconstrained worst {max(free):.2f} s; constrained/unconstrained "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x, seeds {list(seeds)}"
+        )
+    small_times = [_cpu_seconds(small_pool(seed), repeat=200) for seed in seeds]
+    print(
+        f"{'small pool (40+8 pods)':>24}: {statistics.median(small_times) * 1000:.2f} ms per plan "
+        f"(median of {len(small_times)} seeds, worst {max(small_times) * 1000:.2f} ms), 200 plans each"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds (for a smoke run)")
+    parser.add_argument("--speed", action="store_true", help="only the planner's speed, in CPU seconds")
     args = parser.parse_args()
     seeds = range(2 if args.quick else 5)
+    if args.speed:
+        speed(seeds)
+        return
 
     print("small problems, cost over the MILP optimum (worst instance) and over Karpenter's approach:")
     for max_pods, count, time_limit in ((12, 100, 30.0), (30, 40, 30.0)):

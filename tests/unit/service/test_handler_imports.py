@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ebb.config.bundle import BUNDLE_NAME, bundle_files
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -116,6 +119,33 @@ def test_the_decide_function_imports_what_its_first_decision_uses(imported: dict
     # the init: nothing the decision path needs is left to be imported on its first event.
     needed = {"ebb.adapters.kubernetes.objects", "ebb.config.loader", "ebb.service.decision", PARSER}
     assert needed <= imported["decide"]
+
+
+@pytest.fixture(scope="module")
+def imported_from_the_bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Each function's imports with the configuration as the config layer ships it: YAML and its bundle."""
+    config_dir = tmp_path_factory.mktemp("bundled") / "ebb-config"
+    shutil.copytree(ROOT / "examples" / "gpu-inference", config_dir)
+    files = sorted(config_dir.glob("*.yaml"))
+    (config_dir / BUNDLE_NAME).write_text(bundle_files(files), encoding="utf-8")
+    return {name: _imported(name, config_dir)[0] for name in ("signals", "decide", "provision_tasks")}
+
+
+@pytest.mark.parametrize("function", ["signals", "decide", "provision_tasks"])
+def test_no_function_imports_pyyaml_when_the_configuration_is_bundled(
+    imported_from_the_bundle: dict[str, set[str]], function: str
+) -> None:
+    # The bundle is the YAML's documents as JSON (ebb.config.bundle): read with the standard
+    # library, so PyYAML's import and the YAML parse leave the cold start.
+    assert _under(imported_from_the_bundle[function], "yaml") == []
+    assert _under(imported_from_the_bundle[function], "ebb.config.yaml_documents") == []
+    assert "ebb.config.bundle" in imported_from_the_bundle[function]
+
+
+def test_the_decide_function_does_not_import_the_signal_event_models(imported: dict[str, set[str]]) -> None:
+    # It reads pool messages, not signals: the event models (ebb.service.signals) are the
+    # signals function's; the retire reason it checks lives beside the message (decision_queue).
+    assert _under(imported["decide"], "ebb.service.signals") == []
 
 
 def test_the_provisioning_tasks_import_neither_the_planners_nor_the_replica_core(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ebb.config import ConfigCheck, ConfigIssue, ConfigSummary, check_config_files, summarize
+from ebb.config.bundle import bundle_files, config_files
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -38,6 +40,12 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         help="YAML files or directories (their *.yaml and *.yml); together they form one configuration",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="PATH",
+        help="when valid, also write the files' documents as JSON to PATH (what the functions read)",
+    )
     parser.set_defaults(run=run_validate)
 
 
@@ -52,7 +60,17 @@ def run_validate(args: argparse.Namespace, console: Console | None = None) -> in
         _render_invalid(console, result)
     else:
         _render_summary(console, summarize(result.config))
-    return EXIT_VALID if result.config is not None else EXIT_INVALID
+    if result.config is None:
+        return EXIT_INVALID
+    if getattr(args, "bundle", None) is not None:
+        # The config layer's build: the validated files' documents, parsed once (ebb.config.bundle).
+        files = [
+            f
+            for name in args.files
+            for f in (config_files(Path(name)) if Path(name).is_dir() else [Path(name)])
+        ]
+        args.bundle.write_text(bundle_files(files), encoding="utf-8")
+    return EXIT_VALID
 
 
 def _as_json(result: ConfigCheck) -> dict[str, Any]:

@@ -29,6 +29,7 @@ errors and retries with asynchronous invocation"); event source mappings retry o
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -651,4 +652,11 @@ def _import_file(module_name: str, source: Any) -> types.ModuleType:
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
+    finally:
+        # A handler pauses collection for its init and freezes what it built (functions/*/app.py):
+        # right for a Lambda container, one process per container. Here one process hosts every
+        # container and the tests, so collection is resumed even when an init fails, and nothing
+        # stays frozen (later collections would skip everything the process held by then).
+        gc.unfreeze()
+        gc.enable()
     return module

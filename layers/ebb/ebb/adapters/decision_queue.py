@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_BATCH = 10
+RETIRE = "retire"
+"""The reason of a decision request for a NodePool a configuration rollout removed.
+
+Here, beside the message it is the reason of, so that the decide function reads it without
+importing the signals' event models (`ebb.service.signals`, which re-exports it).
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from ebb.config.model_errors import describe_yaml_value, validation_problems
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
 from ebb.config.partial_models import salvage
+from ebb.config.raw_documents import RawDocument
 from ebb.config.scaled_object import ScaledObject
-from ebb.config.yaml_documents import RawDocument
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

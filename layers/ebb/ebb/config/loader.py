@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from ebb.config.binding import ClusterBinding
+from ebb.config.bundle import config_files
 from ebb.config.catalogue import InstanceCatalogue, shipped_catalogue
 from ebb.config.cross_checks import DocumentSet, check_documents
 from ebb.config.documents import ParsedDocument, parse_document
@@ -17,8 +18,8 @@ from ebb.config.ebb_config import EbbConfig
 from ebb.config.issues import ConfigIssue, ConfigValidationError, IssueLog, Severity
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
+from ebb.config.raw_documents import RawDocument
 from ebb.config.scaled_object import ScaledObject
-from ebb.config.yaml_documents import RawDocument, read_documents
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -51,9 +52,23 @@ class ConfigCheck:
 
 def check_config(sources: Iterable[ConfigSource], catalogue: InstanceCatalogue | None = None) -> ConfigCheck:
     """Validate every document of every source, then the documents together; never raises for bad input."""
+    # PyYAML only where there is YAML to read: a function loading the bundled JSON never imports it.
+    from ebb.config.yaml_documents import read_documents  # noqa: PLC0415
+
     log = IssueLog()
     sources = tuple(sources)
     raw = [doc for source in sources for doc in read_documents(source.text, source.file, log)]
+    return check_raw_documents(raw, tuple(source.file for source in sources), catalogue, log)
+
+
+def check_raw_documents(
+    raw: list[RawDocument],
+    files: tuple[str, ...],
+    catalogue: InstanceCatalogue | None = None,
+    log: IssueLog | None = None,
+) -> ConfigCheck:
+    """Validate documents already read (from YAML, or from the bundle built from it: ``files``)."""
+    log = log if log is not None else IssueLog()
     parsed: list[ParsedDocument[BaseModel]] = []
     unparsed: set[tuple[str, str]] = set()
     for document in raw:
@@ -62,7 +77,7 @@ def check_config(sources: Iterable[ConfigSource], catalogue: InstanceCatalogue |
             parsed.append(result)
         elif document.ref.kind and document.ref.name:
             unparsed.add((document.ref.kind, document.ref.name))
-    binding = _the_binding(parsed, raw, sources, log)
+    binding = _the_binding(parsed, raw, files, log)
     base = catalogue or shipped_catalogue()
     effective = base
     if binding is not None:
@@ -118,10 +133,7 @@ def read_config_files(
     files: list[str | Path] = []
     for path in paths:
         if Path(path).is_dir():
-            found = sorted(
-                (p for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()),
-                key=lambda p: p.name,
-            )
+            found = config_files(Path(path))
             if not found:
                 log.error(str(path), None, "", "is a directory without configuration files (*.yaml, *.yml)")
             files.extend(found)
@@ -164,15 +176,14 @@ def _of_type(
 def _the_binding(
     parsed: list[ParsedDocument[BaseModel]],
     raw: list[RawDocument],
-    sources: tuple[ConfigSource, ...],
+    files: tuple[str, ...],
     log: IssueLog,
 ) -> ParsedDocument[ClusterBinding] | None:
     bindings = _of_type(parsed, ClusterBinding)
     declared = [doc for doc in raw if isinstance(doc.body, dict) and doc.body.get("kind") == "ClusterBinding"]
     if not declared:
-        files = ", ".join(source.file for source in sources) or "<no input>"
         log.error(
-            files,
+            ", ".join(files) or "<no input>",
             None,
             "",
             "no ebb.dev/v1alpha1 ClusterBinding document: ebb needs one to know the HyperPod and EKS "

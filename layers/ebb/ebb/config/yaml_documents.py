@@ -7,36 +7,15 @@ repeats a key, where PyYAML would silently keep the last value, so a repeated ke
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode
 
 from ebb.config.issues import DocumentRef, IssueLog
+from ebb.config.raw_documents import RawDocument
 
-
-@dataclass(frozen=True)
-class RawDocument:
-    """One YAML document as parsed, with where it came from (1-based index within its file)."""
-
-    file: str
-    index: int
-    body: Any
-
-    @property
-    def ref(self) -> DocumentRef:
-        """The document's reference for messages (kind and name when it has them)."""
-        kind = name = None
-        if isinstance(self.body, dict):
-            kind = self.body.get("kind") if isinstance(self.body.get("kind"), str) else None
-            metadata = self.body.get("metadata")
-            if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
-                namespace = metadata.get("namespace")
-                name = metadata["name"]
-                if kind == "ScaledObject":
-                    name = f"{namespace if isinstance(namespace, str) else 'default'}/{name}"
-        return DocumentRef(index=self.index, kind=kind, name=name)
+__all__ = ["RawDocument", "read_documents"]
 
 
 class _DuplicateKey(yaml.MarkedYAMLError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ebb.config import EbbConfig, load_config_files
+from ebb.config.bundle import config_digest, config_files, read_bundle
+from ebb.config.issues import ConfigValidationError
+from ebb.config.loader import check_raw_documents
 from ebb.errors import ConfigError
 
 
@@ -41,11 +43,21 @@ def load_for_stack(directory: Path, *, hyperpod_cluster: str, eks_cluster: str, 
 
 
 def load_bundled_config(directory: Path) -> LoadedConfig:
-    """Every `*.yaml` in `directory`, validated as one configuration."""
-    files = sorted(directory.glob("*.yaml"))
+    """Every `*.yaml` in `directory`, validated as one configuration.
+
+    Where the build left the documents bundled as JSON beside them (`ebb.config.bundle`), they are
+    read from it rather than parsed from YAML (no PyYAML at the cold start); the version is the
+    YAML files' digest either way.
+    """
+    files = config_files(directory)
     if not files:
         raise ConfigError(f"{directory}: no configuration files (*.yaml) found")
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return LoadedConfig(config=load_config_files(files), version=digest.hexdigest()[:16])
+    bundled = read_bundle(directory, files)
+    if bundled is None:
+        config = load_config_files(files)
+    else:
+        result = check_raw_documents(bundled, tuple(str(path) for path in files))
+        if result.config is None:
+            raise ConfigValidationError(result.issues)
+        config = result.config
+    return LoadedConfig(config=config, version=config_digest(files))

@@ -19,7 +19,7 @@ import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
 from ebb.adapters.call_counts import CallCounts, counted
-from ebb.adapters.decision_queue import DecisionQueue, SqsDecisionQueue
+from ebb.adapters.decision_queue import RETIRE, DecisionQueue, SqsDecisionQueue
 from ebb.adapters.hyperpod import SageMakerHyperPod
 from ebb.adapters.idle_timers import SchedulerIdleTimers
 from ebb.adapters.kubernetes import EksKubernetesClient
@@ -31,7 +31,6 @@ from ebb.service.configuration import load_for_stack
 from ebb.service.decide import DecideContext, PoolOutcome, RetiredPool, decide_now, retire_pool
 from ebb.service.observe import ClusterAccess
 from ebb.service.settings import Settings
-from ebb.service.signals import RETIRE
 
 
 class DecisionMessage(BaseModel):

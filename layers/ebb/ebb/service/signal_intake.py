@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ebb.adapters.alarms import Alarms, CloudWatchAlarms
 from ebb.adapters.call_counts import CallCounts
-from ebb.adapters.decision_queue import DecisionQueue, PoolMessage, SqsDecisionQueue
+from ebb.adapters.decision_queue import RETIRE, DecisionQueue, PoolMessage, SqsDecisionQueue
 from ebb.adapters.metrics import AwsMetricReader, MetricReader
 from ebb.adapters.rejected_events import RejectedEvents, SqsRejectedEvents
 from ebb.adapters.state_table import DynamoStateTable, StateTable
@@ -20,7 +20,7 @@ from ebb.service.alarm_specs import alarm_specs
 from ebb.service.configuration import load_for_stack
 from ebb.service.idle_polling import polls_every_pool, queued_work, recorded_at_rest
 from ebb.service.settings import Settings
-from ebb.service.signals import RETIRE, Tick, parse_signal, route
+from ebb.service.signals import Tick, parse_signal, route
 
 
 class IntakeResult(BaseModel):

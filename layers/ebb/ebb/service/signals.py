@@ -24,8 +24,6 @@ from ebb.config.replica_policy import trigger_name
 from ebb.errors import InvalidEvent
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
-RETIRE = "retire"
-"""The reason of a decision request for a NodePool a configuration rollout removed."""
 HYPERPOD_CLUSTER_EVENT = "SageMaker HyperPod Cluster Event"
 
 

@@ -29,10 +29,8 @@ from ebb.core.nodes.packing import (
     Limits,
     Option,
     Packing,
-    better,
     bits,
     dominated,
-    same_cost,
     within,
 )
 from ebb.core.nodes.quantities import Vector, fits
@@ -163,24 +161,32 @@ _Solution = dict[int, _Best]
 
 
 def _choose(candidates: list[_Pattern], guarded: int, guard: int, rest_of: Callable[[int], _Best]) -> _Best:
-    """The best of ``candidates`` for one state (``guarded``: the state with its guard bits set)."""
-    choice = _IMPOSSIBLE
+    """The best of ``candidates`` for one state (``guarded``: the state with its guard bits set).
+
+    The search's innermost loop: :func:`~ebb.core.nodes.packing.better` and
+    :func:`~ebb.core.nodes.packing.same_cost` are written out here, comparison for comparison.
+    """
+    tolerance = COST_TOLERANCE
+    cost = math.inf
+    nodes = 0
+    most = 0
+    chosen: _Pattern | None = None
     for pattern in candidates:
         rest = guarded - pattern.encoded
         # The rest costs at least nothing: a pattern dearer than the best total cannot tie it.
-        if rest & guard != guard or pattern.cost > choice.cost + COST_TOLERANCE:
+        if rest & guard != guard or pattern.cost > cost + tolerance:
             continue
         after = rest_of(rest & ~guard)
         total = pattern.cost + after.cost
-        nodes = after.nodes + 1
-        most = after.most + 1
-        if better(total, nodes, choice.cost, choice.nodes):
-            if same_cost(total, choice.cost):
-                most = max(most, choice.most)
-            choice = _Best(total, nodes, most, pattern)
-        elif same_cost(total, choice.cost) and most > choice.most:
-            choice = _Best(choice.cost, choice.nodes, most, choice.pattern)
-    return choice
+        count = after.nodes + 1
+        deepest = after.most + 1
+        if total < cost - tolerance or (total <= cost + tolerance and count < nodes):
+            if abs(total - cost) <= tolerance:
+                deepest = max(deepest, most)
+            cost, nodes, most, chosen = total, count, deepest, pattern
+        elif abs(total - cost) <= tolerance and deepest > most:
+            most = deepest
+    return _Best(cost, nodes, most, chosen)
 
 
 @dataclass(frozen=True, slots=True)

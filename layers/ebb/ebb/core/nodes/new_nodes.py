@@ -129,15 +129,11 @@ def _placeable(items: list[Item], options: list[Option], limits: Limits) -> tupl
             usable |= 1 << option.index
     kept: list[Item] = []
     hopeless = Packing()
-    listed: dict[int, list[int]] = {}
     for item in items:
         if not item.count:
             continue
         mask = item.mask & usable
-        indices = listed.get(mask)
-        if indices is None:
-            indices = listed[mask] = bits(mask)
-        if any(fits(item.vector, options[i].capacity) for i in indices):
+        if any(fits(item.vector, options[i].capacity) for i in bits(mask)):
             kept.append(Item(key=item.key, count=item.count, vector=item.vector, mask=mask, cap=item.cap))
         else:
             hopeless.leftover[item.key] = explain_leftover(item, item.count, options, limits)

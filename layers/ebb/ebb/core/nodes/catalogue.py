@@ -36,6 +36,9 @@ class InstanceType(BaseModel):
     vcpus: int = Field(gt=0)
     memory_mib: int = Field(gt=0)
     gpus: int = Field(default=0, ge=0)
+    extended: dict[str, int] = Field(default_factory=dict)
+    """Devices a device plugin advertises on every node of the type, by resource name
+    (``vpc.amazonaws.com/efa``, ``aws.amazon.com/neuron``, ``nvidia.com/mig-1g.10gb``, ...)."""
     max_pods: int = Field(default=110, gt=0)
     arch: Literal["amd64", "arm64"] = "amd64"
     price_per_hour: float = Field(ge=0)
@@ -52,6 +55,7 @@ class InstanceType(BaseModel):
             memory_bytes=self.memory_mib * MIB,
             gpus=self.gpus,
             pods=self.max_pods,
+            extended=tuple(self.extended.items()),
         )
 
     @property

@@ -22,9 +22,20 @@ import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ebb.core.nodes.quantities import Vector, add, fits, scale
+from ebb.core.nodes.quantities import (
+    POOL_PODS_DIMENSION,
+    Vector,
+    add,
+    dimension_name,
+    fits,
+    largest,
+    scale,
+    short_of,
+    sub,
+)
 
-Limits = tuple[int | None, int | None, int | None, int | None]
+Limits = tuple[int | None, ...]
+"""What is left under a pool's limits, in limit-vector order (cpu, memory, gpus, nodes, pods, extended...)."""
 
 
 @dataclass(slots=True)
@@ -50,7 +61,7 @@ class Option:
     available: int | None
     """How many more nodes of this option may be added (``None``: unbounded)."""
     limit_usage: Vector
-    """What one node counts against the pool limits: (cpu, memory, gpus, 1 node)."""
+    """What one node counts against the pool limits: (cpu, memory, gpus, 1 node, pods, extended...)."""
 
 
 @dataclass(slots=True)
@@ -137,16 +148,15 @@ def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vec
 def within(packing: Packing, options: list[Option], limits: Limits) -> bool:
     """Whether a packing respects every option's availability and the pool limits."""
     used: dict[int, int] = {}
-    usage = [0, 0, 0, 0]
+    usage: Vector = (0, 0, 0, 0)
     for batch in packing.batches:
         used[batch.option] = used.get(batch.option, 0) + batch.count
-        for d in range(4):
-            usage[d] += options[batch.option].limit_usage[d] * batch.count
+        usage = add(usage, scale(options[batch.option].limit_usage, batch.count))
     for index, count in used.items():
         available = options[index].available
         if available is not None and count > available:
             return False
-    return all(cap is None or use <= cap for cap, use in zip(limits, usage, strict=True))
+    return all(cap is None or index >= len(usage) or usage[index] <= cap for index, cap in enumerate(limits))
 
 
 def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dict[int, float]:
@@ -162,7 +172,9 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
             if not fits(item.vector, option.capacity):
                 continue
             share = max(
-                need / room if room else 0.0 for need, room in zip(item.vector, option.capacity, strict=True)
+                # A vector lacks trailing zeros: pairs beyond the shorter one are 0 or unrequested.
+                need / room if room else 0.0
+                for need, room in zip(item.vector, option.capacity, strict=False)
             )
             if item.cap is not None:
                 share = max(share, 1 / item.cap)  # a capped pod takes at least its share of a node
@@ -204,7 +216,8 @@ def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[i
 def limit_room(limits: Limits, usage: Vector) -> int | None:
     """How many nodes with ``usage`` still fit under ``limits`` (``None``: unbounded)."""
     room: int | None = None
-    for cap, use in zip(limits, usage, strict=True):
+    # A component one side lacks is uncapped or unused.
+    for cap, use in zip(limits, usage, strict=False):
         if cap is None or use == 0:
             continue
         allowed = max(cap // use, 0)
@@ -212,10 +225,20 @@ def limit_room(limits: Limits, usage: Vector) -> int | None:
     return room
 
 
+def limit_name(index: int) -> str:
+    """The resource a limit-vector component caps."""
+    if index == 3:
+        return "nodes"
+    if index == POOL_PODS_DIMENSION:
+        return "pods"
+    return dimension_name(index)
+
+
 def _limit_blocker(limits: Limits, usage: Vector) -> str:
-    names = ("cpu", "memory", "nvidia.com/gpu", "nodes")
     blocked = [
-        name for name, cap, use in zip(names, limits, usage, strict=True) if cap is not None and use > cap
+        limit_name(index)
+        for index, (cap, use) in enumerate(zip(limits, usage, strict=False))
+        if cap is not None and use > cap
     ]
     return ", ".join(blocked)
 
@@ -223,14 +246,9 @@ def _limit_blocker(limits: Limits, usage: Vector) -> str:
 def consume(limits: Limits, usage: Vector, count: int) -> Limits:
     """The limits left after ``count`` nodes that each use ``usage`` (``count`` may be negative)."""
 
-    def left(cap: int | None, use: int) -> int | None:
-        return None if cap is None else cap - use * count
-
-    return (
-        left(limits[0], usage[0]),
-        left(limits[1], usage[1]),
-        left(limits[2], usage[2]),
-        left(limits[3], usage[3]),
+    return tuple(
+        None if cap is None else cap - (usage[index] if index < len(usage) else 0) * count
+        for index, cap in enumerate(limits)
     )
 
 
@@ -284,11 +302,11 @@ class Greedy:
                 rows.append((key, vector, self.values[key], low_cpu, low_memory))
             rows.reverse()
             self.per_option[index] = rows
-            demand = [0, 0, 0, 0]
+            demand = [0] * max([4, *(len(self.vectors[key]) for key in keys)])
             for key in keys:
                 self.holders[key].append(index)
-                for d in range(4):
-                    demand[d] += self.vectors[key][d] * self.remaining[key]
+                for d, need in enumerate(self.vectors[key]):
+                    demand[d] += need * self.remaining[key]
             self.demand[index] = demand
 
     def _size(self, item: Item) -> float:
@@ -299,7 +317,7 @@ class Greedy:
         shares = [
             max(
                 need / room if room else 0.0
-                for need, room in zip(item.vector, self.options[i].capacity, strict=True)
+                for need, room in zip(item.vector, self.options[i].capacity, strict=False)
             )
             for i in bits(item.mask & self.among)
             if fits(item.vector, self.options[i].capacity)
@@ -308,7 +326,10 @@ class Greedy:
 
     def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node of option ``index`` filled from the remaining pods, and the value it holds."""
-        cpu, memory, gpus, slots = self.options[index].capacity
+        capacity = self.options[index].capacity
+        cpu, memory, gpus, slots = capacity[:4]
+        # Extended resources (EFA, MIG, Neuron) left on the node, past the limit-only pods index.
+        extended = list(capacity[4:])
         contents: list[tuple[int, int]] = []
         value = 0.0
         remaining = self.remaining
@@ -319,7 +340,7 @@ class Greedy:
             left = remaining[key]
             if not left:
                 continue
-            need_cpu, need_memory, need_gpus, _ = vector
+            need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
             take = min(left, slots)
             if caps and key in caps:
                 take = min(take, caps[key])
@@ -329,6 +350,9 @@ class Greedy:
                 take = min(take, memory // need_memory)
             if need_gpus:
                 take = min(take, gpus // need_gpus)
+            for d in range(4, len(vector)):
+                if vector[d]:
+                    take = min(take, extended[d - 4] // vector[d])
             if take > 0:
                 contents.append((key, take))
                 value += take * pod_value
@@ -336,6 +360,8 @@ class Greedy:
                 memory -= need_memory * take
                 gpus -= need_gpus * take
                 slots -= take
+                for d in range(4, len(vector)):
+                    extended[d - 4] -= vector[d] * take
                 if not slots:
                     break
         return contents, value
@@ -347,20 +373,19 @@ class Greedy:
         which is what a fractional (LP) packing does; the largest-first fill instead leaves
         lopsided nodes for last.
         """
-        cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
+        capacity = self.options[index].capacity
         rows = self.per_option[index]
         remaining = self.remaining
         caps = self.caps
-        demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
+        demand = self.demand[index]
+        # Every dimension the rows ask for; a row fits the option, so its capacity is there too.
         fraction = min(
-            cap_cpu / demand_cpu if demand_cpu else 1.0,
-            cap_memory / demand_memory if demand_memory else 1.0,
-            cap_gpus / demand_gpus if demand_gpus else 1.0,
-            cap_slots / demand_slots if demand_slots else 1.0,
+            capacity[d] / need if need else 1.0 for d, need in enumerate(demand) if d < len(capacity)
         )
         if fraction >= 1.0:
             return self.fill(index)
-        cpu, memory, gpus, slots = cap_cpu, cap_memory, cap_gpus, cap_slots
+        cpu, memory, gpus, slots = capacity[:4]
+        extended = list(capacity[4:])
         taken: dict[int, int] = {}
         value = 0.0
         for share in (True, False):
@@ -372,13 +397,16 @@ class Greedy:
                 take = min(int(left * fraction), slots) if share else min(left, slots)
                 if caps and key in caps:
                     take = min(take, caps[key] - already)
-                need_cpu, need_memory, need_gpus, _ = vector
+                need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
                 if need_cpu:
                     take = min(take, cpu // need_cpu)
                 if need_memory:
                     take = min(take, memory // need_memory)
                 if need_gpus:
                     take = min(take, gpus // need_gpus)
+                for d in range(4, len(vector)):
+                    if vector[d]:
+                        take = min(take, extended[d - 4] // vector[d])
                 if take > 0:
                     taken[key] = already + take
                     value += take * pod_value
@@ -386,6 +414,8 @@ class Greedy:
                     memory -= need_memory * take
                     gpus -= need_gpus * take
                     slots -= take
+                    for d in range(4, len(vector)):
+                        extended[d - 4] -= vector[d] * take
                     if not slots:
                         break
             if not slots:
@@ -441,6 +471,8 @@ class Greedy:
                 demand[1] -= vector[1] * taken
                 demand[2] -= vector[2] * taken
                 demand[3] -= vector[3] * taken
+                for d in range(4, len(vector)):
+                    demand[d] -= vector[d] * taken
         packing.batches.append(Batch(option=index, count=repeat, contents=tuple(contents)))
 
     def run(self, packing: Packing | None = None) -> Packing:
@@ -480,7 +512,13 @@ def explain_leftover(
     """Why ``count`` pods of ``item`` get no new node: nothing fits, nothing is available, or limits."""
     fitting = [options[i] for i in bits(item.mask) if fits(item.vector, options[i].capacity)]
     if not fitting:
-        return count, Shortfall.NO_FIT, ""
+        allowed = [options[i].capacity for i in bits(item.mask)]
+        short = short_of(item.vector, largest(allowed)) if allowed else ()
+        # A device no allowed type has at all (EFA, a MIG profile, Neuron) is named: it is not
+        # as plain as a pod larger than every node.
+        missing = [name for name in short if name not in ("cpu", "memory", "pods")]
+        detail = f"no allowed instance type offers enough {', '.join(missing)}" if missing else ""
+        return count, Shortfall.NO_FIT, detail
     if all(o.available == 0 for o in fitting):
         return count, Shortfall.UNAVAILABLE, ""
     blocked = [_limit_blocker(limits, o.limit_usage) for o in fitting]
@@ -522,8 +560,8 @@ def right_size(packing: Packing, items: list[Item], options: list[Option], limit
             if available[option.index] is not None:
                 take = min(take, available[option.index] or 0)
             new, old = option.limit_usage, current.limit_usage
-            delta: Vector = (new[0] - old[0], new[1] - old[1], new[2] - old[2], new[3] - old[3])
-            for cap, grow in zip(remaining_limits, delta, strict=True):
+            delta = sub(new, old)
+            for cap, grow in zip(remaining_limits, delta, strict=False):
                 if cap is not None and grow > 0:
                     take = min(take, max(cap, 0) // grow)
             if take <= 0:

@@ -10,7 +10,7 @@ from ebb.core.nodes.catalogue import NODEPOOL_LABEL, InstanceGroup, InstanceType
 from ebb.core.nodes.nodepool import NodePool
 from ebb.core.nodes.offerings import OfferingKey, UnavailableOfferings
 from ebb.core.nodes.packing import Limits, Option
-from ebb.core.nodes.quantities import Vector, add, floor_sub, scale
+from ebb.core.nodes.quantities import POOL_PODS_DIMENSION, Vector, add, floor_sub, largest, scale, smallest
 from ebb.core.nodes.taints import blocking
 from ebb.core.nodes.workload import ExistingNode, NodeState, PodGroup
 
@@ -19,28 +19,14 @@ _ACCEPTING = (NodeState.READY, NodeState.REGISTERED, NodeState.LAUNCHING)
 _STATE_ORDER = {NodeState.READY: 0, NodeState.REGISTERED: 1, NodeState.LAUNCHING: 2, NodeState.NOT_READY: 3}
 
 
-def _smallest(vectors: list[Vector]) -> Vector:
-    return (
-        min(v[0] for v in vectors),
-        min(v[1] for v in vectors),
-        min(v[2] for v in vectors),
-        min(v[3] for v in vectors),
-    )
-
-
-def _largest(vectors: list[Vector]) -> Vector:
-    return (
-        max(v[0] for v in vectors),
-        max(v[1] for v in vectors),
-        max(v[2] for v in vectors),
-        max(v[3] for v in vectors),
-    )
-
-
 def limit_usage(types: tuple[InstanceType, ...]) -> Vector:
-    """What a node counts against pool limits: its capacity (the largest of its possible types), one node."""
-    capacity = _largest([t.capacity.vector for t in types])
-    return (capacity[0], capacity[1], capacity[2], 1)
+    """What a node counts against pool limits: its capacity (the largest of its possible types).
+
+    In limit-vector order (see :meth:`~ebb.core.nodes.nodepool.PoolLimits.as_vector`): one node
+    at index 3, its pod slots at :data:`~ebb.core.nodes.quantities.POOL_PODS_DIMENSION`.
+    """
+    capacity = largest([t.capacity.vector for t in types])
+    return (capacity[0], capacity[1], capacity[2], 1, capacity[3], *capacity[POOL_PODS_DIMENSION + 1 :])
 
 
 @dataclass(slots=True)
@@ -113,7 +99,7 @@ class PoolView:
             )
             missing = tuple(t.name for t in admitted if t not in available)
             chosen = tuple(available or admitted)
-            capacity = floor_sub(_smallest([t.allocatable.vector for t in chosen]), overhead)
+            capacity = floor_sub(smallest([t.allocatable.vector for t in chosen]), overhead)
             option = Option(
                 index=len(self.options),
                 capacity=capacity,
@@ -131,7 +117,7 @@ class PoolView:
                 )
             )
         self.nodes: list[NodeView] = []
-        used: Vector = (0, 0, 0, 0)
+        used: Vector = (0, 0, 0, 0, 0)
         for node in sorted(nodes, key=lambda n: (_STATE_ORDER[n.state], n.name)):
             group = groups[node.instance_group]
             node_types = (
@@ -139,7 +125,7 @@ class PoolView:
                 if node.instance_type is not None
                 else tuple(types[name] for name in group.instance_types)
             )
-            allocatable = floor_sub(_smallest([t.allocatable.vector for t in node_types]), overhead)
+            allocatable = floor_sub(smallest([t.allocatable.vector for t in node_types]), overhead)
             usage = limit_usage(node_types)
             used = add(used, usage)
             taken = node.unmanaged.vector

@@ -19,7 +19,15 @@ from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 from ebb.config.catalogue import InstanceTypeSpec, PriceSource
 from ebb.config.durations import PositiveDuration, cron_problem
 from ebb.config.kubernetes_names import LabelValue, NamespaceName, ObjectName, QualifiedName
-from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, error_at
+from ebb.config.model_base import (
+    Finding,
+    FrozenMap,
+    ManifestModel,
+    NonEmpty,
+    StrictFloat,
+    empty_map,
+    error_at,
+)
 from ebb.config.model_errors import custom_error
 from ebb.config.node_class import InstanceGroupName
 from ebb.config.object_meta import ClusterObjectMeta
@@ -75,8 +83,22 @@ class InstanceGroupFacts(ManifestModel):
         0, alias="minInstanceCount"
     )
     capacity_type: Literal["on-demand", "spot"] = Field("on-demand", alias="capacityType")
+    """`spot` for a HyperPod spot instance group (CreateCluster's
+    ClusterInstanceGroupSpecification.CapacityRequirements.Spot; DescribeClusterNode reports
+    each node's CapacityType, OnDemand or Spot)."""
+    usd_per_hour: Annotated[StrictFloat, Field(ge=0)] | None = Field(None, alias="usdPerHour")
+    """What one node of this group costs, when not the catalogue's price for its type and zone: a
+    Spot group's price (required: the catalogue has no Spot prices), or a negotiated rate."""
     labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map)
     taints: tuple[Taint, ...] = ()
+
+    def findings(self) -> Iterator[Finding]:
+        if self.capacity_type == "spot" and self.usd_per_hour is None:
+            yield error_at(
+                ("usdPerHour",),
+                "a spot instance group needs its price: the instance catalogue has no Spot prices, "
+                "and the planner prefers Spot over on-demand only by price (as Karpenter does)",
+            )
 
 
 class HyperPodClusterBinding(ManifestModel):

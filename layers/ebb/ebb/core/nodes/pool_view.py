@@ -103,7 +103,7 @@ class PoolView:
             option = Option(
                 index=len(self.options),
                 capacity=capacity,
-                cost=0.0 if group.paid_for else max(t.price_per_hour for t in chosen),
+                cost=max(group.node_price(t) for t in chosen),
                 available=group.headroom(targets[group.name]) if available else 0,
                 limit_usage=limit_usage(chosen),
             )
@@ -139,7 +139,7 @@ class PoolView:
                     labels=tuple(node_labels(group, t, pool_labels) for t in node_types),
                     allocatable=allocatable,
                     free=floor_sub(allocatable, taken),
-                    price=0.0 if group.paid_for else max(t.price_per_hour for t in node_types),
+                    price=max(group.node_price(t) for t in node_types),
                     limit_usage=usage,
                     pods={placed.group: placed.count for placed in node.pods},
                 )

@@ -3,10 +3,11 @@
 Sources: HyperPod spot instance groups are `CapacityRequirements: {Spot: {}}` on CreateCluster's
 ClusterInstanceGroupSpecification, and DescribeClusterNode's ClusterNodeDetails.CapacityType is
 `OnDemand` or `Spot` (botocore's sagemaker service model, botocore 1.44.8). Karpenter launches the
-cheapest offering its requirements allow, Spot being cheaper (kubernetes-sigs/karpenter
-pkg/cloudprovider/types.go ``Offerings.Cheapest``; https://karpenter.sh/docs/concepts/scheduling/
-"Capacity Type": "Karpenter will prioritize Spot ... falling back to On-Demand"). NodePool limits are
-a ResourceList on any resource name (kubernetes-sigs/karpenter pkg/apis/v1/nodepool.go).
+cheapest offering its requirements allow (kubernetes-sigs/karpenter pkg/cloudprovider/types.go
+``Offerings.Cheapest``), and HyperPod's Spot guide has Spot capacity scale back to On-Demand when it
+is reclaimed or unavailable (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-spot.html).
+NodePool limits are a ResourceList on any resource name (kubernetes-sigs/karpenter
+pkg/apis/v1/nodepool.go ``type Limits v1.ResourceList``).
 """
 
 from __future__ import annotations
@@ -124,3 +125,18 @@ def test_limits_on_pods_and_on_an_extended_resource_reach_the_core(docs: Any) ->
     assert sum(n.count for n in plan.new_nodes) == 1
     (unplaced,) = plan.unplaced
     assert EFA in unplaced.detail
+
+
+def test_a_flexible_instance_group_is_refused_with_the_reason(docs: Any) -> None:
+    """CreateCluster's ClusterInstanceGroupSpecification.InstanceRequirements.InstanceTypes makes a
+    flexible group; AddClusterNodeSpecification.InstanceTypes can target its types per addition
+    (botocore sagemaker service model, botocore 1.44.8). ebb does not plan them, and says why."""
+    group = docs.binding["spec"]["hyperPodCluster"]["instanceGroups"][0]
+    group["instanceRequirements"] = {"instanceTypes": ["ml.g5.12xlarge", "ml.g6e.12xlarge"]}
+    (error,) = docs.errors()
+    assert error.startswith(
+        "config.yaml: document 2 (ClusterBinding gpu-inference): spec.hyperPodCluster.instanceGroups[0]: "
+        "instanceRequirements: flexible instance groups (several instance types in one group) are not "
+        "planned."
+    ), error
+    assert error.endswith("Use one instance group per instance type (instanceType)"), error

@@ -11,10 +11,10 @@ Name patterns come from botocore's service models: sagemaker `ClusterNameOrArn`,
 """
 
 import re
-from collections.abc import Iterator
-from typing import Annotated, Literal
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from ebb.config.catalogue import InstanceTypeSpec, PriceSource
 from ebb.config.durations import PositiveDuration, cron_problem
@@ -91,6 +91,21 @@ class InstanceGroupFacts(ManifestModel):
     Spot group's price (required: the catalogue has no Spot prices), or a negotiated rate."""
     labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map)
     taints: tuple[Taint, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "instanceRequirements" in data:
+            raise custom_error(
+                "flexible_instance_group",
+                "instanceRequirements: flexible instance groups (several instance types in one group) "
+                "are not planned. BatchAddClusterNodes can name the types of an addition "
+                "(AddClusterNodeSpecification.InstanceTypes), but ebb's provisioning adds nodes to a "
+                "group by count, and the planner would have to share the group's count between its "
+                "types; rather than plan such a group as its worst type, ebb refuses it. Use one "
+                "instance group per instance type (instanceType)",
+            )
+        return data
 
     def findings(self) -> Iterator[Finding]:
         if self.capacity_type == "spot" and self.usd_per_hour is None:

@@ -10,8 +10,8 @@ Rules mirrored:
 * Karpenter's NodePool ``spec.limits`` is a ``corev1.ResourceList``: any resource name, each
   compared with the sum of the capacity of the pool's nodes (kubernetes-sigs/karpenter
   pkg/apis/v1/nodepool.go ``type Limits v1.ResourceList``, ``ExceededBy``; the provisioning
-  suite's "should not schedule if limits would be exceeded" / "should schedule if limits would
-  be met" in pkg/controllers/provisioning/suite_test.go).
+  suite's "Resource Limits" context, pkg/controllers/provisioning/suite_test.go: "should schedule
+  if limits would be met", "should partially schedule if limits would be exceeded").
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def test_a_resource_no_type_offers_is_an_unplaced_reason_naming_it() -> None:
 
 
 def test_pool_limit_on_an_extended_resource_caps_the_nodes() -> None:
-    """Karpenter counts each node's capacity of the named resource: 32 EFA per node, limit 64."""
+    """Karpenter counts each node's capacity of the named resource: 32 EFA per node, limit 64
+    ("should partially schedule if limits would be exceeded")."""
     result = plan(
         [pods("multi-node", 3, cpu="32", gpus=8, efa=32)], (GPU_EFA,), PoolLimits(extended={EFA: 64})
     )

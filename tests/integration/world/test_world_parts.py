@@ -219,12 +219,15 @@ def test_a_kubelets_report_keeps_the_eks_amis_reservations_back_from_pods() -> N
     large = kubelet_report(instance_spec(catalogue, GPU_TYPE), max_pods=110)
     small = kubelet_report(instance_spec(catalogue, "ml.g5.xlarge"), max_pods=110)
 
-    assert large.capacity == {"cpu": "48", "memory": f"{192 * 1024 * 1024}Ki", "pods": "110"}
+    # The EFA interface comes from the catalogue's devices (the EFA device plugin advertises it).
+    efa = {"vpc.amazonaws.com/efa": "1"}
+    assert large.capacity == {"cpu": "48", "memory": f"{192 * 1024 * 1024}Ki", "pods": "110", **efa}
     # 60 + 10 + 5 + 5 + 44 x 2.5 millicores; (11 x 110 + 255 + 100) MiB.
     assert large.allocatable == {
         "cpu": f"{48000 - 190}m",
         "memory": f"{192 * 1024 * 1024 - 1565 * 1024}Ki",
         "pods": "110",
+        **efa,
     }
     assert (large.gpus, large.architecture) == (4, "amd64")
     assert small.allocatable["cpu"] == f"{4000 - 80}m"

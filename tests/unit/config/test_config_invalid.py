@@ -697,15 +697,17 @@ def limit_not_a_quantity(d: Any) -> None:
     d.node_pool["spec"]["limits"]["cpu"] = "500x"
 
 
-# ebb rule: limits ebb can enforce
+# Karpenter's spec.limits is a ResourceList (kubernetes-sigs/karpenter pkg/apis/v1/nodepool.go
+# `type Limits v1.ResourceList`): any resource name, but a resource name it must be
 @case(
     [
-        "config.yaml: document 4 (NodePool gpu): spec.limits.ephemeral-storage: ebb cannot enforce a "
-        "limit on 'ephemeral-storage'; allowed: cpu, memory, nvidia.com/gpu, nodes",
+        "config.yaml: document 4 (NodePool gpu): spec.limits.example.com/has space: 'example.com/has space' "
+        "is not a resource name: name part must consist of letters, digits, '-', '_' or '.', and must "
+        "start and end with a letter or digit",
     ]
 )
-def limit_unsupported_resource(d: Any) -> None:
-    d.node_pool["spec"]["limits"]["ephemeral-storage"] = "1Ti"
+def limit_bad_resource_name(d: Any) -> None:
+    d.node_pool["spec"]["limits"]["example.com/has space"] = "1"
 
 
 # scaling-semantics §5: limits are compared with the capacity of the node that would launch
@@ -948,7 +950,8 @@ def zone_outside_region(d: Any) -> None:
         "ml.g6.16xlarge, ml.g6.24xlarge, ml.g6.48xlarge, ml.g6e.xlarge, ml.g6e.2xlarge, "
         "ml.g6e.4xlarge, ml.g6e.8xlarge, ml.g6e.12xlarge, ml.g6e.16xlarge, ml.g6e.24xlarge, "
         "ml.g6e.48xlarge, ml.p4d.24xlarge, ml.p4de.24xlarge, ml.p5.4xlarge, ml.p5.48xlarge, "
-        "ml.p5e.48xlarge, ml.p5en.48xlarge, ml.t3.medium, ml.m5.xlarge, ml.c5.2xlarge",
+        "ml.p5e.48xlarge, ml.p5en.48xlarge, ml.trn1.32xlarge, ml.trn1n.32xlarge, ml.trn2.48xlarge, "
+        "ml.t3.medium, ml.m5.xlarge, ml.c5.2xlarge",
     ]
 )
 def instance_type_not_in_catalogue(d: Any) -> None:

@@ -184,8 +184,12 @@ def test_fit_counts_pods_per_node_and_names_the_short_resource() -> None:
     assert (fit.fits, fit.pods_per_node) == (True, 4)  # GPU-bound: 4 A10G
     too_big = pod_fit({"cpu": Decimal(48)}, g5_12xl, {})
     assert (too_big.fits, too_big.reason) == (False, "needs 48 cpu, ml.g5.12xlarge has 44.61 allocatable")
+    neuron = pod_fit({"aws.amazon.com/neuron": Decimal(1)}, g5_12xl, {})
+    assert (neuron.fits, neuron.reason) == (False, "ml.g5.12xlarge has no aws.amazon.com/neuron")
+    # The catalogue's EFA interfaces count like any other resource: one on a g5.12xlarge
+    # (aws/sagemaker-hyperpod-cli training/constants.py INSTANCE_RESOURCES).
     efa = pod_fit({"vpc.amazonaws.com/efa": Decimal(1)}, g5_12xl, {})
-    assert (efa.fits, efa.reason) == (False, "ml.g5.12xlarge has no vpc.amazonaws.com/efa")
+    assert (efa.fits, efa.pods_per_node) == (True, 1)
 
 
 def test_node_overhead_reduces_what_pods_get() -> None:

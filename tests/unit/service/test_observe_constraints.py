@@ -112,11 +112,11 @@ def test_preferred_pod_affinity_and_plain_pods_are_planned() -> None:
     assert _unmodelled(PodSpec.model_validate({"containers": CONTAINERS})) == ()
 
 
-def test_a_pending_pod_requesting_an_extended_resource_the_planner_does_not_pack_is_reported() -> None:
+def test_a_pending_pod_requesting_an_extended_resource_is_planned_with_it() -> None:
     """A pod asking for EFA devices (``vpc.amazonaws.com/efa``, the EFA device plugin's resource,
-    https://docs.aws.amazon.com/eks/latest/userguide/node-efa.html) would be planned onto a node by
-    its CPU, memory and GPUs alone, which may have no EFA: it is reported instead; its pod labels
-    and constraints are read as they are."""
+    https://docs.aws.amazon.com/eks/latest/userguide/node-efa.html) is planned with them: its request
+    carries the EFA count, so only types whose catalogue entry has EFA can take it (it used to be
+    reported as unmodelled); its pod labels and constraints are read as they are."""
     from ebb.adapters.kubernetes.objects import Pod
     from ebb.service.observe import _pending
 
@@ -130,9 +130,8 @@ def test_a_pending_pod_requesting_an_extended_resource_the_planner_does_not_pack
         }
     )
     pending = _pending(pod)
-    assert pending.unmodelled_constraints == (
-        "requests vpc.amazonaws.com/efa, which the node planner does not pack",
-    )
+    assert pending.unmodelled_constraints == ()
+    assert (pending.requests.gpus, pending.requests.extended) == (8, (("vpc.amazonaws.com/efa", 4),))
     assert pending.labels == {"app": "llm"}
     assert pending.constraints.pod_anti_affinity == EXPECTED.pod_anti_affinity
     plain = Pod.model_validate(

@@ -149,7 +149,8 @@ def _offerings(inp: PlanningInput, unavailable: frozenset[Offering]) -> list[_Of
     for pool_name in _pool_order(inp):
         pool = pools[pool_name]
         pool_labels = {**pool.template_labels(), NODEPOOL_LABEL: pool.name}
-        overhead = np.array(pool.daemonset_overhead.vector, dtype=np.int64)
+        # The reference packs the four base dimensions; extended requests are refused below.
+        overhead = np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
         for group_name in pool.instance_groups:
             instance_group = groups[group_name]
             instance_type = types[_single_type(inp, group_name)]
@@ -169,10 +170,10 @@ def _offerings(inp: PlanningInput, unavailable: frozenset[Offering]) -> list[_Of
                     zone=instance_group.zone,
                     capacity_type=instance_group.capacity_type,
                     allocatable=np.maximum(
-                        np.array(instance_type.allocatable.vector, dtype=np.int64) - overhead, 0
+                        np.array(instance_type.allocatable.vector[:4], dtype=np.int64) - overhead, 0
                     ),
                     counted=_counted(inp, instance_type.name),
-                    price=0.0 if instance_group.paid_for else instance_type.price_per_hour,
+                    price=instance_group.node_price(instance_type),
                     labels=labels,
                 )
             )
@@ -184,6 +185,11 @@ def _remaining_limits(inp: PlanningInput) -> dict[str, np.ndarray]:
     remaining: dict[str, np.ndarray] = {}
     for pool in inp.node_pools:
         caps = pool.limits.as_vector()
+        if len(caps) > 4:
+            # Limits on pods or extended resources would need their capacities counted here too.
+            raise NotImplementedError(
+                "the Karpenter reference models limits on cpu, memory, nvidia.com/gpu and nodes only"
+            )
         left = np.array([_UNLIMITED if cap is None else cap for cap in caps], dtype=np.int64)
         for node in inp.nodes:
             if node.node_pool != pool.name or node.deleting:
@@ -218,11 +224,11 @@ def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Exis
             continue
         pool = pools[node.node_pool]
         instance_type = types[node.instance_type or _single_type(inp, node.instance_group)]
-        free = np.array(instance_type.allocatable.vector, dtype=np.int64)
-        free -= np.array(pool.daemonset_overhead.vector, dtype=np.int64)
-        free -= np.array(node.unmanaged.vector, dtype=np.int64)
+        free = np.array(instance_type.allocatable.vector[:4], dtype=np.int64)
+        free -= np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
+        free -= np.array(node.unmanaged.vector[:4], dtype=np.int64)
         for placed in node.pods:
-            free -= np.array(pod_groups[placed.group].vector, dtype=np.int64) * placed.count
+            free -= np.array(pod_groups[placed.group].vector[:4], dtype=np.int64) * placed.count
         labels = node_labels(
             groups[node.instance_group],
             instance_type,
@@ -380,6 +386,11 @@ def schedule(
         remaining = max(pods.replicas - running.get(pods.name, 0), 0)
         if not remaining:
             continue
+        if len(pods.vector) > 4:
+            raise NotImplementedError(
+                f"pod group {pods.name!r} requests extended resources: the Karpenter reference models "
+                "cpu, memory, nvidia.com/gpu and pods only"
+            )
         if topology.constrained(pods.name) or pods.preferred_node_affinity:
             # Pod by pod, with Karpenter's topology and preference relaxation.
             for _pod in range(remaining):

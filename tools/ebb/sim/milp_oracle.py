@@ -57,7 +57,9 @@ def numeric_problem(inp: PlanningInput) -> NumericProblem:
     types = {t.name: t for t in inp.instance_types}
     groups = {g.name: g for g in inp.instance_groups}
     labels_of_pool = {**pool.template_labels(), NODEPOOL_LABEL: pool.name}
-    overhead = np.array(pool.daemonset_overhead.vector, dtype=np.int64)
+    if any(len(g.vector) > 4 for g in inp.pod_groups):
+        raise NotImplementedError("the oracle models cpu, memory, nvidia.com/gpu and pods only")
+    overhead = np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
     capacity, prices, labels = [], [], []
     for name in pool.instance_groups:
         group = groups[name]
@@ -67,8 +69,9 @@ def numeric_problem(inp: PlanningInput) -> NumericProblem:
         node = node_labels(group, instance_type, labels_of_pool)
         if not pool.admits(node):
             continue
-        capacity.append(np.maximum(np.array(instance_type.allocatable.vector, dtype=np.int64) - overhead, 0))
-        prices.append(0.0 if group.paid_for else instance_type.price_per_hour)
+        allocatable = np.array(instance_type.allocatable.vector[:4], dtype=np.int64)
+        capacity.append(np.maximum(allocatable - overhead, 0))
+        prices.append(group.node_price(instance_type))
         labels.append(node)
     capacity_array = np.array(capacity, dtype=np.int64).reshape(-1, 4)
     counts = np.array([g.replicas for g in inp.pod_groups], dtype=np.int64)

@@ -11,15 +11,23 @@ Name patterns come from botocore's service models: sagemaker `ClusterNameOrArn`,
 """
 
 import re
-from collections.abc import Iterator
-from typing import Annotated, Literal
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from ebb.config.catalogue import InstanceTypeSpec, PriceSource
 from ebb.config.durations import PositiveDuration, cron_problem
 from ebb.config.kubernetes_names import LabelValue, NamespaceName, ObjectName, QualifiedName
-from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, error_at
+from ebb.config.model_base import (
+    Finding,
+    FrozenMap,
+    ManifestModel,
+    NonEmpty,
+    StrictFloat,
+    empty_map,
+    error_at,
+)
 from ebb.config.model_errors import custom_error
 from ebb.config.node_class import InstanceGroupName
 from ebb.config.object_meta import ClusterObjectMeta
@@ -75,8 +83,37 @@ class InstanceGroupFacts(ManifestModel):
         0, alias="minInstanceCount"
     )
     capacity_type: Literal["on-demand", "spot"] = Field("on-demand", alias="capacityType")
+    """`spot` for a HyperPod spot instance group (CreateCluster's
+    ClusterInstanceGroupSpecification.CapacityRequirements.Spot; DescribeClusterNode reports
+    each node's CapacityType, OnDemand or Spot)."""
+    usd_per_hour: Annotated[StrictFloat, Field(ge=0)] | None = Field(None, alias="usdPerHour")
+    """What one node of this group costs, when not the catalogue's price for its type and zone: a
+    Spot group's price (required: the catalogue has no Spot prices), or a negotiated rate."""
     labels: FrozenMap[QualifiedName, LabelValue] = Field(default_factory=empty_map)
     taints: tuple[Taint, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_instance_type(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "instanceRequirements" in data:
+            raise custom_error(
+                "flexible_instance_group",
+                "instanceRequirements: flexible instance groups (several instance types in one group) "
+                "are not planned. BatchAddClusterNodes can name the types of an addition "
+                "(AddClusterNodeSpecification.InstanceTypes), but ebb's provisioning adds nodes to a "
+                "group by count, and the planner would have to share the group's count between its "
+                "types; rather than plan such a group as its worst type, ebb refuses it. Use one "
+                "instance group per instance type (instanceType)",
+            )
+        return data
+
+    def findings(self) -> Iterator[Finding]:
+        if self.capacity_type == "spot" and self.usd_per_hour is None:
+            yield error_at(
+                ("usdPerHour",),
+                "a spot instance group needs its price: the instance catalogue has no Spot prices, "
+                "and the planner prefers Spot over on-demand only by price (as Karpenter does)",
+            )
 
 
 class HyperPodClusterBinding(ManifestModel):

@@ -29,6 +29,7 @@ CATALOGUE_RESOURCE = "instance_catalogue.json"
 GIB = Decimal(2**30)
 MIB = Decimal(2**20)
 GPU_RESOURCE = "nvidia.com/gpu"
+MIG_PREFIX = "nvidia.com/mig-"
 
 Architecture = Literal["amd64", "arm64"]
 
@@ -50,12 +51,50 @@ class InstanceTypeSpec(ManifestModel):
     architecture: Architecture = "amd64"
     on_demand_usd_per_hour: Annotated[StrictFloat, Field(ge=0)] | None = Field(alias="onDemandUsdPerHour")
     price_source: StrictStr | None = Field(None, alias="priceSource")
+    zone_usd_per_hour: FrozenMap[StrictStr, Annotated[StrictFloat, Field(ge=0)]] = Field(
+        default_factory=empty_map, alias="zoneUsdPerHour"
+    )
+    """On-demand prices that differ by Availability Zone (zone name -> USD per hour)."""
+    devices: FrozenMap[StrictStr, Annotated[StrictInt, Field(gt=0)]] = Field(default_factory=empty_map)
+    """What device plugins advertise on a node of the type, by resource name
+    (`vpc.amazonaws.com/efa`, `aws.amazon.com/neuron`, `aws.amazon.com/neuroncore`, and MIG
+    profiles `nvidia.com/mig-<profile>` when the GPUs are partitioned); the sources are in
+    `specs.devices`."""
+    mig_profiles: FrozenMap[StrictStr, Annotated[StrictInt, Field(gt=0)]] = Field(
+        default_factory=empty_map, alias="migProfiles"
+    )
+    """MIG profiles of the type's GPU and how many instances of each one GPU holds."""
+
+    @model_validator(mode="after")
+    def _devices_are_named_apart(self) -> Self:
+        for name, count in self.devices.items():
+            if name in ("cpu", "memory", "pods", GPU_RESOURCE):
+                raise ValueError(f"{self.name}: devices.{name}: {name} has its own field")
+            if name.startswith(MIG_PREFIX):
+                profile = name.removeprefix(MIG_PREFIX)
+                per_gpu = self.mig_profiles.get(profile)
+                if per_gpu is None:
+                    raise ValueError(
+                        f"{self.name}: devices.{name}: {profile} is not a MIG profile of this type's GPU"
+                        + (f" (its profiles: {', '.join(self.mig_profiles)})" if self.mig_profiles else "")
+                    )
+                if count > per_gpu * self.gpus:
+                    raise ValueError(
+                        f"{self.name}: devices.{name}: {count} is more than {self.gpus} GPU(s) x "
+                        f"{per_gpu} {profile} instance(s) per GPU"
+                    )
+        return self
+
+    def price_in(self, zone: str) -> float | None:
+        """The on-demand price in `zone`: its own where the entry gives one, else the type's."""
+        return self.zone_usd_per_hour.get(zone, self.on_demand_usd_per_hour)
 
     def capacity(self) -> dict[str, Decimal]:
         """cpu in cores, memory in bytes, GPUs in devices."""
         capacity = {"cpu": Decimal(self.vcpu), "memory": Decimal(str(self.memory_gib)) * GIB}
         if self.gpus:
             capacity[GPU_RESOURCE] = Decimal(self.gpus)
+        capacity.update({name: Decimal(count) for name, count in self.devices.items()})
         return capacity
 
     def allocatable(self, node_overhead: Mapping[str, Decimal] | None = None) -> dict[str, Decimal]:
@@ -136,10 +175,12 @@ class PriceSource(ManifestModel):
 
 
 class SpecSource(ManifestModel):
-    """Where the capacities come from."""
+    """Where the capacities come from; `devices` and `migProfiles` name theirs per resource."""
 
     source: StrictStr
     retrieved: StrictStr
+    devices: FrozenMap[StrictStr, StrictStr] = Field(default_factory=empty_map)
+    """Resource name (or `nvidia.com/mig-*` for every MIG profile) -> where its counts come from."""
 
 
 class InstanceCatalogue(ManifestModel):
@@ -149,6 +190,15 @@ class InstanceCatalogue(ManifestModel):
     specs: SpecSource
     prices: PriceSource
     instance_types: tuple[InstanceTypeSpec, ...] = Field(alias="instanceTypes")
+
+    @model_validator(mode="after")
+    def _devices_are_sourced(self) -> Self:
+        for spec in self.instance_types:
+            for name in (*spec.devices, *((MIG_PREFIX + "*",) if spec.mig_profiles else ())):
+                key = MIG_PREFIX + "*" if name.startswith(MIG_PREFIX) else name
+                if key not in self.specs.devices:
+                    raise ValueError(f"{spec.name}: devices.{name}: no source for it in specs.devices")
+        return self
 
     @model_validator(mode="after")
     def _prices_are_sourced(self) -> Self:

@@ -21,6 +21,7 @@ Two things the core cannot say directly, handled here exactly:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,6 +134,7 @@ def instance_type(spec: InstanceTypeSpec) -> InstanceType:
         # Whole MiB, rounded down: never promise memory the instance does not have.
         memory_mib=int(memory_gib * 1024),
         gpus=spec.gpus,
+        extended=dict(spec.devices),
         arch=spec.architecture,
         price_per_hour=spec.on_demand_usd_per_hour,
         kube_reserved=reserved,
@@ -143,17 +145,21 @@ def instance_type(spec: InstanceTypeSpec) -> InstanceType:
 # --- instance groups and pools --------------------------------------------------------------------
 
 
-def instance_group(facts: InstanceGroupFacts) -> InstanceGroup:
+def instance_group(facts: InstanceGroupFacts, spec: InstanceTypeSpec | None = None) -> InstanceGroup:
     """A ClusterBinding instance group as the core's.
 
     Counts are observed, not configured: the current count starts at zero and the target is left
     for the core to count from the nodes it is given, unless `planning_input` has HyperPod's figure.
     """
+    zone_price = None if spec is None else spec.zone_usd_per_hour.get(facts.availability_zone)
     return InstanceGroup(
         name=facts.name,
         zone=facts.availability_zone,
         instance_types=(facts.instance_type,),
         min_count=facts.min_instance_count,
+        spot=facts.capacity_type == "spot",
+        # The binding's own price for the group wins, then the catalogue's price in its zone.
+        price_per_hour=facts.usd_per_hour if facts.usd_per_hour is not None else zone_price,
     )
 
 
@@ -182,7 +188,7 @@ def toleration(config_toleration: ConfigToleration) -> Toleration:
 
 
 def pool_limits(pool: ConfigNodePool) -> PoolLimits:
-    """`spec.limits` (cpu, memory, nvidia.com/gpu, nodes; validation refuses anything else)."""
+    """`spec.limits`: cpu, memory, nvidia.com/gpu, nodes, pods and any other resource by name."""
     limits = {name: quantity.value for name, quantity in pool.spec.limits.items()}
 
     def whole(name: str) -> int | None:
@@ -190,11 +196,21 @@ def pool_limits(pool: ConfigNodePool) -> PoolLimits:
         return None if value is None else to_units(value)
 
     cpu = limits.get(CPU)
+    # A node's capacity of a counted resource is whole, so a fractional cap allows what its
+    # whole part does.
+    counted = {
+        name: math.floor(value)
+        for name, value in limits.items()
+        if name not in (CPU, MEMORY, NVIDIA_GPU, PODS, "nodes")
+    }
+    pods = limits.get(PODS)
     return PoolLimits(
         cpu_millis=None if cpu is None else to_millis(cpu),
         memory_bytes=whole(MEMORY),
         gpus=whole(NVIDIA_GPU),
         nodes=whole("nodes"),
+        pods=None if pods is None else math.floor(pods),
+        extended=counted,
     )
 
 
@@ -281,7 +297,9 @@ def _pool_statics(config: EbbConfig, pool_name: str) -> PoolStatics:
         specs.append(spec)
     return PoolStatics(
         node_pool=node_pool(config, pool),
-        instance_groups=tuple(instance_group(group) for group in groups),
+        instance_groups=tuple(
+            instance_group(group, config.catalogue.get(group.instance_type)) for group in groups
+        ),
         instance_types=tuple(instance_type(spec) for spec in specs),
         scaled_objects=config.scaled_objects_of(pool),
     )

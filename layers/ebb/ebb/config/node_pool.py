@@ -23,7 +23,7 @@ from pydantic import Field, StrictInt, StrictStr
 
 from ebb.config.durations import BudgetDuration, Duration, NillableDuration, cron_problem, parse_duration
 from ebb.config.issues import Severity
-from ebb.config.kubernetes_names import LabelValue, QualifiedName, label_value_problem
+from ebb.config.kubernetes_names import LabelValue, QualifiedName, label_value_problem, qualified_name_problem
 from ebb.config.model_base import Finding, FrozenMap, ManifestModel, empty_map, error_at
 from ebb.config.object_meta import ClusterObjectMeta
 from ebb.config.quantity import NonNegativeQuantity
@@ -48,7 +48,6 @@ NORMALIZED_KEYS = {
 CATEGORY_KEYS = (INSTANCE_TYPE_KEY, ZONE_KEY, CAPACITY_TYPE_KEY, ARCH_KEY)
 NUMERIC_KEYS = (INSTANCE_CPU_KEY, INSTANCE_MEMORY_KEY, INSTANCE_GPU_COUNT_KEY)
 RESTRICTED_KEYS = ("karpenter.sh/nodepool", "kubernetes.io/hostname")
-SUPPORTED_LIMITS = ("cpu", "memory", "nvidia.com/gpu", "nodes")
 
 _BUDGET_NODES_RE = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
 
@@ -274,12 +273,11 @@ class NodePoolSpec(ManifestModel):
     weight: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
 
     def findings(self) -> Iterator[Finding]:
+        # Karpenter's Limits is a ResourceList: any resource name, each compared with the summed
+        # capacity of the pool's nodes (kubernetes-sigs/karpenter pkg/apis/v1/nodepool.go).
         for name in self.limits:
-            if name not in SUPPORTED_LIMITS:
-                yield error_at(
-                    ("limits", name),
-                    f"ebb cannot enforce a limit on {name!r}; allowed: {', '.join(SUPPORTED_LIMITS)}",
-                )
+            if problem := qualified_name_problem(name):
+                yield error_at(("limits", name), f"{name!r} is not a resource name: {problem}")
 
 
 class NodePool(ManifestModel):

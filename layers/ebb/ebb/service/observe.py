@@ -545,37 +545,29 @@ def _is_daemon(pod: Pod) -> bool:
 
 
 def _requests(pod: Pod) -> Resources:
+    """What the pod requests, every extended resource (EFA, MIG, Neuron) by name; no pod slot."""
     requests = pod.spec.effective_requests()
     zero = Decimal(0)
     return Resources(
         cpu_millis=to_millis(requests.get("cpu", zero)),
         memory_bytes=to_units(requests.get("memory", zero)),
         gpus=to_units(requests.get(GPU, zero)),
+        # The API server admits only whole amounts of an extended resource.
+        extended=tuple(
+            (name, to_units(amount))
+            for name, amount in requests.items()
+            if amount and name not in _BASE_RESOURCES
+        ),
     )
 
 
-# What the node planner packs; node-local storage is no instance-group dimension ebb chooses by.
-_PLANNED_RESOURCES = frozenset({"cpu", "memory", GPU, "pods", "ephemeral-storage"})
-
-
-def _unplanned_resources(spec: PodSpec) -> tuple[str, ...]:
-    """Extended resources the pod requests that the planner does not pack (EFA, MIG, Neuron, ...).
-
-    Planning such a pod by its CPU, memory and GPUs alone could launch a node that lacks them, so
-    it is reported instead.
-    """
-    names = sorted(
-        name
-        for name, amount in spec.effective_requests().items()
-        if amount and name not in _PLANNED_RESOURCES
-    )
-    return (f"requests {', '.join(names)}, which the node planner does not pack",) if names else ()
+# Packed in their own fields, or (node-local storage) no instance-group dimension ebb chooses by.
+_BASE_RESOURCES = frozenset({"cpu", "memory", GPU, "pods", "ephemeral-storage"})
 
 
 def _pending(pod: Pod, *, held_scaler: str | None = None) -> PendingPod:
     spec = pod.spec
     constraints, unmodelled = pod_constraints(spec)
-    unmodelled += _unplanned_resources(spec)
     terms: tuple[NodeSelectorTerm, ...] = ()
     required = (
         spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution

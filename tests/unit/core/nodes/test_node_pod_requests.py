@@ -105,10 +105,21 @@ def test_gpu_pods_keep_their_device_count_and_one_pod_slot() -> None:
     assert to_planner_resources(effective_requests(pod)) == Resources(cpu_millis=8000, gpus=2, pods=1)
 
 
-def test_unknown_extended_resources_are_refused_by_name() -> None:
-    pod = PodResources(containers=(ContainerResources(requests={"aws.amazon.com/neuron": "1", "cpu": "1"}),))
-    with pytest.raises(UnsupportedResource, match=r"aws\.amazon\.com/neuron"):
-        to_planner_resources(effective_requests(pod))
+def test_extended_resources_are_packed_by_name_several_at_once() -> None:
+    """EFA, Neuron and MIG requests keep their names and counts (they used to be refused)."""
+    pod = PodResources(
+        containers=(
+            ContainerResources(
+                requests={"aws.amazon.com/neuron": "2", "vpc.amazonaws.com/efa": "1", "cpu": "1"},
+                limits={"nvidia.com/mig-1g.10gb": "1"},
+            ),
+        )
+    )
+    assert to_planner_resources(effective_requests(pod)) == Resources(
+        cpu_millis=1000,
+        pods=1,
+        extended=(("aws.amazon.com/neuron", 2), ("nvidia.com/mig-1g.10gb", 1), ("vpc.amazonaws.com/efa", 1)),
+    )
 
 
 def test_ephemeral_storage_is_not_packed() -> None:
@@ -130,16 +141,19 @@ def test_a_pod_requesting_no_cpu_needs_none() -> None:
     assert to_planner_resources(effective_requests(pod)) == Resources(memory_bytes=GIB, pods=1)
 
 
-def test_every_unknown_resource_is_named_and_fractional_gpus_are_refused() -> None:
-    pod = PodResources(
-        containers=(ContainerResources(requests={"example.com/b": "1", "example.com/a": "2", "cpu": "1"}),)
-    )
-    with pytest.raises(
-        UnsupportedResource,
-        match=r"^unsupported resource\(s\) example\.com/a, example\.com/b: the node planner packs cpu, "
-        r"memory and nvidia\.com/gpu$",
-    ):
-        to_planner_resources(effective_requests(pod))
+def test_fractional_devices_are_refused_by_name() -> None:
+    """Kubernetes refuses a fractional request of an extended resource; ebb says which one.
+
+    kubernetes/kubernetes pkg/apis/core/validation/validation.go ``ValidateResourceQuantityValue``
+    rejects a value whose milli-value is not a multiple of 1000 when
+    pkg/apis/core/helper/helpers.go ``IsIntegerResourceName`` holds, which it does for every
+    extended resource name.
+    """
     half = PodResources(containers=(ContainerResources(requests={"nvidia.com/gpu": "500m"}),))
     with pytest.raises(UnsupportedResource, match=r"^nvidia\.com/gpu must be a whole number, got 0\.5"):
         to_planner_resources(effective_requests(half))
+    efa = PodResources(containers=(ContainerResources(requests={"vpc.amazonaws.com/efa": "1.5"}),))
+    with pytest.raises(
+        UnsupportedResource, match=r"^vpc\.amazonaws\.com/efa must be a whole number, got 1\.5$"
+    ):
+        to_planner_resources(effective_requests(efa))

@@ -69,6 +69,10 @@ def kubelet_report(spec: InstanceTypeSpec, *, max_pods: int) -> KubeletReport:
         "memory": f"{memory_kib - reserved_kib}Ki",
         "pods": str(max_pods),
     }
+    # Devices other device plugins advertise (EFA, Neuron, MIG profiles): the catalogue's counts,
+    # present from the node's first report (only the GPUs' registration delay is modelled).
+    for name, count in spec.devices.items():
+        capacity[name] = allocatable[name] = str(count)
     return KubeletReport(
         capacity=capacity, allocatable=allocatable, gpus=spec.gpus, architecture=spec.architecture
     )

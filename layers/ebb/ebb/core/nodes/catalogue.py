@@ -36,6 +36,9 @@ class InstanceType(BaseModel):
     vcpus: int = Field(gt=0)
     memory_mib: int = Field(gt=0)
     gpus: int = Field(default=0, ge=0)
+    extended: dict[str, int] = Field(default_factory=dict)
+    """Devices a device plugin advertises on every node of the type, by resource name
+    (``vpc.amazonaws.com/efa``, ``aws.amazon.com/neuron``, ``nvidia.com/mig-1g.10gb``, ...)."""
     max_pods: int = Field(default=110, gt=0)
     arch: Literal["amd64", "arm64"] = "amd64"
     price_per_hour: float = Field(ge=0)
@@ -52,6 +55,7 @@ class InstanceType(BaseModel):
             memory_bytes=self.memory_mib * MIB,
             gpus=self.gpus,
             pods=self.max_pods,
+            extended=tuple(self.extended.items()),
         )
 
     @property
@@ -91,6 +95,11 @@ class InstanceGroup(BaseModel):
     max_count: int | None = Field(default=None, ge=0)
     paid_for: bool = False
     """Capacity already paid for (a training plan or reservation): nodes cost nothing extra."""
+    spot: bool = False
+    """A HyperPod spot instance group (``CapacityRequirements.Spot``): its nodes are Spot instances."""
+    price_per_hour: float | None = Field(default=None, ge=0)
+    """What one node of the group costs when it is not its type's on-demand price: a Spot price, a
+    price of the group's zone. ``None``: the type's price."""
 
     @model_validator(mode="after")
     def _counts_consistent(self) -> Self:
@@ -101,6 +110,8 @@ class InstanceGroup(BaseModel):
                 f"instance group {self.name!r}: min_count {self.min_count} is above "
                 f"max_count {self.max_count}"
             )
+        if self.paid_for and self.spot:
+            raise ValueError(f"instance group {self.name!r}: paid_for capacity is not Spot capacity")
         if self.paid_for and self.max_count is None:
             raise ValueError(
                 f"instance group {self.name!r}: paid_for capacity needs max_count "
@@ -115,7 +126,15 @@ class InstanceGroup(BaseModel):
     @property
     def capacity_type(self) -> str:
         """Karpenter's capacity-type label value for this group's nodes."""
-        return "reserved" if self.paid_for else "on-demand"
+        if self.paid_for:
+            return "reserved"
+        return "spot" if self.spot else "on-demand"
+
+    def node_price(self, instance_type: InstanceType) -> float:
+        """The marginal price of one node of ``instance_type`` in this group."""
+        if self.paid_for:
+            return 0.0
+        return instance_type.price_per_hour if self.price_per_hour is None else self.price_per_hour
 
 
 def node_labels(

@@ -33,7 +33,7 @@ from ebb.core.nodes.plan import (
     RemovalKind,
 )
 from ebb.core.nodes.pool_view import NodeView, PoolView
-from ebb.core.nodes.quantities import Vector, add, fits, how_many_fit, scale
+from ebb.core.nodes.quantities import Vector, add, fits, floor_sub, how_many_fit, scale
 from ebb.core.nodes.workload import NodeState, PodGroup
 
 # Karpenter's multi-node consolidation looks at no more than this many candidates at once.
@@ -208,12 +208,7 @@ class _Simulation:
                     room = free.get(node.node.name, node.free)
                     take = min(left, how_many_fit(pods_of.vector, room))
                     if take:
-                        free[node.node.name] = (
-                            room[0] - pods_of.vector[0] * take,
-                            room[1] - pods_of.vector[1] * take,
-                            room[2] - pods_of.vector[2] * take,
-                            room[3] - take,
-                        )
+                        free[node.node.name] = floor_sub(room, scale(pods_of.vector, take))
                         moves.append((group_name, node.node.name, take))
                         left -= take
                         if not left:

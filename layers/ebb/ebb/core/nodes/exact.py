@@ -33,7 +33,7 @@ from ebb.core.nodes.packing import (
     dominated,
     within,
 )
-from ebb.core.nodes.quantities import Vector, fits
+from ebb.core.nodes.quantities import Vector, add, fits, largest
 
 DEFAULT_WORK = 3_000_000
 """Steps one search may take by default (a step is one pattern tried or one node of the enumeration)."""
@@ -82,12 +82,7 @@ class _Choices:
             ranked = sorted(
                 (self.options[i].cost, i, self.options[i].capacity) for i in bits(mask & self.allowed)
             )
-            envelope: Vector = (
-                max((c[0] for _, _, c in ranked), default=-1),
-                max((c[1] for _, _, c in ranked), default=-1),
-                max((c[2] for _, _, c in ranked), default=-1),
-                max((c[3] for _, _, c in ranked), default=-1),
-            )
+            envelope: Vector = largest(c for _, _, c in ranked) if ranked else (-1, -1, -1, -1)
             known = (ranked, envelope)
             self._by_mask[mask] = known
         return known
@@ -120,7 +115,7 @@ def _patterns(
         need = item.vector
         current = used
         for take in range(1, (item.count if item.cap is None else min(item.count, item.cap)) + 1):
-            current = (current[0] + need[0], current[1] + need[1], current[2] + need[2], current[3] + need[3])
+            current = add(current, need)
             if not fits(current, envelope):
                 break
             counts[position] = take

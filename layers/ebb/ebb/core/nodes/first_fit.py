@@ -12,17 +12,11 @@ takes the cheapest option left. Identical pods are placed together.
 from __future__ import annotations
 
 from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing, bits, within
-from ebb.core.nodes.quantities import Vector, how_many_fit
+from ebb.core.nodes.quantities import Vector, add, fits, how_many_fit, largest, sub
 
 
 def _envelope(options: list[Option], mask: int) -> Vector:
-    caps = [options[i].capacity for i in bits(mask)]
-    return (
-        max(c[0] for c in caps),
-        max(c[1] for c in caps),
-        max(c[2] for c in caps),
-        max(c[3] for c in caps),
-    )
+    return largest(options[i].capacity for i in bits(mask))
 
 
 def first_fit_pack(
@@ -51,6 +45,7 @@ def first_fit_pack(
                     or u[1] + need[1] > envelope[1]
                     or u[2] + need[2] > envelope[2]
                     or u[3] + need[3] > envelope[3]
+                    or (len(need) > 4 and not fits(add(tuple(u), need), envelope))
                 ):
                     continue
                 allowed = masks[index] & item.mask
@@ -62,7 +57,7 @@ def first_fit_pack(
                     fitting.append(
                         (
                             option,
-                            how_many_fit(need, (cap[0] - u[0], cap[1] - u[1], cap[2] - u[2], cap[3] - u[3])),
+                            how_many_fit(need, sub(cap, tuple(u))),
                         )
                     )
                 take = min(left, max(f for _, f in fitting))
@@ -72,8 +67,10 @@ def first_fit_pack(
                     continue
                 masks[index] = sum(1 << o for o, f in fitting if f >= take)
                 envelopes[index] = _envelope(options, masks[index])
-                for d in range(4):
-                    u[d] += need[d] * take
+                if len(need) > len(u):
+                    u.extend([0] * (len(need) - len(u)))
+                for d, amount in enumerate(need):
+                    u[d] += amount * take
                 contents[index][item.key] = contents[index].get(item.key, 0) + take
                 left -= take
                 start = index
@@ -95,7 +92,7 @@ def first_fit_pack(
                 return None
             take = min(left, best) if item.cap is None else min(left, best, item.cap)
             mask = sum(1 << o for o, f in fitting if f >= take)
-            used.append([need[0] * take, need[1] * take, need[2] * take, need[3] * take])
+            used.append([amount * take for amount in need])
             masks.append(mask)
             envelopes.append(_envelope(options, mask))
             contents.append({item.key: take})

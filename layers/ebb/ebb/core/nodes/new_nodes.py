@@ -39,7 +39,7 @@ from ebb.core.nodes.packing import (
     right_size,
     same_cost,
 )
-from ebb.core.nodes.quantities import fits
+from ebb.core.nodes.quantities import fits, largest
 from ebb.core.nodes.repack import improve
 
 # Work bounds (pure Python): look-ahead below this many pods, first-fit below this many pod x option pairs.
@@ -149,10 +149,11 @@ def first_fit_orders(items: list[Item], options: list[Option]) -> list[list[Item
     Decreasing orders by memory, by the largest and by the sum of the shares of the pool's largest
     node each find packings the others miss when one dimension is tight.
     """
-    envelope = [max(o.capacity[d] for o in options) or 1 for d in range(4)]
+    # Every dimension counts, extended resources (EFA, MIG, Neuron) included.
+    envelope = [size or 1 for size in largest(o.capacity for o in options)] if options else [1, 1, 1, 1]
 
     def shares(item: Item) -> list[float]:
-        return [item.vector[d] / envelope[d] for d in range(4)]
+        return [need / (envelope[d] if d < len(envelope) else 1) for d, need in enumerate(item.vector)]
 
     return [
         items,

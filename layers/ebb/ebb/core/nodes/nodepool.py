@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ebb.core.nodes.budgets import DEFAULT_BUDGETS, Budget
 from ebb.core.nodes.catalogue import WELL_KNOWN_LABELS
-from ebb.core.nodes.quantities import ZERO, Resources, Vector
+from ebb.core.nodes.quantities import CPU, MEMORY, NVIDIA_GPU, PODS, ZERO, Resources, Vector, dimension
 from ebb.core.nodes.requirements import Operator, Requirement
 from ebb.core.nodes.taints import Taint
 
@@ -32,7 +32,11 @@ class Disruption(BaseModel):
 
 
 class PoolLimits(BaseModel):
-    """``spec.limits``: caps on the total capacity of the pool's nodes (``None``: no cap)."""
+    """``spec.limits``: caps on the total capacity of the pool's nodes (``None``: no cap).
+
+    Karpenter accepts any resource name here (a ``corev1.ResourceList``) and counts each node's
+    capacity of it, ``pods`` included; ``nodes`` caps the node count.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,22 +44,40 @@ class PoolLimits(BaseModel):
     memory_bytes: int | None = Field(default=None, ge=0)
     gpus: int | None = Field(default=None, ge=0)
     nodes: int | None = Field(default=None, ge=0)
+    pods: int | None = Field(default=None, ge=0)
+    """What the pool's nodes may hold in pod slots, counted by each node's ``max_pods``."""
+    extended: dict[str, int] = Field(default_factory=dict)
+    """Caps on extended resources by name (``vpc.amazonaws.com/efa``, ``aws.amazon.com/neuron``, ...)."""
 
-    def as_vector(self) -> tuple[int | None, int | None, int | None, int | None]:
-        """``(cpu, memory, gpus, nodes)``."""
-        return (self.cpu_millis, self.memory_bytes, self.gpus, self.nodes)
+    @model_validator(mode="after")
+    def _extended_names(self) -> Self:
+        for name, cap in self.extended.items():
+            if name in (CPU, MEMORY, NVIDIA_GPU, PODS, "nodes"):
+                raise ValueError(f"limit {name!r} has its own field")
+            if cap < 0:
+                raise ValueError(f"limit {name!r}: {cap} is negative")
+        return self
 
-    def headroom(self, used: Vector) -> tuple[int | None, int | None, int | None, int | None]:
-        """What is left under each cap given the capacity ``used`` (may be negative)."""
+    def as_vector(self) -> tuple[int | None, ...]:
+        """The caps in limit-vector order: ``(cpu, memory, gpus, nodes, pods, extended...)``.
 
-        def left(cap: int | None, use: int) -> int | None:
-            return None if cap is None else cap - use
+        An extended resource sits at its :func:`~ebb.core.nodes.quantities.dimension`; trailing
+        ``None`` (no cap) is left out.
+        """
+        caps: list[int | None] = [self.cpu_millis, self.memory_bytes, self.gpus, self.nodes, self.pods]
+        for name, cap in self.extended.items():
+            index = dimension(name)
+            caps.extend([None] * (index + 1 - len(caps)))
+            caps[index] = cap
+        while len(caps) > 4 and caps[-1] is None:
+            caps.pop()
+        return tuple(caps)
 
-        return (
-            left(self.cpu_millis, used[0]),
-            left(self.memory_bytes, used[1]),
-            left(self.gpus, used[2]),
-            left(self.nodes, used[3]),
+    def headroom(self, used: Vector) -> tuple[int | None, ...]:
+        """What is left under each cap given the limit usage ``used`` (may be negative)."""
+        return tuple(
+            None if cap is None else cap - (used[index] if index < len(used) else 0)
+            for index, cap in enumerate(self.as_vector())
         )
 
 

@@ -21,11 +21,21 @@ import copy
 import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 
-from ebb.core.nodes.quantities import Vector, add, fits, scale
+from ebb.core.nodes.quantities import (
+    POOL_PODS_DIMENSION,
+    Vector,
+    add,
+    dimension_name,
+    fits,
+    largest,
+    scale,
+    short_of,
+    sub,
+)
 
-Limits = tuple[int | None, int | None, int | None, int | None]
+Limits = tuple[int | None, ...]
+"""What is left under a pool's limits, in limit-vector order (cpu, memory, gpus, nodes, pods, extended...)."""
 
 
 @dataclass(slots=True)
@@ -51,7 +61,7 @@ class Option:
     available: int | None
     """How many more nodes of this option may be added (``None``: unbounded)."""
     limit_usage: Vector
-    """What one node counts against the pool limits: (cpu, memory, gpus, 1 node)."""
+    """What one node counts against the pool limits: (cpu, memory, gpus, 1 node, pods, extended...)."""
 
 
 @dataclass(slots=True)
@@ -117,20 +127,14 @@ class Packing:
             self.tied_with = max(self.tied_with or 0, nodes)
 
 
-@lru_cache(maxsize=4096)
-def bits(mask: int) -> tuple[int, ...]:
-    """Indices of the set bits of ``mask``, lowest first.
-
-    Memoised: a plan asks for the same few masks (a pool's options, narrowed per zone or per
-    node selector) once per pod group and per search step, and walking a 400-bit mask in Python
-    costs more than the work done with its indices.
-    """
+def bits(mask: int) -> list[int]:
+    """Indices of the set bits of ``mask``."""
     out = []
     while mask:
         low = mask & -mask
         out.append(low.bit_length() - 1)
         mask ^= low
-    return tuple(out)
+    return out
 
 
 def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vector]) -> Vector:
@@ -144,16 +148,15 @@ def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vec
 def within(packing: Packing, options: list[Option], limits: Limits) -> bool:
     """Whether a packing respects every option's availability and the pool limits."""
     used: dict[int, int] = {}
-    usage = [0, 0, 0, 0]
+    usage: Vector = (0, 0, 0, 0)
     for batch in packing.batches:
         used[batch.option] = used.get(batch.option, 0) + batch.count
-        for d in range(4):
-            usage[d] += options[batch.option].limit_usage[d] * batch.count
+        usage = add(usage, scale(options[batch.option].limit_usage, batch.count))
     for index, count in used.items():
         available = options[index].available
         if available is not None and count > available:
             return False
-    return all(cap is None or use <= cap for cap, use in zip(limits, usage, strict=True))
+    return all(cap is None or index >= len(usage) or usage[index] <= cap for index, cap in enumerate(limits))
 
 
 def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dict[int, float]:
@@ -161,70 +164,24 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
 
     ``among`` restricts the options looked at (a bitmask); dominated options never give the minimum.
     """
-    return {key: appraisal.value for key, appraisal in appraise(items, options, among).items()}
-
-
-@dataclass(slots=True)
-class Appraisal:
-    """What the greedy needs to know of one item against the options it may use."""
-
-    value: float
-    """The pod's fractional cost on its cheapest option that holds it (0 when none does)."""
-    size: float
-    """How hard the pod is to place: its largest share of any dimension on its best option."""
-    fitting: tuple[int, ...]
-    """The options (in ``among``) that can hold one pod, lowest index first."""
-
-
-def appraise(items: list[Item], options: list[Option], among: int = -1) -> dict[int, Appraisal]:
-    """Per item key, its :class:`Appraisal` over the options of its mask within ``among``.
-
-    Items of one shape, mask and cap appraise alike (a constrained group split over zones repeats
-    them), so each is computed once, in one pass over its options.
-    """
-    appraisals: dict[int, Appraisal] = {}
-    known: dict[tuple[Vector, int, int | None], Appraisal] = {}
+    values: dict[int, float] = {}
     for item in items:
-        mask = item.mask & among
-        shape = (item.vector, mask, item.cap)
-        appraisal = known.get(shape)
-        if appraisal is None:
-            appraisal = known[shape] = _appraise(item.vector, item.cap, mask, options)
-        appraisals[item.key] = appraisal
-    return appraisals
-
-
-def _appraise(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> Appraisal:
-    need_cpu, need_memory, need_gpus, need_slots = vector
-    value: float | None = None
-    size: float | None = None
-    fitting = []
-    for index in bits(mask):
-        option = options[index]
-        room_cpu, room_memory, room_gpus, room_slots = option.capacity
-        if (
-            need_cpu > room_cpu
-            or need_memory > room_memory
-            or need_gpus > room_gpus
-            or need_slots > room_slots
-        ):
-            continue
-        fitting.append(index)
-        # The same divisions and the same ``max`` as a per-dimension generator: equal floats.
-        share = max(
-            need_cpu / room_cpu if room_cpu else 0.0,
-            need_memory / room_memory if room_memory else 0.0,
-            need_gpus / room_gpus if room_gpus else 0.0,
-            need_slots / room_slots if room_slots else 0.0,
-        )
-        size = share if size is None else min(size, share)
-        if cap is not None:
-            share = max(share, 1 / cap)  # a capped pod takes at least its share of a node
-        cost = option.cost * share
-        value = cost if value is None else min(value, cost)
-    return Appraisal(
-        value=0.0 if value is None else value, size=0.0 if size is None else size, fitting=tuple(fitting)
-    )
+        best = None
+        for index in bits(item.mask & among):
+            option = options[index]
+            if not fits(item.vector, option.capacity):
+                continue
+            share = max(
+                # A vector lacks trailing zeros: pairs beyond the shorter one are 0 or unrequested.
+                need / room if room else 0.0
+                for need, room in zip(item.vector, option.capacity, strict=False)
+            )
+            if item.cap is not None:
+                share = max(share, 1 / item.cap)  # a capped pod takes at least its share of a node
+            value = option.cost * share
+            best = value if best is None else min(best, value)
+        values[item.key] = 0.0 if best is None else best
+    return values
 
 
 def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[int]:
@@ -243,14 +200,12 @@ def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[i
     ranked = sorted((options[i] for i in runs), key=lambda o: (o.cost, [-c for c in o.capacity], o.index))
     out: set[int] = set()
     for position, a in enumerate(ranked):
-        runs_a = runs[a.index]
         for b in ranked[:position]:
-            # The cheap test first: options of other zones or selectors run other pods.
             if (
-                runs_a & ~runs[b.index] == 0
+                b.index not in out
                 and b.available is None
-                and b.index not in out
                 and fits(a.capacity, b.capacity)
+                and runs[a.index] & ~runs[b.index] == 0
                 and (not limited or fits(b.limit_usage, a.limit_usage))
             ):
                 out.add(a.index)
@@ -261,7 +216,8 @@ def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[i
 def limit_room(limits: Limits, usage: Vector) -> int | None:
     """How many nodes with ``usage`` still fit under ``limits`` (``None``: unbounded)."""
     room: int | None = None
-    for cap, use in zip(limits, usage, strict=True):
+    # A component one side lacks is uncapped or unused.
+    for cap, use in zip(limits, usage, strict=False):
         if cap is None or use == 0:
             continue
         allowed = max(cap // use, 0)
@@ -269,10 +225,20 @@ def limit_room(limits: Limits, usage: Vector) -> int | None:
     return room
 
 
+def limit_name(index: int) -> str:
+    """The resource a limit-vector component caps."""
+    if index == 3:
+        return "nodes"
+    if index == POOL_PODS_DIMENSION:
+        return "pods"
+    return dimension_name(index)
+
+
 def _limit_blocker(limits: Limits, usage: Vector) -> str:
-    names = ("cpu", "memory", "nvidia.com/gpu", "nodes")
     blocked = [
-        name for name, cap, use in zip(names, limits, usage, strict=True) if cap is not None and use > cap
+        limit_name(index)
+        for index, (cap, use) in enumerate(zip(limits, usage, strict=False))
+        if cap is not None and use > cap
     ]
     return ", ".join(blocked)
 
@@ -280,14 +246,9 @@ def _limit_blocker(limits: Limits, usage: Vector) -> str:
 def consume(limits: Limits, usage: Vector, count: int) -> Limits:
     """The limits left after ``count`` nodes that each use ``usage`` (``count`` may be negative)."""
 
-    def left(cap: int | None, use: int) -> int | None:
-        return None if cap is None else cap - use * count
-
-    return (
-        left(limits[0], usage[0]),
-        left(limits[1], usage[1]),
-        left(limits[2], usage[2]),
-        left(limits[3], usage[3]),
+    return tuple(
+        None if cap is None else cap - (usage[index] if index < len(usage) else 0) * count
+        for index, cap in enumerate(limits)
     )
 
 
@@ -314,90 +275,84 @@ class Greedy:
         beaten = dominated(options, items, limits)
         self.candidates = [o.index for o in options if o.index not in beaten]
         among = sum(1 << index for index in self.candidates)
-        appraisals = appraise(items, options, among)
-        self.values = {key: appraisal.value for key, appraisal in appraisals.items()}
+        self.values = pod_values(items, options, among)
         self.among = among
+        sizes = {item.key: self._size(item) for item in items}
         self.order = sorted(
             (item.key for item in items),
-            key=lambda key: (-appraisals[key].size, -self.vectors[key][0], -self.vectors[key][1], key),
+            key=lambda key: (-sizes[key], -self.vectors[key][0], -self.vectors[key][1], key),
         )
         self.per_option: dict[int, list[tuple[int, Vector, float, int, int]]] = {}
-        # Rows of groups that ran out since an option's rows were last compacted (see ``_rows``).
-        self.spent: dict[int, int] = {}
         # What each option's rows still ask for, kept up to date by ``apply`` (for slice fills).
         self.demand: dict[int, list[int]] = {}
         self.holders: dict[int, list[int]] = {item.key: [] for item in items}
-        # Each option's groups in ``order``: one pass over the groups and the options that hold
-        # them (a group's mask names the few options of its zone or selector), not options x groups.
-        keys_of: dict[int, list[int]] = {index: [] for index in self.candidates}
-        for key in self.order:
-            for index in appraisals[key].fitting:
-                keys_of[index].append(key)
         for index in self.candidates:
-            keys = keys_of[index]
-            self.per_option[index] = self._suffix_rows(keys)
-            self.spent[index] = 0
-            demand = [0, 0, 0, 0]
+            capacity = options[index].capacity
+            keys = [
+                key
+                for key in self.order
+                if self.masks[key] >> index & 1 and fits(self.vectors[key], capacity)
+            ]
+            rows: list[tuple[int, Vector, float, int, int]] = []
+            low_cpu = low_memory = 1 << 62
+            for key in reversed(keys):
+                vector = self.vectors[key]
+                low_cpu = min(low_cpu, vector[0])
+                low_memory = min(low_memory, vector[1])
+                rows.append((key, vector, self.values[key], low_cpu, low_memory))
+            rows.reverse()
+            self.per_option[index] = rows
+            demand = [0] * max([4, *(len(self.vectors[key]) for key in keys)])
             for key in keys:
                 self.holders[key].append(index)
-                vector = self.vectors[key]
-                count = self.remaining[key]
-                demand[0] += vector[0] * count
-                demand[1] += vector[1] * count
-                demand[2] += vector[2] * count
-                demand[3] += vector[3] * count
+                for d, need in enumerate(self.vectors[key]):
+                    demand[d] += need * self.remaining[key]
             self.demand[index] = demand
 
-    def _suffix_rows(self, keys: list[int]) -> list[tuple[int, Vector, float, int, int]]:
-        """Rows (key, vector, value, least CPU and least memory from this row on) for ``keys``."""
-        rows: list[tuple[int, Vector, float, int, int]] = []
-        low_cpu = low_memory = 1 << 62
-        for key in reversed(keys):
-            vector = self.vectors[key]
-            low_cpu = min(low_cpu, vector[0])
-            low_memory = min(low_memory, vector[1])
-            rows.append((key, vector, self.values[key], low_cpu, low_memory))
-        rows.reverse()
-        return rows
+    def _size(self, item: Item) -> float:
+        """How hard a pod is to place: its largest share of any dimension on its best option.
 
-    def _rows(self, index: int) -> list[tuple[int, Vector, float, int, int]]:
-        """Option ``index``'s rows, without the groups that ran out once they are a quarter of them.
-
-        Dropping a spent row changes no fill (it takes nothing), and the suffix minima recomputed
-        over the rows left only stop a fill where every later row would take nothing anyway.
+        Many small pods tie on their pod-slot share; the caller breaks ties by CPU, then memory.
         """
-        rows = self.per_option[index]
-        if self.spent[index] * 4 > len(rows):
-            remaining = self.remaining
-            rows = self._suffix_rows([row[0] for row in rows if remaining[row[0]]])
-            self.per_option[index] = rows
-            self.spent[index] = 0
-        return rows
+        shares = [
+            max(
+                need / room if room else 0.0
+                for need, room in zip(item.vector, self.options[i].capacity, strict=False)
+            )
+            for i in bits(item.mask & self.among)
+            if fits(item.vector, self.options[i].capacity)
+        ]
+        return min(shares) if shares else 0.0
 
     def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node of option ``index`` filled from the remaining pods, and the value it holds."""
-        cpu, memory, gpus, slots = self.options[index].capacity
+        capacity = self.options[index].capacity
+        cpu, memory, gpus, slots = capacity[:4]
+        # Extended resources (EFA, MIG, Neuron) left on the node, past the limit-only pods index.
+        extended = list(capacity[4:])
         contents: list[tuple[int, int]] = []
         value = 0.0
         remaining = self.remaining
         caps = self.caps
-        # The hot loop of the planner: comparisons rather than calls to ``min``.
-        for key, vector, pod_value, low_cpu, low_memory in self._rows(index):
+        for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
             if cpu < low_cpu or memory < low_memory:
                 break
             left = remaining[key]
             if not left:
                 continue
-            need_cpu, need_memory, need_gpus, _ = vector
-            take = left if left < slots else slots
-            if caps and key in caps and caps[key] < take:
-                take = caps[key]
-            if need_cpu and cpu // need_cpu < take:
-                take = cpu // need_cpu
-            if need_memory and memory // need_memory < take:
-                take = memory // need_memory
-            if need_gpus and gpus // need_gpus < take:
-                take = gpus // need_gpus
+            need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
+            take = min(left, slots)
+            if caps and key in caps:
+                take = min(take, caps[key])
+            if need_cpu:
+                take = min(take, cpu // need_cpu)
+            if need_memory:
+                take = min(take, memory // need_memory)
+            if need_gpus:
+                take = min(take, gpus // need_gpus)
+            for d in range(4, len(vector)):
+                if vector[d]:
+                    take = min(take, extended[d - 4] // vector[d])
             if take > 0:
                 contents.append((key, take))
                 value += take * pod_value
@@ -405,6 +360,8 @@ class Greedy:
                 memory -= need_memory * take
                 gpus -= need_gpus * take
                 slots -= take
+                for d in range(4, len(vector)):
+                    extended[d - 4] -= vector[d] * take
                 if not slots:
                     break
         return contents, value
@@ -416,76 +373,53 @@ class Greedy:
         which is what a fractional (LP) packing does; the largest-first fill instead leaves
         lopsided nodes for last.
         """
-        cap_cpu, cap_memory, cap_gpus, cap_slots = self.options[index].capacity
-        rows = self._rows(index)
+        capacity = self.options[index].capacity
+        rows = self.per_option[index]
         remaining = self.remaining
         caps = self.caps
-        demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
+        demand = self.demand[index]
+        # Every dimension the rows ask for; a row fits the option, so its capacity is there too.
         fraction = min(
-            cap_cpu / demand_cpu if demand_cpu else 1.0,
-            cap_memory / demand_memory if demand_memory else 1.0,
-            cap_gpus / demand_gpus if demand_gpus else 1.0,
-            cap_slots / demand_slots if demand_slots else 1.0,
+            capacity[d] / need if need else 1.0 for d, need in enumerate(demand) if d < len(capacity)
         )
         if fraction >= 1.0:
             return self.fill(index)
-        cpu, memory, gpus, slots = cap_cpu, cap_memory, cap_gpus, cap_slots
+        cpu, memory, gpus, slots = capacity[:4]
+        extended = list(capacity[4:])
         taken: dict[int, int] = {}
         value = 0.0
-        # First the slice: each group's share of the node (a group appears once per option, so
-        # nothing is taken yet); comparisons rather than calls to ``min`` (the planner's hot loop).
-        for key, vector, pod_value, low_cpu, low_memory in rows:
-            if cpu < low_cpu or memory < low_memory:
-                break  # every later row needs more CPU or memory than is left: none takes a pod
-            take = int(remaining[key] * fraction)
-            if take <= 0:
-                continue
-            take = min(take, slots)
-            if caps and key in caps and caps[key] < take:
-                take = caps[key]
-            need_cpu, need_memory, need_gpus, _ = vector
-            if need_cpu and cpu // need_cpu < take:
-                take = cpu // need_cpu
-            if need_memory and memory // need_memory < take:
-                take = memory // need_memory
-            if need_gpus and gpus // need_gpus < take:
-                take = gpus // need_gpus
-            if take > 0:
-                taken[key] = take
-                value += take * pod_value
-                cpu -= need_cpu * take
-                memory -= need_memory * take
-                gpus -= need_gpus * take
-                slots -= take
-                if not slots:
-                    return list(taken.items()), value
-        # Then topped up largest first with what the slice left.
-        for key, vector, pod_value, low_cpu, low_memory in rows:
-            if cpu < low_cpu or memory < low_memory:
+        for share in (True, False):
+            for key, vector, pod_value, _, _ in rows:
+                already = taken.get(key, 0)
+                left = remaining[key] - already
+                if not left:
+                    continue
+                take = min(int(left * fraction), slots) if share else min(left, slots)
+                if caps and key in caps:
+                    take = min(take, caps[key] - already)
+                need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
+                if need_cpu:
+                    take = min(take, cpu // need_cpu)
+                if need_memory:
+                    take = min(take, memory // need_memory)
+                if need_gpus:
+                    take = min(take, gpus // need_gpus)
+                for d in range(4, len(vector)):
+                    if vector[d]:
+                        take = min(take, extended[d - 4] // vector[d])
+                if take > 0:
+                    taken[key] = already + take
+                    value += take * pod_value
+                    cpu -= need_cpu * take
+                    memory -= need_memory * take
+                    gpus -= need_gpus * take
+                    slots -= take
+                    for d in range(4, len(vector)):
+                        extended[d - 4] -= vector[d] * take
+                    if not slots:
+                        break
+            if not slots:
                 break
-            already = taken.get(key, 0)
-            left = remaining[key] - already
-            if not left:
-                continue
-            take = left if left < slots else slots
-            if caps and key in caps and caps[key] - already < take:
-                take = caps[key] - already
-            need_cpu, need_memory, need_gpus, _ = vector
-            if need_cpu and cpu // need_cpu < take:
-                take = cpu // need_cpu
-            if need_memory and memory // need_memory < take:
-                take = memory // need_memory
-            if need_gpus and gpus // need_gpus < take:
-                take = gpus // need_gpus
-            if take > 0:
-                taken[key] = already + take
-                value += take * pod_value
-                cpu -= need_cpu * take
-                memory -= need_memory * take
-                gpus -= need_gpus * take
-                slots -= take
-                if not slots:
-                    break
         return list(taken.items()), value
 
     def _score(self, index: int) -> tuple[float, float, list[tuple[int, int]]] | None:
@@ -531,15 +465,14 @@ class Greedy:
             taken = count * repeat
             self.remaining[key] -= taken
             vector = self.vectors[key]
-            spent = not self.remaining[key]
             for holder in self.holders[key]:
-                if spent:
-                    self.spent[holder] += 1
                 demand = self.demand[holder]
                 demand[0] -= vector[0] * taken
                 demand[1] -= vector[1] * taken
                 demand[2] -= vector[2] * taken
                 demand[3] -= vector[3] * taken
+                for d in range(4, len(vector)):
+                    demand[d] -= vector[d] * taken
         packing.batches.append(Batch(option=index, count=repeat, contents=tuple(contents)))
 
     def run(self, packing: Packing | None = None) -> Packing:
@@ -569,9 +502,6 @@ class Greedy:
         twin = copy.copy(self)
         twin.remaining = dict(self.remaining)
         twin.available = dict(self.available)
-        # Compaction replaces an option's rows by the ones its own state still needs.
-        twin.per_option = dict(self.per_option)
-        twin.spent = dict(self.spent)
         twin.demand = {index: list(demand) for index, demand in self.demand.items()}
         return twin
 
@@ -582,7 +512,13 @@ def explain_leftover(
     """Why ``count`` pods of ``item`` get no new node: nothing fits, nothing is available, or limits."""
     fitting = [options[i] for i in bits(item.mask) if fits(item.vector, options[i].capacity)]
     if not fitting:
-        return count, Shortfall.NO_FIT, ""
+        allowed = [options[i].capacity for i in bits(item.mask)]
+        short = short_of(item.vector, largest(allowed)) if allowed else ()
+        # A device no allowed type has at all (EFA, a MIG profile, Neuron) is named: it is not
+        # as plain as a pod larger than every node.
+        missing = [name for name in short if name not in ("cpu", "memory", "pods")]
+        detail = f"no allowed instance type offers enough {', '.join(missing)}" if missing else ""
+        return count, Shortfall.NO_FIT, detail
     if all(o.available == 0 for o in fitting):
         return count, Shortfall.UNAVAILABLE, ""
     blocked = [_limit_blocker(limits, o.limit_usage) for o in fitting]
@@ -624,8 +560,8 @@ def right_size(packing: Packing, items: list[Item], options: list[Option], limit
             if available[option.index] is not None:
                 take = min(take, available[option.index] or 0)
             new, old = option.limit_usage, current.limit_usage
-            delta: Vector = (new[0] - old[0], new[1] - old[1], new[2] - old[2], new[3] - old[3])
-            for cap, grow in zip(remaining_limits, delta, strict=True):
+            delta = sub(new, old)
+            for cap, grow in zip(remaining_limits, delta, strict=False):
                 if cap is not None and grow > 0:
                     take = min(take, max(cap, 0) // grow)
             if take <= 0:

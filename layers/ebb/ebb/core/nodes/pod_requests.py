@@ -100,7 +100,7 @@ def effective_requests(pod: PodResources) -> ResourceAmounts:
 
 
 class UnsupportedResource(ValueError):
-    """A pod requests a resource the node planner cannot place."""
+    """A pod's request the node planner cannot represent (a fraction of a device)."""
 
 
 def to_planner_resources(
@@ -108,26 +108,28 @@ def to_planner_resources(
 ) -> Resources:
     """Map effective requests to the planner's vector; one pod slot is added.
 
-    Raises :class:`UnsupportedResource` for an extended resource no HyperPod instance type here
-    offers, naming it, rather than silently planning nodes that cannot run the pod.
+    Every resource besides cpu and memory is packed by name (``nvidia.com/gpu``, MIG profiles,
+    ``vpc.amazonaws.com/efa``, ``aws.amazon.com/neuron``, ...): a node offers it only if its
+    instance type says so, so a pod asking for one no type has is left unplaced with that reason,
+    not planned onto nodes that cannot run it. Devices are whole: Kubernetes refuses a fractional
+    request of an extended resource, and :class:`UnsupportedResource` says so here.
     """
     ignored = set(ignore)
-    unknown = sorted(
-        name
-        for name, value in amounts.items()
-        if name not in {CPU, MEMORY, NVIDIA_GPU, PODS} | ignored and value
-    )
-    if unknown:
-        raise UnsupportedResource(
-            f"unsupported resource(s) {', '.join(unknown)}: "
-            f"the node planner packs cpu, memory and {NVIDIA_GPU}"
-        )
-    gpus = amounts.get(NVIDIA_GPU, Decimal(0))
-    if gpus != gpus.to_integral_value():
-        raise UnsupportedResource(f"{NVIDIA_GPU} must be a whole number, got {gpus}")
+    extended: dict[str, int] = {}
+    gpus = 0
+    for name, value in sorted(amounts.items()):
+        if name in (CPU, MEMORY, PODS) or name in ignored or not value:
+            continue
+        if value != value.to_integral_value():
+            raise UnsupportedResource(f"{name} must be a whole number, got {value}")
+        if name == NVIDIA_GPU:
+            gpus = int(value)
+        else:
+            extended[name] = int(value)
     return Resources(
         cpu_millis=to_millis(amounts.get(CPU, Decimal(0))),
         memory_bytes=to_units(amounts.get(MEMORY, Decimal(0))),
-        gpus=int(gpus),
+        gpus=gpus,
         pods=1,
+        extended=tuple(extended.items()),
     )

@@ -10,7 +10,7 @@ from ebb.core.nodes.catalogue import NODEPOOL_LABEL, InstanceGroup, InstanceType
 from ebb.core.nodes.nodepool import NodePool
 from ebb.core.nodes.offerings import OfferingKey, UnavailableOfferings
 from ebb.core.nodes.packing import Limits, Option
-from ebb.core.nodes.quantities import Vector, add, floor_sub, scale
+from ebb.core.nodes.quantities import POOL_PODS_DIMENSION, Vector, add, floor_sub, largest, scale, smallest
 from ebb.core.nodes.taints import blocking
 from ebb.core.nodes.workload import ExistingNode, NodeState, PodGroup
 
@@ -19,28 +19,14 @@ _ACCEPTING = (NodeState.READY, NodeState.REGISTERED, NodeState.LAUNCHING)
 _STATE_ORDER = {NodeState.READY: 0, NodeState.REGISTERED: 1, NodeState.LAUNCHING: 2, NodeState.NOT_READY: 3}
 
 
-def _smallest(vectors: list[Vector]) -> Vector:
-    return (
-        min(v[0] for v in vectors),
-        min(v[1] for v in vectors),
-        min(v[2] for v in vectors),
-        min(v[3] for v in vectors),
-    )
-
-
-def _largest(vectors: list[Vector]) -> Vector:
-    return (
-        max(v[0] for v in vectors),
-        max(v[1] for v in vectors),
-        max(v[2] for v in vectors),
-        max(v[3] for v in vectors),
-    )
-
-
 def limit_usage(types: tuple[InstanceType, ...]) -> Vector:
-    """What a node counts against pool limits: its capacity (the largest of its possible types), one node."""
-    capacity = _largest([t.capacity.vector for t in types])
-    return (capacity[0], capacity[1], capacity[2], 1)
+    """What a node counts against pool limits: its capacity (the largest of its possible types).
+
+    In limit-vector order (see :meth:`~ebb.core.nodes.nodepool.PoolLimits.as_vector`): one node
+    at index 3, its pod slots at :data:`~ebb.core.nodes.quantities.POOL_PODS_DIMENSION`.
+    """
+    capacity = largest([t.capacity.vector for t in types])
+    return (capacity[0], capacity[1], capacity[2], 1, capacity[3], *capacity[POOL_PODS_DIMENSION + 1 :])
 
 
 @dataclass(slots=True)
@@ -95,38 +81,13 @@ class PoolView:
         pool_labels[NODEPOOL_LABEL] = pool.name
         overhead = pool.daemonset_overhead.vector
         avoided = unavailable.active(now)
-        # An instance type's allocatable is a model built on each read: read it once per type, and
-        # each (group, type)'s node labels once, for the options and every node of the pool.
-        allocatable_of: dict[str, Vector] = {}
-        usage_of: dict[str, Vector] = {}
-        labels_of: dict[tuple[str, str], dict[str, str]] = {}
-
-        def allocatable_vector(kind: InstanceType) -> Vector:
-            known = allocatable_of.get(kind.name)
-            if known is None:
-                known = allocatable_of[kind.name] = kind.allocatable.vector
-            return known
-
-        def usage(kinds: tuple[InstanceType, ...]) -> Vector:
-            if len(kinds) != 1:
-                return limit_usage(kinds)
-            known = usage_of.get(kinds[0].name)
-            if known is None:
-                known = usage_of[kinds[0].name] = limit_usage(kinds)
-            return known
-
-        def labels(group: InstanceGroup, kind: InstanceType) -> dict[str, str]:
-            # One dict per (group, type), shared by its nodes: labels are only ever read.
-            known = labels_of.get((group.name, kind.name))
-            if known is None:
-                known = labels_of[(group.name, kind.name)] = node_labels(group, kind, pool_labels)
-            return known
-
         self.options: list[LaunchOption] = []
         for group_name in pool.instance_groups:
             group = groups[group_name]
             admitted = [
-                types[name] for name in group.instance_types if pool.admits(labels(group, types[name]))
+                types[name]
+                for name in group.instance_types
+                if pool.admits(node_labels(group, types[name], pool_labels))
             ]
             if not admitted:
                 continue
@@ -138,25 +99,25 @@ class PoolView:
             )
             missing = tuple(t.name for t in admitted if t not in available)
             chosen = tuple(available or admitted)
-            capacity = floor_sub(_smallest([allocatable_vector(t) for t in chosen]), overhead)
+            capacity = floor_sub(smallest([t.allocatable.vector for t in chosen]), overhead)
             option = Option(
                 index=len(self.options),
                 capacity=capacity,
-                cost=0.0 if group.paid_for else max(t.price_per_hour for t in chosen),
+                cost=max(group.node_price(t) for t in chosen),
                 available=group.headroom(targets[group.name]) if available else 0,
-                limit_usage=usage(chosen),
+                limit_usage=limit_usage(chosen),
             )
             self.options.append(
                 LaunchOption(
                     option=option,
                     group=group,
                     types=chosen,
-                    labels=tuple(labels(group, t) for t in chosen),
+                    labels=tuple(node_labels(group, t, pool_labels) for t in chosen),
                     unavailable_types=missing,
                 )
             )
         self.nodes: list[NodeView] = []
-        used: Vector = (0, 0, 0, 0)
+        used: Vector = (0, 0, 0, 0, 0)
         for node in sorted(nodes, key=lambda n: (_STATE_ORDER[n.state], n.name)):
             group = groups[node.instance_group]
             node_types = (
@@ -164,9 +125,9 @@ class PoolView:
                 if node.instance_type is not None
                 else tuple(types[name] for name in group.instance_types)
             )
-            allocatable = floor_sub(_smallest([allocatable_vector(t) for t in node_types]), overhead)
-            node_usage = usage(node_types)
-            used = add(used, node_usage)
+            allocatable = floor_sub(smallest([t.allocatable.vector for t in node_types]), overhead)
+            usage = limit_usage(node_types)
+            used = add(used, usage)
             taken = node.unmanaged.vector
             for placed in node.pods:
                 taken = add(taken, scale(pod_groups[placed.group].vector, placed.count))
@@ -175,11 +136,11 @@ class PoolView:
                     node=node,
                     group=group,
                     types=node_types,
-                    labels=tuple(labels(group, t) for t in node_types),
+                    labels=tuple(node_labels(group, t, pool_labels) for t in node_types),
                     allocatable=allocatable,
                     free=floor_sub(allocatable, taken),
-                    price=0.0 if group.paid_for else max(t.price_per_hour for t in node_types),
-                    limit_usage=node_usage,
+                    price=max(group.node_price(t) for t in node_types),
+                    limit_usage=usage,
                     pods={placed.group: placed.count for placed in node.pods},
                 )
             )

@@ -19,7 +19,17 @@ from __future__ import annotations
 from itertools import combinations
 
 from ebb.core.nodes.exact import WorkBudget, exact_pack, state_count
-from ebb.core.nodes.packing import Batch, Item, Limits, Option, Packing, better, pod_values, same_cost
+from ebb.core.nodes.packing import (
+    Batch,
+    Item,
+    Limits,
+    Option,
+    Packing,
+    better,
+    consume,
+    pod_values,
+    same_cost,
+)
 
 # How many of the most wasteful nodes are combined, and how many exact re-packs one call may run.
 CANDIDATE_NODES = 8
@@ -90,12 +100,7 @@ def split_batches(
             )
             for o in sub_options
         ]
-        shared_limits: Limits = (
-            None if sub_limits[0] is None else sub_limits[0] // batch.count,
-            None if sub_limits[1] is None else sub_limits[1] // batch.count,
-            None if sub_limits[2] is None else sub_limits[2] // batch.count,
-            None if sub_limits[3] is None else sub_limits[3] // batch.count,
-        )
+        shared_limits: Limits = tuple(None if cap is None else cap // batch.count for cap in sub_limits)
         tried += 1
         again = exact_pack(sub_items, shared, shared_limits, exact_states, budget)
         if budget.left <= 0:
@@ -185,14 +190,10 @@ def improve(
 def _reserve(options: list[Option], limits: Limits, kept: list[Batch]) -> tuple[list[Option], Limits]:
     """Options and limits with what ``kept`` nodes use already taken."""
     used: dict[int, int] = {}
-    remaining = list(limits)
+    remaining = limits
     for node in kept:
         used[node.option] = used.get(node.option, 0) + node.count
-        usage = options[node.option].limit_usage
-        for d in range(4):
-            cap = remaining[d]
-            if cap is not None:
-                remaining[d] = cap - usage[d] * node.count
+        remaining = consume(remaining, options[node.option].limit_usage, node.count)
     reserved = [
         Option(
             index=o.index,
@@ -203,4 +204,4 @@ def _reserve(options: list[Option], limits: Limits, kept: list[Batch]) -> tuple[
         )
         for o in options
     ]
-    return reserved, (remaining[0], remaining[1], remaining[2], remaining[3])
+    return reserved, remaining

@@ -57,7 +57,9 @@ class PodGroup(BaseModel):
     @property
     def vector(self) -> Vector:
         """One pod's request, taking one pod slot."""
-        return (self.requests.cpu_millis, self.requests.memory_bytes, self.requests.gpus, 1)
+        requests = self.requests
+        base = (requests.cpu_millis, requests.memory_bytes, requests.gpus, 1)
+        return base + requests.vector[4:] if requests.extended else base
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         """Whether the pod's node selector and required node affinity accept a node's labels."""

@@ -15,6 +15,7 @@ from ebb.config.node_planning import pool_statics
 from ebb.config.node_planning import taint as core_taint
 from ebb.core.nodes import PodGroup
 from ebb.core.nodes.catalogue import node_labels
+from ebb.core.nodes.quantities import add, fits
 from ebb.service.decision.snapshot import PendingPod
 
 
@@ -48,14 +49,9 @@ def _pool_takes(config: EbbConfig, pool_name: str, pods: PodGroup) -> bool:
         taints = pool.taints + tuple(core_taint(t) for t in facts.taints)
         if not pool.admits(labels) or not pods.selects(labels) or pods.untolerated(taints):
             continue
-        room = instance_type.allocatable
-        need = pods.requests
-        overhead = pool.daemonset_overhead
-        if (
-            need.cpu_millis + overhead.cpu_millis <= room.cpu_millis
-            and need.memory_bytes + overhead.memory_bytes <= room.memory_bytes
-            and need.gpus + overhead.gpus <= room.gpus
-        ):
+        need = add(pods.requests.vector, pool.daemonset_overhead.vector)
+        # Pod slots aside (the planner counts those), every resource counts: EFA, MIG, Neuron too.
+        if fits((need[0], need[1], need[2], 0, *need[4:]), instance_type.allocatable.vector):
             return True
     return False
 

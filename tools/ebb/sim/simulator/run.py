@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ebb.config import EbbConfig
+from ebb.sim.bill import PRICES, PRICES_DATE, cost, simulated_run_units
 from ebb.sim.simulator.baselines import StaticPolicy, oracle_floor
 from ebb.sim.simulator.cluster import BOOT_SPREAD
 from ebb.sim.simulator.ebb_policy import EbbPolicy
@@ -71,6 +72,18 @@ class PolicyReport:
     needed_pods: np.ndarray
     paid_gpus: np.ndarray
     """Per minute, the GPUs of the launched nodes (at the minute's end)."""
+    own_bill_units: dict[str, float] | None = None
+    """ebb only: its own AWS bill for the run, units per price dimension (`ebb.sim.bill`)."""
+
+    @property
+    def own_bill(self) -> dict[str, float] | None:
+        """ebb only: its own AWS bill for the run, USD per price dimension."""
+        return None if self.own_bill_units is None else cost(self.own_bill_units)
+
+    @property
+    def own_bill_usd(self) -> float | None:
+        bill = self.own_bill
+        return None if bill is None else sum(bill.values())
 
     @property
     def unserved_share(self) -> float:
@@ -103,6 +116,20 @@ class PolicyReport:
             "secondsPerDecision": self.seconds_per_decision,
             "wallSeconds": self.wall_seconds,
             "cpuSeconds": self.cpu_seconds,
+            "ownAwsBill": None
+            if self.own_bill_units is None or self.own_bill is None
+            else {
+                "totalUsd": round(sum(self.own_bill.values()), 6),
+                "pricesRetrieved": PRICES_DATE,
+                "dimensions": {
+                    name: {
+                        "units": round(units, 6),
+                        "unit": PRICES[name].unit,
+                        "usd": round(self.own_bill[name], 6),
+                    }
+                    for name, units in self.own_bill_units.items()
+                },
+            },
         }
 
 
@@ -211,6 +238,9 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float, cp
         ready_pods=ready,
         needed_pods=needed,
         paid_gpus=world.paid_gpus,
+        own_bill_units=simulated_run_units(policy.run_counts(world.horizon))
+        if isinstance(policy, EbbPolicy)
+        else None,
     )
 
 

@@ -59,8 +59,9 @@ def trigger_metrics(scaled_object: ScaledObject) -> tuple[TriggerMetric, ...]:
         if not isinstance(trigger, AwsCloudWatchTrigger):
             raise SimulationError(
                 f"ScaledObject {scaled_object.namespace}/{scaled_object.name}: trigger {name} is "
-                f"{trigger.type}; the simulator replays HTTP traces through a load balancer and feeds "
-                f"only aws-cloudwatch triggers on {PER_TARGET} and {ELB_503}"
+                f"{trigger.type}; the simulator replays a trace either through a load balancer "
+                f"(aws-cloudwatch triggers on {PER_TARGET} and {ELB_503} only) or as messages on a "
+                "queue (aws-sqs-queue triggers only), not both"
             )
         metadata = trigger.metadata
         if metadata.namespace != "AWS/ApplicationELB" or metadata.metric_name not in (PER_TARGET, ELB_503):

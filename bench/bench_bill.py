@@ -28,7 +28,8 @@ Per price dimension:
   actors made; long polling of an empty queue by the SQS event source mappings is not modelled by
   the local world and is stated apart.
 
-Prices are US East (N. Virginia), as retrieved on 2026-12-03 (`PRICES` gives each one's page).
+Prices are US East (N. Virginia), as retrieved on 2026-12-03 (`ebb.sim.bill.PRICES`, shared with
+`ebb simulate`, gives each one's page).
 Free tiers are not subtracted: the figures are what ebb adds to an account already past them.
 
 Run: .venv/bin/python bench/bench_bill.py [--minutes 60]
@@ -52,95 +53,8 @@ from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import generate_cluster_certificates
 from ebb.local.stack_deployment import STACK, audit, deployed, run_past_next_tick, send_jobs
 from ebb.service.decision_metrics import metric_series
+from ebb.sim.bill import ENDPOINT_HOUR, MONTH_HOURS, PRICES, PRICES_DATE, cost
 
-MONTH_HOURS = 730
-PRICES_DATE = "2026-12-03"
-
-
-@dataclass(frozen=True)
-class Price:
-    """One price dimension: USD per `per` units, and where the figure was read."""
-
-    usd: float
-    per: float
-    unit: str
-    source: str
-
-
-PRICES: dict[str, Price] = {
-    "GetMetricData metrics": Price(
-        0.01,
-        1_000,
-        "metrics requested",
-        "aws.amazon.com/cloudwatch/pricing (figure as quoted by third-party guides: site24x7 "
-        "'CloudWatch metrics cost calculation'; the official page's table was not retrievable here)",
-    ),
-    "alarm-months": Price(
-        0.10,
-        1,
-        "standard-resolution alarm metric-months",
-        "aws.amazon.com/cloudwatch/pricing (figure as quoted by cloudburn.io "
-        "'Amazon CloudWatch pricing', Feb 2026)",
-    ),
-    "custom metrics": Price(
-        0.30,
-        1,
-        "metric-months (first 10,000)",
-        "aws.amazon.com/cloudwatch/pricing (figure as quoted by signoz.io 'CloudWatch Pricing', Feb 2026)",
-    ),
-    "log ingestion": Price(
-        0.50,
-        1,
-        "GB ingested",
-        "aws.amazon.com/cloudwatch/pricing (figure as quoted by factualminds.com "
-        "'Amazon CloudWatch Pricing', Jun 2026)",
-    ),
-    "Lambda requests": Price(
-        0.20, 1_000_000, "requests", "aws.amazon.com/lambda/pricing (x86; as quoted by cloudchipr.com)"
-    ),
-    "Lambda GB-seconds": Price(
-        0.0000166667,
-        1,
-        "GB-s",
-        "aws.amazon.com/lambda/pricing (x86, first 6 billion GB-s; as quoted by cloudchipr.com); "
-        "init is billed as duration (official page: 'Duration charges apply to ... initialization code')",
-    ),
-    "Scheduler invocations": Price(
-        1.00,
-        1_000_000,
-        "invocations",
-        "aws.amazon.com/eventbridge/pricing (as quoted by cloudburn.io "
-        "'Amazon EventBridge Pricing', Mar 2026)",
-    ),
-    "Step Functions transitions": Price(
-        0.025, 1_000, "state transitions", "aws.amazon.com/step-functions/pricing (official page, Standard)"
-    ),
-    "DynamoDB writes": Price(
-        0.625,
-        1_000_000,
-        "write request units",
-        "aws.amazon.com/dynamodb/pricing/on-demand (as quoted by airbyte.com, after the Nov 2024 reduction)",
-    ),
-    "DynamoDB reads": Price(
-        0.125,
-        1_000_000,
-        "read request units",
-        "aws.amazon.com/dynamodb/pricing/on-demand (as quoted by airbyte.com, after the Nov 2024 reduction)",
-    ),
-    "SQS requests": Price(
-        0.50,
-        1_000_000,
-        "FIFO requests (standard: $0.40)",
-        "aws.amazon.com/sqs/pricing (as quoted by cloudburn.io 'Amazon SQS Pricing', Mar 2026)",
-    ),
-}
-ENDPOINT_HOUR = Price(
-    0.01,
-    1,
-    "interface endpoint-hours per AZ",
-    "aws.amazon.com/privatelink/pricing (billing per endpoint per AZ per hour: official page; "
-    "the $0.01 figure as quoted by awsnegotiations.com 'AWS PrivateLink Cost Analysis')",
-)
 INTERFACE_ENDPOINTS = (
     "sqs",
     "monitoring",
@@ -299,10 +213,6 @@ def bill(window: Window) -> dict[str, float]:
         "DynamoDB reads": window.read_units * scale,
         "SQS requests": sqs * scale,
     }
-
-
-def cost(units: dict[str, float]) -> dict[str, float]:
-    return {name: units[name] * PRICES[name].usd / PRICES[name].per for name in units}
 
 
 def report(title: str, window: Window) -> dict[str, float]:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ebb.core.nodes.catalogue import NODEPOOL_LABEL, ZONE_LABEL, node_labels
+from ebb.core.nodes.catalogue import NODEPOOL_LABEL, ZONE_LABEL, InstanceGroup, InstanceType, node_labels
 from ebb.core.nodes.inputs import PlanningInput
 from ebb.core.nodes.nodepool import NodePool
 from ebb.core.nodes.offerings import OfferingKey
@@ -140,6 +140,58 @@ def _counted(inp: PlanningInput, type_name: str) -> np.ndarray:
     return np.array([capacity.cpu_millis, capacity.memory_bytes, capacity.gpus, 1], dtype=np.int64)
 
 
+_OfferingKey = tuple[int, int, str, str, bool, tuple[str, ...], float | None, str]
+_STATIC_OFFERINGS: dict[_OfferingKey, tuple[NodePool, InstanceType, _Offering | None]] = {}
+"""Each (pool, group) offering as the configuration makes it, or None where the pool's
+requirements do not admit it: frozen inputs make the same offering, and `ebb simulate` asks for
+them at every batch and consolidation pass. Keyed by the pool's and the type's identity (kept
+alive here) and the group fields an offering reads; the offerings are never modified."""
+
+
+def _static_offering(
+    pool: NodePool, instance_group: InstanceGroup, instance_type: InstanceType
+) -> _Offering | None:
+    key = (
+        id(pool),
+        id(instance_type),
+        instance_group.name,
+        instance_group.zone,
+        instance_group.paid_for,
+        instance_group.instance_types,
+        instance_group.price_per_hour,
+        instance_group.capacity_type,
+    )
+    cached = _STATIC_OFFERINGS.get(key)
+    if cached is not None and cached[0] is pool and cached[1] is instance_type:
+        return cached[2]
+    pool_labels = {**pool.template_labels(), NODEPOOL_LABEL: pool.name}
+    # The reference packs the four base dimensions; extended requests are refused in the planner.
+    overhead = np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
+    labels = node_labels(instance_group, instance_type, pool_labels)
+    capacity = instance_type.capacity
+    offering = (
+        _Offering(
+            pool=pool.name,
+            group=instance_group.name,
+            type_name=instance_type.name,
+            zone=instance_group.zone,
+            capacity_type=instance_group.capacity_type,
+            allocatable=np.maximum(
+                np.array(instance_type.allocatable.vector[:4], dtype=np.int64) - overhead, 0
+            ),
+            counted=np.array([capacity.cpu_millis, capacity.memory_bytes, capacity.gpus, 1], dtype=np.int64),
+            price=instance_group.node_price(instance_type),
+            labels=labels,
+        )
+        if pool.admits(labels)
+        else None
+    )
+    if len(_STATIC_OFFERINGS) > 1024:
+        _STATIC_OFFERINGS.clear()
+    _STATIC_OFFERINGS[key] = (pool, instance_type, offering)
+    return offering
+
+
 def _offerings(inp: PlanningInput, unavailable: frozenset[Offering]) -> list[_Offering]:
     types = {t.name: t for t in inp.instance_types}
     groups = {g.name: g for g in inp.instance_groups}
@@ -148,35 +200,18 @@ def _offerings(inp: PlanningInput, unavailable: frozenset[Offering]) -> list[_Of
     offerings: list[_Offering] = []
     for pool_name in _pool_order(inp):
         pool = pools[pool_name]
-        pool_labels = {**pool.template_labels(), NODEPOOL_LABEL: pool.name}
-        # The reference packs the four base dimensions; extended requests are refused below.
-        overhead = np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
         for group_name in pool.instance_groups:
             instance_group = groups[group_name]
             instance_type = types[_single_type(inp, group_name)]
-            labels = node_labels(instance_group, instance_type, pool_labels)
+            offering = _static_offering(pool, instance_group, instance_type)
+            if offering is None:
+                continue
             key = OfferingKey(
                 instance_group=instance_group.name, instance_type=instance_type.name, zone=instance_group.zone
             )
-            if not pool.admits(labels) or key in avoided:
+            if key in avoided or Offering.of_group(instance_group, instance_type.name) in unavailable:
                 continue
-            if Offering.of_group(instance_group, instance_type.name) in unavailable:
-                continue
-            offerings.append(
-                _Offering(
-                    pool=pool.name,
-                    group=instance_group.name,
-                    type_name=instance_type.name,
-                    zone=instance_group.zone,
-                    capacity_type=instance_group.capacity_type,
-                    allocatable=np.maximum(
-                        np.array(instance_type.allocatable.vector[:4], dtype=np.int64) - overhead, 0
-                    ),
-                    counted=_counted(inp, instance_type.name),
-                    price=instance_group.node_price(instance_type),
-                    labels=labels,
-                )
-            )
+            offerings.append(offering)
     return offerings
 
 

@@ -88,8 +88,22 @@ def _behavior(behavior: ConfigBehavior | None) -> HpaBehavior | None:
     return HpaBehavior(scale_up=_rules(behavior.scale_up), scale_down=_rules(behavior.scale_down))
 
 
+_POLICIES: dict[str, tuple[EbbConfig, ScaledObject, ScalerPolicy]] = {}
+"""The last configuration's policy per ScaledObject (``namespace/name``): a loaded configuration
+is immutable, and the decision step reads every scaler's policy on every decision."""
+
+
 def scaler_policy(config: EbbConfig, scaled_object: ScaledObject) -> ScalerPolicy:
     """The replica core's policy for one ScaledObject of a validated configuration, binding included."""
+    cached = _POLICIES.get(scaled_object.qualified_name)
+    if cached is not None and cached[0] is config and cached[1] is scaled_object:
+        return cached[2]
+    policy = _scaler_policy(config, scaled_object)
+    _POLICIES[scaled_object.qualified_name] = (config, scaled_object, policy)
+    return policy
+
+
+def _scaler_policy(config: EbbConfig, scaled_object: ScaledObject) -> ScalerPolicy:
     if scaled_object not in config.scaled_objects:
         raise ValueError(
             f"ScaledObject {scaled_object.qualified_name} is not part of this configuration; take it from "

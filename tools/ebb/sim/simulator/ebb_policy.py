@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from ebb.adapters.state_table import StoredPool
+from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
 from ebb.core.provisioning import (
     Fence,
     GroupView,
@@ -40,10 +41,18 @@ from ebb.core.provisioning import (
     plan_round,
 )
 from ebb.service.decide import with_provisioning_news
-from ebb.service.decision import PoolDecision, PoolSnapshot, PoolState, ProvisioningOrder, decide_pool
+from ebb.service.decision import (
+    ObservedNode,
+    PoolDecision,
+    PoolSnapshot,
+    PoolState,
+    ProvisioningOrder,
+    decide_pool,
+)
 from ebb.service.idle_polling import pool_at_rest
+from ebb.sim.bill import RunCounts, kb
 from ebb.sim.simulator.cluster import NodePhase, SimNode
-from ebb.sim.simulator.snapshot import pool_snapshot
+from ebb.sim.simulator.snapshot import NodeKey, pool_snapshot
 from ebb.sim.simulator.world import World
 
 TICK_SECONDS = 60.0
@@ -57,6 +66,9 @@ POLL_SECONDS = 600.0
 """The waiting task's timeout, the workflow's fallback poll (`ebb.service.provisioning`)."""
 DEADLINE = timedelta(hours=2)
 CONFIG_VERSION = 1
+STORED_ITEM_OVERHEAD_BYTES = 200
+STATE_SIZE_EVERY = 10
+"""The pool's state item beyond its state document (keys, counters, closed generation, shortages)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,14 @@ class EbbPolicy:
         self.executions = 0
         self.rounds = 0
         self.node_target_changes = 0
+        # What ebb's stack would be billed for (`ebb.sim.bill`): counted as the run goes.
+        self.ticks = 0
+        self.timer_decisions = 0
+        self.waits = 0
+        self.removal_executions = 0
+        self.state_kb = 0
+        self._state_kb: int | None = None
+        self._nodes_seen: dict[NodeKey, ObservedNode] = {}
         self.history: list[DecisionRecord] | None = None
         """Set to a list to keep every decision's inputs and outcome (for tests)."""
 
@@ -122,6 +142,7 @@ class EbbPolicy:
         world.cluster.listeners.append(self._cluster_event)
 
     def _tick(self, t: float) -> None:
+        self.ticks += 1
         self.decide(t)
         self.world.events.at(t + TICK_SECONDS, self._tick)
 
@@ -151,6 +172,7 @@ class EbbPolicy:
             scaler=world.scaler,
             observations=world.signals.observations(t),
             origin=world.origin,
+            nodes_seen=self._nodes_seen,
         )
         decision = decide_pool(snapshot, state, world.config, now)
         self.decision_seconds += time.perf_counter() - started
@@ -159,6 +181,11 @@ class EbbPolicy:
         # minute (the idle cadence of ebb.service.idle_polling is not simulated).
         self.state = decision.state.model_copy(update={"at_rest": pool_at_rest(snapshot, decision)})
         self._act(decision, t)
+        # The state item the decision's transaction writes (DynamoDB bills per started KB),
+        # measured every `STATE_SIZE_EVERY` decisions (serializing it was 2 % of a decision).
+        if self._state_kb is None or self.decisions % STATE_SIZE_EVERY == 1:
+            self._state_kb = kb(len(self.state.model_dump_json()) + STORED_ITEM_OVERHEAD_BYTES)
+        self.state_kb += self._state_kb
         if self.history is not None:
             self.history.append(DecisionRecord(t, snapshot, stored, decision, self.state))
         return decision
@@ -189,6 +216,7 @@ class EbbPolicy:
 
     def _timer(self, scaler: str, wake: datetime, t: float) -> None:
         if self.state.idle_timers.get(scaler) == wake:  # not re-armed or deleted since
+            self.timer_decisions += 1
             self.decide(t)
 
     # -- provisioning ---------------------------------------------------------------------------------
@@ -259,6 +287,8 @@ class EbbPolicy:
             cluster.add_nodes(group, count, t)
         if not execution.removals_started:
             execution.removals_started = True
+            if order.removals:
+                self.removal_executions += 1
             for removal in order.removals:
                 cluster.cordon(removal.node)
                 world.events.at(t + DRAIN_SECONDS, partial(cluster.delete_node, removal.node))
@@ -274,4 +304,23 @@ class EbbPolicy:
                 for s in plan.shortages.entries
                 if s.until > now and s.offering.instance_group in order.node_targets
             )
+            self.waits += 1
             self._wake(execution, min(until))
+
+    def run_counts(self, seconds: float) -> RunCounts:
+        """What the run made ebb's stack do, for its AWS bill (`ebb.sim.bill`)."""
+        triggers = self.world.scaled_object.spec.triggers
+        return RunCounts(
+            seconds=seconds,
+            ticks=self.ticks,
+            timer_decisions=self.timer_decisions,
+            decisions=self.decisions,
+            cloudwatch_triggers=sum(isinstance(t, AwsCloudWatchTrigger) for t in triggers),
+            sqs_triggers=sum(isinstance(t, AwsSqsQueueTrigger) for t in triggers),
+            scalers=1,
+            state_kb=self.state_kb,
+            executions=self.executions,
+            rounds=self.rounds,
+            waits=self.waits,
+            removal_executions=self.removal_executions,
+        )

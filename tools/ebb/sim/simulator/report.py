@@ -13,7 +13,8 @@ from ebb.sim.simulator.comparison import Comparison
 
 SHADOW_NOTE = (
     "ebb's row shows what ebb would do: shadow mode does not apply in the simulator "
-    "(its decisions are carried out)."
+    "(its decisions are carried out). Its own AWS bill is counted from the run "
+    "(ticks, decisions, executions) at the bill bench's prices, some units estimated (ebb.sim.bill)."
 )
 
 
@@ -41,6 +42,7 @@ def table(comparison: Comparison) -> Table:
         "decision ms",
         "wall s",
         "CPU s",
+        "own AWS bill $",
     ):
         grid.add_column(column, justify="left" if column == "policy" else "right")
     for report in comparison.reports:
@@ -60,6 +62,7 @@ def table(comparison: Comparison) -> Table:
             f"{report.seconds_per_decision * 1000:.2f}" if report.decisions else "-",
             f"{report.wall_seconds:.1f}",
             f"{report.cpu_seconds:.1f}",
+            "-" if report.own_bill_usd is None else f"{report.own_bill_usd:,.2f}",
         )
     return grid
 

@@ -16,10 +16,12 @@ from typing import Protocol
 import numpy as np
 
 from ebb.config import EbbConfig
+from ebb.sim.bill import PRICES, PRICES_DATE, cost, simulated_run_units
 from ebb.sim.simulator.baselines import StaticPolicy, oracle_floor
 from ebb.sim.simulator.cluster import BOOT_SPREAD
 from ebb.sim.simulator.ebb_policy import EbbPolicy
 from ebb.sim.simulator.keda_karpenter import KedaKarpenterPolicy
+from ebb.sim.simulator.queue import WAIT_BOUND_SECONDS, QueueSignals
 from ebb.sim.simulator.signals import PERIOD_SECONDS, SimulationError
 from ebb.sim.simulator.world import Demand, RunSettings, World
 from ebb.traffic.service_model import SLOTS_PER_POD, serve
@@ -71,6 +73,20 @@ class PolicyReport:
     needed_pods: np.ndarray
     paid_gpus: np.ndarray
     """Per minute, the GPUs of the launched nodes (at the minute's end)."""
+    wait_bound_seconds: float = 10.0
+    """A request that waited longer for a slot is unserved (10 s over HTTP, 300 s on a queue)."""
+    own_bill_units: dict[str, float] | None = None
+    """ebb only: its own AWS bill for the run, units per price dimension (`ebb.sim.bill`)."""
+
+    @property
+    def own_bill(self) -> dict[str, float] | None:
+        """ebb only: its own AWS bill for the run, USD per price dimension."""
+        return None if self.own_bill_units is None else cost(self.own_bill_units)
+
+    @property
+    def own_bill_usd(self) -> float | None:
+        bill = self.own_bill
+        return None if bill is None else sum(bill.values())
 
     @property
     def unserved_share(self) -> float:
@@ -84,7 +100,7 @@ class PolicyReport:
             "unserved": round(self.unserved, 3),
             "unservedShare": self.unserved_share,
             "unservedNoReadyReplica": round(self.unserved_no_ready, 3),
-            "unservedWaitedOver10s": round(self.unserved_waited, 3),
+            f"unservedWaitedOver{self.wait_bound_seconds:g}s": round(self.unserved_waited, 3),
             "underProvisionedMinutes": self.under_provisioned_minutes,
             "gpuNodeHours": round(self.gpu_node_hours, 4),
             "nodeHours": round(self.node_hours, 4),
@@ -103,6 +119,20 @@ class PolicyReport:
             "secondsPerDecision": self.seconds_per_decision,
             "wallSeconds": self.wall_seconds,
             "cpuSeconds": self.cpu_seconds,
+            "ownAwsBill": None
+            if self.own_bill_units is None or self.own_bill is None
+            else {
+                "totalUsd": round(sum(self.own_bill.values()), 6),
+                "pricesRetrieved": PRICES_DATE,
+                "dimensions": {
+                    name: {
+                        "units": round(units, 6),
+                        "unit": PRICES[name].unit,
+                        "usd": round(self.own_bill[name], 6),
+                    }
+                    for name, units in self.own_bill_units.items()
+                },
+            },
         }
 
 
@@ -173,6 +203,10 @@ def run_policy(
 
 
 def _served(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(world.signals, QueueSignals):
+        # Messages wait for a slot: none is lost for want of a Ready pod, late ones are unserved.
+        serving = world.signals.serving(world.horizon)
+        return np.zeros(world.minutes), serving.unserved, serving.mean_wait_seconds, world.arrivals
     zero = world.timeline.zero_seconds / PERIOD_SECONDS
     some = 1.0 - zero
     arrivals = world.arrivals * some
@@ -211,6 +245,10 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float, cp
         ready_pods=ready,
         needed_pods=needed,
         paid_gpus=world.paid_gpus,
+        wait_bound_seconds=WAIT_BOUND_SECONDS if isinstance(world.signals, QueueSignals) else 10.0,
+        own_bill_units=simulated_run_units(policy.run_counts(world.horizon))
+        if isinstance(policy, EbbPolicy)
+        else None,
     )
 
 

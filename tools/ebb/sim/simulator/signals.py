@@ -59,8 +59,9 @@ def trigger_metrics(scaled_object: ScaledObject) -> tuple[TriggerMetric, ...]:
         if not isinstance(trigger, AwsCloudWatchTrigger):
             raise SimulationError(
                 f"ScaledObject {scaled_object.namespace}/{scaled_object.name}: trigger {name} is "
-                f"{trigger.type}; the simulator replays HTTP traces through a load balancer and feeds "
-                f"only aws-cloudwatch triggers on {PER_TARGET} and {ELB_503}"
+                f"{trigger.type}; the simulator replays a trace either through a load balancer "
+                f"(aws-cloudwatch triggers on {PER_TARGET} and {ELB_503} only) or as messages on a "
+                "queue (aws-sqs-queue triggers only), not both"
             )
         metadata = trigger.metadata
         if metadata.namespace != "AWS/ApplicationELB" or metadata.metric_name not in (PER_TARGET, ELB_503):
@@ -111,6 +112,7 @@ class AlbSignals:
         }
         self.closed = 0
         self._points: dict[tuple[str, int], CloudWatchDatapoint] = {}
+        self._results: dict[tuple[str, int, int], CloudWatchResult] = {}
         self.alarms: dict[str, bool] = {t.trigger_id: False for t in triggers}
 
     def close_minute(self, minute: int, zero_share: float, targets: int) -> None:
@@ -153,10 +155,20 @@ class AlbSignals:
             window = cloudwatch_query_window(now, trigger.period, trigger.end_offset, trigger.collection)
             first = max(int((window.start - self.origin).total_seconds() // PERIOD_SECONDS), 0)
             last = min(int((window.end - self.origin).total_seconds() // PERIOD_SECONDS), readable)
-            published = self.published[trigger.series]
-            found[trigger.trigger_id] = CloudWatchResult(
-                datapoints=tuple(self._point(trigger.series, m) for m in range(first, last) if published[m])
-            )
+            # Closed minutes never change: the same window gives the same (frozen) result.
+            key = (trigger.series, first, last)
+            result = self._results.get(key)
+            if result is None:
+                published = self.published[trigger.series]
+                result = CloudWatchResult(
+                    datapoints=tuple(
+                        self._point(trigger.series, m) for m in range(first, last) if published[m]
+                    )
+                )
+                if len(self._results) > 256:
+                    self._results.clear()
+                self._results[key] = result
+            found[trigger.trigger_id] = result
         return found
 
     def evaluate_alarms(self, t: float) -> bool:

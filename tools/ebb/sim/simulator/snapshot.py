@@ -41,6 +41,9 @@ def observed_node(node: SimNode, scaler: str, origin: datetime) -> ObservedNode:
     )
 
 
+NodeKey = tuple[str, str, NodePhase, float | None, int, bool]
+
+
 def pool_snapshot(
     cluster: SimCluster,
     *,
@@ -48,8 +51,13 @@ def pool_snapshot(
     scaler: str,
     observations: dict[str, Observation],
     origin: datetime,
+    nodes_seen: dict[NodeKey, ObservedNode] | None = None,
 ) -> PoolSnapshot:
-    """The snapshot of `node_pool` with its one scaler `scaler` (``namespace/name``)."""
+    """The snapshot of `node_pool` with its one scaler `scaler` (``namespace/name``).
+
+    `nodes_seen` (the caller's, kept between snapshots) reuses the `ObservedNode` of a node whose
+    observed facts are unchanged: the model is frozen and built from those facts only.
+    """
     counts = {name: [0, 0] for name in cluster.groups}
     for node in cluster.nodes.values():
         entry = counts[node.group.name]
@@ -68,7 +76,21 @@ def pool_snapshot(
         },
         groups={name: GroupCounts(current=c, target=t) for name, (c, t) in counts.items()},
         nodes=tuple(
-            observed_node(node, scaler, origin)
+            _observed(node, scaler, origin, nodes_seen)
             for node in sorted(cluster.nodes.values(), key=lambda n: n.name)
         ),
     )
+
+
+def _observed(
+    node: SimNode, scaler: str, origin: datetime, seen: dict[NodeKey, ObservedNode] | None
+) -> ObservedNode:
+    if seen is None:
+        return observed_node(node, scaler, origin)
+    key = (node.name, node.group.name, node.phase, node.launched_at, node.pods, node.cordoned)
+    found = seen.get(key)
+    if found is None:
+        if len(seen) > 4096:  # nodes come and go: forget the old facts now and then
+            seen.clear()
+        found = seen[key] = observed_node(node, scaler, origin)
+    return found

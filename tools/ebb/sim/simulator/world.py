@@ -21,8 +21,10 @@ from functools import partial
 import numpy as np
 
 from ebb.config import EbbConfig, ScaledObject
+from ebb.config.keda_triggers import AwsSqsQueueTrigger
 from ebb.config.node_planning import pod_group, pod_group_name, pool_statics
 from ebb.sim.simulator.cluster import EventQueue, GroupSpec, ReadyTimeline, ShortageWindow, SimCluster
+from ebb.sim.simulator.queue import QueueSignals, queue_triggers
 from ebb.sim.simulator.signals import PERIOD_SECONDS, AlbSignals, SimulationError, trigger_metrics
 
 ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)
@@ -137,12 +139,25 @@ class World:
         self.paid_gpus = np.zeros(minutes, dtype=np.int64)
         """GPUs of the launched nodes at each minute's end."""
         self.cluster.ready_listeners.append(self.timeline.advance)
-        self.signals = AlbSignals(
-            self.arrivals,
-            self.origin,
-            trigger_metrics(self.scaled_object),
-            publishing_delay=settings.publishing_delay,
-        )
+        self.signals: AlbSignals | QueueSignals
+        triggers = self.scaled_object.spec.triggers
+        if triggers and all(isinstance(t, AwsSqsQueueTrigger) for t in triggers):
+            # The trace's requests are messages on the queue the triggers read.
+            self.signals = QueueSignals(
+                self.arrivals,
+                self.hold,
+                self.origin,
+                queue_triggers(self.scaled_object),
+                publishing_delay=settings.publishing_delay,
+            )
+            self.cluster.ready_listeners.append(self.signals.advance)
+        else:
+            self.signals = AlbSignals(
+                self.arrivals,
+                self.origin,
+                trigger_metrics(self.scaled_object),
+                publishing_delay=settings.publishing_delay,
+            )
         self.alarm_listeners: list[object] = []
         for minute in range(minutes):
             self.events.at((minute + 1) * PERIOD_SECONDS, partial(self._close, minute))

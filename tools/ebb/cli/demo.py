@@ -3,7 +3,8 @@ SAM (arm64, offline but for the package index) and checked; then the project's o
 is deployed with it into the local world (shadow mode off) and a story is told, driven only by
 traffic, time and what a user types: (1) traffic arrives at zero, (2) one zone runs out of
 capacity, (3) a backfill pre-provisions the NodePool for a batch window, (4) traffic stops and
-the idle timers take everything back to zero. It ends with a summary and a PNG chart.
+idle timers (or the tick, when it comes first) take everything back to zero. It ends with a
+summary and a PNG chart.
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ CHAPTERS = (
         4,
         LOAD_MINUTES,
         "traffic stops",
-        "no requests, no jobs: the idle timers take the pods to zero, then the empty nodes go",
+        "no requests, no jobs: at each cooldown's end the idle timer or the tick, whichever comes "
+        "first, takes the pods to zero, then the empty nodes go",
         "idle: to zero",
     ),
 )

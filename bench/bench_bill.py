@@ -359,10 +359,10 @@ def main() -> None:
             f"{'met' if own_pool <= goal else 'NOT met'} alone)"
         )
     fixed = (
-        3 * PRICES["alarm-months"].usd + idle_cost["Scheduler invocations"] + 8 * PRICES["custom metrics"].usd
+        8 * PRICES["alarm-months"].usd + idle_cost["Scheduler invocations"] + 8 * PRICES["custom metrics"].usd
     )
     print(
-        "\nfixed cost of a stack (tick, the template's 3 alarms, the cluster's 8 metric series; "
+        "\nfixed cost of a stack (tick, the template's 8 alarms, the cluster's 8 metric series; "
         f"no dashboard in the template): ${fixed:.2f}/month (goal <= $8.00), "
         "plus each pool's decisions as above"
     )

@@ -101,7 +101,18 @@ def test_a_bad_event_scales_nothing_and_is_kept_with_its_reason(
         malformed = json.loads((EVENTS / "malformed-alarm-state-change.json").read_text())
         malformed["detail"]["alarmName"] = _worker_alarm(config)
         cluster.world.put_event(malformed)
-        cluster.world.run_for(30)  # before the next tick
+        # Only until the signals function has kept it: the next tick fires at a seeded second of
+        # its minute ("Schedule types on EventBridge Scheduler": 60-second precision), which can
+        # be less than 30 s after the last one, and it would scale the worker for its real jobs.
+        rejected = cluster.world.stack.queues["RejectedEventsQueue"].url
+        sqs = cluster.world.clients.client("sqs")
+        for _ in range(30):
+            cluster.world.run_for(1)
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=rejected, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            if attributes["ApproximateNumberOfMessages"] != "0":
+                break
 
         (kept,) = cluster.world.receive_all("RejectedEventsQueue")
         assert json.loads(kept["Body"]) == malformed

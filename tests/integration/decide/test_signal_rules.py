@@ -29,7 +29,11 @@ def _rules(stack_name: str = "ebb") -> dict[str, Any]:
         stack_name=stack_name,
         region="us-east-1",
         account_id="123456789012",
-        parameters={"HyperPodClusterName": "ml-inference", "EksClusterName": "ml-inference-eks"},
+        parameters={
+            "HyperPodClusterName": "ml-inference",
+            "HyperPodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcdef012345",
+            "EksClusterName": "ml-inference-eks",
+        },
     )
     return {name: json.loads(rule.event_pattern) for name, rule in stack.rules.items() if rule.event_pattern}
 

@@ -102,7 +102,12 @@ def test_conditions_and_parameters_are_applied_as_cloudformation_applies_them() 
 
 
 def test_the_project_template_reads(tmp_path: Path) -> None:
-    stack = read(ROOT / "template.yaml", HyperPodClusterName="ml-cluster", EksClusterName="ml-eks")
+    stack = read(
+        ROOT / "template.yaml",
+        HyperPodClusterName="ml-cluster",
+        HyperPodClusterArn="arn:aws:sagemaker:eu-west-1:111122223333:cluster/abcdef012345",
+        EksClusterName="ml-eks",
+    )
     assert "StateTable" in stack.tables
     assert stack.tables["StateTable"].properties["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
 

@@ -4,7 +4,11 @@ HyperPod cluster, the Deployments its ScaledObjects scale, their queues).
 
 What the decide-path tests and benchmarks run on (and the demo will). Differences from a real
 deployment, each stated: the configuration is read from a directory on disk (the `ConfigDir`
-parameter) rather than the bundled layer, and shadow mode is set by the caller.
+parameter) rather than the bundled layer, and shadow mode is set by the caller. The stack is
+deployed before the HyperPod cluster exists (in an account the cluster comes first), so
+`HyperPodClusterArn` is an ARN of the right shape in the cluster's account and region whose id is
+not the one the stand-in draws at CreateCluster: the local world accepts IAM policies and never
+enforces them, so no call depends on it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ TEMPLATE = ROOT / "template.yaml"
 EXAMPLE = ROOT / "examples" / "gpu-inference"
 SEED = 11
 STACK = "ebb-local"
-ROLE = "arn:aws:iam::123456789012:role/hyperpod-execution"
+ACCOUNT = "123456789012"
+"""The local world's account (moto's default)."""
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/hyperpod-execution"
+CLUSTER_ID = "000000000000"
+"""The id in the `HyperPodClusterArn` parameter (see the module's docstring)."""
 BOOT_SECONDS = 240.0
 """A HyperPod GPU instance from BatchAddClusterNodes to a Kubernetes node (fixed, so runs are exact)."""
 TIMINGS = StandInTimings(
@@ -94,6 +102,7 @@ def deployed_config(
         stack_name=STACK,
         parameters={
             "HyperPodClusterName": binding.hyper_pod_cluster.name,
+            "HyperPodClusterArn": f"arn:aws:sagemaker:{binding.region}:{ACCOUNT}:cluster/{CLUSTER_ID}",
             "EksClusterName": binding.eks_cluster.name,
             "ConfigDir": str(config_dir),
         },

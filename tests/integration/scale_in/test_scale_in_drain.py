@@ -13,7 +13,7 @@ Eviction": a refused eviction answers 429 TooManyRequests.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +126,15 @@ def test_a_pdb_refusing_every_eviction_holds_the_drain_until_the_deadline_then_t
         (drained,) = cordoned_nodes()
         (pod,) = [name for name, node in before.items() if node == drained]
         run_until(cluster, lambda: not cordoned_nodes(), seconds=900, step=10)
-        # The cluster timeline records the uncordon at the Kubernetes clock's next step, which
-        # the API's answer above may precede (where it falls depends on the seeded draws).
-        cluster.world.run_for(15)
+        # The cluster timeline records the uncordon at the Kubernetes clock's next step, and the
+        # workflow records GaveUp after it: the API's answer above may precede both (where they
+        # fall depends on the seeded draws), so wait for them, within two minutes.
+        run_until(
+            cluster,
+            lambda: _uncordon_in_timeline(cluster, drained) and _last_phase(cluster) == "GaveUp",
+            seconds=120,
+            step=5,
+        )
 
         # Nothing was deleted, nothing evicted: the budget held until the deadline.
         assert len(hyperpod_nodes(cluster)) == 2
@@ -188,7 +194,7 @@ def test_a_drain_superseded_by_a_newer_generation_uncordons_the_node_it_cordoned
         switch_off_decide(cluster)
         request, newer = record_generation(cluster, {G5: 2, G6E: 0})
         superseded_at = cluster.world.now()
-        run_until(cluster, lambda: not cordoned_nodes(), seconds=60, step=5)
+        run_until(cluster, lambda: _uncordon_in_timeline(cluster, drained, superseded_at), seconds=60, step=5)
 
         entries = timeline(cluster)
         released = first(
@@ -206,3 +212,23 @@ def test_a_drain_superseded_by_a_newer_generation_uncordons_the_node_it_cordoned
         cluster.world.run_for(30)
         assert status(cluster, newer) == "SUCCEEDED"
         assert cordoned_nodes() == []
+
+
+def _uncordon_in_timeline(cluster: HyperPodOnEks, node: str, since: datetime | None = None) -> bool:
+    """Whether the cluster timeline shows `node` uncordoned (after `since`, or after its cordon)."""
+    entries = timeline(cluster)
+    try:
+        start = since or first(entries, lambda k, w: k == "node" and w[0] == node and w[2]["cordoned"])
+        first(
+            [e for e in entries if e[0] >= start],
+            lambda k, w: k == "node" and w[0] == node and not w[2]["cordoned"],
+        )
+    except AssertionError:
+        return False
+    return True
+
+
+def _last_phase(cluster: HyperPodOnEks) -> str | None:
+    records = scale_in_records(cluster)
+    removals = records[-1].get("removals") if records else None
+    return str(removals[0]["phase"]) if removals else None

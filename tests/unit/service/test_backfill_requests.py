@@ -11,8 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
+from rich.console import Console
 
-from ebb.cli.backfill import RequestError, build_request, execution_name
+from ebb.cli.backfill import RequestError, build_request, execution_name, load_configuration, run_backfill
 from ebb.cli.main import build_parser
 from ebb.cli.stack_target import PROVISION_STATE_MACHINE, StackTargetError
 from ebb.config import EbbConfig, load_config_files
@@ -259,3 +260,35 @@ def test_the_state_machine_comes_from_the_stacks_output() -> None:
             r"\(give --state-machine-arn\)",
         ):
             PROVISION_STATE_MACHINE.resolve(_args("--nodepool", "gpu", "--stack", "other"), OneClient())
+
+
+def test_with_the_configuration_the_command_refuses_what_the_workflow_would(tmp_path: Path) -> None:
+    # The same checks as the workflow's (`check_against_configuration`), before anything is sent.
+    examples = str(ROOT / "examples" / "gpu-inference")
+    args = _args("--nodepool", "gpu", "--group-nodes", "gpu-p5=1", "--until", UNTIL, "--config", examples)
+    with pytest.raises(RequestError) as raised:
+        build_request(args, NOW, load_configuration(args.config))
+    assert str(raised.value) == (
+        "backfill.groupNodes.gpu-p5 (--group-nodes): not an instance group of node pool 'gpu' "
+        "(allowed: gpu-g5-use1a, gpu-g6e-use1b)"
+    )
+    # Without the configuration the schema alone accepts it.
+    assert build_request(_args("--nodepool", "gpu", "--group-nodes", "gpu-p5=1", "--until", UNTIL), NOW)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: x}\n")
+    with pytest.raises(RequestError, match=rf"^--config {broken}: invalid configuration \("):
+        load_configuration(broken)
+
+
+def test_a_dry_run_says_what_it_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    console = Console(highlight=False, width=80)
+    options = ("--nodepool", "gpu", "--nodes", "2", "--until", UNTIL, "--dry-run")
+    assert (
+        run_backfill(
+            _args(*options, "--config", str(ROOT / "examples" / "gpu-inference")), console, clock=lambda: NOW
+        )
+        == 0
+    )
+    assert "schema only" not in capsys.readouterr().out
+    assert run_backfill(_args(*options), console, clock=lambda: NOW) == 0
+    assert "checked against the request's schema only: give --config DIR" in capsys.readouterr().out

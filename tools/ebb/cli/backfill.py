@@ -6,7 +6,11 @@
 
 Starts the stack's provisioning state machine with the request (the versioned schema of
 `ebb.service.provisioning_request`, validated here first with the same model: an error names the
-field, the option that sets it and what is allowed, and nothing is sent). The state machine comes
+field, the option that sets it and what is allowed, and nothing is sent). With the configuration
+the stack runs (`--config DIR`, default `$EBB_CONFIG`) the request is also checked against it
+before anything is sent, with the rules the workflow applies (`ebb.service.backfill`): the
+NodePool and its groups exist, no floor is above a limit or a `maxReplicaCount`, the window has
+not ended; without one only the schema is checked, and the command says so. The state machine comes
 from `--state-machine-arn` or the stack's `ProvisionStateMachineArn` output (`--stack`); region
 and credentials are found as the AWS CLI finds them (`--region`, `--profile`, or the environment
 and config files).
@@ -23,9 +27,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,8 +40,12 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from ebb.cli.stack_target import PROVISION_STATE_MACHINE, StackTargetError, open_session
+from ebb.config import EbbConfig
+from ebb.config.issues import ConfigValidationError
+from ebb.config.loader import load_config_files
+from ebb.service.backfill import check_against_configuration
 from ebb.service.provisioning import InvalidProvisioningRequest, validate_request
-from ebb.service.provisioning_request import BackfillName
+from ebb.service.provisioning_request import BackfillCancelRequest, BackfillName, BackfillRequest
 
 EXIT_OK = 0
 EXIT_AWS_ERROR = 1
@@ -98,6 +108,14 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
     parser.add_argument(
         "--name", metavar="NAME", help="the backfill's name (default: a digest of the request)"
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get("EBB_CONFIG") or None,
+        metavar="DIR",
+        help="the configuration the stack runs, to check the request against before sending "
+        "(default: $EBB_CONFIG; without one only the request's schema is checked)",
+    )
     PROVISION_STATE_MACHINE.add_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="validate and print the input; start nothing")
     parser.set_defaults(run=run_backfill)
@@ -107,8 +125,11 @@ class RequestError(Exception):
     """The options do not make a valid request; the message names the option and what is allowed."""
 
 
-def build_request(args: argparse.Namespace, now: datetime) -> tuple[dict[str, Any], str]:
-    """The execution input and its execution name, validated with the workflow's own model."""
+def build_request(
+    args: argparse.Namespace, now: datetime, config: EbbConfig | None = None
+) -> tuple[dict[str, Any], str]:
+    """The execution input and its execution name, validated with the workflow's own model and,
+    given the configuration, with the workflow's own checks against it."""
     if args.cancel:
         given = [o for o, v in (("--nodes", args.nodes), ("--until", args.until)) if v is not None]
         given += [o for o, v in (("--group-nodes", args.group_nodes), ("--scaler", args.scaler)) if v]
@@ -147,8 +168,23 @@ def build_request(args: argparse.Namespace, now: datetime) -> tuple[dict[str, An
         validated = validate_request(request)
     except InvalidProvisioningRequest as error:
         raise RequestError(_with_options(str(error))) from None
+    if config is not None and isinstance(validated, BackfillRequest | BackfillCancelRequest):
+        try:
+            check_against_configuration(validated, config, now)
+        except InvalidProvisioningRequest as error:
+            raise RequestError(_with_options(str(error))) from None
     execution_input = validated.model_dump(mode="json", by_alias=True, exclude_none=True)
     return execution_input, execution_name(execution_input, args.name, now)
+
+
+def load_configuration(path: Path | None) -> EbbConfig | None:
+    """The configuration at `path` (a directory or file), or `None` without one."""
+    if path is None:
+        return None
+    try:
+        return load_config_files([path])
+    except ConfigValidationError as error:
+        raise RequestError(f"--config {path}: {error}") from None
 
 
 def _group_nodes(values: list[str]) -> dict[str, Any]:
@@ -208,13 +244,19 @@ def run_backfill(
     # Plain output (`Console.out`): messages quote patterns such as `[a-z0-9]`, which markup would eat.
     console = console or Console(highlight=False)
     try:
-        execution_input, name = build_request(args, clock())
+        config = load_configuration(getattr(args, "config", None))
+        execution_input, name = build_request(args, clock(), config)
     except RequestError as error:
         console.out(f"invalid backfill request: {error}")
         return EXIT_INVALID
     if args.dry_run:
         console.out(json.dumps(execution_input, indent=2, sort_keys=True), highlight=False)
         console.out(f"execution name: {name}")
+        if config is None:
+            console.out(
+                "checked against the request's schema only: give --config DIR (or set "
+                "EBB_CONFIG) to check it against the configuration too"
+            )
         return EXIT_OK
     session = open_session(args, session_factory)
     try:

@@ -837,6 +837,50 @@ def binding_names_unknown_node_pool(d: Any) -> None:
 )
 def pods_fit_no_instance_type(d: Any) -> None:
     d.llm_pod["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "8"
+    d.llm_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "8"
+
+
+_LLM_RESOURCES = (
+    "config.yaml: document 2 (ClusterBinding gpu-inference): spec.scalers[0].podSpec.containers[0].resources."
+)
+
+
+# kube-apiserver refuses these pods, so no node is planned for them: kubernetes/kubernetes
+# pkg/apis/core/validation/validation.go ValidateResourceRequirements (commit f7b907ca), cases of
+# validation_test.go TestValidateResourceRequirements / "Resource GPU invalid setting"
+@case([_LLM_RESOURCES + "requests.nvidia.com/gpu: 2 must be equal to nvidia.com/gpu limit of 1"])
+def device_request_differs_from_its_limit(d: Any) -> None:
+    d.llm_pod["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "2"
+
+
+# validation.go ValidateResourceRequirements: an extended resource cannot be overcommitted
+@case(
+    [
+        _LLM_RESOURCES + "limits.nvidia.com/gpu: required: Limit must be set for non overcommitable "
+        "resources (requests has nvidia.com/gpu: 1; set limits.nvidia.com/gpu to the same, or give only "
+        "the limit)"
+    ]
+)
+def device_request_without_a_limit(d: Any) -> None:
+    del d.llm_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+
+
+# validation.go ValidateResourceRequirements: "must be less than or equal to cpu limit"
+@case([_LLM_RESOURCES + "requests.cpu: 8 must be less than or equal to cpu limit of 4"])
+def cpu_request_above_its_limit(d: Any) -> None:
+    d.llm_pod["containers"][0]["resources"]["limits"]["cpu"] = "4"
+
+
+# validation.go ValidateResourceQuantityValue: extended resources are integers (isNotIntegerErrorMsg)
+@case(
+    [
+        _LLM_RESOURCES + "limits.nvidia.com/gpu: 500m must be an integer (a count of nvidia.com/gpu)",
+        _LLM_RESOURCES + "requests.nvidia.com/gpu: 500m must be an integer (a count of nvidia.com/gpu)",
+    ]
+)
+def fractional_device(d: Any) -> None:
+    d.llm_pod["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "500m"
+    d.llm_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "500m"
 
 
 # ebb cross-document check (issue 3)

@@ -262,7 +262,9 @@ def test_the_daemon_sets_pod_slots_limit_the_pods_a_new_node_takes(docs: Any) ->
     """A node takes 110 pods; with 108 slots held by DaemonSets, three tiny pods need two nodes."""
     docs.binding["spec"]["nodeOverhead"] = {"pods": 108}
     docs.binding["spec"]["scalers"][0]["podSpec"]["containers"][0]["resources"] = {
-        "requests": {"cpu": "1m", "memory": "1Mi", "nvidia.com/gpu": "0"}
+        # A device request needs its limit (kube-apiserver's ValidateResourceRequirements).
+        "requests": {"cpu": "1m", "memory": "1Mi", "nvidia.com/gpu": "0"},
+        "limits": {"nvidia.com/gpu": "0"},
     }
     config = _load(docs)
     two_slots_left = plan_nodes(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, StrictStr
 
+from ebb.config.container_resources import resource_requirements_findings
 from ebb.config.model_base import Finding, FrozenMap, ManifestModel, NonEmpty, empty_map, note_at
 from ebb.config.quantity import NonNegativeQuantity
 from ebb.config.scheduling import Affinity, NodeSelector, Toleration, TopologySpreadConstraint
@@ -36,6 +37,10 @@ class ResourceRequirements(ManifestModel):
         merged = {name: quantity.value for name, quantity in self.limits.items()}
         merged.update({name: quantity.value for name, quantity in self.requests.items()})
         return merged
+
+    def findings(self) -> Iterator[Finding]:
+        # What kube-apiserver would refuse: such a pod template never runs (container_resources).
+        return resource_requirements_findings(self.requests, self.limits)
 
 
 class Container(ManifestModel):

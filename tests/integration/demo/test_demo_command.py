@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 from contextlib import redirect_stderr
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from ebb.cli import demo
 from ebb.cli.demo_traffic import LOAD_MINUTES, REQUESTS_PER_POD_MINUTE, built_in_scenario, trace_scenario
@@ -75,3 +77,16 @@ def test_every_option_of_ebb_and_its_commands_has_a_one_line_help() -> None:
             assert "\n" not in action.help
     assert {c.dest: c.help for c in commands._choices_actions}.keys() == commands.choices.keys()
     assert all(c.help for c in commands._choices_actions)
+
+
+def test_the_build_output_is_folded_to_the_consoles_width_and_its_exit_code_kept() -> None:
+    # `sam build` prints paths and long lines of its own; the demo folds them as it prints.
+    console = Console(record=True, width=80, color_system=None)
+    long_line = "Building codeuri: /" + "x" * 150 + " functions: DecideFunction"
+    script = f"import sys; print({long_line!r}); print('\\tLearn More'); sys.exit(3)"
+    code = demo._stream([sys.executable, "-c", script], {}, console)
+    lines = console.export_text().splitlines()
+    assert code == 3
+    assert all(len(line) <= 80 for line in lines)
+    assert "".join(lines[:-1]) == long_line
+    assert lines[-1] == "    Learn More"

@@ -133,3 +133,29 @@ def test_a_directory_stands_for_its_yaml_and_yml_files(tmp_path: Path) -> None:
     assert json.loads(output)["errors"][0]["text"] == (
         f"{empty}: is a directory without configuration files (*.yaml, *.yml)"
     )
+
+
+def test_quiet_prints_one_line_when_valid_and_every_error_when_not(tmp_path: Path, docs: Any) -> None:
+    # The config layer's build runs `ebb validate --quiet` (layers/config/Makefile): one line in the
+    # build log, at 80 columns, and the full list of errors when the build must fail.
+    code, output = _run(["validate", "--quiet", *EXAMPLE_FILES], width=80)
+    assert code == EXIT_VALID
+    assert output == "configuration valid: ClusterBinding gpu-inference, 2 scaler(s), 1 NodePool(s)\n"
+    docs.batch["spec"]["triggers"][0]["authenticationRef"] = {"name": "keda-aws"}
+    noted = tmp_path / "noted.yaml"
+    noted.write_text(docs.text())
+    assert _run(["validate", "--quiet", str(noted)])[1] == (
+        "configuration valid: ClusterBinding gpu-inference, 2 scaler(s), 1 NodePool(s), 1 note(s) "
+        "(ebb validate without --quiet shows them)\n"
+    )
+    docs.sqs_metadata["queueLength"] = "a"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(docs.text())
+    code, output = _run(["validate", "--quiet", str(broken)])
+    assert code == EXIT_INVALID
+    assert output.splitlines()[:2] == [
+        "Invalid configuration: 1 error",
+        f"  ✗ {broken}: document 1 (ScaledObject batch/batch-worker): "
+        "spec.triggers[0].metadata.queueLength: 'a' is "
+        'not an integer; allowed: a whole number such as "5"',
+    ]

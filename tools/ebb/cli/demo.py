@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from ebb.cli import build_report, validate
 from ebb.cli.demo_chart import write_chart
@@ -101,15 +102,20 @@ def _validate_and_build(args: argparse.Namespace, console: Console) -> int:
         **os.environ,
         "EBB_CONFIG": str(args.examples.resolve()),
         "EBB": shutil.which("ebb") or str(Path(sys.argv[0]).resolve()),
+        # The layers' makefile builds run under sam's make: no "Entering directory" lines.
+        "MAKEFLAGS": "--no-print-directory",
     }
-    completed = subprocess.run(
+    # A local build sends nothing anywhere: without this, SAM CLI prints its telemetry notice on a
+    # machine that has not run it before (and would report the build), in every fresh clone.
+    environment.setdefault("SAM_CLI_TELEMETRY", "0")
+    returncode = _stream(
         [args.sam, "build", "--template-file", str(args.template), "--build-dir", str(args.build_dir)],
-        check=False,
-        env=environment,
+        environment,
+        console,
     )
-    if completed.returncode != 0:
-        console.print(f"[red]sam build failed (exit {completed.returncode})[/red]")
-        return completed.returncode
+    if returncode != 0:
+        console.print(f"[red]sam build failed (exit {returncode})[/red]")
+        return returncode
     console.rule("[bold]what the build contains[/bold]")
     report_args = argparse.Namespace(
         template=args.template, build_dir=args.build_dir, check=True, budget_mib=args.budget_mib
@@ -117,6 +123,27 @@ def _validate_and_build(args: argparse.Namespace, console: Console) -> int:
     exit_code = build_report.run(report_args)
     console.rule("[bold]the deployed system at work in the local world[/bold]")
     return exit_code
+
+
+def _stream(command: list[str], environment: dict[str, str], console: Console) -> int:
+    """Run `command`, printing its output line by line wrapped to the console's width.
+
+    SAM CLI prints paths and its own build lines unwrapped; in a pipe or an 80-column terminal they
+    would run off the edge, so each line is folded as the rest of the demo's output is.
+    """
+    with subprocess.Popen(
+        command,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None  # stdout=PIPE
+        for line in process.stdout:
+            console.print(Text(line.rstrip("\n").expandtabs(4), overflow="fold"), highlight=False)
+        return process.wait()
 
 
 def _positive(text: str) -> float:

@@ -41,6 +41,11 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="when valid, print one line instead of the summary (errors are printed in full)",
+    )
+    parser.add_argument(
         "--bundle",
         type=Path,
         metavar="PATH",
@@ -58,6 +63,8 @@ def run_validate(args: argparse.Namespace, console: Console | None = None) -> in
         console.out(json.dumps(_as_json(result), indent=2), highlight=False)
     elif result.config is None:
         _render_invalid(console, result)
+    elif getattr(args, "quiet", False):
+        _render_one_line(console, summarize(result.config), len(result.notes))
     else:
         _render_summary(console, summarize(result.config))
     if result.config is None:
@@ -101,6 +108,16 @@ def _render_notes(console: Console, notes: tuple[ConfigIssue, ...]) -> None:
     console.print(Text(f"Notes ({len(notes)})", style="bold yellow"))
     for note in notes:
         console.print(Text("  • ", style="yellow") + Text(str(note)), soft_wrap=True)
+
+
+def _render_one_line(console: Console, summary: ConfigSummary, notes: int) -> None:
+    # A build log's line: what was validated, and how to see the rest.
+    scalers = len(summary.scalers)
+    pools = len(summary.node_pools)
+    line = f"configuration valid: ClusterBinding {summary.binding}, {scalers} scaler(s), {pools} NodePool(s)"
+    if notes:
+        line += f", {notes} note(s) (ebb validate without --quiet shows them)"
+    console.out(line, highlight=False)
 
 
 def _render_summary(console: Console, summary: ConfigSummary) -> None:

@@ -9,7 +9,11 @@ published on the default bus as a "CloudWatch Alarm State Change" event, in the 
 CloudWatch User Guide, "Alarm events and EventBridge". SetAlarmState changes emit the event too.
 New alarms start in INSUFFICIENT_DATA ("Unchecked: Initial alarm creation"), as in AWS.
 
-Metric math alarms are not evaluated (listed in `skipped`).
+Metric math alarms are not evaluated (listed in `skipped`). Alarm actions (AlarmActions, OKActions,
+InsufficientDataActions) are stored by moto and never run: no SNS topic or Lambda receives
+anything from an alarm here. ebb's trigger alarms have none (their state-change events reach
+decide through the EventBridge rule); only the template's operational alarms may name the
+optional AlarmTopicArn.
 """
 
 from __future__ import annotations

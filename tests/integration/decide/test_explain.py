@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ebb.cli.explain import EXIT_INVALID, run_explain
+from ebb.cli.exported_table import EXPLAIN_CONDITION, ExportedTable
 from ebb.cli.main import build_parser
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import ClusterCertificates
@@ -43,6 +44,17 @@ def _explain(cluster: HyperPodOnEks, region: str, *options: str) -> tuple[int, s
     )
     out = io.StringIO()
     code = run_explain(args, out, clock=cluster.world.now)
+    return code, out.getvalue()
+
+
+def _explain_file(export: Path, *options: str) -> tuple[int, str]:
+    out = io.StringIO()
+    # The reader's clock is years later: only the file's own times may count.
+    code = run_explain(
+        build_parser().parse_args(["explain", *options, "--from", str(export)]),
+        out,
+        clock=lambda: datetime(2031, 1, 1, tzinfo=UTC),
+    )
     return code, out.getvalue()
 
 
@@ -129,6 +141,30 @@ def test_explain_shows_what_was_applied_with_the_metric_against_its_target(
         code, text = _explain(cluster, region, WORKER, "--since", "0s")
         assert (code, text) == (0, f"{WORKER}: 0 decision(s) since {_short(cluster.world.now())}\n")
 
+        # An export of the table (`aws dynamodb scan --output json`) explains the same history.
+        dynamodb = cluster.world.clients.client("dynamodb")
+        table = f"{STACK}-StateTable"
+        items = dynamodb.scan(TableName=table)["Items"]
+        export = tmp_path / "audit.json"
+        export.write_text(json.dumps({"Items": items, "Count": len(items)}))
+        live = _explain(cluster, region, WORKER, "--since", since.isoformat())
+        assert _explain_file(export, WORKER, "--since", since.isoformat()) == live
+        # Its Query answers as moto's does, for every partition and from every sort key.
+        exported = ExportedTable.read(export)
+        for pk in sorted({item["pk"]["S"] for item in items}):
+            for sk in sorted({item["sk"]["S"] for item in items if item["pk"]["S"] == pk})[::3]:
+                request = {
+                    "TableName": table,
+                    "KeyConditionExpression": EXPLAIN_CONDITION,
+                    "ExpressionAttributeValues": {":pk": {"S": pk}, ":since": {"S": sk}},
+                }
+                assert exported.query(**request)["Items"] == dynamodb.query(**request)["Items"]
+        # An age counts back from the file's newest record, not from the reader's clock.
+        newest = exported.newest_audit_time()
+        assert newest is not None
+        code, text = _explain_file(export, WORKER, "--since", "1h")
+        assert text.splitlines()[0].endswith(f"since {_short(newest - timedelta(hours=1))}")
+
 
 def test_explain_says_why_nothing_was_done_in_shadow_mode_and_when_held(
     tmp_path: Path, certificates: ClusterCertificates
@@ -185,3 +221,27 @@ def _short(moment: datetime) -> str:
 def _at(block: list[str]) -> datetime:
     """The time a block's first line starts with (to the second)."""
     return datetime.strptime(block[0][:20], "%Y-%m-%d %H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "line 1 column 2: not JSON (Expecting property name enclosed in double quotes)"),
+        ('{"Table": {}}', "has no list 'Items'"),
+        ('{"Items": [{"pk": {"S": "AUDIT#a/b"}}]}', "Items[0] has no string attribute 'sk'"),
+    ],
+)
+def test_a_file_that_is_not_a_table_export_is_refused_with_what_was_expected(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    export = tmp_path / "audit.json"
+    export.write_text(content)
+    code, text = _explain_file(export, WORKER)
+    assert code == EXIT_INVALID
+    assert text.startswith(f"ebb explain: {export}: {message}")
+    assert "expected the output of `aws dynamodb scan --table-name TABLE --output json`" in text
+    missing = tmp_path / "missing.json"
+    assert _explain_file(missing, WORKER) == (
+        EXIT_INVALID,
+        f"ebb explain: {missing}: cannot be read: No such file or directory\n",
+    )

@@ -18,6 +18,7 @@ launch that finds no capacity fails and is reported in the cluster's events).
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,8 @@ import pytest
 from ebb.cli.demo_display import WIDTH, PlainLog
 from ebb.cli.demo_story import BATCH, DIFFERENCES, LLM, StoryResult, run_story
 from ebb.cli.demo_traffic import built_in_scenario
+from ebb.cli.explain import run_explain
+from ebb.cli.main import build_parser
 from ebb.local.kubernetes import ClusterCertificates
 from ebb.local.stack_deployment import STACK
 
@@ -244,3 +247,18 @@ def test_one_seed_gives_the_same_run_event_for_event(
     second = [entry for entry in short.world_timeline if entry[0] < end]
     assert len(first) > 100
     assert first == second
+
+
+def test_the_state_table_left_at_the_end_explains_the_storys_decisions(
+    story: tuple[StoryResult, str], tmp_path: Path
+) -> None:
+    # `ebb demo` writes it as `aws dynamodb scan` would (audit.json) for `ebb explain --from`.
+    result, _ = story
+    export = tmp_path / "audit.json"
+    export.write_text(json.dumps({"Items": result.state_table_items}))
+    out = io.StringIO()
+    args = build_parser().parse_args(["explain", LLM, "--from", str(export), "--since", "2h"])
+    assert run_explain(args, out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"{LLM}: {len(result.audit[LLM])} decision(s) since ")
+    assert max(len(line) for line in lines) <= WIDTH

@@ -10,6 +10,7 @@ summary and a PNG chart.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from rich.text import Text
 from ebb.cli import build_report, validate
 from ebb.cli.demo_chart import write_chart
 from ebb.cli.demo_display import LiveView, PlainLog
-from ebb.cli.demo_story import DIFFERENCES, StoryObserver, run_story, summary_lines
+from ebb.cli.demo_story import DIFFERENCES, LLM, StoryObserver, run_story, summary_lines
 from ebb.cli.demo_traffic import Scenario, built_in_scenario, trace_scenario
 from ebb.traffic.service_model import HOLD_SECONDS_WITHOUT_TOKENS, request_hold_seconds
 from ebb.traffic.traces import RequestTrace, TraceError, read_trace
@@ -85,8 +86,14 @@ def run(args: argparse.Namespace) -> int:
     print("summary", file=out)
     for line in summary_lines(result):
         print(f"  {line}", file=out)
+    audit = args.output / "audit.json"
+    # The shape of `aws dynamodb scan --output json`, so `ebb explain --from` reads both alike.
+    items = result.state_table_items
+    audit.write_text(json.dumps({"Items": items, "Count": len(items), "ScannedCount": len(items)}))
     print(f"chart: {chart}", file=out)
     print(f"the deployed functions' logs: {functions_log}", file=out)
+    print(f"the state table (audit trail included): {audit}", file=out)
+    print(f"  its decisions: ebb explain {LLM} --from {audit} --since 2h", file=out)
     return 0
 
 

@@ -155,6 +155,8 @@ class StoryResult:
     """Idle timers Scheduler invoked: (when, scaler)."""
     hyperpod_calls: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
     """The HyperPod API calls the stand-in served that change a cluster: (when, operation, request)."""
+    state_table_items: list[dict[str, Any]] = field(default_factory=list)
+    """The state table at the end, as DynamoDB Scan returns it (`ebb explain --from` reads it)."""
     executions: dict[str, str] = field(default_factory=dict)
     """The provisioning state machine's executions by name, with their status at the end."""
     zone_events: dict[str, datetime] = field(default_factory=dict)
@@ -272,6 +274,18 @@ class _Watch:
         records = [json.loads(item["record"]["S"]) for item in items]
         self.records.setdefault(subject, []).extend(records)
         return records
+
+    def scan_table(self) -> list[dict[str, Any]]:
+        """Every item of the state table, as `aws dynamodb scan` lists them."""
+        dynamodb = self.cluster.world.clients.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        scan: dict[str, Any] = {"TableName": self.table}
+        while True:
+            page = dynamodb.scan(**scan)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def alarm_changes(self) -> list[tuple[datetime, str, str, str]]:
         """ebb's own alarms' state changes since the last look: (when, scaler/trigger, from, to)."""
@@ -680,6 +694,7 @@ class _Story:
         return f"{event} (generation {record.get('generation')})"
 
     def _finish(self, wall_seconds: float) -> None:
+        self.result.state_table_items = self.watch.scan_table()
         summary = self.result.summary
         summary.wall_seconds = wall_seconds
         summary.simulated_minutes = (self.world.now() - self.result.started_at).total_seconds() / 60

@@ -1,12 +1,15 @@
 """`ebb explain`: a scaler's decisions from the audit trail, readable, or as JSON for scripts.
 
     ebb explain NAMESPACE/SCALER [--since 1h] [--json] [--stack NAME | --table NAME] [--region R]
+    ebb explain NAMESPACE/SCALER --from FILE [--since 1h] [--json]
 
 Reads the stack's state table (its `StateTableName` output, or `--table`): the scaler's audit
 records (`AUDIT#<namespace>/<name>`) and those of the NodePool(s) its decisions name
 (`AUDIT#POOL#<pool>`: the node plan, the provisioning executions and their ends), from `--since`
 on (`90s`, `30m`, `1h`, `2d`, or an ISO 8601 time with a zone), oldest first. Against the local
-world it reads the same table: the world's AWS clients answer in the process.
+world it reads the same table: the world's AWS clients answer in the process. `--from FILE` reads
+an export of the table instead (`aws dynamodb scan --table-name T --output json > FILE`, or the
+`audit.json` `ebb demo` writes), and an age in `--since` counts back from the newest record in it.
 
 Each decision shows when it was made, the configuration version it used, the signals that woke
 it, each trigger's value against its target, the rule that limited the count, and what was done or
@@ -23,11 +26,13 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ebb.cli.exported_table import ExportedTable, ExportError
 from ebb.cli.stack_target import STATE_TABLE, StackTargetError, open_session
 
 EXIT_OK = 0
@@ -61,6 +66,14 @@ def add_parser(subparsers: Any) -> None:  # argparse's _SubParsersAction is priv
         help="decisions from this long ago (90s, 30m, 1h, 2d) or this ISO 8601 time on (default: 1h)",
     )
     parser.add_argument("--json", action="store_true", help="the records as JSON, for scripts")
+    parser.add_argument(
+        "--from",
+        dest="export",
+        type=Path,
+        metavar="FILE",
+        help="read an export of the table (aws dynamodb scan --output json; ebb demo's audit.json) "
+        "instead of a stack's table; ages in --since count back from its newest record",
+    )
     STATE_TABLE.add_options(parser)
     parser.set_defaults(run=run_explain)
 
@@ -95,11 +108,20 @@ def run_explain(
         namespace, sep, name = args.scaler.partition("/")
         if not sep or not namespace or not name or "/" in name:
             raise ExplainError(f"NAMESPACE/SCALER: {args.scaler!r} (allowed: e.g. batch/batch-worker)")
-        since = parse_since(args.since, clock())
-        session = open_session(args, session_factory)
-        table = STATE_TABLE.resolve(args, session)
-        history = read_history(session.client("dynamodb"), table, args.scaler, since)
-    except (ExplainError, StackTargetError) as error:
+        export = getattr(args, "export", None)
+        if export is not None:
+            if getattr(args, STATE_TABLE.dest, None):
+                raise ExplainError(f"--from: not with {STATE_TABLE.option} (the file is the table)")
+            exported = ExportedTable.read(export)
+            since = parse_since(args.since, exported.newest_audit_time() or clock())
+            table = str(export)
+            history = read_history(exported, table, args.scaler, since)
+        else:
+            since = parse_since(args.since, clock())
+            session = open_session(args, session_factory)
+            table = STATE_TABLE.resolve(args, session)
+            history = read_history(session.client("dynamodb"), table, args.scaler, since)
+    except (ExplainError, StackTargetError, ExportError) as error:
         out.write(f"ebb explain: {error}\n")
         return EXIT_INVALID
     except (ClientError, BotoCoreError) as error:

@@ -747,11 +747,19 @@ def node_class_ref_names_nothing(d: Any) -> None:
     d.pool_template["nodeClassRef"]["name"] = "gpu"
 
 
-# Amazon SageMaker developer guide, 'Create a NodeClass': up to 10 instance groups
+# Amazon SageMaker developer guide, 'Create a NodeClass': up to 10 instance groups. The invalid
+# list's groups are still checked against the binding in the same round (salvaged documents take
+# part in the checks across documents): none of the eleven is one of its groups.
 @case(
     [
         "config.yaml: document 3 (HyperpodNodeClass gpu-groups): spec.instanceGroups: must have at most "
         "10 items, got 11",
+        *(
+            f"config.yaml: document 3 (HyperpodNodeClass gpu-groups): spec.instanceGroups[{i}]: instance "
+            f"group 'group-{i}' has no facts in the ClusterBinding; add it under "
+            "spec.hyperPodCluster.instanceGroups with its instanceType and availabilityZone"
+            for i in range(11)
+        ),
     ]
 )
 def too_many_instance_groups(d: Any) -> None:
@@ -1199,4 +1207,19 @@ def test_a_salvaged_document_reports_no_rule_on_a_field_that_failed(docs: Any) -
     assert errors == [
         "config.yaml: document 5 (ScaledObject serving/llm-inference): spec.triggers[0].metadata."
         'targetMetricValue: \'abc\' is not a number; allowed: a decimal number such as "2" or "0.5"'
+    ]
+
+
+def test_an_invalid_document_still_takes_part_in_the_checks_across_documents(docs: Any) -> None:
+    # The binding fails on one field; its podSpec (valid) is still placed on the NodePool's
+    # groups, so the pods that fit no instance type are reported in the same round.
+    docs.binding["spec"]["shadowMode"] = "yes"
+    docs.llm_pod["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "8"
+    docs.llm_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "8"
+    binding = "config.yaml: document 2 (ClusterBinding gpu-inference): spec."
+    assert docs.errors() == [
+        binding + "shadowMode: must be true or false, got string 'yes'",
+        binding + "scalers[0].podSpec: the pods fit no instance type of NodePool gpu: gpu-g5-use1a "
+        "(ml.g5.12xlarge): needs 8 nvidia.com/gpu, ml.g5.12xlarge has 4 allocatable; gpu-g6e-use1b "
+        "(ml.g6e.12xlarge): needs 8 nvidia.com/gpu, ml.g6e.12xlarge has 4 allocatable",
     ]

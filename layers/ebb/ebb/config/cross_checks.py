@@ -6,7 +6,7 @@ the message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from ebb.config.catalogue import InstanceCatalogue, InstanceTypeSpec
 from ebb.config.documents import ParsedDocument
 from ebb.config.issues import IssueLog, PathPart
 from ebb.config.keda_triggers import ALB_WAKE_METRICS, AwsCloudWatchTrigger
+from ebb.config.model_base import Finding, independent_rules, judging_salvaged_models
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
 from ebb.config.placement import GroupPlacement, admission, node_labels, place
@@ -42,19 +43,43 @@ class DocumentSet:
     unparsed: frozenset[tuple[str, str]] = frozenset()
 
 
-def check_documents(documents: DocumentSet, catalogue: InstanceCatalogue, log: IssueLog) -> None:
-    """Run every cross-document check, reporting to `log`."""
-    _unique_names(documents, log)
-    _one_scaled_object_per_target(documents.scaled_objects, log)
-    _node_class_references(documents, log)
-    _instance_groups(documents, catalogue, log)
-    _scaler_bindings(documents, log)
-    _load_balancer_rules(documents.scaled_objects, log)
-    _regions(documents, log)
-    _pool_taints(documents, log)
-    _pool_admission(documents, catalogue, log)
-    _placement(documents, catalogue, log)
-    _limits(documents, catalogue, log)
+def check_documents(
+    documents: DocumentSet, catalogue: InstanceCatalogue, log: IssueLog, *, salvaged: bool = False
+) -> None:
+    """Run every cross-document check, reporting to `log`.
+
+    `salvaged`: some documents are what could be salvaged of invalid ones, and lack the fields
+    that failed; a check that reads such a field cannot be judged and is skipped, each check on
+    its own (`model_base.independent_rules`), so the others still report.
+    """
+    checks: tuple[Callable[[], None], ...] = (
+        lambda: _unique_names(documents, log),
+        lambda: _one_scaled_object_per_target(documents.scaled_objects, log),
+        lambda: _node_class_references(documents, log),
+        lambda: _instance_groups(documents, catalogue, log),
+        lambda: _scaler_bindings(documents, log),
+        lambda: _load_balancer_rules(documents.scaled_objects, log),
+        lambda: _regions(documents, log),
+        lambda: _pool_taints(documents, log),
+        lambda: _pool_admission(documents, catalogue, log),
+        lambda: _placement(documents, catalogue, log),
+        lambda: _limits(documents, catalogue, log),
+    )
+    if not salvaged:
+        for check in checks:
+            check()
+        return
+    with judging_salvaged_models():
+        for _ in independent_rules(*(_as_rule(check) for check in checks)):
+            pass
+
+
+def _as_rule(check: Callable[[], None]) -> Callable[[], Iterable[Finding]]:
+    def rule() -> Iterable[Finding]:
+        check()
+        return ()
+
+    return rule
 
 
 def _report(log: IssueLog, doc: AnyDoc, path: Iterable[PathPart], message: str) -> None:

@@ -49,8 +49,14 @@ class ParsedDocument(Generic[ModelT]):
     ref: DocumentRef
 
 
-def parse_document(raw: RawDocument, log: IssueLog) -> ParsedDocument[BaseModel] | None:
-    """Validate one document; report every problem to `log`; None when it is unusable."""
+def parse_document(
+    raw: RawDocument, log: IssueLog, salvaged: list[ParsedDocument[BaseModel]] | None = None
+) -> ParsedDocument[BaseModel] | None:
+    """Validate one document; report every problem to `log`; None when it is unusable.
+
+    An invalid document's valid parts (`partial_models.salvage`) are appended to `salvaged`, for
+    the checks across documents: they can judge what those parts hold.
+    """
     ref = raw.ref
     if not isinstance(raw.body, dict):
         log.error(
@@ -84,6 +90,8 @@ def parse_document(raw: RawDocument, log: IssueLog) -> ParsedDocument[BaseModel]
             with judging_salvaged_models():
                 for finding in collect_findings(partial):
                     log.add(finding.severity, raw.file, ref, finding.path, finding.message)
+            if salvaged is not None:
+                salvaged.append(ParsedDocument(model=partial, file=raw.file, ref=ref))
         return None
     for finding in collect_findings(model):
         log.add(finding.severity, raw.file, ref, finding.path, finding.message)

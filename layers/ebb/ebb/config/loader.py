@@ -70,28 +70,32 @@ def check_raw_documents(
     """Validate documents already read (from YAML, or from the bundle built from it: ``files``)."""
     log = log if log is not None else IssueLog()
     parsed: list[ParsedDocument[BaseModel]] = []
+    salvaged: list[ParsedDocument[BaseModel]] = []
     unparsed: set[tuple[str, str]] = set()
     for document in raw:
-        result = parse_document(document, log)
+        result = parse_document(document, log, salvaged)
         if result is not None:
             parsed.append(result)
-        elif document.ref.kind and document.ref.name:
+        elif document.ref.kind and document.ref.name and not (salvaged and salvaged[-1].ref is document.ref):
             unparsed.add((document.ref.kind, document.ref.name))
-    binding = _the_binding(parsed, raw, files, log)
+    binding = _the_binding(parsed, raw, files, log, salvaged)
     base = catalogue or shipped_catalogue()
     effective = base
     if binding is not None:
-        override = binding.model.spec.instance_catalogue
+        override = getattr(getattr(binding.model, "spec", None), "instance_catalogue", None)
         if override is not None:
             effective = base.with_overrides(override.instance_types, override.prices)
+        # Invalid documents take part with what could be salvaged of them, so a user sees the
+        # errors across documents in the same round as the documents' own.
+        every = [*parsed, *salvaged]
         documents = DocumentSet(
-            scaled_objects=tuple(_of_type(parsed, ScaledObject)),
-            node_pools=tuple(_of_type(parsed, NodePool)),
-            node_classes=tuple(_of_type(parsed, HyperpodNodeClass)),
+            scaled_objects=tuple(_of_type(every, ScaledObject)),
+            node_pools=tuple(_of_type(every, NodePool)),
+            node_classes=tuple(_of_type(every, HyperpodNodeClass)),
             binding=binding,
             unparsed=frozenset(unparsed),
         )
-        check_documents(documents, effective, log)
+        check_documents(documents, effective, log, salvaged=bool(salvaged))
     if log.has_errors or binding is None:
         return ConfigCheck(config=None, issues=log.issues)
     config = EbbConfig(
@@ -178,8 +182,10 @@ def _the_binding(
     raw: list[RawDocument],
     files: tuple[str, ...],
     log: IssueLog,
+    salvaged: list[ParsedDocument[BaseModel]],
 ) -> ParsedDocument[ClusterBinding] | None:
-    bindings = _of_type(parsed, ClusterBinding)
+    # An invalid binding's salvaged parts still let the other documents be checked against it.
+    bindings = _of_type(parsed, ClusterBinding) or _of_type(salvaged, ClusterBinding)
     declared = [doc for doc in raw if isinstance(doc.body, dict) and doc.body.get("kind") == "ClusterBinding"]
     if not declared:
         log.error(

@@ -7,8 +7,9 @@ reported, `salvage` rebuilds the document from the fields that are valid (each v
 own type; a nested model that fails is salvaged in turn) and leaves the invalid ones out
 entirely, with no default in their place: a rule that reads a missing field cannot be judged and
 is skipped (`model_base.independent_rules`), every other rule runs and reports. A salvaged model
-is only ever used for its findings, never as configuration. Checks across documents still need
-every document valid: a salvaged one takes no part in them.
+is only ever used for its findings and the checks across documents, never as configuration: it
+takes part in those checks with what it holds, and a check that reads one of its missing fields
+is skipped (`cross_checks.check_documents`), so those errors too come in the same round.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from ebb.core.nodes.catalogue import INSTANCE_TYPE_LABEL, ZONE_LABEL
 from ebb.core.nodes.preferences import (
     Preference,
     PreferenceKind,
+    describe,
     in_force,
     next_relaxation,
     relaxation_order,
@@ -533,3 +534,40 @@ def test_required_affinity_to_pods_that_run_nowhere_is_never_placed(key: str) ->
     )
     assert unplaced(result) == {"aff": (1, UnplacedReason.POD_AFFINITY)}
     assert zones_of(result, "aff") == set()
+
+
+ANYWAY = WhenUnsatisfiable.SCHEDULE_ANYWAY
+
+
+def test_each_relaxed_preference_is_named_exactly_as_the_pod_spec_writes_it() -> None:
+    """The plan's `Relaxed` note names the field, its index, its key or expressions and its weight
+    (or maxSkew), so a user finds the term in the pod spec."""
+    group = pods(
+        "g",
+        preferred_pod_affinity=(weighted(1, ZONE_LABEL, LABELS), weighted(9, HOSTNAME_KEY, LABELS)),
+        preferred_pod_anti_affinity=(weighted(5, ZONE_LABEL, LABELS), weighted(7, HOSTNAME_KEY, LABELS)),
+        preferred_node_affinity=(
+            prefer(2, req("x", Operator.EXISTS)),
+            prefer(3, req("y", Operator.IN, "a", "b"), req("z", Operator.NOT_IN, "c")),
+        ),
+        topology_spread=(
+            TopologySpread(
+                topology_key=ZONE_LABEL, max_skew=1, when_unsatisfiable=WhenUnsatisfiable.SCHEDULE_ANYWAY
+            ),
+            TopologySpread(
+                topology_key="rack", max_skew=4, when_unsatisfiable=WhenUnsatisfiable.SCHEDULE_ANYWAY
+            ),
+        ),
+    )
+    assert [describe(group, p) for p in relaxation_order(group)] == [
+        "podAffinity.preferredDuringSchedulingIgnoredDuringExecution[1] on kubernetes.io/hostname (weight 9)",
+        f"podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0] on {ZONE_LABEL} (weight 1)",
+        "podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[1] on kubernetes.io/hostname "
+        "(weight 7)",
+        f"podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0] on {ZONE_LABEL} (weight 5)",
+        "nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[1] (y In [a, b], z NotIn [c]; "
+        "weight 3)",
+        "nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0] (x Exists; weight 2)",
+        f"topologySpreadConstraints[0] on {ZONE_LABEL} (ScheduleAnyway, maxSkew 1)",
+        "topologySpreadConstraints[1] on rack (ScheduleAnyway, maxSkew 4)",
+    ]

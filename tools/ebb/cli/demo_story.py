@@ -124,7 +124,7 @@ class Summary:
 
     @property
     def node_hours(self) -> float:
-        """GPU node-hours over all instance types."""
+        """Node-hours (of the GPU nodes) over all instance types."""
         return sum(self.node_seconds.values()) / 3600
 
     @property
@@ -867,7 +867,7 @@ def summary_lines(result: StoryResult) -> list[str]:
         f"{MAX_WAIT_SECONDS:.0f} s (service model)",
         f"batch jobs: {s.jobs_sent} sent, {s.jobs_done} done",
         f"time to the first Ready LLM pod: {first_ready}",
-        f"GPU node-hours: {s.node_hours:.2f}, cost ${s.cost_usd:.2f} at SageMaker on-demand",
+        f"node-hours: {s.node_hours:.2f}, cost ${s.cost_usd:.2f} at SageMaker on-demand",
         f"  list prices in us-east-1 ({prices})",
         f"decisions: {s.decisions}, provisioning executions: {s.executions}, retries: {s.retries}",
         f"capacity shortages: {s.shortages}",

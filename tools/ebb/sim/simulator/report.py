@@ -51,7 +51,7 @@ def table(comparison: Comparison) -> Table:
             report.policy,
             f"{report.unserved:,.0f} ({report.unserved_share:.2%})",
             str(report.under_provisioned_minutes),
-            f"{report.gpu_node_hours:,.1f}",
+            f"{report.gpu_hours:,.1f}",
             f"{report.cost:,.2f}",
             f"{report.cost / floor:.2f}" if floor else "-",
             f"{report.idle_gpu_hours:,.1f}",

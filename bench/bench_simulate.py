@@ -61,7 +61,8 @@ def summary_table(results: list[dict[str, Any]]) -> str:
             cells.append(f"${report['costUsd']:,.2f}{ratio}, {report['unservedShare']:.2%}")
         bill = policies.get("ebb", {}).get("ownAwsBill")
         cells.append("-" if not bill else f"${bill['totalUsd']:,.2f}")
-        label = f"{result['trace']} ({result['minutes']:,} min), {result['bootDelaySeconds']:g} s"
+        span = "" if "(first" in result["trace"] else f" ({result['minutes']:,} min)"
+        label = f"{result['trace']}{span}, {result['bootDelaySeconds']:g} s"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

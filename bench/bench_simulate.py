@@ -3,11 +3,15 @@
 Each policy runs on its own simulated cluster (same seed, same configuration: the comparison's
 example) and is reported against the oracle's cost floor. Prints, per trace and boot delay, the
 table `ebb simulate` prints, then one summary line per (trace, boot delay) with ebb's cost and
-unserved share against each other policy's, and the wall time per policy. Benchmarks may read
+unserved share against each other policy's, and the wall and CPU time per policy; at the end,
+the summary table the README quotes (Markdown: per trace and boot delay, each policy's cost, its
+ratio to the oracle's floor and its unserved share, and ebb's own AWS bill). `--summary-from`
+prints that table from the JSON files of earlier runs instead of running. Benchmarks may read
 ../shared (tests may not).
 
     .venv/bin/python bench/bench_simulate.py [--traces DIR] [--boot-delays 60 180 300]
         [--policies ebb,keda-karpenter,static,oracle] [--only SUBSTRING] [--first-minutes N] [--json FILE]
+    .venv/bin/python bench/bench_simulate.py --summary-from FILE.json [FILE.json ...]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -39,6 +44,29 @@ def trace_files(directory: Path) -> list[Path]:
     return sorted(path for path in directory.rglob("*.csv"))
 
 
+def summary_table(results: list[dict[str, Any]]) -> str:
+    """The README's table: one row per (trace, boot delay), one column per policy, from `as_json`."""
+    names = [p["policy"] for p in results[0]["policies"]] if results else []
+    lines = [
+        "| trace, boot | " + " | ".join(names) + " | ebb's AWS bill |",
+        "|---|" + "---|" * (len(names) + 1),
+    ]
+    for result in results:
+        policies = {p["policy"]: p for p in result["policies"]}
+        floor = policies["oracle"]["costUsd"] if "oracle" in policies else None
+        cells = []
+        for name in names:
+            report = policies[name]
+            ratio = f" ({report['costUsd'] / floor:.2f}x)" if floor and name != "oracle" else ""
+            cells.append(f"${report['costUsd']:,.2f}{ratio}, {report['unservedShare']:.2%}")
+        bill = policies.get("ebb", {}).get("ownAwsBill")
+        cells.append("-" if not bill else f"${bill['totalUsd']:,.2f}")
+        span = "" if "(first" in result["trace"] else f" ({result['minutes']:,} min)"
+        label = f"{result['trace']}{span}, {result['bootDelaySeconds']:g} s"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -52,7 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         "--first-minutes", type=int, default=None, help="replay only the first N minutes of each scaled trace"
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--summary-from", type=Path, nargs="+", default=None, help="print the summary of earlier --json files"
+    )
     args = parser.parse_args(argv)
+    if args.summary_from is not None:
+        print(
+            summary_table(
+                [doc for path in args.summary_from for doc in json.loads(path.read_text(encoding="utf-8"))]
+            )
+        )
+        return 0
     console = Console(width=200)
     policies = [p for p in args.policies.split(",") if p]
     results = []
@@ -94,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(as_json(comparison))
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    console.print(summary_table(results), markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

@@ -76,6 +76,7 @@ def consolidate(
     consolidate_after: timedelta | None = timedelta(0),
     budgets: tuple[Budget, ...] = EVERYTHING,
     replicas: int | None = None,
+    instance_groups: tuple[InstanceGroup, ...] = GROUPS,
 ) -> ConsolidationPlan:
     running = sum(p.count for n in nodes for p in n.pods)
     pool = NodePool(
@@ -93,7 +94,7 @@ def consolidate(
             ),
         ),
         node_pools=(pool,),
-        instance_groups=GROUPS,
+        instance_groups=instance_groups,
         instance_types=TYPES,
         nodes=tuple(nodes),
     )
@@ -162,6 +163,20 @@ def test_a_replacement_must_be_strictly_cheaper() -> None:
     ]
     kept = consolidate([node("n", CHEAP.name, pods=5)])
     assert (kept.method, kept.why) == (None, "no candidate can be removed or replaced by a cheaper node")
+
+
+def test_a_candidate_is_priced_by_its_offering_not_its_types_list_price() -> None:
+    """``getCandidatePrices`` prices each candidate by its instance type's offering in the node's
+    zone and capacity type: a middle-type node whose group costs $0.50/h (a Spot or negotiated
+    price) is not "replaced" by the cheapest type's $1.00/h, which its list price ($2.00) would
+    allow; at its list price it is."""
+    discounted = tuple(
+        g.model_copy(update={"price_per_hour": 0.5}) if g.name == f"g-{MIDDLE.name}" else g for g in GROUPS
+    )
+    kept = consolidate([node("n", MIDDLE.name, pods=5)], instance_groups=discounted)
+    assert (kept.method, kept.why) == (None, "no candidate can be removed or replaced by a cheaper node")
+    replaced = consolidate([node("n", MIDDLE.name, pods=5)])
+    assert (replaced.method, replaced.savings_per_hour) == ("single-node", MIDDLE.price_per_hour - 1.0)
 
 
 def test_when_empty_leaves_underutilized_nodes_alone() -> None:

@@ -88,10 +88,11 @@ class _Candidate:
 
 
 def _price(inp: PlanningInput, node: ExistingNode) -> float:
+    # The node's offering price (its group's, else its type's), as upstream prices a candidate by
+    # the offering of its zone and capacity type (consolidation.go, getCandidatePrices, at the
+    # commit above), the price the replacement must beat.
     group = next(g for g in inp.instance_groups if g.name == node.instance_group)
-    if group.paid_for:
-        return 0.0
-    return next(t.price_per_hour for t in inp.instance_types if t.name == node.instance_type)
+    return group.node_price(next(t for t in inp.instance_types if t.name == node.instance_type))
 
 
 def _candidates(

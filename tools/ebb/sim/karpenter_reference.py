@@ -245,12 +245,43 @@ class _Existing:
     """Pods per group on the node, running and placed by this run."""
 
 
+_STATIC_NODES: dict[_OfferingKey, tuple[NodePool, InstanceType, np.ndarray, dict[str, str]]] = {}
+"""Each (pool, group, type)'s empty-node room (allocatable minus the daemonset overhead, not
+clamped) and labels, keyed as `_STATIC_OFFERINGS`: `ebb simulate` rebuilds the existing nodes at
+every batch and consolidation pass. The room is copied before use; the labels are only read."""
+
+
+def _static_node(
+    pool: NodePool, instance_group: InstanceGroup, instance_type: InstanceType
+) -> tuple[np.ndarray, dict[str, str]]:
+    key = (
+        id(pool),
+        id(instance_type),
+        instance_group.name,
+        instance_group.zone,
+        instance_group.paid_for,
+        instance_group.instance_types,
+        instance_group.price_per_hour,
+        instance_group.capacity_type,
+    )
+    cached = _STATIC_NODES.get(key)
+    if cached is not None and cached[0] is pool and cached[1] is instance_type:
+        return cached[2], cached[3]
+    room = np.array(instance_type.allocatable.vector[:4], dtype=np.int64)
+    room -= np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
+    labels = node_labels(instance_group, instance_type, {**pool.template_labels(), NODEPOOL_LABEL: pool.name})
+    if len(_STATIC_NODES) > 1024:
+        _STATIC_NODES.clear()
+    _STATIC_NODES[key] = (pool, instance_type, room, labels)
+    return room, labels
+
+
 def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Existing]:
     """Nodes that can take pods, initialized ones first, then by name (as upstream orders them)."""
     types = {t.name: t for t in inp.instance_types}
     groups = {g.name: g for g in inp.instance_groups}
     pools = {p.name: p for p in inp.node_pools}
-    pod_groups = {g.name: g for g in inp.pod_groups}
+    pod_groups = {g.name: np.array(g.vector[:4], dtype=np.int64) for g in inp.pod_groups}
     accepting = (NodeState.READY,) if initialized_only else _ACCEPTING
     existing = []
     ordered = sorted(inp.nodes, key=lambda n: (n.state is not NodeState.READY, n.name))
@@ -259,16 +290,10 @@ def _existing_nodes(inp: PlanningInput, *, initialized_only: bool) -> list[_Exis
             continue
         pool = pools[node.node_pool]
         instance_type = types[node.instance_type or _single_type(inp, node.instance_group)]
-        free = np.array(instance_type.allocatable.vector[:4], dtype=np.int64)
-        free -= np.array(pool.daemonset_overhead.vector[:4], dtype=np.int64)
-        free -= np.array(node.unmanaged.vector[:4], dtype=np.int64)
+        room, labels = _static_node(pool, groups[node.instance_group], instance_type)
+        free = room - np.array(node.unmanaged.vector[:4], dtype=np.int64)
         for placed in node.pods:
-            free -= np.array(pod_groups[placed.group].vector[:4], dtype=np.int64) * placed.count
-        labels = node_labels(
-            groups[node.instance_group],
-            instance_type,
-            {**pool.template_labels(), NODEPOOL_LABEL: pool.name},
-        )
+            free -= pod_groups[placed.group] * placed.count
         existing.append(_Existing(node.name, pool.name, labels, free, {p.group: p.count for p in node.pods}))
     return existing
 

@@ -1,6 +1,8 @@
-"""The Karpenter reference's reuse of its static offerings changes none of keda-karpenter's decisions.
+"""The Karpenter reference's reuse of its static offerings and node facts changes none of
+keda-karpenter's decisions.
 
-`ebb.sim.karpenter_reference` keeps each (pool, group) offering the configuration makes; a run
+`ebb.sim.karpenter_reference` keeps each (pool, group) offering the configuration makes
+(`_STATIC_OFFERINGS`) and each existing node's empty room and labels (`_STATIC_NODES`); a run
 that rebuilds them at every batch and consolidation pass must come out the same, node for node.
 """
 
@@ -26,13 +28,14 @@ class _Forgetting(dict):  # type: ignore[type-arg]
         return None
 
 
+@pytest.mark.parametrize("cache", ["_STATIC_OFFERINGS", "_STATIC_NODES"])
 def test_a_run_rebuilding_every_offering_makes_the_same_decisions(
-    config: EbbConfig, demand: DemandOf, monkeypatch: pytest.MonkeyPatch
+    config: EbbConfig, demand: DemandOf, monkeypatch: pytest.MonkeyPatch, cache: str
 ) -> None:
     trace = demand([2, 9, 14, 6, 0, 0, 11, 3, 1, 0])
     settings = RunSettings(boot_delay=60.0, seed=5)
     reused = run_policy("keda-karpenter", config, trace, settings)
-    monkeypatch.setattr(karpenter_reference, "_STATIC_OFFERINGS", _Forgetting())
+    monkeypatch.setattr(karpenter_reference, cache, _Forgetting())
     fresh = run_policy("keda-karpenter", config, trace, settings)
     assert reused.node_launches > 2
     assert (reused.cost, reused.node_launches, reused.scaling_actions) == (

@@ -36,6 +36,6 @@ def test_the_oracle_run_prices_gpus_at_the_cheapest_group(config: EbbConfig, dem
     report = run_policy("oracle", config, demand([0, 4, 4, 0]), settings)
     lead = lead_seconds(settings)
     assert lead == 100.0 * 1.2 + 60.0
-    assert report.gpu_node_hours == pytest.approx(4 * (lead + 120) / 3600)
+    assert report.gpu_hours == pytest.approx(4 * (lead + 120) / 3600)
     assert report.cost == pytest.approx(4 * (lead + 120) / 3600 * 7.09 / 4)
     assert report.unserved == 0.0

@@ -24,7 +24,7 @@ def test_static_pays_the_peaks_cheapest_nodes_for_the_whole_window(
     billed = window - LAUNCH_SECONDS  # launched 5 s after the start
     assert report.node_launches == 2
     assert report.node_hours == pytest.approx(2 * billed / 3600)
-    assert report.gpu_node_hours == pytest.approx(8 * billed / 3600)
+    assert report.gpu_hours == pytest.approx(8 * billed / 3600)
     assert report.cost == pytest.approx(2 * 7.09 * billed / 3600)
     assert report.unserved == pytest.approx(0.0)
     assert report.under_provisioned_minutes == 0

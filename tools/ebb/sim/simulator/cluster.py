@@ -65,6 +65,7 @@ class GroupSpec:
     pods_per_node: int
     """How many of the Deployment's pods fit one node (allocatable minus daemonset overhead)."""
     price_per_hour: float
+    """What one node costs: the offering's price, the one the planner chooses by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,11 @@ class Usage:
 
     node_seconds: float = 0.0
     gpu_seconds: float = 0.0
+    """Node-seconds times each node's GPUs: GPU-hours paid, x 3600."""
     cost: float = 0.0
+    """USD: each node's seconds at its group's price (the offering's, `GroupSpec.price_per_hour`)."""
+    group_node_seconds: dict[str, float] = field(default_factory=dict)
+    """Node-seconds per instance group."""
     pod_gpu_seconds: float = 0.0
     """GPU-seconds held by bound pods (loading or Ready)."""
     launches: int = 0
@@ -189,9 +194,12 @@ class SimCluster:
             return
         for node in self.nodes.values():
             if node.launched_at is not None:
+                group = node.group
                 self.usage.node_seconds += dt
-                self.usage.gpu_seconds += dt * node.group.gpus
-                self.usage.cost += dt * node.group.price_per_hour / 3600.0
+                self.usage.gpu_seconds += dt * group.gpus
+                self.usage.cost += dt * group.price_per_hour / 3600.0
+                seconds = self.usage.group_node_seconds
+                seconds[group.name] = seconds.get(group.name, 0.0) + dt
         bound = sum(1 for pod in self.pods.values() if pod.node is not None)
         self.usage.pod_gpu_seconds += dt * bound
         self._last_accrual = t

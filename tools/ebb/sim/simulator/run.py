@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -54,9 +54,11 @@ class PolicyReport:
     unserved_no_ready: float
     unserved_waited: float
     under_provisioned_minutes: int
-    gpu_node_hours: float
+    gpu_hours: float
+    """GPU-hours paid: each launched node's hours times its GPUs (not node-hours)."""
     node_hours: float
     cost: float
+    """USD: each node's hours at its offering's price (`ebb.sim.simulator.world.group_specs`)."""
     idle_gpu_hours: float
     """GPU-hours paid minus those that served demand (per minute, the lesser of Ready and needed pods)."""
     node_launches: int
@@ -75,6 +77,8 @@ class PolicyReport:
     """Per minute, the GPUs of the launched nodes (at the minute's end)."""
     wait_bound_seconds: float = 10.0
     """A request that waited longer for a slot is unserved (10 s over HTTP, 300 s on a queue)."""
+    node_hours_by_group: dict[str, float] = field(default_factory=dict)
+    """Node-hours per instance group (the oracle's, in its cheapest group, are fractional nodes)."""
     own_bill_units: dict[str, float] | None = None
     """ebb only: its own AWS bill for the run, units per price dimension (`ebb.sim.bill`)."""
 
@@ -102,8 +106,9 @@ class PolicyReport:
             "unservedNoReadyReplica": round(self.unserved_no_ready, 3),
             f"unservedWaitedOver{self.wait_bound_seconds:g}s": round(self.unserved_waited, 3),
             "underProvisionedMinutes": self.under_provisioned_minutes,
-            "gpuNodeHours": round(self.gpu_node_hours, 4),
+            "gpuHours": round(self.gpu_hours, 4),
             "nodeHours": round(self.node_hours, 4),
+            "nodeHoursByGroup": {name: round(h, 4) for name, h in sorted(self.node_hours_by_group.items())},
             "costUsd": round(self.cost, 4),
             "idleGpuHours": round(self.idle_gpu_hours, 4),
             "nodeLaunches": self.node_launches,
@@ -229,8 +234,9 @@ def _report(world: World, policy: Policy, needed: np.ndarray, started: float, cp
         unserved_no_ready=float(no_ready.sum()),
         unserved_waited=float(waited.sum()),
         under_provisioned_minutes=int(np.count_nonzero(ready + 1e-9 < needed)),
-        gpu_node_hours=usage.gpu_seconds / 3600.0,
+        gpu_hours=usage.gpu_seconds / 3600.0,
         node_hours=usage.node_seconds / 3600.0,
+        node_hours_by_group={name: seconds / 3600.0 for name, seconds in usage.group_node_seconds.items()},
         cost=usage.cost,
         idle_gpu_hours=(usage.gpu_seconds - float(np.minimum(ready, needed).sum()) * PERIOD_SECONDS) / 3600.0,
         node_launches=usage.launches,
@@ -263,8 +269,9 @@ def _oracle(world: World, needed: np.ndarray, started: float, cpu: float) -> Pol
         unserved_no_ready=0.0,
         unserved_waited=0.0,
         under_provisioned_minutes=0,
-        gpu_node_hours=floor.gpu_hours,
+        gpu_hours=floor.gpu_hours,
         node_hours=floor.gpu_hours / cheapest.gpus,
+        node_hours_by_group={cheapest.name: floor.gpu_hours / cheapest.gpus},
         cost=floor.cost,
         idle_gpu_hours=floor.idle_gpu_hours,
         node_launches=floor.launches,

@@ -68,7 +68,14 @@ def the_scaled_object(config: EbbConfig) -> tuple[str, ScaledObject]:
 
 
 def group_specs(config: EbbConfig, pool_name: str, scaled_object: ScaledObject) -> tuple[GroupSpec, ...]:
-    """Each instance group of the pool, with how many of the scaler's pods one node holds."""
+    """Each instance group of the pool, with how many of the scaler's pods one node holds and
+    what one of its nodes costs.
+
+    The price is the offering's, the one the node planner chooses by (`InstanceGroup.node_price`):
+    the binding group's `usdPerHour`, else the catalogue's `zoneUsdPerHour` for the group's zone,
+    else the type's on-demand price (`ebb.config.node_planning.instance_group`), so every policy
+    is billed what it was choosing between.
+    """
     statics = pool_statics(config, pool_name)
     types = {t.name: t for t in statics.instance_types}
     overhead = statics.node_pool.daemonset_overhead
@@ -92,7 +99,7 @@ def group_specs(config: EbbConfig, pool_name: str, scaled_object: ScaledObject) 
                 zone=facts.availability_zone,
                 gpus=room.gpus,
                 pods_per_node=max(int(fit), 0),
-                price_per_hour=float(kind.price_per_hour),
+                price_per_hour=float(group.node_price(kind)),
             )
         )
     return tuple(specs)

@@ -18,6 +18,7 @@ from ebb.config.keda_triggers import ALB_WAKE_METRICS, AwsCloudWatchTrigger, Aws
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
 from ebb.config.placement import GroupPlacement, admission, node_labels, place
+from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, PodSpec
 from ebb.config.polling import (
     SUB_MINUTE_INTERVALS,
     TICK_SECONDS,
@@ -27,7 +28,6 @@ from ebb.config.polling import (
     poll_interval,
     smallest_interval,
 )
-from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, PodSpec
 from ebb.config.scaled_object import ScaledObject
 from ebb.core.nodes.catalogue import CAPACITY_TYPE_LABEL, NODEPOOL_LABEL, OS_LABEL
 from ebb.core.nodes.topology import HOSTNAME_KEY
@@ -293,7 +293,9 @@ def _sub_minute_polling(documents: DocumentSet, log: IssueLog) -> None:
                 )
             elif entry.sub_minute_polling and asked != seconds:
                 allowed = ", ".join(f"{i} s" for i in SUB_MINUTE_INTERVALS)
-                shortest = "; 10 s is the shortest, as each poll is a whole pool decision" if seconds < 10 else ""
+                shortest = (
+                    "; 10 s is the shortest, as each poll is a whole pool decision" if seconds < 10 else ""
+                )
                 _note(
                     log,
                     binding,

@@ -67,7 +67,9 @@ def smallest_interval(asked: Iterable[tuple[bool, int]]) -> int | None:
     """The interval a pool is polled at, from its scalers' (`subMinutePolling`,
     `pollingInterval`) pairs: the smallest an opted-in scaler asks for; None for the tick alone."""
     intervals = [
-        interval for opted_in, seconds in asked if opted_in and (interval := poll_interval(seconds)) is not None
+        interval
+        for opted_in, seconds in asked
+        if opted_in and (interval := poll_interval(seconds)) is not None
     ]
     return min(intervals) if intervals else None
 

@@ -303,7 +303,11 @@ def _sub_minute_polling(documents: DocumentSet, log: IssueLog) -> None:
                     f"pollingInterval {seconds} s of ScaledObject {key} is polled every {asked} s: polls "
                     f"run at divisors of a minute ({allowed}), rounded down{shortest}",
                 )
-            elif not entry.sub_minute_polling and _stated(so.spec, "polling_interval") and asked is not None:
+            elif (
+                asked is not None
+                and _stated(so.spec, "polling_interval")
+                and not _stated(entry, "sub_minute_polling")  # `false` stated: the tick's cadence chosen
+            ):
                 if current is not None and current <= asked:
                     continue  # another scaler's opt-in polls the pool at least this often
                 more = extra_decisions_per_minute(asked) - extra_decisions_per_minute(current)

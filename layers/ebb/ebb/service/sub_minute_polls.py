@@ -31,7 +31,6 @@ pool came to rest (sent by the tick before) is dropped when forwarded, from the 
 `at_rest` (one GetItem). Neither is a pool the configuration no longer polls sub-minute.
 """
 
-from __future__ import annotations
 
 import json
 import math

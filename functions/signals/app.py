@@ -55,8 +55,8 @@ def _forward_polls(batch: QueueBatch) -> dict[str, Any]:
     forwarded = INTAKE.forward_polls(batch)
     for reason in forwarded.rejected:
         _rejected(reason, "poll")
-    if forwarded.forwarded:
-        metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=len(forwarded.forwarded))
+    if received := len(batch.records) - len(forwarded.rejected):
+        metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=received)
     if forwarded.forwarded or forwarded.dropped:
         extra = {"forwarded": list(forwarded.forwarded), "dropped": list(forwarded.dropped)}
         logger.info("polls", extra=extra)

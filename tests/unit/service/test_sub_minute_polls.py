@@ -146,6 +146,17 @@ def test_a_malformed_poll_names_what_is_wrong(body: str, problem: str) -> None:
     assert problem in str(raised.value)
 
 
+def test_the_poll_queue_fixture_is_a_batch_of_one_poll() -> None:
+    # events/sub-minute-polls.json: what the poll queue's event source mapping hands the signals
+    # function (`sam local invoke SignalsFunction -e events/sub-minute-polls.json`).
+    batch = queue_batch(json.loads((ROOT / "events" / "sub-minute-polls.json").read_text()))
+    assert batch is not None
+    (record,) = batch.records
+    poll = parse_poll(record.body)
+    assert (poll.node_pool, poll.due_at, poll.interval_seconds) == ("gpu", T + timedelta(seconds=75), 15)
+    assert record.body == poll.body()  # the shape the tick writes, key for key
+
+
 def test_only_sqs_batches_are_read_as_polls() -> None:
     record = {"messageId": "m-1", "body": "{}", "eventSource": "aws:sqs", "receiptHandle": "r"}
     batch = queue_batch({"Records": [record]})

@@ -38,7 +38,7 @@ DECISIONS_PER_MONTH_AT_ONE_A_MINUTE = 60 * 730
 # Measured by bench/bench_bill.py on 2026-12-04 (its sub-minute polling window: the example's
 # pool polled every 15 s while busy, against the same hour without polling), per extra decision
 # a minute for a month, at the prices of ebb.sim.bill (US East, retrieved 2026-12-03).
-POOL_DECISION_USD = 1.36
+POOL_DECISION_USD = 1.30
 """What one more decision a minute of a pool costs a month before its scalers and triggers:
 Lambda (signals forwarding the poll, decide), DynamoDB (the counter read, the claim, the state
 item in the record's transaction, the at-rest read), SQS (the poll queue's and the FIFO decision

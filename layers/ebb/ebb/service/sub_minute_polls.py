@@ -31,7 +31,6 @@ pool came to rest (sent by the tick before) is dropped when forwarded, from the 
 `at_rest` (one GetItem). Neither is a pool the configuration no longer polls sub-minute.
 """
 
-
 import json
 import math
 from datetime import UTC, datetime, timedelta

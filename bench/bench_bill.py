@@ -10,7 +10,11 @@ each Lambda invocation with its memory and its billed time, init included; each 
 invocation; each Step Functions state entered), priced, and extrapolated linearly to a month of
 730 hours: a simulated hour stands for the month, stated as such in the output. Idle at zero,
 the pool is at rest and the tick decides it every `IDLE_POLL_MINUTES` (5) minutes
-(`ebb.service.idle_polling`); busy, every minute.
+(`ebb.service.idle_polling`); busy, every minute. Then a second stack runs the same two windows
+with the batch worker opted in to sub-minute polling (`subMinutePolling: true`; its
+`pollingInterval` is 15 s, so its pool is decided every 15 s while busy and not polled while at
+rest): the differences are what polling costs, per extra decision a minute, beside the estimate
+`ebb validate` prints from `ebb.config.polling`.
 
 Per price dimension:
 - GetMetricData: metrics requested = the CloudWatch queries the decisions made (one per
@@ -49,6 +53,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ebb.config.polling import (
+    CLOUDWATCH_TRIGGER_USD,
+    POOL_DECISION_USD,
+    SCALER_USD,
+    SQS_TRIGGER_USD,
+    PoolShape,
+    monthly_cost,
+    pool_interval,
+)
 from ebb.local.cluster import HyperPodOnEks
 from ebb.local.kubernetes import generate_cluster_certificates
 from ebb.local.stack_deployment import STACK, audit, deployed, run_past_next_tick, send_jobs
@@ -68,6 +81,10 @@ INTERFACE_ENDPOINTS = (
 )
 """What a decide function in private subnets without a NAT reaches (DynamoDB uses a free gateway
 endpoint). The template creates none: they are the user's, priced here as the option they are."""
+POLL_MAPPING = "SignalsFunctionPolls"
+"""template.yaml's event source mapping of the sub-minute poll queue."""
+POLLED_SCALER = "batch/batch-worker"
+"""The scaler the sub-minute polling windows opt in: its pollingInterval is 15 s."""
 ESM_EMPTY_RECEIVES_PER_MONTH = 5 * 3 * 60 * MONTH_HOURS
 """Not counted by the local world, stated apart: an SQS event source mapping long-polls an empty
 queue (an assumption of 5 pollers each making one 20 s ReceiveMessage, as third-party SQS pricing
@@ -114,6 +131,8 @@ class Window:
     series: int
     log_bytes: int
     decisions: int
+    polls: int
+    """Sub-minute polls the poll queue delivered (`ebb.service.sub_minute_polls`)."""
 
 
 def _transitions(cluster: HyperPodOnEks, since: datetime) -> int:
@@ -176,6 +195,11 @@ def measure(cluster: HyperPodOnEks, ledger: CallLedger, minutes: int, out: io.St
     printed = out.read()
     documents = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
     found = world.clients.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    polls = sum(
+        len(o.bodies)
+        for o in world.sqs_event_sources.outcomes
+        if o.mapping == POLL_MAPPING and o.started_at >= since
+    )
     alarms = len(found)
     trigger_alarms = sum(1 for alarm in found if alarm["AlarmName"].startswith(f"{STACK}."))
     return Window(
@@ -193,6 +217,7 @@ def measure(cluster: HyperPodOnEks, ledger: CallLedger, minutes: int, out: io.St
         series=len(metric_series(documents)),
         log_bytes=len(printed.encode()),
         decisions=decisions,
+        polls=polls,
     )
 
 
@@ -229,6 +254,61 @@ def report(title: str, window: Window) -> dict[str, float]:
     return dollars
 
 
+def sub_minute(
+    interval: int | None,
+    shape: PoolShape,
+    idle: tuple[Window, dict[str, float], Window, dict[str, float]],
+    busy: tuple[Window, dict[str, float], Window, dict[str, float]],
+) -> None:
+    """What polling the example's pool every `interval` s adds, idle and busy, measured as the
+    difference between the windows with and without the opt-in; and the estimate `ebb validate`
+    prints for the same pool (`ebb.config.polling`)."""
+    print(
+        f"\nsub-minute polling ({POLLED_SCALER} opted in, pollingInterval 15 s: its pool every {interval} s):"
+    )
+    for label, (plain, plain_cost, polled, polled_cost) in (("idle", idle), ("busy", busy)):
+        extra = sum(polled_cost.values()) - sum(plain_cost.values())
+        per_minute = (polled.decisions - plain.decisions) / polled.minutes
+        print(
+            f"  {label}: {polled.polls} polls delivered, {polled.decisions} pool decisions against "
+            f"{plain.decisions}; ${sum(polled_cost.values()):.2f} against ${sum(plain_cost.values()):.2f} "
+            f"a month: {'+' if extra >= 0 else '-'}${abs(extra):.2f}"
+        )
+        if label != "busy" or per_minute <= 0:
+            continue
+        scale = MONTH_HOURS * 60 / polled.minutes
+        sqs_calls = sum(n for k, n in polled.calls.items() if k.startswith("sqs:")) - sum(
+            n for k, n in plain.calls.items() if k.startswith("sqs:")
+        )
+        parts = {name: (polled_cost[name] - plain_cost[name]) / per_minute for name in polled_cost}
+        per_decision = sum(parts.values())
+        print(
+            f"    {per_minute:.2f} more decisions a minute; each more decision a minute costs "
+            f"${per_decision:.2f} a month: "
+            + ", ".join(f"{name} ${usd:.2f}" for name, usd in parts.items() if abs(usd) >= 0.005)
+        )
+        print(
+            f"    of which SQS: {sqs_calls * scale / per_minute:,.0f} more requests a month "
+            "(the poll queue's send, receive and delete, the forward into the FIFO queue and its "
+            "receive and delete), priced at the FIFO rate"
+        )
+        fixed = (
+            shape.scalers * SCALER_USD
+            + shape.cloudwatch_triggers * CLOUDWATCH_TRIGGER_USD
+            + shape.sqs_triggers * SQS_TRIGGER_USD
+        )
+        print(
+            f"    ebb validate's estimate (ebb.config.polling) for this pool every {interval} s: "
+            f"${monthly_cost(interval, shape):.2f} a month (POOL_DECISION_USD ${POOL_DECISION_USD:.2f}; "
+            f"the measurement implies ${per_decision - fixed:.2f})"
+        )
+    esm = ESM_EMPTY_RECEIVES_PER_MONTH * 0.40 / 1e6
+    print(
+        f"  not modelled: the poll queue mapping's long polls of its queue, about ${esm:.2f}/month "
+        "(standard queue, assumption as below), whether or not a pool is polled"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -246,9 +326,28 @@ def main() -> None:
         run_past_next_tick(cluster, margin=30.0)  # alarms made, the pool decided once
         idle = measure(cluster, ledger, args.minutes, printed, busy=False)
         busy = measure(cluster, ledger, args.minutes, printed, busy=True)
+    # The same two windows with the batch worker opted in to sub-minute polling (its
+    # pollingInterval is 15 s): idle, its pool is at rest and not polled; busy, every 15 s.
+    with (
+        contextlib.redirect_stdout(printed),
+        tempfile.TemporaryDirectory() as scratch,
+        deployed(Path(scratch) / "config", certificates, sub_minute_polling=(POLLED_SCALER,)) as (
+            cluster,
+            polled_config,
+        ),
+    ):
+        ledger = CallLedger(cluster)
+        run_past_next_tick(cluster, margin=30.0)
+        polled_idle = measure(cluster, ledger, args.minutes, printed, busy=False)
+        polled_busy = measure(cluster, ledger, args.minutes, printed, busy=True)
     print(f"prices: US East (N. Virginia), retrieved {PRICES_DATE}; free tiers not subtracted")
     idle_cost = report("idle at zero (the stack: 1 pool, 2 scalers, 3 triggers)", idle)
     busy_cost = report("busy (the worker active, nodes provisioned)", busy)
+    interval = pool_interval(polled_config, "gpu")
+    polled_idle_cost = report(
+        f"idle at zero, {POLLED_SCALER} polled every {interval} s (at rest: no poll)", polled_idle
+    )
+    polled_busy_cost = report(f"busy, {POLLED_SCALER} polled every {interval} s", polled_busy)
     print("\nmarginal scaler with two triggers (the LLM service's two CloudWatch triggers):")
     for label, window, dollars in (("idle", idle, idle_cost), ("busy", busy, busy_cost)):
         per_decision_queries = window.metric_queries / max(window.decisions, 1)
@@ -297,19 +396,11 @@ def main() -> None:
         f"option, VPC interface endpoints ({', '.join(INTERFACE_ENDPOINTS)}) in 2 AZs: "
         f"${endpoints:.2f}/month plus $0.01/GB processed"
     )
-    # Per decision, from the busy window (every tick decides there; the idle window's pool is at
-    # rest, decided every IDLE_POLL_MINUTES), times a decision a minute for a month.
-    per_poll = sum(
-        busy_cost[k] for k in ("Lambda requests", "Lambda GB-seconds", "DynamoDB writes", "SQS requests")
-    ) / (busy.decisions / busy.minutes)
-    two_triggers = (
-        2 * MONTH_HOURS * 60 * PRICES["GetMetricData metrics"].usd / PRICES["GetMetricData metrics"].per
-    )
-    print(
-        "sub-minute polling (a trigger's pollingInterval < 60 s; not built): each extra decision of a pool "
-        f"per minute would cost about ${per_poll:.2f}/month in Lambda, DynamoDB and SQS plus "
-        f"${two_triggers:.2f} per 2 CloudWatch triggers of the pool "
-        "(the busy window's cost per decision, a decision a minute for a month)"
+    sub_minute(
+        interval,
+        PoolShape.of(polled_config, "gpu"),
+        (idle, idle_cost, polled_idle, polled_idle_cost),
+        (busy, busy_cost, polled_busy, polled_busy_cost),
     )
     print("\nsources:")
     for name, price in [*PRICES.items(), ("VPC interface endpoints", ENDPOINT_HOUR)]:

@@ -18,6 +18,7 @@ from ebb.service.decision_metrics import rejected_event_document
 from ebb.service.powertools import LambdaContext, MetricUnit, logger, metrics, tracer
 from ebb.service.settings import Settings
 from ebb.service.signal_intake import SignalIntake
+from ebb.service.sub_minute_polls import QueueBatch, queue_batch
 
 SETTINGS = Settings.from_environment(os.environ)
 INTAKE = SignalIntake.from_settings(SETTINGS)
@@ -27,18 +28,40 @@ INTAKE = SignalIntake.from_settings(SETTINGS)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch = queue_batch(event)
+    if batch is not None:
+        return _forward_polls(batch)
     result = INTAKE.take(event)
     if result.rejected:
-        logger.error("event rejected", extra={"reason": result.rejected, "kind": result.kind})
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        # And per cluster, as the decide function's metrics are (ebb.service.decision_metrics).
-        document = rejected_event_document(
-            cluster=SETTINGS.hyperpod_cluster, namespace=metrics.namespace or "ebb", at=datetime.now(UTC)
-        )
-        print(json.dumps(document, separators=(",", ":")))
+        _rejected(result.rejected, result.kind)
     else:
         metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")
+
+
+def _rejected(reason: str, kind: str) -> None:
+    """An event kept in the rejected-events queue: logged as an error and counted."""
+    logger.error("event rejected", extra={"reason": reason, "kind": kind})
+    metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+    # And per cluster, as the decide function's metrics are (ebb.service.decision_metrics).
+    document = rejected_event_document(
+        cluster=SETTINGS.hyperpod_cluster, namespace=metrics.namespace or "ebb", at=datetime.now(UTC)
+    )
+    print(json.dumps(document, separators=(",", ":")))
+
+
+def _forward_polls(batch: QueueBatch) -> dict[str, Any]:
+    """Sub-minute polls from the poll queue's event source mapping, into the decision queue."""
+    forwarded = INTAKE.forward_polls(batch)
+    for reason in forwarded.rejected:
+        _rejected(reason, "poll")
+    if received := len(batch.records) - len(forwarded.rejected):
+        metrics.add_metric(name="Signals", unit=MetricUnit.Count, value=received)
+    if forwarded.forwarded or forwarded.dropped:
+        extra = {"forwarded": list(forwarded.forwarded), "dropped": list(forwarded.dropped)}
+        logger.info("polls", extra=extra)
+    # The partial batch response the event source mapping reads (ReportBatchItemFailures), alone.
+    return {"batchItemFailures": forwarded.batch_item_failures}
 
 
 # End of init. What it built is frozen into the permanent generation, which later collections

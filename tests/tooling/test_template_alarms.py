@@ -32,7 +32,8 @@ def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "queue", ["DecisionDeadLetterQueue", "SignalsDeadLetterQueue", "RejectedEventsQueue"]
+    "queue",
+    ["DecisionDeadLetterQueue", "SignalsDeadLetterQueue", "PollDeadLetterQueue", "RejectedEventsQueue"],
 )
 def test_a_message_in_a_failure_queue_sets_off_an_alarm(queue: str) -> None:
     watching = [
@@ -59,7 +60,7 @@ def test_every_template_alarm_notifies_the_alarm_topic_when_one_is_given() -> No
         "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
     }
     alarms = _alarms(template)
-    assert len(alarms) == 8
+    assert len(alarms) == 9
     for logical_id, properties in alarms.items():
         assert properties.get("AlarmActions") == {
             "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]

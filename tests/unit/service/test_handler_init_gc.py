@@ -62,6 +62,7 @@ def _init(function: str) -> dict[str, int | bool]:
         "EBB_AUDIT_RETENTION_DAYS": "30",
         "EBB_DECISION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ebb-decisions.fifo",
         "EBB_REJECTED_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ebb-rejected",
+        "EBB_POLL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ebb-polls",
         "EBB_PROVISION_STATE_MACHINE_ARN": arn.format("states", "stateMachine:ebb-provision"),
         "EBB_SIGNALS_FUNCTION_ARN": arn.format("lambda", "function:ebb-signals"),
         "EBB_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/ebb-scheduler",

@@ -210,7 +210,14 @@ def _triggers_table(summary: ConfigSummary) -> Table:
 
 def _node_pools_table(summary: ConfigSummary) -> Table:
     table = _table(
-        "Node pools", "NodePool", "node class / groups", "requirements", "limits", "disruption", "taints"
+        "Node pools",
+        "NodePool",
+        "node class / groups",
+        "requirements",
+        "limits",
+        "disruption",
+        "taints",
+        "decided",
     )
     for pool in summary.node_pools:
         table.add_row(
@@ -220,8 +227,16 @@ def _node_pools_table(summary: ConfigSummary) -> Table:
             pool.limits,
             pool.disruption,
             "\n".join(pool.taints) or "none",
+            _decided(pool.decided_every_seconds, pool.polling_usd_per_month),
         )
     return table
+
+
+def _decided(every: int, usd: float) -> str:
+    # At rest (ebb.service.idle_polling) a pool is decided every five minutes and on its alarms.
+    if every >= 60:
+        return "every 60 s (the tick) while not at rest"
+    return f"every {every} s while not at rest (subMinutePolling: about ${usd:.2f} a month more)"
 
 
 def _instance_groups_table(summary: ConfigSummary) -> Table:

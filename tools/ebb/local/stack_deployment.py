@@ -55,15 +55,24 @@ BATCH = WorkloadRef(namespace="batch", name="batch-worker")
 
 
 def write_config(
-    directory: Path, *, shadow_mode: bool = False, fallback: dict[str, int] | None = None
+    directory: Path,
+    *,
+    shadow_mode: bool = False,
+    fallback: dict[str, int] | None = None,
+    sub_minute_polling: tuple[str, ...] = (),
 ) -> EbbConfig:
-    """The example, with `shadowMode` set (and the batch worker's `fallback`), into `directory`."""
+    """The example, with `shadowMode` set (and the batch worker's `fallback`, and
+    `subMinutePolling: true` for the scalers named `namespace/name`), into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     for path in sorted(EXAMPLE.glob("*.yaml")):
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
         for document in documents:
             if document.get("kind") == "ClusterBinding":
                 document["spec"]["shadowMode"] = shadow_mode
+                for entry in document["spec"]["scalers"]:
+                    ref = entry["scaledObject"]
+                    if f"{ref['namespace']}/{ref['name']}" in sub_minute_polling:
+                        entry["subMinutePolling"] = True
             if (
                 fallback
                 and document.get("kind") == "ScaledObject"
@@ -81,10 +90,13 @@ def deployed(
     *,
     shadow_mode: bool = False,
     fallback: dict[str, int] | None = None,
+    sub_minute_polling: tuple[str, ...] = (),
     seed: int = SEED,
 ) -> Iterator[tuple[HyperPodOnEks, EbbConfig]]:
     """The stack deployed from template.yaml, the example's HyperPod cluster and Deployments."""
-    config = write_config(config_dir, shadow_mode=shadow_mode, fallback=fallback)
+    config = write_config(
+        config_dir, shadow_mode=shadow_mode, fallback=fallback, sub_minute_polling=sub_minute_polling
+    )
     with deployed_config(config_dir, config, certificates, seed=seed) as deployment:
         yield deployment
 

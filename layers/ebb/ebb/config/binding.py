@@ -163,6 +163,10 @@ class ScalerBinding(ManifestModel):
     scaler_metrics: StrictBool = Field(False, alias="scalerMetrics")
     """Also publish this scaler's own replica metrics (two more custom metrics); by default
     only its pool's and cluster's are published."""
+    sub_minute_polling: StrictBool = Field(False, alias="subMinutePolling")
+    """Decide this scaler's NodePool every `pollingInterval` seconds when that is under a minute
+    (rounded down to 10, 15, 20 or 30 s), not only on the one-minute tick: each extra decision
+    is a whole pool decision, billed as one (`ebb.config.polling`)."""
 
 
 class IdleRule(ManifestModel):

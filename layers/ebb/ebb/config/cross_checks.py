@@ -14,12 +14,21 @@ from ebb.config.binding import ClusterBinding, InstanceGroupFacts
 from ebb.config.catalogue import InstanceCatalogue, InstanceTypeSpec
 from ebb.config.documents import ParsedDocument
 from ebb.config.issues import IssueLog, PathPart
-from ebb.config.keda_triggers import ALB_WAKE_METRICS, AwsCloudWatchTrigger
+from ebb.config.keda_triggers import ALB_WAKE_METRICS, AwsCloudWatchTrigger, AwsSqsQueueTrigger
 from ebb.config.model_base import Finding, independent_rules, judging_salvaged_models
 from ebb.config.node_class import HyperpodNodeClass
 from ebb.config.node_pool import NodePool
 from ebb.config.placement import GroupPlacement, admission, node_labels, place
 from ebb.config.pod_spec import INSTANCE_GROUP_LABEL, PodSpec
+from ebb.config.polling import (
+    SUB_MINUTE_INTERVALS,
+    TICK_SECONDS,
+    PoolShape,
+    extra_decisions_per_minute,
+    monthly_cost,
+    poll_interval,
+    smallest_interval,
+)
 from ebb.config.scaled_object import ScaledObject
 from ebb.core.nodes.catalogue import CAPACITY_TYPE_LABEL, NODEPOOL_LABEL, OS_LABEL
 from ebb.core.nodes.topology import HOSTNAME_KEY
@@ -58,6 +67,7 @@ def check_documents(
         lambda: _node_class_references(documents, log),
         lambda: _instance_groups(documents, catalogue, log),
         lambda: _scaler_bindings(documents, log),
+        lambda: _sub_minute_polling(documents, log),
         lambda: _load_balancer_rules(documents.scaled_objects, log),
         lambda: _regions(documents, log),
         lambda: _pool_taints(documents, log),
@@ -271,6 +281,77 @@ def _scaler_bindings(documents: DocumentSet, log: IssueLog) -> None:
     for pool_doc in documents.node_pools:
         if pool_doc.model.name not in bound_pools and not documents.unparsed:
             _note(log, pool_doc, (), "no ScaledObject lands on this NodePool")
+
+
+def _sub_minute_polling(documents: DocumentSet, log: IssueLog) -> None:
+    """What each scaler's `pollingInterval` and `subMinutePolling` imply (`ebb.config.polling`):
+    notes only, since every combination is valid; the cost is the pool's, so it is stated."""
+    binding = documents.binding
+    scaled = {doc.model.qualified_name: doc.model for doc in documents.scaled_objects}
+    entries = [
+        (index, entry, scaled[entry.scaled_object.qualified_name])
+        for index, entry in enumerate(binding.model.spec.scalers)
+        if entry.scaled_object.qualified_name in scaled
+    ]
+    for pool in sorted({entry.node_pool for _, entry, _ in entries}):
+        members = [(index, entry, so) for index, entry, so in entries if entry.node_pool == pool]
+        current = smallest_interval(
+            (entry.sub_minute_polling, so.spec.polling_interval) for _, entry, so in members
+        )
+        triggers = [trigger for _, _, so in members for trigger in so.spec.triggers]
+        shape = PoolShape(
+            scalers=len(members),
+            cloudwatch_triggers=sum(isinstance(t, AwsCloudWatchTrigger) for t in triggers),
+            sqs_triggers=sum(isinstance(t, AwsSqsQueueTrigger) for t in triggers),
+        )
+        for index, entry, so in members:
+            seconds = so.spec.polling_interval
+            asked = poll_interval(seconds)
+            key = so.qualified_name
+            if entry.sub_minute_polling and asked is None:
+                _note(
+                    log,
+                    binding,
+                    ("spec", "scalers", index, "subMinutePolling"),
+                    f"ScaledObject {key} has pollingInterval {seconds} s: the one-minute tick decides "
+                    f"NodePool {pool} that often already; subMinutePolling changes nothing",
+                )
+            elif entry.sub_minute_polling and asked != seconds:
+                allowed = ", ".join(f"{i} s" for i in SUB_MINUTE_INTERVALS)
+                shortest = (
+                    "; 10 s is the shortest, as each poll is a whole pool decision" if seconds < 10 else ""
+                )
+                _note(
+                    log,
+                    binding,
+                    ("spec", "scalers", index, "subMinutePolling"),
+                    f"pollingInterval {seconds} s of ScaledObject {key} is polled every {asked} s: polls "
+                    f"run at divisors of a minute ({allowed}), rounded down{shortest}",
+                )
+            elif (
+                asked is not None
+                and _stated(so.spec, "polling_interval")
+                and not _stated(entry, "sub_minute_polling")  # `false` stated: the tick's cadence chosen
+            ):
+                if current is not None and current <= asked:
+                    continue  # another scaler's opt-in polls the pool at least this often
+                more = extra_decisions_per_minute(asked) - extra_decisions_per_minute(current)
+                usd = monthly_cost(asked, shape) - monthly_cost(current, shape)
+                now = f"every {TICK_SECONDS} s (the tick)" if current is None else f"every {current} s"
+                _note(
+                    log,
+                    binding,
+                    ("spec", "scalers", index),
+                    f"ScaledObject {key} has pollingInterval {seconds} s, but NodePool {pool} is decided "
+                    f"{now}, alarm edges and idle timers; subMinutePolling: true here polls it every "
+                    f"{asked} s: {more} more decision{'s' if more > 1 else ''} a minute while not at rest, "
+                    f"about ${usd:.2f} a month",
+                )
+
+
+def _stated(model: Any, field: str) -> bool:
+    """Whether a field was given in the document (not left at its default)."""
+    return field in model.model_fields_set
 
 
 def _load_balancer_rules(docs: Iterable[ScaledObjectDoc], log: IssueLog) -> None:

@@ -11,6 +11,7 @@ from ebb.config.issues import ConfigIssue
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
 from ebb.config.node_pool import NodePool
 from ebb.config.placement import GroupPlacement, format_amount, place
+from ebb.config.polling import TICK_SECONDS, PoolShape, monthly_cost, pool_interval
 from ebb.config.scaled_object import ScaledObject
 
 
@@ -57,6 +58,10 @@ class NodePoolSummary(_Summary):
     disruption: str
     taints: tuple[str, ...]
     scalers: tuple[str, ...]
+    decided_every_seconds: int = TICK_SECONDS
+    """How often the tick and its polls decide the pool while it is not at rest (60: the tick alone)."""
+    polling_usd_per_month: float = 0.0
+    """What polling it more often than the tick costs a month, estimated (`ebb.config.polling`)."""
 
 
 class InstanceGroupSummary(_Summary):
@@ -184,6 +189,7 @@ def _node_pool(config: EbbConfig, pool: NodePool) -> NodePoolSummary:
     template = pool.spec.template.spec
     disruption = pool.spec.disruption
     budgets = ", ".join(budget.nodes for budget in disruption.budgets)
+    interval = pool_interval(config, pool.name)
     return NodePoolSummary(
         name=pool.name,
         node_class=pool.node_class_name,
@@ -199,6 +205,8 @@ def _node_pool(config: EbbConfig, pool: NodePool) -> NodePoolSummary:
         ),
         taints=tuple(taint.describe() for taint in template.taints),
         scalers=tuple(so.qualified_name for so in config.scaled_objects_of(pool)),
+        decided_every_seconds=interval or TICK_SECONDS,
+        polling_usd_per_month=round(monthly_cost(interval, PoolShape.of(config, pool.name)), 2),
     )
 
 

@@ -22,6 +22,7 @@ _VARIABLES = {
     "audit_retention_days": "EBB_AUDIT_RETENTION_DAYS",
     "decision_queue_url": "EBB_DECISION_QUEUE_URL",
     "rejected_events_queue_url": "EBB_REJECTED_EVENTS_QUEUE_URL",
+    "poll_queue_url": "EBB_POLL_QUEUE_URL",
     "provision_state_machine_arn": "EBB_PROVISION_STATE_MACHINE_ARN",
     "signals_function_arn": "EBB_SIGNALS_FUNCTION_ARN",
     "scheduler_role_arn": "EBB_SCHEDULER_ROLE_ARN",
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     audit_retention_days: int = Field(30, ge=1, le=365)
     decision_queue_url: str = Field(min_length=1)
     rejected_events_queue_url: str = Field(min_length=1)
+    poll_queue_url: str = Field(min_length=1)
     provision_state_machine_arn: str = Field(min_length=1)
     signals_function_arn: str = Field(min_length=1)
     scheduler_role_arn: str = Field(min_length=1)

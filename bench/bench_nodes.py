@@ -36,7 +36,8 @@ Costs are marginal dollars per hour of the new nodes. Ratios over Karpenter belo
 ``--speed`` prints only the planner's speed, in CPU seconds (``time.process_time``: the machine is
 shared, so wall time measures the other jobs too), each constrained case against the same
 instance without its constraints, planned in the same run: 20k pods over 400 types, the HyperPod
-case of 2,000 GPU pods, and a small pool like the simulator's (two 4-GPU instance groups, 40 pods
+case of 2,000 GPU pods, the same over several NodePools (``hyperpod_pools``: one per GPU count,
+each type in three zones, at most nine groups a pool), and a small pool like the simulator's (two 4-GPU instance groups, 40 pods
 of which 16 already run), planned many times over. It prints the load average with the figures.
 """
 
@@ -177,6 +178,11 @@ def constrained(inp: PlanningInput) -> PlanningInput:
         g.model_copy(update={"zone": ZONES[index % len(ZONES)]})
         for index, g in enumerate(inp.instance_groups)
     )
+    return spread_pods(inp.model_copy(update={"instance_groups": groups}))
+
+
+def spread_pods(inp: PlanningInput) -> PlanningInput:
+    """``inp`` with every deployment zone-spread (maxSkew 1) and every tenth one per node."""
     pods = []
     for index, group in enumerate(inp.pod_groups):
         own = LabelSelector(match_labels={"app": group.name})
@@ -187,7 +193,38 @@ def constrained(inp: PlanningInput) -> PlanningInput:
         if index % 10 == 0:
             update["pod_anti_affinity"] = (PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=own),)
         pods.append(group.model_copy(update=update))
-    return inp.model_copy(update={"instance_groups": groups, "pod_groups": tuple(pods)})
+    return inp.model_copy(update={"pod_groups": tuple(pods)})
+
+
+def hyperpod_pools(seed: int, pods: int = 2_000) -> PlanningInput:
+    """The HyperPod case over several NodePools: one per GPU count, each type in three zones.
+
+    Every instance type of ``hyperpod_instance(seed)`` becomes a group in each of the three zones,
+    and the groups are shared into NodePools (HyperpodNodeClasses) by the types' GPU count, at most
+    nine groups each: 1-GPU types weighted first, then 4-GPU, then 8-GPU, so a pod falls through
+    to the next pool when a pool has no type for it.
+    """
+    base = hyperpod_instance(seed, pods)
+    overhead = base.node_pools[0].daemonset_overhead
+    groups = [
+        InstanceGroup(name=f"ig-{t.name}-{zone}", zone=zone, instance_types=(t.name,))
+        for t in base.instance_types
+        for zone in ZONES
+    ]
+    types = {t.name: t for t in base.instance_types}
+    by_gpus: dict[int, list[str]] = {}
+    for group in groups:
+        by_gpus.setdefault(types[group.instance_types[0]].gpus, []).append(group.name)
+    node_pools = tuple(
+        NodePool(
+            name=f"gpu-{gpus}",
+            instance_groups=tuple(names),
+            weight=90 - 10 * rank,
+            daemonset_overhead=overhead,
+        )
+        for rank, (gpus, names) in enumerate(sorted(by_gpus.items()))
+    )
+    return base.model_copy(update={"instance_groups": tuple(groups), "node_pools": node_pools})
 
 
 def large_constrained(make: Callable[[int], PlanningInput], seeds: range) -> list[Row]:
@@ -466,16 +503,19 @@ def speed(seeds: range) -> None:
     """CPU seconds per plan, constrained against unconstrained in the same run (see the module doc)."""
     load = os.getloadavg()
     print(f"planner speed, CPU seconds (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
-    cases: tuple[tuple[str, Callable[[int], PlanningInput], float], ...] = (
-        ("20,000 pods", partial(_fleet, pods=20_000), 3.0),
-        ("2,000 GPU pods", partial(_hyperpod, pods=2_000), 0.5),
+    cases: tuple[
+        tuple[str, Callable[[int], PlanningInput], Callable[[PlanningInput], PlanningInput], float], ...
+    ] = (
+        ("20,000 pods", partial(_fleet, pods=20_000), constrained, 3.0),
+        ("2,000 GPU pods", partial(_hyperpod, pods=2_000), constrained, 0.5),
+        ("2,000 GPU pods, 2-3 pools", partial(hyperpod_pools, pods=2_000), spread_pods, 0.5),
     )
-    for title, make, goal in cases:
+    for title, make, constrain, goal in cases:
         free, held = [], []
         for seed in seeds:
             inp = make(seed)
             free.append(_cpu_seconds(inp))
-            held.append(_cpu_seconds(constrained(inp)))
+            held.append(_cpu_seconds(constrain(inp)))
         ratios = [h / f for h, f in zip(held, free, strict=True)]
         print(
             f"{title:>24}: constrained worst {max(held):.2f} s, median {statistics.median(held):.2f} s "

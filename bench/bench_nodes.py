@@ -37,8 +37,9 @@ Costs are marginal dollars per hour of the new nodes. Ratios over Karpenter belo
 shared, so wall time measures the other jobs too), each constrained case against the same
 instance without its constraints, planned in the same run: 20k pods over 400 types, the HyperPod
 case of 2,000 GPU pods, the same over several NodePools (``hyperpod_pools``: one per GPU count,
-each type in three zones, at most nine groups a pool), and a small pool like the simulator's (two 4-GPU instance groups, 40 pods
-of which 16 already run), planned many times over. It prints the load average with the figures.
+each type in three zones, at most nine groups a pool), and a small pool like the simulator's
+(two 4-GPU instance groups, 40 pods of which 16 already run), planned many times over. It
+prints the load average with the figures.
 """
 
 from __future__ import annotations

@@ -66,10 +66,13 @@ _RULE_REASONS = {
 # Passes that re-share a constrained group's pods after some cell could not take its share (each
 # pass lowers that cell's bound to what it took), so that the spread holds over what is placed.
 MAX_PASSES = 6
-# Search steps all re-share trials may take together (a trial is a whole plan), and the steps a
-# trial counts per pending pod for the constructions that count none (greedy, first-fit).
+# Re-share measures a plan by its pending pods times launch options (a trial is a whole plan: its
+# greedy constructions, pool views and allocations cost about that product): it makes at most
+# RESHARE_TRIAL_SIZE // size trials, none above RESHARE_MAX_SIZE, and stops once its trials'
+# packings took RESHARE_WORK search steps.
+RESHARE_MAX_SIZE = 2_400
+RESHARE_TRIAL_SIZE = 24_000
 RESHARE_WORK = 1_500_000
-TRIAL_WORK = 1_000
 # A trial's packings search less than a plan's (DEFAULT_WORK and IMPROVEMENT_WORK): the search
 # compares many plans, and the one it ends with is planned again in full.
 TRIAL_EFFORT = Effort(exact_work=200_000, improvement_work=60_000)
@@ -545,13 +548,16 @@ def _reshared(
 
     Each trial of the search (:func:`~ebb.core.nodes.reshare.reshare`) is a whole plan, made with
     :data:`TRIAL_EFFORT` (and so compared with the start planned the same way); the search stops
-    after ``inp.reshare_trials`` trials or once they took :data:`RESHARE_WORK` steps (the
-    packings' search steps, and :data:`TRIAL_WORK` per pod for the rest of a plan). The shares it
-    ends with are planned again as ``first`` was, and that plan is kept only if it is better.
+    after ``inp.reshare_trials`` trials (fewer for larger plans: :data:`RESHARE_TRIAL_SIZE`) or
+    once their packings took :data:`RESHARE_WORK` search steps, and runs only below
+    :data:`RESHARE_MAX_SIZE`. The shares it ends with are planned
+    again as ``first`` was, and that plan is kept only if it is better.
     """
     start = first.outcome()
     steerable = first.planning.steerable
-    if not steerable or not inp.reshare_trials:
+    size = first.planning.to_place * sum(len(view.options) for view in first.planning.views.values())
+    trials = min(inp.reshare_trials, RESHARE_TRIAL_SIZE // max(size, 1))
+    if not steerable or not trials or size > RESHARE_MAX_SIZE:
         return start
     left = [RESHARE_WORK]
 
@@ -567,7 +573,7 @@ def _reshared(
         planning = _Planning(inp, relaxed, caps, steer=shares, tally=tally, effort=effort)
         placements = planning.place_on_existing()
         launches = {pool.name: planning.launch(pool.name) for pool in planning.pools}
-        left[0] -= tally.steps + TRIAL_WORK * planning.to_place
+        left[0] -= tally.steps
         if planning.shortfall_caps():
             return None  # a cell could not take its steered share: not a plan of those shares
         return _Attempt(planning, placements, launches)

@@ -10,8 +10,9 @@ Run: ``.venv/bin/python bench/bench_nodes.py`` (``--quick`` for fewer seeds). Pr
    node, a preferred hostname anti-affinity or one replica per zone): the distribution of the
    plan's cost over the MILP optimum with the same constraints (``optimal_cost`` models them,
    preferences required while they can all be met), the plan against the Karpenter reference
-   given the same constraints (its topology groups, ``ebb.sim.karpenter_topology``), and the
-   five worst instances;
+   given the same constraints (its topology groups, ``ebb.sim.karpenter_topology``), the same
+   without the re-share search (``reshare_trials`` 0, planned in the same run), ebb's CPU time
+   with and without it, and the five worst instances;
 3. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
    1, 2, 4 or 8 GPUs, 400 instance types): pods per second (one core, pure Python), and the cost
    over the LP lower bound and over the Karpenter reference, worst and best over five seeds;
@@ -331,10 +332,19 @@ class ConstrainedRow:
     reference: float | None
     """``None`` when the reference left pods pending (no cost to compare)."""
     constraints: str
+    seconds: float
+    """CPU seconds of ebb's plan."""
+    unshared_cost: float
+    """The plan's cost without the re-share search (``reshare_trials`` 0), in the same run."""
+    unshared_seconds: float
 
     @property
     def over_optimum(self) -> float:
         return self.cost / self.optimum if self.optimum else 1.0
+
+    @property
+    def unshared_over_optimum(self) -> float:
+        return self.unshared_cost / self.optimum if self.optimum else 1.0
 
     @property
     def over_reference(self) -> float | None:
@@ -370,7 +380,12 @@ def small_constrained(count: int, max_pods: int, time_limit: float) -> list[Cons
             if "no shape fits" not in str(error):
                 raise
             continue
+        started = time.process_time()
         _, cost = _timed_plan(inp)
+        seconds = time.process_time() - started
+        started = time.process_time()
+        _, unshared_cost = _timed_plan(inp.model_copy(update={"reshare_trials": 0}))
+        unshared_seconds = time.process_time() - started
         optimum = optimal_cost(inp, time_limit=time_limit)
         reference = karpenter_plan(inp)
         rows.append(
@@ -383,9 +398,17 @@ def small_constrained(count: int, max_pods: int, time_limit: float) -> list[Cons
                 bound=optimum.bound,
                 reference=None if reference.unplaced else reference.cost_per_hour,
                 constraints=_constraints_of(inp),
+                seconds=seconds,
+                unshared_cost=unshared_cost,
+                unshared_seconds=unshared_seconds,
             )
         )
     return rows
+
+
+def _milliseconds(seconds: list[float]) -> str:
+    times = np.array(seconds) * 1000
+    return f"median {np.median(times):.1f} p90 {np.quantile(times, 0.9):.1f} worst {times.max():.0f}"
 
 
 def report_small_constrained(rows: list[ConstrainedRow], max_pods: int) -> None:
@@ -401,6 +424,15 @@ def report_small_constrained(rows: list[ConstrainedRow], max_pods: int) -> None:
         f"p99 {np.quantile(ratios, 0.99):.4f} worst {ratios.max():.4f}; "
         f"optimal on {int(np.sum(ratios <= 1 + 1e-9))}/{len(rows)}"
     )
+    unshared = np.array([r.unshared_over_optimum for r in rows])
+    print(
+        f"  without the re-share search (reshare_trials 0): p99 {np.quantile(unshared, 0.99):.4f} "
+        f"worst {unshared.max():.4f}, optimal on {int(np.sum(unshared <= 1 + 1e-9))}/{len(rows)}; "
+        f"the search made {int(np.sum(ratios < unshared - 1e-9))} plans cheaper"
+    )
+    with_search = _milliseconds([r.seconds for r in rows])
+    without = _milliseconds([r.unshared_seconds for r in rows])
+    print(f"  ebb's plan, CPU ms: {with_search}; without the re-share {without}")
     if unproven:
         over_bound = max(r.cost / r.bound if r.bound else 1.0 for r in rows if not r.proven)
         print(

@@ -10,8 +10,9 @@ Run: ``.venv/bin/python bench/bench_nodes.py`` (``--quick`` for fewer seeds). Pr
    node, a preferred hostname anti-affinity or one replica per zone): the distribution of the
    plan's cost over the MILP optimum with the same constraints (``optimal_cost`` models them,
    preferences required while they can all be met), the plan against the Karpenter reference
-   given the same constraints (its topology groups, ``ebb.sim.karpenter_topology``), and the
-   five worst instances;
+   given the same constraints (its topology groups, ``ebb.sim.karpenter_topology``), the same
+   without the re-share search (``reshare_trials`` 0, planned in the same run), ebb's CPU time
+   with and without it, and the five worst instances;
 3. fleets of 1k, 5k and 20k pods (pinned ``fleet_instance``: continuous shapes, 10 % of pods with
    1, 2, 4 or 8 GPUs, 400 instance types): pods per second (one core, pure Python), and the cost
    over the LP lower bound and over the Karpenter reference, worst and best over five seeds;
@@ -36,8 +37,10 @@ Costs are marginal dollars per hour of the new nodes. Ratios over Karpenter belo
 ``--speed`` prints only the planner's speed, in CPU seconds (``time.process_time``: the machine is
 shared, so wall time measures the other jobs too), each constrained case against the same
 instance without its constraints, planned in the same run: 20k pods over 400 types, the HyperPod
-case of 2,000 GPU pods, and a small pool like the simulator's (two 4-GPU instance groups, 40 pods
-of which 16 already run), planned many times over. It prints the load average with the figures.
+case of 2,000 GPU pods, the same over several NodePools (``hyperpod_pools``: one per GPU count,
+each type in three zones, at most nine groups a pool), and a small pool like the simulator's
+(two 4-GPU instance groups, 40 pods of which 16 already run), planned many times over. It
+prints the load average with the figures.
 """
 
 from __future__ import annotations
@@ -177,6 +180,11 @@ def constrained(inp: PlanningInput) -> PlanningInput:
         g.model_copy(update={"zone": ZONES[index % len(ZONES)]})
         for index, g in enumerate(inp.instance_groups)
     )
+    return spread_pods(inp.model_copy(update={"instance_groups": groups}))
+
+
+def spread_pods(inp: PlanningInput) -> PlanningInput:
+    """``inp`` with every deployment zone-spread (maxSkew 1) and every tenth one per node."""
     pods = []
     for index, group in enumerate(inp.pod_groups):
         own = LabelSelector(match_labels={"app": group.name})
@@ -187,7 +195,38 @@ def constrained(inp: PlanningInput) -> PlanningInput:
         if index % 10 == 0:
             update["pod_anti_affinity"] = (PodAffinityTerm(topology_key=HOSTNAME_KEY, label_selector=own),)
         pods.append(group.model_copy(update=update))
-    return inp.model_copy(update={"instance_groups": groups, "pod_groups": tuple(pods)})
+    return inp.model_copy(update={"pod_groups": tuple(pods)})
+
+
+def hyperpod_pools(seed: int, pods: int = 2_000) -> PlanningInput:
+    """The HyperPod case over several NodePools: one per GPU count, each type in three zones.
+
+    Every instance type of ``hyperpod_instance(seed)`` becomes a group in each of the three zones,
+    and the groups are shared into NodePools (HyperpodNodeClasses) by the types' GPU count, at most
+    nine groups each: 1-GPU types weighted first, then 4-GPU, then 8-GPU, so a pod falls through
+    to the next pool when a pool has no type for it.
+    """
+    base = hyperpod_instance(seed, pods)
+    overhead = base.node_pools[0].daemonset_overhead
+    groups = [
+        InstanceGroup(name=f"ig-{t.name}-{zone}", zone=zone, instance_types=(t.name,))
+        for t in base.instance_types
+        for zone in ZONES
+    ]
+    types = {t.name: t for t in base.instance_types}
+    by_gpus: dict[int, list[str]] = {}
+    for group in groups:
+        by_gpus.setdefault(types[group.instance_types[0]].gpus, []).append(group.name)
+    node_pools = tuple(
+        NodePool(
+            name=f"gpu-{gpus}",
+            instance_groups=tuple(names),
+            weight=90 - 10 * rank,
+            daemonset_overhead=overhead,
+        )
+        for rank, (gpus, names) in enumerate(sorted(by_gpus.items()))
+    )
+    return base.model_copy(update={"instance_groups": tuple(groups), "node_pools": node_pools})
 
 
 def large_constrained(make: Callable[[int], PlanningInput], seeds: range) -> list[Row]:
@@ -293,10 +332,19 @@ class ConstrainedRow:
     reference: float | None
     """``None`` when the reference left pods pending (no cost to compare)."""
     constraints: str
+    seconds: float
+    """CPU seconds of ebb's plan."""
+    unshared_cost: float
+    """The plan's cost without the re-share search (``reshare_trials`` 0), in the same run."""
+    unshared_seconds: float
 
     @property
     def over_optimum(self) -> float:
         return self.cost / self.optimum if self.optimum else 1.0
+
+    @property
+    def unshared_over_optimum(self) -> float:
+        return self.unshared_cost / self.optimum if self.optimum else 1.0
 
     @property
     def over_reference(self) -> float | None:
@@ -332,7 +380,12 @@ def small_constrained(count: int, max_pods: int, time_limit: float) -> list[Cons
             if "no shape fits" not in str(error):
                 raise
             continue
+        started = time.process_time()
         _, cost = _timed_plan(inp)
+        seconds = time.process_time() - started
+        started = time.process_time()
+        _, unshared_cost = _timed_plan(inp.model_copy(update={"reshare_trials": 0}))
+        unshared_seconds = time.process_time() - started
         optimum = optimal_cost(inp, time_limit=time_limit)
         reference = karpenter_plan(inp)
         rows.append(
@@ -345,9 +398,17 @@ def small_constrained(count: int, max_pods: int, time_limit: float) -> list[Cons
                 bound=optimum.bound,
                 reference=None if reference.unplaced else reference.cost_per_hour,
                 constraints=_constraints_of(inp),
+                seconds=seconds,
+                unshared_cost=unshared_cost,
+                unshared_seconds=unshared_seconds,
             )
         )
     return rows
+
+
+def _milliseconds(seconds: list[float]) -> str:
+    times = np.array(seconds) * 1000
+    return f"median {np.median(times):.1f} p90 {np.quantile(times, 0.9):.1f} worst {times.max():.0f}"
 
 
 def report_small_constrained(rows: list[ConstrainedRow], max_pods: int) -> None:
@@ -363,6 +424,15 @@ def report_small_constrained(rows: list[ConstrainedRow], max_pods: int) -> None:
         f"p99 {np.quantile(ratios, 0.99):.4f} worst {ratios.max():.4f}; "
         f"optimal on {int(np.sum(ratios <= 1 + 1e-9))}/{len(rows)}"
     )
+    unshared = np.array([r.unshared_over_optimum for r in rows])
+    print(
+        f"  without the re-share search (reshare_trials 0): p99 {np.quantile(unshared, 0.99):.4f} "
+        f"worst {unshared.max():.4f}, optimal on {int(np.sum(unshared <= 1 + 1e-9))}/{len(rows)}; "
+        f"the search made {int(np.sum(ratios < unshared - 1e-9))} plans cheaper"
+    )
+    with_search = _milliseconds([r.seconds for r in rows])
+    without = _milliseconds([r.unshared_seconds for r in rows])
+    print(f"  ebb's plan, CPU ms: {with_search}; without the re-share {without}")
     if unproven:
         over_bound = max(r.cost / r.bound if r.bound else 1.0 for r in rows if not r.proven)
         print(
@@ -466,16 +536,19 @@ def speed(seeds: range) -> None:
     """CPU seconds per plan, constrained against unconstrained in the same run (see the module doc)."""
     load = os.getloadavg()
     print(f"planner speed, CPU seconds (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}):")
-    cases: tuple[tuple[str, Callable[[int], PlanningInput], float], ...] = (
-        ("20,000 pods", partial(_fleet, pods=20_000), 3.0),
-        ("2,000 GPU pods", partial(_hyperpod, pods=2_000), 0.5),
+    cases: tuple[
+        tuple[str, Callable[[int], PlanningInput], Callable[[PlanningInput], PlanningInput], float], ...
+    ] = (
+        ("20,000 pods", partial(_fleet, pods=20_000), constrained, 3.0),
+        ("2,000 GPU pods", partial(_hyperpod, pods=2_000), constrained, 0.5),
+        ("2,000 GPU pods, 2-3 pools", partial(hyperpod_pools, pods=2_000), spread_pods, 0.5),
     )
-    for title, make, goal in cases:
+    for title, make, constrain, goal in cases:
         free, held = [], []
         for seed in seeds:
             inp = make(seed)
             free.append(_cpu_seconds(inp))
-            held.append(_cpu_seconds(constrained(inp)))
+            held.append(_cpu_seconds(constrain(inp)))
         ratios = [h / f for h, f in zip(held, free, strict=True)]
         print(
             f"{title:>24}: constrained worst {max(held):.2f} s, median {statistics.median(held):.2f} s "

@@ -263,6 +263,8 @@ class Allocation:
     quota: dict[Cell, int] = field(default_factory=dict)
     blocked: int = 0
     blocked_by: Rule | None = None
+    cells: tuple[Cell, ...] = ()
+    """Every cell that could take some of the pods (in cell order), chosen or not."""
 
 
 def _domains(rule: Rule, keys: tuple[str, ...], cells: Iterable[Cell], extra: Iterable[str]) -> set[str]:
@@ -308,12 +310,15 @@ def allocate(
     caps: Mapping[Cell, int],
     cells: CellIndex,
     bundle: bool = False,
+    steer: Mapping[Cell, int] | None = None,
 ) -> Allocation:
     """Share ``pending`` pods of ``group`` over the cells of its non-hostname rules.
 
     ``planned`` holds earlier groups' allocations in this plan by ``(key, value)``; ``caps`` bounds
     cells that fell short in an earlier pass (their shares could not be placed). A ``bundle``
-    (pods that must share one new node) goes to one cell.
+    (pods that must share one new node) goes to one cell. ``steer`` asks for a share per cell
+    (:mod:`ebb.core.nodes.reshare`): each pod goes to a cell still below its asked share when
+    the rules let it, else where it would have gone; every pod passes the same filter either way.
     """
     keys = cell_keys(rules)
     result = Allocation(keys=keys)
@@ -388,10 +393,11 @@ def allocate(
     }
     anywhere = {index: sum(counts[index].values()) for index in range(len(cell_rules))}
     ordered = sorted(shares.values(), key=lambda s: s.cell)
+    result.cells = tuple(share.cell for share in ordered if share.room)
     positions = [keys.index(rule.key) for rule in cell_rules]
     for _ in range(pending):
         best: CellShare | None = None
-        best_key: tuple[float, int] | None = None
+        best_key: tuple[float, ...] | None = None
         failed: Rule | None = None
         lowest = [_lowest(rule, counts[index], domains[index]) for index, rule in enumerate(cell_rules)]
         for share in ordered:
@@ -408,7 +414,10 @@ def allocate(
             # fills one big one that the skew allows).
             beyond = share.taken - share.free_room
             price = 0.0 if beyond < 0 or beyond % share.per_node else share.price
-            rank = (price, share.taken)
+            rank: tuple[float, ...] = (price, share.taken)
+            if steer is not None:
+                # Cells below their asked share first (False sorts before True).
+                rank = (share.taken >= steer.get(share.cell, 0), price, share.taken)
             if best_key is None or rank < best_key:
                 best, best_key = share, rank
         if best is None:

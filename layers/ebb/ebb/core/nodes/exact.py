@@ -43,12 +43,29 @@ class WorkBudget:
     """A number of search steps that several searches may share."""
 
     def __init__(self, steps: int) -> None:
+        self.steps = steps
         self.left = steps
 
     def spend(self, steps: int) -> bool:
         """Take ``steps``; ``False`` once the budget is exhausted."""
         self.left -= steps
         return self.left >= 0
+
+    @property
+    def spent(self) -> int:
+        """Steps taken so far (past the budget too: the step that exhausts it counts whole)."""
+        return self.steps - self.left
+
+
+class WorkTally:
+    """Steps several searches took, added up (what a caller that repeats whole plans pays)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def add(self, budget: WorkBudget) -> None:
+        """Count what ``budget`` has been spent."""
+        self.steps += budget.spent
 
 
 @dataclass(slots=True)

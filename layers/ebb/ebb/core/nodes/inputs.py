@@ -29,6 +29,9 @@ class PlanningInput(BaseModel):
     unavailable: UnavailableOfferings = UnavailableOfferings()
     exact_search_states: int = Field(default=20_000, ge=0)
     """Problems with at most this many pod-count combinations are solved exactly (0: never)."""
+    reshare_trials: int = Field(default=48, ge=0)
+    """Whole plans tried when moving constrained groups' pods between zones (0: never; see
+    :mod:`ebb.core.nodes.reshare`)."""
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:

@@ -19,7 +19,10 @@
 
 from __future__ import annotations
 
-from ebb.core.nodes.exact import WorkBudget, exact_pack
+from dataclasses import dataclass
+from typing import Final
+
+from ebb.core.nodes.exact import DEFAULT_WORK, WorkBudget, WorkTally, exact_pack
 from ebb.core.nodes.first_fit import first_fit_pack
 from ebb.core.nodes.packing import (
     Batch,
@@ -55,12 +58,38 @@ def _unplaced(packing: Packing) -> int:
     return sum(count for count, _, _ in packing.leftover.values())
 
 
-def pack(items: list[Item], options: list[Option], limits: Limits, exact_states: int) -> Packing:
-    """The cheapest packing found of ``items`` on new nodes of ``options``."""
+@dataclass(frozen=True, slots=True)
+class Effort:
+    """How many search steps one packing may take: the exact search, then the refinements."""
+
+    exact_work: int = DEFAULT_WORK
+    improvement_work: int = IMPROVEMENT_WORK
+
+
+FULL_EFFORT: Final = Effort()
+"""What a plan's packings may search."""
+
+
+def pack(
+    items: list[Item],
+    options: list[Option],
+    limits: Limits,
+    exact_states: int,
+    *,
+    tally: WorkTally | None = None,
+    effort: Effort = FULL_EFFORT,
+) -> Packing:
+    """The cheapest packing found of ``items`` on new nodes of ``options``.
+
+    ``tally`` adds up the search steps taken (the exact search and the refinements).
+    """
     items, hopeless = _placeable(items, options, limits)
     if not items:
         return hopeless
-    exact = exact_pack(items, options, limits, exact_states)
+    search = WorkBudget(effort.exact_work)
+    exact = exact_pack(items, options, limits, exact_states, search)
+    if tally is not None:
+        tally.add(search)
     if exact is not None:
         exact.leftover.update(hopeless.leftover)
         return exact
@@ -79,7 +108,7 @@ def pack(items: list[Item], options: list[Option], limits: Limits, exact_states:
         plain = first_fit_pack(orders[0], options, limits, narrowing=False)
         if plain is not None:
             candidates.append(plain)
-    budget = WorkBudget(IMPROVEMENT_WORK)
+    budget = WorkBudget(effort.improvement_work)
     refined = [
         _repack_tail(
             right_size(c, items, options, limits),
@@ -93,6 +122,8 @@ def pack(items: list[Item], options: list[Option], limits: Limits, exact_states:
     ]
     best = _cheapest(refined, options)
     result = improve(best, items, options=options, limits=limits, exact_states=exact_states, budget=budget)
+    if tally is not None:
+        tally.add(budget)
     result.leftover.update(hopeless.leftover)
     return result
 

@@ -21,8 +21,10 @@ import copy
 import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from ebb.core.nodes.quantities import (
+    BASE_DIMENSIONS,
     POOL_PODS_DIMENSION,
     Vector,
     add,
@@ -127,14 +129,20 @@ class Packing:
             self.tied_with = max(self.tied_with or 0, nodes)
 
 
-def bits(mask: int) -> list[int]:
-    """Indices of the set bits of ``mask``."""
+@lru_cache(maxsize=4096)
+def bits(mask: int) -> tuple[int, ...]:
+    """Indices of the set bits of ``mask``, lowest first.
+
+    Memoised: a plan asks for the same few masks (a pool's options, narrowed per zone or per
+    node selector) once per pod group and per search step, and walking a 400-bit mask in Python
+    costs more than the work done with its indices.
+    """
     out = []
     while mask:
         low = mask & -mask
         out.append(low.bit_length() - 1)
         mask ^= low
-    return out
+    return tuple(out)
 
 
 def content_vector(contents: tuple[tuple[int, int], ...], vectors: dict[int, Vector]) -> Vector:
@@ -164,24 +172,107 @@ def pod_values(items: list[Item], options: list[Option], among: int = -1) -> dic
 
     ``among`` restricts the options looked at (a bitmask); dominated options never give the minimum.
     """
-    values: dict[int, float] = {}
+    return {key: appraisal.value for key, appraisal in appraise(items, options, among).items()}
+
+
+@dataclass(slots=True)
+class Appraisal:
+    """What the greedy needs to know of one item against the options it may use."""
+
+    value: float
+    """The pod's fractional cost on its cheapest option that holds it (0 when none does)."""
+    size: float
+    """How hard the pod is to place: its largest share of any dimension on its best option."""
+    fitting: tuple[int, ...]
+    """The options (in ``among``) that can hold one pod, lowest index first."""
+
+
+def appraise(
+    items: list[Item], options: list[Option], among: int = -1, *, generic: bool = False
+) -> dict[int, Appraisal]:
+    """Per item key, its :class:`Appraisal` over the options of its mask within ``among``.
+
+    Items of one shape, mask and cap appraise alike (a constrained group split over zones repeats
+    them), so each is computed once, in one pass over its options. A pod asking only for the four
+    base resources is appraised by :func:`_appraise_base` (``generic``: by :func:`_appraise_any`
+    all the same, which gives equal floats; the tests compare the two).
+    """
+    appraisals: dict[int, Appraisal] = {}
+    known: dict[tuple[Vector, int, int | None], Appraisal] = {}
     for item in items:
-        best = None
-        for index in bits(item.mask & among):
-            option = options[index]
-            if not fits(item.vector, option.capacity):
-                continue
-            share = max(
-                # A vector lacks trailing zeros: pairs beyond the shorter one are 0 or unrequested.
-                need / room if room else 0.0
-                for need, room in zip(item.vector, option.capacity, strict=False)
-            )
-            if item.cap is not None:
-                share = max(share, 1 / item.cap)  # a capped pod takes at least its share of a node
-            value = option.cost * share
-            best = value if best is None else min(best, value)
-        values[item.key] = 0.0 if best is None else best
-    return values
+        mask = item.mask & among
+        shape = (item.vector, mask, item.cap)
+        appraisal = known.get(shape)
+        if appraisal is None:
+            if len(item.vector) == BASE_DIMENSIONS and not generic:
+                appraisal = _appraise_base(item.vector, item.cap, mask, options)
+            else:
+                appraisal = _appraise_any(item.vector, item.cap, mask, options)
+            known[shape] = appraisal
+        appraisals[item.key] = appraisal
+    return appraisals
+
+
+def _appraise_any(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> Appraisal:
+    value: float | None = None
+    size: float | None = None
+    fitting = []
+    for index in bits(mask):
+        option = options[index]
+        if not fits(vector, option.capacity):
+            continue
+        fitting.append(index)
+        share = max(
+            # A vector lacks trailing zeros: pairs beyond the shorter one are 0 or unrequested.
+            need / room if room else 0.0
+            for need, room in zip(vector, option.capacity, strict=False)
+        )
+        size = share if size is None else min(size, share)
+        if cap is not None:
+            share = max(share, 1 / cap)  # a capped pod takes at least its share of a node
+        cost = option.cost * share
+        value = cost if value is None else min(value, cost)
+    return Appraisal(
+        value=0.0 if value is None else value, size=0.0 if size is None else size, fitting=tuple(fitting)
+    )
+
+
+def _appraise_base(vector: Vector, cap: int | None, mask: int, options: list[Option]) -> Appraisal:
+    """:func:`_appraise_any` for a pod of cpu, memory, GPUs and a slot only (the common case).
+
+    The same divisions and the same ``max`` as the generic loop (equal floats), unrolled; an
+    option's extended resources do not matter to a pod that asks for none.
+    """
+    need_cpu, need_memory, need_gpus, need_slots = vector
+    value: float | None = None
+    size: float | None = None
+    fitting = []
+    for index in bits(mask):
+        option = options[index]
+        capacity = option.capacity
+        room_cpu, room_memory, room_gpus, room_slots = capacity if len(capacity) == 4 else capacity[:4]
+        if (
+            need_cpu > room_cpu
+            or need_memory > room_memory
+            or need_gpus > room_gpus
+            or need_slots > room_slots
+        ):
+            continue
+        fitting.append(index)
+        share = max(
+            need_cpu / room_cpu if room_cpu else 0.0,
+            need_memory / room_memory if room_memory else 0.0,
+            need_gpus / room_gpus if room_gpus else 0.0,
+            need_slots / room_slots if room_slots else 0.0,
+        )
+        size = share if size is None else min(size, share)
+        if cap is not None:
+            share = max(share, 1 / cap)  # a capped pod takes at least its share of a node
+        cost = option.cost * share
+        value = cost if value is None else min(value, cost)
+    return Appraisal(
+        value=0.0 if value is None else value, size=0.0 if size is None else size, fitting=tuple(fitting)
+    )
 
 
 def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[int]:
@@ -200,12 +291,14 @@ def dominated(options: list[Option], items: list[Item], limits: Limits) -> set[i
     ranked = sorted((options[i] for i in runs), key=lambda o: (o.cost, [-c for c in o.capacity], o.index))
     out: set[int] = set()
     for position, a in enumerate(ranked):
+        runs_a = runs[a.index]
         for b in ranked[:position]:
+            # The cheap test first: options of other zones or selectors run other pods.
             if (
-                b.index not in out
+                runs_a & ~runs[b.index] == 0
                 and b.available is None
+                and b.index not in out
                 and fits(a.capacity, b.capacity)
-                and runs[a.index] & ~runs[b.index] == 0
                 and (not limited or fits(b.limit_usage, a.limit_usage))
             ):
                 out.add(a.index)
@@ -260,111 +353,97 @@ class Greedy:
     about its number of distinct groups. ``run`` evaluates options lazily: a node's value per
     unit of price only falls as pods run out, so an option whose stale score is below the best
     fresh one need not be filled again.
+
+    When every pod asks only for the four base resources (cpu, memory, ``nvidia.com/gpu``, a pod
+    slot: the common case), the fills run on four unpacked integers (:meth:`_fill_base`,
+    :meth:`_slice_fill_base`); otherwise on the whole resource vector (:meth:`_fill_any`,
+    :meth:`_slice_fill_any`). Both take the same pods in the same order; ``generic`` forces the
+    second, for the tests that compare them.
     """
 
-    def __init__(self, items: list[Item], options: list[Option], limits: Limits, fills: str = "both") -> None:
+    def __init__(
+        self,
+        items: list[Item],
+        options: list[Option],
+        limits: Limits,
+        fills: str = "both",
+        *,
+        generic: bool = False,
+    ) -> None:
         self.fills = fills
         self.options = options
         self.limits = limits
         self.remaining = {item.key: item.count for item in items}
         self.vectors = {item.key: item.vector for item in items}
         self.masks = {item.key: item.mask for item in items}
+        self.base_only = not generic and all(len(item.vector) == BASE_DIMENSIONS for item in items)
+        """Whether the four-integer fills run (no pod asks for an extended resource)."""
         # A hostname spread or anti-affinity caps a group per node; uncapped groups take the slots.
         self.caps = {item.key: item.cap for item in items if item.cap is not None}
         self.available = {o.index: o.available for o in options}
         beaten = dominated(options, items, limits)
         self.candidates = [o.index for o in options if o.index not in beaten]
         among = sum(1 << index for index in self.candidates)
-        self.values = pod_values(items, options, among)
+        appraisals = appraise(items, options, among, generic=generic)
+        self.values = {key: appraisal.value for key, appraisal in appraisals.items()}
         self.among = among
-        sizes = {item.key: self._size(item) for item in items}
         self.order = sorted(
             (item.key for item in items),
-            key=lambda key: (-sizes[key], -self.vectors[key][0], -self.vectors[key][1], key),
+            key=lambda key: (-appraisals[key].size, -self.vectors[key][0], -self.vectors[key][1], key),
         )
         self.per_option: dict[int, list[tuple[int, Vector, float, int, int]]] = {}
+        # Rows of groups that ran out since an option's rows were last compacted (see ``_rows``).
+        self.spent: dict[int, int] = {}
         # What each option's rows still ask for, kept up to date by ``apply`` (for slice fills).
         self.demand: dict[int, list[int]] = {}
         self.holders: dict[int, list[int]] = {item.key: [] for item in items}
+        # Each option's groups in ``order``: one pass over the groups and the options that hold
+        # them (a group's mask names the few options of its zone or selector), not options x groups.
+        keys_of: dict[int, list[int]] = {index: [] for index in self.candidates}
+        for key in self.order:
+            for index in appraisals[key].fitting:
+                keys_of[index].append(key)
         for index in self.candidates:
-            capacity = options[index].capacity
-            keys = [
-                key
-                for key in self.order
-                if self.masks[key] >> index & 1 and fits(self.vectors[key], capacity)
-            ]
-            rows: list[tuple[int, Vector, float, int, int]] = []
-            low_cpu = low_memory = 1 << 62
-            for key in reversed(keys):
-                vector = self.vectors[key]
-                low_cpu = min(low_cpu, vector[0])
-                low_memory = min(low_memory, vector[1])
-                rows.append((key, vector, self.values[key], low_cpu, low_memory))
-            rows.reverse()
-            self.per_option[index] = rows
-            demand = [0] * max([4, *(len(self.vectors[key]) for key in keys)])
+            keys = keys_of[index]
+            self.per_option[index] = self._suffix_rows(keys)
+            self.spent[index] = 0
+            demand = [0] * max([BASE_DIMENSIONS, *(len(self.vectors[key]) for key in keys)])
             for key in keys:
                 self.holders[key].append(index)
+                count = self.remaining[key]
                 for d, need in enumerate(self.vectors[key]):
-                    demand[d] += need * self.remaining[key]
+                    demand[d] += need * count
             self.demand[index] = demand
 
-    def _size(self, item: Item) -> float:
-        """How hard a pod is to place: its largest share of any dimension on its best option.
+    def _suffix_rows(self, keys: list[int]) -> list[tuple[int, Vector, float, int, int]]:
+        """Rows (key, vector, value, least CPU and least memory from this row on) for ``keys``."""
+        rows: list[tuple[int, Vector, float, int, int]] = []
+        low_cpu = low_memory = 1 << 62
+        for key in reversed(keys):
+            vector = self.vectors[key]
+            low_cpu = min(low_cpu, vector[0])
+            low_memory = min(low_memory, vector[1])
+            rows.append((key, vector, self.values[key], low_cpu, low_memory))
+        rows.reverse()
+        return rows
 
-        Many small pods tie on their pod-slot share; the caller breaks ties by CPU, then memory.
+    def _rows(self, index: int) -> list[tuple[int, Vector, float, int, int]]:
+        """Option ``index``'s rows, without the groups that ran out once they are a quarter of them.
+
+        Dropping a spent row changes no fill (it takes nothing), and the suffix minima recomputed
+        over the rows left only stop a fill where every later row would take nothing anyway.
         """
-        shares = [
-            max(
-                need / room if room else 0.0
-                for need, room in zip(item.vector, self.options[i].capacity, strict=False)
-            )
-            for i in bits(item.mask & self.among)
-            if fits(item.vector, self.options[i].capacity)
-        ]
-        return min(shares) if shares else 0.0
+        rows = self.per_option[index]
+        if self.spent[index] * 4 > len(rows):
+            remaining = self.remaining
+            rows = self._suffix_rows([row[0] for row in rows if remaining[row[0]]])
+            self.per_option[index] = rows
+            self.spent[index] = 0
+        return rows
 
     def fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node of option ``index`` filled from the remaining pods, and the value it holds."""
-        capacity = self.options[index].capacity
-        cpu, memory, gpus, slots = capacity[:4]
-        # Extended resources (EFA, MIG, Neuron) left on the node, past the limit-only pods index.
-        extended = list(capacity[4:])
-        contents: list[tuple[int, int]] = []
-        value = 0.0
-        remaining = self.remaining
-        caps = self.caps
-        for key, vector, pod_value, low_cpu, low_memory in self.per_option[index]:
-            if cpu < low_cpu or memory < low_memory:
-                break
-            left = remaining[key]
-            if not left:
-                continue
-            need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
-            take = min(left, slots)
-            if caps and key in caps:
-                take = min(take, caps[key])
-            if need_cpu:
-                take = min(take, cpu // need_cpu)
-            if need_memory:
-                take = min(take, memory // need_memory)
-            if need_gpus:
-                take = min(take, gpus // need_gpus)
-            for d in range(4, len(vector)):
-                if vector[d]:
-                    take = min(take, extended[d - 4] // vector[d])
-            if take > 0:
-                contents.append((key, take))
-                value += take * pod_value
-                cpu -= need_cpu * take
-                memory -= need_memory * take
-                gpus -= need_gpus * take
-                slots -= take
-                for d in range(4, len(vector)):
-                    extended[d - 4] -= vector[d] * take
-                if not slots:
-                    break
-        return contents, value
+        return self._fill_base(index) if self.base_only else self._fill_any(index)
 
     def slice_fill(self, index: int) -> tuple[list[tuple[int, int]], float]:
         """One node holding a proportional slice of every remaining group, topped up largest first.
@@ -373,53 +452,219 @@ class Greedy:
         which is what a fractional (LP) packing does; the largest-first fill instead leaves
         lopsided nodes for last.
         """
+        return self._slice_fill_base(index) if self.base_only else self._slice_fill_any(index)
+
+    def _fill_base(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """:meth:`fill` on four integers (every pod asks only for the base resources)."""
         capacity = self.options[index].capacity
-        rows = self.per_option[index]
+        cpu, memory, gpus, slots = capacity if len(capacity) == 4 else capacity[:4]
+        contents: list[tuple[int, int]] = []
+        value = 0.0
         remaining = self.remaining
         caps = self.caps
+        # The hot loop of the planner: comparisons rather than calls to ``min``.
+        for key, vector, pod_value, low_cpu, low_memory in self._rows(index):
+            if cpu < low_cpu or memory < low_memory:
+                break
+            left = remaining[key]
+            if not left:
+                continue
+            need_cpu, need_memory, need_gpus, _ = vector
+            take = left if left < slots else slots
+            if caps and key in caps and caps[key] < take:
+                take = caps[key]
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
+            if take > 0:
+                contents.append((key, take))
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    break
+        return contents, value
+
+    def _fill_any(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """:meth:`fill` on the whole resource vector (extended resources included)."""
+        capacity = self.options[index].capacity
+        cpu, memory, gpus, slots = capacity[:4]
+        # Extended resources (EFA, MIG, Neuron) left on the node, past the limit-only pods index.
+        extended = list(capacity[4:])
+        contents: list[tuple[int, int]] = []
+        value = 0.0
+        remaining = self.remaining
+        caps = self.caps
+        for key, vector, pod_value, low_cpu, low_memory in self._rows(index):
+            if cpu < low_cpu or memory < low_memory:
+                break
+            left = remaining[key]
+            if not left:
+                continue
+            take = self._most(vector, min(left, slots), cpu=cpu, memory=memory, gpus=gpus, extended=extended)
+            if caps and key in caps and caps[key] < take:
+                take = caps[key]
+            if take > 0:
+                contents.append((key, take))
+                value += take * pod_value
+                cpu -= vector[0] * take
+                memory -= vector[1] * take
+                gpus -= vector[2] * take
+                slots -= take
+                for d in range(4, len(vector)):
+                    if vector[d]:
+                        extended[d - 4] -= vector[d] * take
+                if not slots:
+                    break
+        return contents, value
+
+    @staticmethod
+    def _most(vector: Vector, take: int, *, cpu: int, memory: int, gpus: int, extended: list[int]) -> int:
+        """``take`` lowered to how many pods of ``vector`` the room left holds."""
+        if vector[0] and cpu // vector[0] < take:
+            take = cpu // vector[0]
+        if vector[1] and memory // vector[1] < take:
+            take = memory // vector[1]
+        if vector[2] and gpus // vector[2] < take:
+            take = gpus // vector[2]
+        for d in range(4, len(vector)):
+            # A node without the device (a shorter capacity) holds none of the pods asking for it.
+            room = extended[d - 4] if d - 4 < len(extended) else 0
+            if vector[d] and room // vector[d] < take:
+                take = room // vector[d]
+        return take
+
+    def _slice_fraction(self, index: int) -> float:
+        """The share of the remaining demand of option ``index``'s rows that one node holds."""
+        capacity = self.options[index].capacity
         demand = self.demand[index]
         # Every dimension the rows ask for; a row fits the option, so its capacity is there too.
+        return min(capacity[d] / need if need else 1.0 for d, need in enumerate(demand) if d < len(capacity))
+
+    def _slice_fill_base(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """:meth:`slice_fill` on four integers (every pod asks only for the base resources)."""
+        capacity = self.options[index].capacity
+        cap_cpu, cap_memory, cap_gpus, cap_slots = capacity if len(capacity) == 4 else capacity[:4]
+        rows = self._rows(index)
+        remaining = self.remaining
+        caps = self.caps
+        demand_cpu, demand_memory, demand_gpus, demand_slots = self.demand[index]
+        # The same divisions and ``min`` as :meth:`_slice_fraction`, unrolled.
         fraction = min(
-            capacity[d] / need if need else 1.0 for d, need in enumerate(demand) if d < len(capacity)
+            cap_cpu / demand_cpu if demand_cpu else 1.0,
+            cap_memory / demand_memory if demand_memory else 1.0,
+            cap_gpus / demand_gpus if demand_gpus else 1.0,
+            cap_slots / demand_slots if demand_slots else 1.0,
         )
         if fraction >= 1.0:
-            return self.fill(index)
+            return self._fill_base(index)
+        cpu, memory, gpus, slots = cap_cpu, cap_memory, cap_gpus, cap_slots
+        taken: dict[int, int] = {}
+        value = 0.0
+        # First the slice: each group's share of the node (a group appears once per option, so
+        # nothing is taken yet); comparisons rather than calls to ``min`` (the planner's hot loop).
+        for key, vector, pod_value, low_cpu, low_memory in rows:
+            if cpu < low_cpu or memory < low_memory:
+                break  # every later row needs more CPU or memory than is left: none takes a pod
+            take = int(remaining[key] * fraction)
+            if take <= 0:
+                continue
+            take = min(take, slots)
+            if caps and key in caps and caps[key] < take:
+                take = caps[key]
+            need_cpu, need_memory, need_gpus, _ = vector
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
+            if take > 0:
+                taken[key] = take
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    return list(taken.items()), value
+        # Then topped up largest first with what the slice left.
+        for key, vector, pod_value, low_cpu, low_memory in rows:
+            if cpu < low_cpu or memory < low_memory:
+                break
+            already = taken.get(key, 0)
+            left = remaining[key] - already
+            if not left:
+                continue
+            take = left if left < slots else slots
+            if caps and key in caps and caps[key] - already < take:
+                take = caps[key] - already
+            need_cpu, need_memory, need_gpus, _ = vector
+            if need_cpu and cpu // need_cpu < take:
+                take = cpu // need_cpu
+            if need_memory and memory // need_memory < take:
+                take = memory // need_memory
+            if need_gpus and gpus // need_gpus < take:
+                take = gpus // need_gpus
+            if take > 0:
+                taken[key] = already + take
+                value += take * pod_value
+                cpu -= need_cpu * take
+                memory -= need_memory * take
+                gpus -= need_gpus * take
+                slots -= take
+                if not slots:
+                    break
+        return list(taken.items()), value
+
+    def _slice_fill_any(self, index: int) -> tuple[list[tuple[int, int]], float]:
+        """:meth:`slice_fill` on the whole resource vector (extended resources included)."""
+        fraction = self._slice_fraction(index)
+        if fraction >= 1.0:
+            return self._fill_any(index)
+        capacity = self.options[index].capacity
+        rows = self._rows(index)
+        remaining = self.remaining
+        caps = self.caps
         cpu, memory, gpus, slots = capacity[:4]
         extended = list(capacity[4:])
         taken: dict[int, int] = {}
         value = 0.0
+        # First the slice (each group's share of the node), then topped up largest first; a row
+        # past which every later one needs more CPU or memory than is left ends either pass.
         for share in (True, False):
-            for key, vector, pod_value, _, _ in rows:
+            for key, vector, pod_value, low_cpu, low_memory in rows:
+                if cpu < low_cpu or memory < low_memory:
+                    break
                 already = taken.get(key, 0)
                 left = remaining[key] - already
                 if not left:
                     continue
-                take = min(int(left * fraction), slots) if share else min(left, slots)
-                if caps and key in caps:
-                    take = min(take, caps[key] - already)
-                need_cpu, need_memory, need_gpus = vector[0], vector[1], vector[2]
-                if need_cpu:
-                    take = min(take, cpu // need_cpu)
-                if need_memory:
-                    take = min(take, memory // need_memory)
-                if need_gpus:
-                    take = min(take, gpus // need_gpus)
-                for d in range(4, len(vector)):
-                    if vector[d]:
-                        take = min(take, extended[d - 4] // vector[d])
+                take = int(left * fraction) if share else left
+                if take <= 0:
+                    continue
+                take = self._most(
+                    vector, min(take, slots), cpu=cpu, memory=memory, gpus=gpus, extended=extended
+                )
+                if caps and key in caps and caps[key] - already < take:
+                    take = caps[key] - already
                 if take > 0:
                     taken[key] = already + take
                     value += take * pod_value
-                    cpu -= need_cpu * take
-                    memory -= need_memory * take
-                    gpus -= need_gpus * take
+                    cpu -= vector[0] * take
+                    memory -= vector[1] * take
+                    gpus -= vector[2] * take
                     slots -= take
                     for d in range(4, len(vector)):
-                        extended[d - 4] -= vector[d] * take
+                        if vector[d]:
+                            extended[d - 4] -= vector[d] * take
                     if not slots:
-                        break
-            if not slots:
-                break
+                        return list(taken.items()), value
         return list(taken.items()), value
 
     def _score(self, index: int) -> tuple[float, float, list[tuple[int, int]]] | None:
@@ -465,7 +710,10 @@ class Greedy:
             taken = count * repeat
             self.remaining[key] -= taken
             vector = self.vectors[key]
+            spent = not self.remaining[key]
             for holder in self.holders[key]:
+                if spent:
+                    self.spent[holder] += 1
                 demand = self.demand[holder]
                 demand[0] -= vector[0] * taken
                 demand[1] -= vector[1] * taken
@@ -502,6 +750,9 @@ class Greedy:
         twin = copy.copy(self)
         twin.remaining = dict(self.remaining)
         twin.available = dict(self.available)
+        # Compaction replaces an option's rows by the ones its own state still needs.
+        twin.per_option = dict(self.per_option)
+        twin.spent = dict(self.spent)
         twin.demand = {index: list(demand) for index, demand in self.demand.items()}
         return twin
 
@@ -589,11 +840,13 @@ def explain_leftovers(packing: Packing, greedy: Greedy, items: list[Item], optio
     return packing
 
 
-def greedy_pack(items: list[Item], options: list[Option], limits: Limits, fills: str = "both") -> Packing:
+def greedy_pack(
+    items: list[Item], options: list[Option], limits: Limits, fills: str = "both", *, generic: bool = False
+) -> Packing:
     """Pack with the pattern greedy, then explain what is left over.
 
     ``fills`` chooses how a node is filled: ``largest`` first, a proportional ``slice`` of what
-    remains, or ``both`` (the one holding more value).
+    remains, or ``both`` (the one holding more value). ``generic``: see :class:`Greedy`.
     """
-    greedy = Greedy(items, options, limits, fills)
+    greedy = Greedy(items, options, limits, fills, generic=generic)
     return explain_leftovers(greedy.run(), greedy, items, options)

@@ -32,8 +32,9 @@ from ebb.core.nodes.domains import (
     new_nodes_allowed,
     node_room,
 )
+from ebb.core.nodes.exact import WorkTally
 from ebb.core.nodes.inputs import PlanningInput
-from ebb.core.nodes.new_nodes import pack
+from ebb.core.nodes.new_nodes import FULL_EFFORT, Effort, pack
 from ebb.core.nodes.packing import Batch, Item, Option, Packing, Shortfall, consume
 from ebb.core.nodes.plan import (
     ExistingPlacement,
@@ -48,6 +49,7 @@ from ebb.core.nodes.plan import (
 from ebb.core.nodes.pool_view import NodeView, PoolView
 from ebb.core.nodes.preferences import Preference, describe, in_force, next_relaxation
 from ebb.core.nodes.quantities import how_many_fit, scale
+from ebb.core.nodes.reshare import Outcome, Shares, improves, reshare
 from ebb.core.nodes.topology import HOSTNAME_KEY
 from ebb.core.nodes.workload import ExistingNode, PodGroup
 
@@ -64,6 +66,16 @@ _RULE_REASONS = {
 # Passes that re-share a constrained group's pods after some cell could not take its share (each
 # pass lowers that cell's bound to what it took), so that the spread holds over what is placed.
 MAX_PASSES = 6
+# Re-share measures a plan by its pending pods times launch options (a trial is a whole plan: its
+# greedy constructions, pool views and allocations cost about that product): it makes at most
+# RESHARE_TRIAL_SIZE // size trials, none above RESHARE_MAX_SIZE, and stops once its trials'
+# packings took RESHARE_WORK search steps.
+RESHARE_MAX_SIZE = 2_400
+RESHARE_TRIAL_SIZE = 24_000
+RESHARE_WORK = 1_500_000
+# A trial's packings search less than a plan's (DEFAULT_WORK and IMPROVEMENT_WORK): the search
+# compares many plans, and the one it ends with is planned again in full.
+TRIAL_EFFORT = Effort(exact_work=200_000, improvement_work=60_000)
 
 
 def packing_order(groups: tuple[PodGroup, ...]) -> list[PodGroup]:
@@ -91,8 +103,14 @@ class _Planning:
         inp: PlanningInput,
         relaxed: frozenset[Preference] = frozenset(),
         caps: dict[str, dict[Cell, int]] | None = None,
+        *,
+        steer: Shares | None = None,
+        tally: WorkTally | None = None,
+        effort: Effort = FULL_EFFORT,
     ) -> None:
         self.inp = inp
+        self.tally = tally
+        self.effort = effort
         self.groups = {g.name: g for g in inp.instance_groups}
         self.targets = inp.target_counts()
         self.pod_groups = {g.name: g for g in inp.pod_groups}
@@ -120,6 +138,8 @@ class _Planning:
                 for placed in node.pods:
                     running[placed.group] += placed.count
         self.pending = {g.name: max(g.replicas - running[g.name], 0) for g in inp.pod_groups}
+        self.to_place = sum(self.pending.values())
+        """Pods without a node when the planning starts."""
         self.surplus = {
             g.name: running[g.name] - g.replicas for g in inp.pod_groups if running[g.name] > g.replicas
         }
@@ -130,11 +150,13 @@ class _Planning:
         self.shares: dict[str, dict[Cell, int]] = {}
         """Each constrained group's pods per cell as first shared out (before any was placed)."""
         self.bundles: set[str] = set()
+        self.steerable: dict[str, tuple[Cell, ...]] = {}
+        """Groups whose share over several cells :mod:`ebb.core.nodes.reshare` may move: their cells."""
         self.blocked: dict[str, tuple[int, Rule]] = {}
         self.cells = CellIndex()
-        self._allocate(caps or {})
+        self._allocate(caps or {}, steer or {})
 
-    def _allocate(self, caps: dict[str, dict[Cell, int]]) -> None:
+    def _allocate(self, caps: dict[str, dict[Cell, int]], steer: Shares) -> None:
         """Share each constrained group's pending pods over its cells, largest groups first."""
         views = [self.views[p.name] for p in self.pools]
         planned: dict[str, Counter[tuple[str, str]]] = {}
@@ -167,6 +189,7 @@ class _Planning:
                 caps=caps.get(group.name, {}),
                 cells=self.cells,
                 bundle=bundle,
+                steer=steer.get(group.name),
             )
             if not allocation.keys:
                 allocation.quota = {(): pending}
@@ -175,6 +198,8 @@ class _Planning:
                 self.blocked[group.name] = (allocation.blocked, allocation.blocked_by)
             self.allocations[group.name] = allocation
             self.shares[group.name] = dict(allocation.quota)
+            if len(allocation.cells) > 1 and not bundle:
+                self.steerable[group.name] = allocation.cells
             mine = planned.setdefault(group.name, Counter())
             for cell, count in allocation.quota.items():
                 for key, value in zip(allocation.keys, cell, strict=True):
@@ -367,7 +392,14 @@ class _Planning:
         """Pack the items; groups that may not share a node (hostname anti-affinity) in turn, apart."""
         apart = conflicts(self.rules)
         if not apart:
-            return pack(items, options, view.limits, self.inp.exact_search_states)
+            return pack(
+                items,
+                options,
+                view.limits,
+                self.inp.exact_search_states,
+                tally=self.tally,
+                effort=self.effort,
+            )
         classes: list[tuple[list[Item], set[str]]] = []
         for item in items:
             name = entries[item.key][0]
@@ -379,12 +411,21 @@ class _Planning:
             else:
                 classes.append(([item], {name}))
         if len(classes) <= 1:
-            return pack(items, options, view.limits, self.inp.exact_search_states)
+            return pack(
+                items,
+                options,
+                view.limits,
+                self.inp.exact_search_states,
+                tally=self.tally,
+                effort=self.effort,
+            )
         combined = Packing(exact=True)
         limits = view.limits
         reserved = list(options)
         for members, _ in classes:
-            packing = pack(members, reserved, limits, self.inp.exact_search_states)
+            packing = pack(
+                members, reserved, limits, self.inp.exact_search_states, tally=self.tally, effort=self.effort
+            )
             combined.batches.extend(packing.batches)
             combined.leftover.update(packing.leftover)
             combined.exact = combined.exact and packing.exact
@@ -479,6 +520,83 @@ class _Planning:
         return by_pool, nowhere
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One pass of the planner through placement and launches."""
+
+    planning: _Planning
+    placements: dict[str, list[ExistingPlacement]]
+    launches: dict[str, _Launches]
+
+    def outcome(self) -> Outcome[_Attempt]:
+        """The attempt as :mod:`ebb.core.nodes.reshare` compares plans."""
+        new = [n for launched in self.launches.values() for n in launched.new_nodes]
+        planning = self.planning
+        return Outcome(
+            cost=sum(n.cost_per_hour for n in new),
+            nodes=sum(n.count for n in new),
+            pending=sum(planning.pending.values()),
+            shares={name: dict(planning.shares[name]) for name in planning.steerable},
+            plan=self,
+        )
+
+
+def _reshared(
+    inp: PlanningInput, relaxed: frozenset[Preference], caps: dict[str, dict[Cell, int]], first: _Attempt
+) -> Outcome[_Attempt]:
+    """``first``, or a cheaper plan with constrained groups' pods moved between cells (bounded).
+
+    Each trial of the search (:func:`~ebb.core.nodes.reshare.reshare`) is a whole plan, made with
+    :data:`TRIAL_EFFORT` (and so compared with the start planned the same way); the search stops
+    after ``inp.reshare_trials`` trials (fewer for larger plans: :data:`RESHARE_TRIAL_SIZE`) or
+    once their packings took :data:`RESHARE_WORK` search steps, and runs only below
+    :data:`RESHARE_MAX_SIZE`. The shares it ends with are planned
+    again as ``first`` was, and that plan is kept only if it is better.
+    """
+    start = first.outcome()
+    steerable = first.planning.steerable
+    size = first.planning.to_place * sum(len(view.options) for view in first.planning.views.values())
+    trials = min(inp.reshare_trials, RESHARE_TRIAL_SIZE // max(size, 1))
+    if not steerable or not trials or size > RESHARE_MAX_SIZE:
+        return start
+    left = [RESHARE_WORK]
+
+    def afford() -> bool:
+        return left[0] > 0
+
+    def allows(shares: Shares) -> bool:
+        planning = _Planning(inp, relaxed, caps, steer=shares)
+        return all(planning.shares.get(name) == own for name, own in shares.items())
+
+    def plan(shares: Shares, effort: Effort) -> _Attempt | None:
+        tally = WorkTally()
+        planning = _Planning(inp, relaxed, caps, steer=shares, tally=tally, effort=effort)
+        placements = planning.place_on_existing()
+        launches = {pool.name: planning.launch(pool.name) for pool in planning.pools}
+        left[0] -= tally.steps
+        if planning.shortfall_caps():
+            return None  # a cell could not take its steered share: not a plan of those shares
+        return _Attempt(planning, placements, launches)
+
+    def attempt(shares: Shares) -> Outcome[_Attempt] | None:
+        made = plan(shares, TRIAL_EFFORT)
+        return None if made is None else made.outcome()
+
+    baseline = attempt(start.shares)
+    if baseline is None:
+        return start
+    found = reshare(
+        baseline, steerable, allows=allows, attempt=attempt, afford=afford, trials=inp.reshare_trials
+    )
+    if found is baseline:
+        return start
+    final = plan(found.shares, FULL_EFFORT)
+    if final is None:
+        return start
+    chosen = final.outcome()
+    return chosen if improves(chosen, start) else start
+
+
 def plan_nodes(inp: PlanningInput) -> NodePlans:
     """Plan every NodePool: placements, new nodes, removals, with the reasons."""
     relaxed: frozenset[Preference] = frozenset()
@@ -516,6 +634,9 @@ def plan_nodes(inp: PlanningInput) -> NodePlans:
                 )
             )
         relaxed |= frozenset(giving_up.values())
+    # The cheapest plan the re-share search finds (the one made is the search's start).
+    chosen = _reshared(effective, relaxed, caps, _Attempt(planning, placements, launches)).plan
+    planning, placements, launches = chosen.planning, chosen.placements, chosen.launches
     unplaced, nowhere = planning.unplaced()
     views = [planning.views[p.name] for p in planning.pools]
     # Only now: pods about to be deleted still hold their room while the new pods are placed.

@@ -81,13 +81,38 @@ class PoolView:
         pool_labels[NODEPOOL_LABEL] = pool.name
         overhead = pool.daemonset_overhead.vector
         avoided = unavailable.active(now)
+        # An instance type's allocatable is a model built on each read: read it once per type, and
+        # each (group, type)'s node labels once, for the options and every node of the pool.
+        allocatable_of: dict[str, Vector] = {}
+        usage_of: dict[str, Vector] = {}
+        labels_of: dict[tuple[str, str], dict[str, str]] = {}
+
+        def allocatable_vector(kind: InstanceType) -> Vector:
+            known = allocatable_of.get(kind.name)
+            if known is None:
+                known = allocatable_of[kind.name] = kind.allocatable.vector
+            return known
+
+        def usage(kinds: tuple[InstanceType, ...]) -> Vector:
+            if len(kinds) != 1:
+                return limit_usage(kinds)
+            known = usage_of.get(kinds[0].name)
+            if known is None:
+                known = usage_of[kinds[0].name] = limit_usage(kinds)
+            return known
+
+        def labels(group: InstanceGroup, kind: InstanceType) -> dict[str, str]:
+            # One dict per (group, type), shared by its nodes: labels are only ever read.
+            known = labels_of.get((group.name, kind.name))
+            if known is None:
+                known = labels_of[(group.name, kind.name)] = node_labels(group, kind, pool_labels)
+            return known
+
         self.options: list[LaunchOption] = []
         for group_name in pool.instance_groups:
             group = groups[group_name]
             admitted = [
-                types[name]
-                for name in group.instance_types
-                if pool.admits(node_labels(group, types[name], pool_labels))
+                types[name] for name in group.instance_types if pool.admits(labels(group, types[name]))
             ]
             if not admitted:
                 continue
@@ -99,20 +124,20 @@ class PoolView:
             )
             missing = tuple(t.name for t in admitted if t not in available)
             chosen = tuple(available or admitted)
-            capacity = floor_sub(smallest([t.allocatable.vector for t in chosen]), overhead)
+            capacity = floor_sub(smallest([allocatable_vector(t) for t in chosen]), overhead)
             option = Option(
                 index=len(self.options),
                 capacity=capacity,
                 cost=max(group.node_price(t) for t in chosen),
                 available=group.headroom(targets[group.name]) if available else 0,
-                limit_usage=limit_usage(chosen),
+                limit_usage=usage(chosen),
             )
             self.options.append(
                 LaunchOption(
                     option=option,
                     group=group,
                     types=chosen,
-                    labels=tuple(node_labels(group, t, pool_labels) for t in chosen),
+                    labels=tuple(labels(group, t) for t in chosen),
                     unavailable_types=missing,
                 )
             )
@@ -125,9 +150,9 @@ class PoolView:
                 if node.instance_type is not None
                 else tuple(types[name] for name in group.instance_types)
             )
-            allocatable = floor_sub(smallest([t.allocatable.vector for t in node_types]), overhead)
-            usage = limit_usage(node_types)
-            used = add(used, usage)
+            allocatable = floor_sub(smallest([allocatable_vector(t) for t in node_types]), overhead)
+            node_usage = usage(node_types)
+            used = add(used, node_usage)
             taken = node.unmanaged.vector
             for placed in node.pods:
                 taken = add(taken, scale(pod_groups[placed.group].vector, placed.count))
@@ -136,11 +161,11 @@ class PoolView:
                     node=node,
                     group=group,
                     types=node_types,
-                    labels=tuple(node_labels(group, t, pool_labels) for t in node_types),
+                    labels=tuple(labels(group, t) for t in node_types),
                     allocatable=allocatable,
                     free=floor_sub(allocatable, taken),
                     price=max(group.node_price(t) for t in node_types),
-                    limit_usage=usage,
+                    limit_usage=node_usage,
                     pods={placed.group: placed.count for placed in node.pods},
                 )
             )

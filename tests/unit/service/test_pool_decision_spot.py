@@ -1,13 +1,14 @@
 """A reclaimed Spot node in the pool decision (`ebb.service.decision.spot_interruptions`).
 
 The example configuration with a third instance group, `gpu-g5-use1a-spot` (ml.g5.12xlarge in
-us-east-1a, HyperPod's `CapacityRequirements.Spot`, priced below the type's on-demand price) and
-a NodePool that allows Spot and on-demand. What is mirrored: Karpenter marks a Spot-interrupted
-offering unavailable in its unavailable-offerings cache for the cache's TTL, and the interrupted
-node's pods get a node from the next cheapest offering (aws/karpenter-provider-aws
-pkg/controllers/interruption/controller.go `handleNodeClaim`; suite_test.go "should mark the ICE
-cache for the offering when getting a spot interruption warning", commit 9fe0f2fab73e; the TTL:
-pkg/cache `UnavailableOfferingsTTL`, 3 minutes).
+us-east-1a, HyperPod's `CapacityRequirements.Spot`, priced below the type's on-demand price:
+`ebb.local.spot_example`) and a NodePool that allows Spot and on-demand.
+
+What is mirrored: Karpenter marks a Spot-interrupted offering unavailable in its
+unavailable-offerings cache for the cache's TTL, and the interrupted node's pods get a node from
+the next cheapest offering (aws/karpenter-provider-aws pkg/controllers/interruption/controller.go
+`handleNodeClaim`; suite_test.go "should mark the ICE cache for the offering when getting a spot
+interruption warning", commit 9fe0f2fab73e; the TTL: pkg/cache `UnavailableOfferingsTTL`, 3 min).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ebb.config import EbbConfig, load_config_files
+from ebb.config import EbbConfig
 from ebb.core.nodes import DEFAULT_UNAVAILABLE_TTL, NodeState, OfferingKey
 from ebb.core.replicas import ReplicaCounts, SqsQueueAttributes
+from ebb.local.spot_example import SPOT_GROUP, write_spot_example
 from ebb.service.decision import (
     GroupCounts,
     ObservedNode,
@@ -32,55 +33,15 @@ from ebb.service.decision import (
 )
 from ebb.service.decision.spot_interruptions import SPOT_INTERRUPTION
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "gpu-inference"
 NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)  # before the example's pre-warm window
 LLM, BATCH = "serving/llm-inference", "batch/batch-worker"
-G5, G6E, SPOT = "gpu-g5-use1a", "gpu-g6e-use1b", "gpu-g5-use1a-spot"
+G5, G6E, SPOT = "gpu-g5-use1a", "gpu-g6e-use1b", SPOT_GROUP
 SPOT_OFFERING = OfferingKey(instance_group=SPOT, instance_type="ml.g5.12xlarge", zone="us-east-1a")
-
-
-def spot_example(directory: Path, capacity_types: list[str]) -> EbbConfig:
-    """The example with the Spot group added and the NodePool allowing `capacity_types`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in sorted(EXAMPLE.glob("*.yaml")):
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-        for document in documents:
-            _add_spot_group(document, capacity_types)
-        (directory / path.name).write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
-    return load_config_files(sorted(directory.glob("*.yaml")))
-
-
-def _add_spot_group(document: dict[str, Any], capacity_types: list[str]) -> None:
-    kind = document.get("kind")
-    if kind == "ClusterBinding":
-        spec = document["spec"]
-        spec["shadowMode"] = False
-        spec["hyperPodCluster"]["instanceGroups"].append(
-            {
-                "name": SPOT,
-                "instanceType": "ml.g5.12xlarge",
-                "availabilityZone": "us-east-1a",
-                "minInstanceCount": 0,
-                "capacityType": "spot",
-                "usdPerHour": 2.13,
-                "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
-            }
-        )
-        for scaler in spec["scalers"]:
-            affinity = scaler["podSpec"]["affinity"]["nodeAffinity"]
-            terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-            terms[0]["matchExpressions"][0]["values"].append(SPOT)
-    elif kind == "HyperpodNodeClass":
-        document["spec"]["instanceGroups"].append(SPOT)
-    elif kind == "NodePool":
-        for requirement in document["spec"]["template"]["spec"]["requirements"]:
-            if requirement["key"] == "karpenter.sh/capacity-type":
-                requirement["values"] = capacity_types
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> EbbConfig:
-    return spot_example(tmp_path_factory.mktemp("spot"), ["spot", "on-demand"])
+    return write_spot_example(tmp_path_factory.mktemp("spot"))
 
 
 def _batch(replicas: int, visible: int) -> ScalerSnapshot:
@@ -267,7 +228,7 @@ def test_spot_takes_the_pods_again_once_the_mark_has_expired(config: EbbConfig) 
 
 
 def test_a_spot_only_node_pool_reports_the_pods_without_a_node(tmp_path: Path) -> None:
-    config = spot_example(tmp_path / "spot-only", ["spot"])
+    config = write_spot_example(tmp_path / "spot-only", capacity_types=["spot"])
     decision = decide_pool(_snapshot((_reclaimed(),), 1), _running_on_spot(), config, NOW)
     assert decision.node_targets == {G5: 0, G6E: 0, SPOT: 0}
     (unplaced,) = decision.unplaceable

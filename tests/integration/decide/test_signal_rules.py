@@ -55,6 +55,31 @@ def test_each_signal_fixture_matches_exactly_its_rule() -> None:
     assert _matching(_event("hyperpod-cluster-event-capacity.json"), rules) == [
         "SignalsFunctionHyperPodClusterEvents"
     ]
+    assert _matching(_event("hyperpod-cluster-event-spot-termination.json"), rules) == [
+        "SignalsFunctionHyperPodClusterEvents"
+    ]
+
+
+def test_no_other_spot_or_hyperpod_event_matches_a_rule() -> None:
+    # What a Spot interruption looks like elsewhere: EC2's warning (Amazon EC2 User Guide, "Spot
+    # Instance interruption notices"; it goes to the instance owner's account, not the cluster
+    # owner's) and HyperPod's two other detail types (the events reference's "EventBridge
+    # integration"): none of them wakes ebb; only "SageMaker HyperPod Cluster Event" does.
+    rules = _rules()
+    termination = _event("hyperpod-cluster-event-spot-termination.json")
+    warning = {
+        **termination,
+        "source": "aws.ec2",
+        "detail-type": "EC2 Spot Instance Interruption Warning",
+        "resources": ["arn:aws:ec2:us-east-1a:instance/i-0f1e2d3c4b5a69788"],
+        "detail": {"instance-id": "i-0f1e2d3c4b5a69788", "instance-action": "terminate"},
+    }
+    assert _matching(warning, rules) == []
+    for detail_type in (
+        "SageMaker HyperPod Cluster State Change",
+        "SageMaker HyperPod Cluster Node Health Event",
+    ):
+        assert _matching({**termination, "detail-type": detail_type}, rules) == []
 
 
 def test_alarms_of_other_stacks_and_events_of_other_clusters_match_no_rule() -> None:

@@ -127,3 +127,31 @@ def test_replacements_in_progress_follow_the_replacement_events() -> None:
     # Order is by event time, not by list position.
     assert replacements_in_progress([_summary(done_a, 5), *events]) == {"i-0bbbbbbbbbbbbbbbb"}
     assert replacements_in_progress([*events, _summary(done_a, 5), _summary(failed_b, 6)]) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("description", "instance"),
+    [
+        # The "EC2 instance termination in progress" row (Instance deletion).
+        (
+            "Termination of EC2 Instance i-0391f86fa0fe0d465 is currently in progress in Cluster "
+            "sample-cluster and IG p5Inst",
+            "i-0391f86fa0fe0d465",
+        ),
+        # "EC2 instance termination failed", "Customer ENI deleted": other rows, not a termination.
+        (
+            "Failed to terminate EC2 Instance i-0391f86fa0fe0d465 in Cluster sample-cluster and IG p5Inst",
+            None,
+        ),
+        (
+            "Customer ENI successfully deleted for EC2 Instance i-0391f86fa0fe0d465 in Cluster "
+            "sample-cluster and IG p5Inst",
+            None,
+        ),
+        (None, None),
+    ],
+)
+def test_a_termination_in_progress_names_its_instance(description: str | None, instance: str | None) -> None:
+    record = _capacity_failure_event()["detail"]["EventDetails"]
+    event = ClusterEvent.model_validate({**record, "EventLevel": "Info", "Description": description})
+    assert event.terminating_instance == instance

@@ -11,6 +11,7 @@ import pytest
 
 from ebb.config import EbbConfig, load_config_files
 from ebb.errors import InvalidEvent
+from ebb.local.spot_example import write_spot_example
 from ebb.service.signals import (
     AlarmStateChange,
     HyperPodClusterEvent,
@@ -39,6 +40,7 @@ def _event(name: str) -> Any:
     [
         ("alarm-state-change.json", AlarmStateChange),
         ("hyperpod-cluster-event-capacity.json", HyperPodClusterEvent),
+        ("hyperpod-cluster-event-spot-termination.json", HyperPodClusterEvent),
         ("tick.json", Tick),
         ("idle-timer.json", IdleTimerFired),
     ],
@@ -103,3 +105,42 @@ def test_anything_else_is_refused(config: EbbConfig) -> None:
     timer = {**_event("idle-timer.json"), "scaler": "batch/retired"}
     with pytest.raises(InvalidEvent, match="scaler 'batch/retired', which is not in the configuration"):
         route(parse_signal(timer), config, alarm_prefix="ebb", cluster_arn=None)
+
+
+def test_a_spot_nodes_termination_wakes_the_pool_of_its_group_naming_the_instance(tmp_path: Path) -> None:
+    config = write_spot_example(tmp_path / "spot")
+    (message,) = route(
+        parse_signal(_event("hyperpod-cluster-event-spot-termination.json")),
+        config,
+        alarm_prefix="ebb",
+        cluster_arn=None,
+    )
+    assert (message.node_pool, message.reason) == ("gpu", "hyperpod-event")
+    assert message.body == {
+        "resourceType": "Instance",
+        "instanceGroup": "gpu-g5-use1a-spot",
+        "terminating": "i-0f1e2d3c4b5a69788",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        # The events reference's field table: required fields, InstanceId on Instance events.
+        (lambda d: d.pop("EventLevel"), r"detail\.EventDetails\.EventLevel: Field required"),
+        (lambda d: d.pop("InstanceId"), r"an Instance event must name its InstanceId"),
+        (lambda d: d.pop("InstanceGroupName"), r"an Instance event must name its InstanceGroupName"),
+        (lambda d: d.update(EventTime="2026-12-03T09:41:07Z"), r"detail\.EventDetails\.EventTime"),
+        (lambda d: d.update(EventId="not-a-uuid"), r"detail\.EventDetails\.EventId"),
+        (lambda d: d.update(ResourceType="Node"), r"detail\.EventDetails\.ResourceType"),
+    ],
+)
+def test_a_malformed_hyperpod_event_names_what_is_wrong(change: Any, where: str) -> None:
+    event = copy.deepcopy(_event("hyperpod-cluster-event-spot-termination.json"))
+    change(event["detail"]["EventDetails"])
+    with pytest.raises(
+        InvalidEvent, match=r"'SageMaker HyperPod Cluster Event' does not have the expected shape"
+    ):
+        parse_signal(event)
+    with pytest.raises(InvalidEvent, match=where):
+        parse_signal(event)

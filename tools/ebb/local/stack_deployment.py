@@ -166,6 +166,7 @@ def create_example_cluster(cluster: HyperPodOnEks, config: EbbConfig) -> None:
                     "Subnets": [subnets[facts.availability_zone]],
                 },
                 **({"KubernetesConfig": kubernetes} if kubernetes else {}),
+                **({"CapacityRequirements": {"Spot": {}}} if facts.capacity_type == "spot" else {}),
             }
         )
     sagemaker = cluster.world.clients.client("sagemaker")

@@ -20,6 +20,11 @@ CLUSTER_EVENT_DETAIL_TYPE: Final = "SageMaker HyperPod Cluster Event"
 EventResourceType = Literal["Cluster", "InstanceGroup", "Instance"]
 EventLevel = Literal["Info", "Warn", "Error"]
 
+# The "EC2 instance termination in progress" row of the events reference (Instance deletion):
+# what HyperPod reports of an instance going away, whether deleted or a reclaimed Spot instance.
+_TERMINATION_IN_PROGRESS: Final = re.compile(
+    r"^Termination of EC2 Instance (i-[0-9a-f]+) is currently in progress in Cluster \S+ and IG \S+$"
+)
 # Description templates of the "Instance replacement" rows of the events reference.
 _REPLACEMENT_STARTED: Final = re.compile(
     r"^Instance (i-[0-9a-f]+) is starting as part of instance replacement"
@@ -66,6 +71,11 @@ class ClusterEvent(BaseModel):
         return value
 
     @property
+    def terminating_instance(self) -> str | None:
+        """The instance the event reports terminating ("EC2 instance termination in progress")."""
+        return terminating_instance(self.description)
+
+    @property
     def reports_insufficient_capacity(self) -> bool:
         """Whether the event is a launch that failed for lack of capacity."""
         return self.level == "Error" and is_insufficient_capacity(self.failure_message)
@@ -83,6 +93,12 @@ class ClusterEventNotification(BaseModel):
     time: datetime
     resources: tuple[str, ...]
     event: ClusterEvent = Field(validation_alias=AliasPath("detail", "EventDetails"))
+
+
+def terminating_instance(description: str | None) -> str | None:
+    """The instance id of an "EC2 instance termination in progress" description, else None."""
+    found = _TERMINATION_IN_PROGRESS.match(description or "")
+    return found.group(1) if found else None
 
 
 def replacements_in_progress(

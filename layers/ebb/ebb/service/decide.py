@@ -563,6 +563,17 @@ def _audit(
                 "backfillNotes": list(decision.backfill_notes),
                 "modeNotes": list(decision.mode_notes),
                 "deferred": list(decision.deferred),
+                "spotReclaims": [
+                    {
+                        "node": r.node,
+                        "instanceId": r.instance_id,
+                        "offering": str(r.offering),
+                        "until": r.until.isoformat(),
+                        "firstSeen": r.first_seen,
+                        "note": str(r),
+                    }
+                    for r in decision.spot_reclaims
+                ],
                 "retired": list(decision.retired),
                 "actions": actions,
                 "calls": calls,

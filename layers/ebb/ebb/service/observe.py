@@ -27,7 +27,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ebb.adapters.hyperpod import HyperPodCluster
-from ebb.adapters.hyperpod_models import ClusterDescription, ClusterNode, NodeCondition, classify_node
+from ebb.adapters.hyperpod_models import (
+    NODE_HEALTH_LABEL,
+    ClusterDescription,
+    ClusterNode,
+    NodeCondition,
+    NodeHealth,
+    classify_node,
+)
 from ebb.adapters.kubernetes import KubernetesCluster, KubernetesNotFound, Node, Pod, Workload, WorkloadRef
 from ebb.adapters.kubernetes.objects import LabelSelector, PodSpec, WorkloadKind
 from ebb.adapters.metrics import MetricQuery, MetricReader
@@ -56,6 +63,9 @@ from ebb.service.decision import NodeFailure, ObservedNode, PendingPod, PoolSnap
 from ebb.service.decision.snapshot import TargetPause
 
 GPU = "nvidia.com/gpu"
+_REPAIRS: Final = frozenset(
+    {NodeHealth.UNSCHEDULABLE_PENDING_REPLACEMENT, NodeHealth.UNSCHEDULABLE_PENDING_REBOOT}
+)
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 PAUSED_ANNOTATION = "ebb.dev/paused"
 """On a scaler's target: ebb keeps its replicas while set (any value but a Go `false`)."""
@@ -500,6 +510,9 @@ def _observed_nodes(
             node_recovery=node_recovery,  # type: ignore[arg-type]
             kubernetes_labels=joined.labels if joined else None,
         )
+        # A node HyperPod is shutting down is leaving: ebb removed it, or it went without ebb
+        # (the decision tells which). One whose health agent asked for a repair is being repaired.
+        repairing = joined is not None and joined.labels.get(NODE_HEALTH_LABEL) in _REPAIRS
         failure = None
         if condition is NodeCondition.FAILED_CAPACITY:
             failure = NodeFailure.CAPACITY
@@ -524,10 +537,12 @@ def _observed_nodes(
         observed.append(
             ObservedNode(
                 name=joined.name if joined else hyperpod_node.key,
+                instance_id=hyperpod_node.instance_id,
                 instance_group=hyperpod_node.instance_group,
                 instance_type=hyperpod_node.instance_type,
                 state=_node_state(condition, joined, gpus=group_gpus.get(hyperpod_node.instance_group, 0)),
                 failure=failure,
+                shutting_down=condition is NodeCondition.SHUTTING_DOWN and not repairing,
                 launched_at=hyperpod_node.launch_time,
                 pods=pods,
                 unmanaged=unmanaged,

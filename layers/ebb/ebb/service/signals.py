@@ -12,11 +12,20 @@ Anything else, or an event of the right kind that does not have its documented s
 """
 
 import hashlib
-from typing import Any, Literal
+from typing import Any, Final, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from ebb.adapters.decision_queue import PoolMessage
+from ebb.adapters.hyperpod_events import terminating_instance
 from ebb.config import EbbConfig
 from ebb.config.keda_triggers import AwsCloudWatchTrigger, AwsSqsQueueTrigger
 from ebb.config.node_planning import pod_group_name
@@ -25,6 +34,7 @@ from ebb.errors import InvalidEvent
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 HYPERPOD_CLUSTER_EVENT = "SageMaker HyperPod Cluster Event"
+_UUID: Final = r"^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$"
 
 
 class _Event(BaseModel):
@@ -56,11 +66,32 @@ class AlarmStateChange(_Event):
 
 
 class HyperPodEventDetails(_Event):
+    """`detail.EventDetails`, as the events reference's field table has it: EventId, ClusterArn,
+    ClusterName, EventTime (epoch milliseconds), ResourceType and EventLevel required;
+    InstanceGroupName present on InstanceGroup and Instance events, InstanceId on Instance events."""
+
+    event_id: str = Field(pattern=_UUID, alias="EventId")
     cluster_arn: str = Field(min_length=1, alias="ClusterArn")
-    instance_group_name: str | None = Field(None, alias="InstanceGroupName")
-    resource_type: str = Field(alias="ResourceType")
-    event_level: str | None = Field(None, alias="EventLevel")
+    cluster_name: str = Field(min_length=1, alias="ClusterName")
+    event_time: int = Field(ge=0, alias="EventTime", strict=True)
+    instance_group_name: str | None = Field(None, min_length=1, alias="InstanceGroupName")
+    instance_id: str | None = Field(None, pattern=r"^i-[0-9a-f]{8,17}$", alias="InstanceId")
+    resource_type: Literal["Cluster", "InstanceGroup", "Instance"] = Field(alias="ResourceType")
+    event_level: Literal["Info", "Warn", "Error"] = Field(alias="EventLevel")
     description: str | None = Field(None, alias="Description")
+
+    @model_validator(mode="after")
+    def _scope_is_named(self) -> Self:
+        if self.resource_type != "Cluster" and self.instance_group_name is None:
+            raise ValueError(f"an {self.resource_type} event must name its InstanceGroupName")
+        if self.resource_type == "Instance" and self.instance_id is None:
+            raise ValueError("an Instance event must name its InstanceId")
+        return self
+
+    @property
+    def terminating_instance(self) -> str | None:
+        """The instance HyperPod reports terminating ("EC2 instance termination in progress")."""
+        return terminating_instance(self.description)
 
 
 class HyperPodDetail(_Event):
@@ -206,5 +237,8 @@ def route(
             if any(g.name == group for g in config.instance_groups_of(pool))
         ]
         pools = sorted(owners)
-    body = {"resourceType": details.resource_type, "instanceGroup": group}
+    body: dict[str, Any] = {"resourceType": details.resource_type, "instanceGroup": group}
+    if details.terminating_instance:
+        # A reclaimed Spot instance shows as this (the decision tells it from ebb's own removals).
+        body["terminating"] = details.terminating_instance
     return [PoolMessage(p, signal.id, "hyperpod-event", body) for p in pools]

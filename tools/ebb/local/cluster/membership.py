@@ -15,8 +15,11 @@ the Kubernetes stand-in's membership the same way:
 - Rebooting, then rebooted: NotReady, then Ready and Schedulable again (same node, same name).
 - Replacement started: the faulty instance's node leaves (its pods are deleted, their
   controllers make Pending replacements); the new instance joins as a new node when it boots.
-- Shutting down (BatchDeleteClusterNodes, a smaller group): the kubelet stops, the node turns
-  NotReady; terminated: the node leaves and its pods go back to Pending as above.
+- Spot interruption notice: the node is cordoned and its pods evicted (budgets honoured); HyperPod
+  documents a taint and the eviction, not the taint's key, so the stand-in cordons.
+- Shutting down (BatchDeleteClusterNodes, a smaller group, a reclaimed Spot instance): the
+  kubelet stops, the node turns NotReady; terminated: the node leaves and its pods go back to
+  Pending as above.
 - A group or cluster deleted: its nodes leave at once.
 
 Only clusters orchestrated by the world's EKS cluster are followed; nodes of other HyperPod
@@ -104,6 +107,10 @@ class KubernetesFollowsHyperPod:
             )
             if change is NodeChange.REBOOTED:
                 self._kubernetes.set_node_ready(name, True)
+        elif change is NodeChange.INTERRUPTION_NOTICE:
+            # HyperPod "taints the node" and "gracefully evicts pods" (Spot instances in Amazon
+            # SageMaker HyperPod); the taint's key is not documented: here, a cordon's.
+            self._kubernetes.drain_node(name)
         elif change in (NodeChange.REBOOTING, NodeChange.SHUTTING_DOWN):
             self._kubernetes.set_node_ready(name, False)
         elif change is NodeChange.TERMINATED:

@@ -20,10 +20,23 @@ from ebb.local.hyperpod.region_context import (
     with_token,
     without_empty,
 )
-from ebb.local.hyperpod.state import CONTINUOUS, SHUTTING_DOWN, SimCluster, SimGroup, wire_time
+from ebb.local.hyperpod.state import (
+    CONTINUOUS,
+    ON_DEMAND,
+    SHUTTING_DOWN,
+    SPOT,
+    SimCluster,
+    SimGroup,
+    wire_time,
+)
 
 _ARN_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
-_ECHOED_GROUP_MEMBERS: Final = ("InstanceStorageConfigs", "OverrideVpcConfig", "ScheduledUpdateConfig")
+_ECHOED_GROUP_MEMBERS: Final = (
+    "CapacityRequirements",
+    "InstanceStorageConfigs",
+    "OverrideVpcConfig",
+    "ScheduledUpdateConfig",
+)
 
 
 class ClusterOperations(RegionContext):
@@ -147,6 +160,15 @@ class ClusterOperations(RegionContext):
                 if group is not None
                 else self._new_group(specification, cluster.vpc_config).instance_types[0]
             )
+            if group is not None and "CapacityRequirements" in specification:
+                kind = SPOT if "Spot" in (specification["CapacityRequirements"] or {}) else ON_DEMAND
+                if kind != group.capacity_type:
+                    # "CapacityRequirements cannot be modified once an Instance Group is created"
+                    # (Spot instances in Amazon SageMaker HyperPod).
+                    raise ApiError(
+                        "ValidationException",
+                        f"Instance group {group.name}: CapacityRequirements cannot be modified.",
+                    )
             current = group.target_count if group is not None else 0
             changes[instance_type] = changes.get(instance_type, 0) + specification["InstanceCount"] - current
         self._check_quotas(changes)
@@ -219,6 +241,12 @@ class ClusterOperations(RegionContext):
                 "OverrideVpcConfig (the local stand-in does not model HyperPod's platform network).",
             )
         subnets = tuple(self._subnet(subnet_id) for subnet_id in dict.fromkeys(subnet_ids))
+        requirements = specification.get("CapacityRequirements") or {}
+        if "Spot" in requirements and "OnDemand" in requirements:
+            raise ApiError(
+                "ValidationException",
+                f"Instance group {name}: CapacityRequirements takes Spot or OnDemand, not both.",
+            )
         return SimGroup(
             name=name,
             instance_types=(single,) if single else flexible,
@@ -230,6 +258,7 @@ class ClusterOperations(RegionContext):
             threads_per_core=specification.get("ThreadsPerCore"),
             deep_health_checks=tuple(specification.get("OnStartDeepHealthChecks") or ()),
             subnets=subnets,
+            capacity_type=SPOT if "Spot" in requirements else ON_DEMAND,
             extra=extra,
         )
 

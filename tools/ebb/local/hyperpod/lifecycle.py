@@ -4,11 +4,12 @@ What HyperPod does in Continuous mode ("Continuous provisioning for enhanced clu
 Amazon EKS"): it records the target count, launches instances towards it, and "automatically
 retries failed launches"; a node whose launch failed shows `Failure` and is retried "with a new
 EC2 instance". A launch finds no capacity when every offering it may use (its types, each in
-its allowed zones) is exhausted (`RegionState.capacity`, per type and zone), and reports it late,
+its allowed zones, of its group's capacity type) is exhausted (`RegionState.capacity`), and reports it late,
 as the node's failure message. A new cluster is Creating until its own resources are ready
 (`start_creation`). With NodeRecovery
 Automatic, a faulty node is rebooted or replaced ("Automatic node recovery"); its NodeLogicalId
-stays, a replacement gets a new instance id. Each transition is also told, as it happens, to the
+stays, a replacement gets a new instance id. A Spot instance EC2 reclaims (`interrupt_spot`)
+shuts down and is replaced by a new node of its group. Each transition is also told, as it happens, to the
 stand-in's node observers (`transitions`).
 """
 
@@ -29,6 +30,7 @@ from ebb.local.hyperpod.state import (
     PENDING,
     RUNNING,
     SHUTTING_DOWN,
+    SPOT,
     RegionState,
     SimCluster,
     SimGroup,
@@ -220,7 +222,49 @@ class NodeLifecycle:
         start = self._start_replacement if repair == "Replace" else self._start_reboot
         self._after(self._timings(cluster, node).recovery_start_seconds, cluster, node, start, "recover")
 
+    def interrupt_spot(self, cluster: SimCluster, node: SimNode, *, notice_seconds: float) -> None:
+        """EC2 reclaims `node`'s Spot instance: notice (if any), termination, replacement."""
+        group = cluster.groups[node.group]
+        if group.capacity_type != SPOT:
+            raise StandInMisuse(
+                f"node {node.logical_id}: group {group.name} is {group.capacity_type}, not Spot; "
+                "only Spot instances are reclaimed"
+            )
+        if node.instance_id is None or node.status == SHUTTING_DOWN:
+            raise StandInMisuse(f"node {node.logical_id}: no instance to reclaim (it is {node.status})")
+        if notice_seconds == 0:
+            self._reclaimed(cluster, node)
+            return
+        # HyperPod "detects the interruption signal", taints the node and evicts its pods.
+        self._tell(NodeChange.INTERRUPTION_NOTICE, cluster, node)
+        self._after(notice_seconds, cluster, node, self._reclaimed, "spot reclaimed")
+
     # -- transitions (timer callbacks) ------------------------------------------------------------
+
+    def _reclaimed(self, cluster: SimCluster, node: SimNode) -> None:
+        # The instance goes as one ebb deletes would (ShuttingDown, the termination event), but
+        # the group's target stays: HyperPod replaces the capacity once the instance is gone.
+        assert node.instance_id is not None
+        node.status = SHUTTING_DOWN
+        node.message = None
+        node.replacing = False
+        self._tell(NodeChange.SHUTTING_DOWN, cluster, node)
+        self._record_instance_event(
+            cluster, node, "Info", texts.termination_in_progress(cluster.name, node.group, node.instance_id)
+        )
+        timings = self._timings(cluster, node)
+        self._after(timings.shutdown_seconds, cluster, node, self._reclaim_done, "terminate reclaimed")
+
+    def _reclaim_done(self, cluster: SimCluster, node: SimNode) -> None:
+        self._terminated(cluster, node)
+        group = cluster.groups.get(node.group)
+        if group is None:
+            return
+        missing = group.target_count - sum(1 for n in cluster.nodes.values() if n.group == group.name)
+        if missing > 0:
+            # "In the case of non-autoscaling instance groups, HyperPod attempts to scale up within
+            # the same instance group until the required capacity becomes available."
+            self.request(cluster, group, missing)
 
     def _attempt_launch(self, cluster: SimCluster, node: SimNode, attempt_id: str | None = None) -> None:
         # Each attempt has its EC2 instance id from the start (events of the attempt name it);
@@ -233,7 +277,7 @@ class NodeLifecycle:
                 (kind, zone)
                 for kind in node.allowed_types
                 for zone in node.allowed_zones
-                if self._has_capacity(kind, zone)
+                if self._has_capacity(kind, zone, cluster.groups[node.group].capacity_type)
             ),
             None,
         )
@@ -463,9 +507,9 @@ class NodeLifecycle:
         for observer in list(self._observers):
             observer(transition)
 
-    def _has_capacity(self, instance_type: str, zone: str) -> bool:
-        pool = self._region.capacity.get((instance_type, zone))
-        return pool is None or self._region.running_instances(instance_type, zone) < pool
+    def _has_capacity(self, instance_type: str, zone: str, capacity_type: str) -> bool:
+        pool = self._region.capacity.get((instance_type, zone, capacity_type))
+        return pool is None or self._region.running_instances(instance_type, zone, capacity_type) < pool
 
     @staticmethod
     def _timings(cluster: SimCluster, node: SimNode) -> Timings:

@@ -87,6 +87,7 @@ class NodeOperations(RegionContext):
         group = cluster.groups[node.group]
         details = self._node_summary(cluster, node, include_logical=True)
         details["LifeCycleConfig"] = group.life_cycle_config
+        details["CapacityType"] = group.capacity_type
         if group.threads_per_core is not None:
             details["ThreadsPerCore"] = group.threads_per_core
         if node.private_ip is not None:

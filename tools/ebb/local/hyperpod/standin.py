@@ -3,7 +3,8 @@
 `LocalHyperPod.handle` serves an API call (moto's patched SageMaker routes them here). The other
 public methods are the simulation's controls, for tests and the demo: capacity per offering
 (instance type and Availability Zone), quotas, injected API errors (throttling on demand),
-per-group timings and status, and faults that automatic node recovery repairs; observers of node
+per-group timings and status, faults that automatic node recovery repairs, and Spot instances EC2
+reclaims (`interrupt_spot`); observers of node
 transitions (`add_node_observer`), and the Kubernetes labels and taints HyperPod puts on a node
 (`kubernetes_labels`, `kubernetes_taints`).
 """
@@ -23,6 +24,9 @@ from ebb.local.hyperpod.lifecycle import DEFAULT_CREATION_SECONDS, NodeLifecycle
 from ebb.local.hyperpod.operations import SERVED_OPERATIONS, RegionApi
 from ebb.local.hyperpod.state import (
     DEEP_HEALTH_CHECK,
+    ON_DEMAND,
+    SPOT,
+    SPOT_NOTICE_SECONDS,
     RegionState,
     SimCluster,
     SimGroup,
@@ -127,22 +131,27 @@ class LocalHyperPod:
         available: int | None,
         *,
         availability_zone: str,
+        capacity_type: str = ON_DEMAND,
         account: str = DEFAULT_ACCOUNT,
         region: str = DEFAULT_REGION,
     ) -> None:
         """At most `available` instances of `instance_type` can run at once in `availability_zone`
-        (None: no limit): one offering, as EC2's shortages are per type and zone.
+        (None: no limit): one offering, as EC2's shortages are per type and zone; `capacity_type`
+        Spot sets the Spot pool's, which On-Demand launches do not draw from.
 
         A launch tries its allowed zones in order; when none has room it fails with HyperPod's
         insufficient-capacity message, and HyperPod retries it; raising the limit lets the retries
-        succeed.
+        succeed. Lowering it below what runs stops nothing (see `interrupt_spot` for that).
         """
         if available is not None and available < 0:
             raise StandInMisuse(f"available: {available} is negative")
         if not availability_zone.startswith(region) or len(availability_zone) != len(region) + 1:
             raise StandInMisuse(f"availability_zone: {availability_zone!r} is not a zone of {region}")
+        if capacity_type not in (ON_DEMAND, SPOT):
+            raise StandInMisuse(f"capacity_type: {capacity_type!r} is not {ON_DEMAND} or {SPOT}")
         with self._lock:
-            self._region(account, region)[0].capacity[(instance_type, availability_zone)] = available
+            offering = (instance_type, availability_zone, capacity_type)
+            self._region(account, region)[0].capacity[offering] = available
 
     def set_quota(
         self,
@@ -231,6 +240,35 @@ class LocalHyperPod:
             state, _, lifecycle = self._region(account, region)
             found_cluster = self._cluster(state, cluster)
             lifecycle.inject_fault(found_cluster, self._node(found_cluster, node), repair=repair)
+
+    def interrupt_spot(
+        self,
+        cluster: str,
+        node: str,
+        *,
+        notice_seconds: float = SPOT_NOTICE_SECONDS,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """EC2 reclaims the Spot instance of `node` (instance id or NodeLogicalId), of a Spot group.
+
+        What "Spot instances in Amazon SageMaker HyperPod" (Managing Node Interruption) says
+        HyperPod does: with EC2's notice (`notice_seconds`, two minutes; 0: none, "EC2 may terminate
+        Spot Instances immediately") it taints the node and evicts its pods (the Kubernetes side
+        follows the INTERRUPTION_NOTICE transition: `ebb.local.cluster.membership`); then the
+        instance terminates: ShuttingDown with the "EC2 instance termination in progress" cluster
+        event, gone after the group's `shutdown_seconds`; then HyperPod replaces the capacity in
+        the same group, whose target is unchanged (a new node, retried while the Spot pool has no
+        room: `set_capacity(..., capacity_type="Spot")` says whether it has).
+        """
+        if notice_seconds < 0:
+            raise StandInMisuse(f"notice_seconds: {notice_seconds} is negative")
+        with self._lock:
+            state, _, lifecycle = self._region(account, region)
+            found_cluster = self._cluster(state, cluster)
+            lifecycle.interrupt_spot(
+                found_cluster, self._node(found_cluster, node), notice_seconds=notice_seconds
+            )
 
     def add_node_observer(self, observer: NodeObserver) -> None:
         """Tell `observer` of every node transition from now on (see `transitions`)."""

@@ -15,6 +15,12 @@ DEEP_HEALTH_CHECK: Final = "DeepHealthCheckInProgress"
 NOT_FOUND: Final = "NotFound"
 
 CONTINUOUS: Final = "Continuous"
+# ClusterCapacityType (SageMaker API Reference): a node's, from its group's CapacityRequirements.
+ON_DEMAND: Final = "OnDemand"
+SPOT: Final = "Spot"
+SPOT_NOTICE_SECONDS: Final = 120.0
+"""EC2's Spot interruption notice comes two minutes before the instance is stopped or terminated
+(Amazon EC2 User Guide, "Spot Instance interruption notices"); it is best effort."""
 # ClusterStatus and InstanceGroupStatus of a cluster being created.
 CREATING: Final = "Creating"
 
@@ -124,6 +130,8 @@ class SimGroup:
     subnets: tuple[SubnetFacts, ...]
     """The group's subnets: its OverrideVpcConfig's, else the cluster's VpcConfig's."""
     status: str = "Creating"
+    capacity_type: str = ON_DEMAND
+    """Spot when the group was created with CapacityRequirements.Spot (it cannot change after)."""
     timings: Timings = field(default_factory=Timings)
     scaling: bool = False
     """A scaling operation is under way (its completion is an event)."""
@@ -194,9 +202,10 @@ class RegionState:
     account: str
     region: str
     clusters: dict[str, SimCluster] = field(default_factory=dict)
-    capacity: dict[tuple[str, str], int | None] = field(default_factory=dict)
-    """Instances that can run at once per offering (instance type, Availability Zone); absent or
-    None: unlimited. Shortages are per zone, as EC2's are."""
+    capacity: dict[tuple[str, str, str], int | None] = field(default_factory=dict)
+    """Instances that can run at once per offering (instance type, Availability Zone, capacity
+    type); absent or None: unlimited. Shortages are per zone, as EC2's are, and Spot capacity is
+    a pool of its own (EC2's spare capacity, reclaimed when EC2 needs it back)."""
     quotas: dict[str, int] = field(default_factory=dict)
     """'<type> for cluster usage' quotas: the most instances of a type all clusters may target."""
     tokens: dict[str, Idempotency] = field(default_factory=dict)
@@ -205,8 +214,8 @@ class RegionState:
     ebb assumes from the documentation. On: the assumption inverted, for tests of ebb's run-time
     check of it (the node goes, the target stays, so HyperPod would launch another)."""
 
-    def running_instances(self, instance_type: str, zone: str) -> int:
-        """Instances of `instance_type` that exist (launched, not yet gone) in `zone`."""
+    def running_instances(self, instance_type: str, zone: str, capacity_type: str = ON_DEMAND) -> int:
+        """Instances of `instance_type` and `capacity_type` that exist (launched, not yet gone) in `zone`."""
         return sum(
             1
             for cluster in self.clusters.values()
@@ -214,6 +223,7 @@ class RegionState:
             if node.instance_id is not None
             and node.instance_type == instance_type
             and node.availability_zone == zone
+            and cluster.groups[node.group].capacity_type == capacity_type
         )
 
     def private_ips(self) -> set[str]:

@@ -1,7 +1,8 @@
 """What happens to a node, told to observers the moment it happens.
 
 The stand-in's node lifecycle reports each transition (an instance launched, booted, passed its
-health checks, was found faulty, rebooted, replaced, shut down, terminated) to the observers
+health checks, was found faulty, rebooted, replaced, told of a Spot interruption, shut down,
+terminated) to the observers
 registered with `LocalHyperPod.add_node_observer`. The local world uses it to make Kubernetes
 nodes follow HyperPod's instances, as HyperPod's own agents make an EKS node appear when an
 instance has booted and disappear when it is gone. Observers run synchronously, on the clock's
@@ -37,8 +38,11 @@ class NodeChange(StrEnum):
     REPLACEMENT_STARTED = "ReplacementStarted"
     """The faulty instance (`previous_instance_id`) is being terminated and a new one
     (`instance_id`) launched in its place, under the same NodeLogicalId."""
+    INTERRUPTION_NOTICE = "InterruptionNotice"
+    """EC2's notice that it reclaims the node's Spot instance: HyperPod taints the node and evicts
+    its pods; the instance shuts down when the notice ends."""
     SHUTTING_DOWN = "ShuttingDown"
-    """The node is being deleted; its instance is shutting down."""
+    """The node is being deleted (or its Spot instance reclaimed); its instance is shutting down."""
     TERMINATED = "Terminated"
     """The node's instance is gone, and so is the node."""
     CANCELLED = "Cancelled"

@@ -70,6 +70,7 @@ class KubernetesStandIn:
         workloads = WorkloadController(self._state, kubelet)
         scheduler = Scheduler(self._state, kubelet)
         disruption = DisruptionController(self._state, kubelet)
+        self._disruption = disruption
         for controller_pass in (
             self._nodes.taint_pass,
             workloads.replicas_pass,
@@ -155,6 +156,29 @@ class KubernetesStandIn:
     def set_node_ready(self, name: str, ready: bool) -> None:
         """The node's kubelet stopped (or resumed) reporting Ready."""
         self._nodes.set_ready(name, ready)
+
+    def drain_node(self, name: str) -> list[str]:
+        """Cordon the node and evict its pods through the Eviction API's rules (a budget may
+        refuse some; DaemonSet pods stay), as `kubectl drain --ignore-daemonsets` does once;
+        returns the pods it could not evict (`namespace/name`)."""
+        refused = []
+        with self._state.lock:
+            node = self._state.store.live(self._type("Node"), None, name)
+            if node is None:
+                raise StandInMisuse(f"no node named {name!r}")
+            node["spec"]["unschedulable"] = True
+            self._state.store.touch(node)
+            pods = [
+                pod
+                for pod in self._state.store.live_objects(self._type("Pod"))
+                if pod["spec"].get("nodeName") == name
+                and not any(o.get("kind") == "DaemonSet" for o in pod["metadata"].get("ownerReferences", []))
+            ]
+            for pod in pods:
+                if self._disruption.evict(pod, {}).outcome != "evicted":
+                    refused.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+        self._state.request_reconcile()
+        return refused
 
     # Arranging and inspecting objects
 

@@ -38,6 +38,7 @@ from ebb.service.decision.modes import prewarm_floor
 from ebb.service.decision.pending_pods import owning_pool, pending_pod_group
 from ebb.service.decision.pool_state import NodeMemory, Pauses, PoolState
 from ebb.service.decision.snapshot import NodeFailure, ObservedNode, PoolSnapshot
+from ebb.service.decision.spot_interruptions import SpotReclaim, spot_reclaims, still_removing
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,9 @@ class PoolDecision:
     deferred: tuple[str, ...] = ()
     """Lower targets kept back because a provisioning round held the pool's acting lease: one
     note per group, saying what the plan asked, what the group keeps and who held the lease."""
+    spot_reclaims: tuple[SpotReclaim, ...] = ()
+    """Spot nodes HyperPod is taking away without ebb (`spot_interruptions`): each out of its
+    group's target, its offering avoided."""
 
     @property
     def held(self) -> dict[str, tuple[str, ...]]:
@@ -154,6 +158,7 @@ class PoolDecision:
         lines.extend(f"  {note}" for note in self.backfill_notes)
         lines.extend(f"  {note}" for note in self.mode_notes)
         lines.extend(f"  {note}" for note in self.deferred)
+        lines.extend(f"  {reclaim}" for reclaim in self.spot_reclaims)
         lines.extend(f"  scaler {name} retired: its target keeps its replicas" for name in self.retired)
         if self.provisioning is not None:
             targets = ", ".join(f"{g}={n}" for g, n in sorted(self.provisioning.node_targets.items()))
@@ -283,8 +288,18 @@ def decide_pool(
             )
         )
 
-    zones = {g.name: g.availability_zone for g in config.instance_groups_of(pool_config)}
+    pool_groups = config.instance_groups_of(pool_config)
+    zones = {g.name: g.availability_zone for g in pool_groups}
     unavailable = _mark_shortages(state.unavailable.prune(now), snapshot.nodes, zones, now)
+    spot = spot_reclaims(
+        snapshot.nodes,
+        spot_zones={g.name: g.availability_zone for g in pool_groups if g.capacity_type == "spot"},
+        removing=state.removing,
+        seen=state.reclaimed,
+        unavailable=unavailable,
+        now=now,
+    )
+    unavailable = spot.unavailable
     memory = _remember_nodes(state.nodes, snapshot.nodes, now)
     # The pods of a held target count as pods ebb does not manage (the snapshot says so on nodes).
     managed = {
@@ -314,7 +329,7 @@ def decide_pool(
         else:
             replicas[outcome.scaler] = outcome.desired
 
-    group_counts = _without_leaving(snapshot)
+    group_counts = spot.without_reclaimed(_without_leaving(snapshot))
     planning = planning_input(
         config,
         snapshot.node_pool,
@@ -381,6 +396,13 @@ def decide_pool(
         idle_timers={s: at for s, at in state.idle_timers.items() if s in snapshot.scalers},
         backfill=backfill,
         replicas_set={o.scaler: o.desired for o in outcomes if not o.held_by and o.paused is None},
+        removing=still_removing(
+            state.removing,
+            snapshot.nodes,
+            (r.node for r in provisioning.removals) if provisioning else (),
+            now,
+        ),
+        reclaimed=spot.seen,
     )
     return PoolDecision(
         node_pool=snapshot.node_pool,
@@ -402,6 +424,7 @@ def decide_pool(
         mode_notes=mode_notes,
         retired=tuple(sorted(set(state.scalers) - {o.scaler for o in outcomes})),
         deferred=deferred,
+        spot_reclaims=spot.reclaims,
     )
 
 

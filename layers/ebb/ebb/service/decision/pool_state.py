@@ -105,6 +105,12 @@ class PoolState(BaseModel):
     at_rest: bool = False
     """The last decision left the pool at rest (`ebb.service.idle_polling`): the tick then polls
     it only every few minutes, its alarms wake it at once."""
+    removing: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """Instance ids of the nodes ebb's plans chose to remove, and when, until HyperPod no longer
+    lists them: a node HyperPod shuts down that is not here went without ebb."""
+    reclaimed: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """Instance ids of the Spot nodes taken for reclaimed, and when first seen, until HyperPod no
+    longer lists them: each marks its offering once (`spot_interruptions`)."""
     replicas_set: dict[str, int] = Field(default_factory=dict)
     """The replicas ebb last set per scaler: a target found at another count was changed by hand
     (or by something else) since, which the next decision reports and overrides."""

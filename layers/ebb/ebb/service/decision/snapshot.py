@@ -68,11 +68,16 @@ class ObservedNode(_Frozen):
 
     name: str = Field(min_length=1)
     """The Kubernetes node name once joined, HyperPod's NodeLogicalId (or instance id) before."""
+    instance_id: str | None = None
+    """Its EC2 instance, once HyperPod has launched one."""
     instance_group: str = Field(min_length=1)
     instance_type: str = Field(min_length=1)
     state: NodeState | None
     """Where the node is for planning; ``None`` when it is no capacity at all (failed, leaving)."""
     failure: NodeFailure | None = None
+    shutting_down: bool = False
+    """HyperPod reports its instance ShuttingDown (or gone) and no repair was asked for it: a node
+    that ebb removed, or one that went without ebb (a reclaimed Spot instance)."""
     launched_at: AwareDatetime | None = None
     pods: dict[str, int] = Field(default_factory=dict)
     """Bound, not terminating pods per scaler of this pool (``namespace/name``)."""
@@ -85,8 +90,8 @@ class ObservedNode(_Frozen):
 
     @model_validator(mode="after")
     def _failed_is_no_capacity(self) -> Self:
-        if self.failure is not None and self.state is not None:
-            raise ValueError(f"node {self.name!r}: a failed node has no planning state")
+        if (self.failure is not None or self.shutting_down) and self.state is not None:
+            raise ValueError(f"node {self.name!r}: a failed or shutting-down node has no planning state")
         if any(count <= 0 for count in self.pods.values()):
             raise ValueError(f"node {self.name!r}: pod counts must be positive")
         return self

@@ -7,8 +7,8 @@
 #   nodes     ebb.core.nodes                    killed by tests/unit/core/nodes
 #   top       ebb.core's top-level modules      killed by both
 #
-# MUTATE_NAMES=GLOB (mutmut's mutant names, e.g. 'ebb.core.nodes.cron.*') runs and scores only
-# those mutants of the area: a quick look, not the area's figure.
+# MUTATE_NAMES='GLOB...' (mutmut's mutant names, e.g. 'ebb.core.nodes.cron.* ebb.core.nodes.taints.*')
+# runs and scores only those mutants of the area: a quick look, not the area's figure.
 #
 # It builds .venvs/mutate (requirements/dev.txt plus requirements/mutate.txt), stages a copy of the
 # package and the core's unit tests per area in .mutate/<area> (the layout mutmut expects, see
@@ -72,8 +72,8 @@ for area in "${areas[@]}"; do
         top) stage top "$top_list" '["tests/unit/core/replicas", "tests/unit/core/nodes"]' ;;
     esac
     echo "mutating $area (log: .mutate/$area/run.log)" >&2
-    names=()
-    [ -z "${MUTATE_NAMES:-}" ] || names=("$MUTATE_NAMES")
+    # MUTATE_NAMES may hold several globs, separated by spaces.
+    read -r -a names <<< "${MUTATE_NAMES:-}"
     if ! (cd ".mutate/$area" && "$root/$env_dir/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" "${names[@]}") \
         > ".mutate/$area/run.log" 2>&1; then
         tail -n 40 ".mutate/$area/run.log" >&2

@@ -85,21 +85,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True, help="the repository (for the equivalent lists)")
     parser.add_argument("--survivors", action="store_true", help="print each surviving mutant's diff")
-    parser.add_argument("--only", help="score only the mutants whose names match this glob")
+    parser.add_argument(
+        "--only", help="score only the mutants whose names match one of these globs (space-separated)"
+    )
     parser.add_argument("areas", nargs="+", choices=sorted(AREAS))
     args = parser.parse_args()
 
     everything = results()
+    globs = None if args.only is None else args.only.split()
+
+    def selected(name: str) -> bool:
+        return globs is None or any(fnmatch.fnmatch(name, glob) for glob in globs)
+
     failed = False
     for area in args.areas:
-        mine = {
-            name: found
-            for name, found in everything.items()
-            if in_area(area, name) and (args.only is None or fnmatch.fnmatch(name, args.only))
-        }
+        mine = {name: found for name, found in everything.items() if in_area(area, name) and selected(name)}
         equivalent: dict[str, Equivalent] = {}
         for entry in load_equivalents(args.root, area):
-            if args.only is not None and not fnmatch.fnmatch(entry.mutant, args.only):
+            if not selected(entry.mutant):
                 continue
             found = mine.get(entry.mutant)
             if found is None or entry.line not in changed_lines(entry.mutant, found[0]):
